@@ -1,0 +1,30 @@
+# Two commands do everything; each builds the virtual environment on first use.
+#   make run    the main job: the whole tutorial on the local target (mnist-aci run)
+#   make test   ruff, mypy and the whole test suite
+#   make bench  the scoring benchmark (needs MNIST_DATA_DIR)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: run test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/mnist-aci run $(ARGS)
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks score.py
+	$(BIN)/mypy
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_scoring.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) outputs .mnist_aci

@@ -1,0 +1,171 @@
+"""Scoring script of the sklearn_mnist web service (the tutorial's score.py).
+
+The tutorial's contract is unchanged: ``init()`` loads ``sklearn_mnist_model.pkl`` from the folder in
+``AZUREML_MODEL_DIR``; ``run(raw_data)`` takes ``{"data": [[784 numbers in 0..1], ...]}`` and returns
+the list of predicted labels.
+
+Beside it, for speed and memory, ``run()`` also accepts a ``.npy`` array as the request body
+(Content-Type ``application/octet-stream``): uint8 pixels 0..255 (scaled here by /255.0, exactly as
+the tutorial scales them) or floats in 0..1, shaped (n, 784) or (n, 28, 28).
+
+Bad input gets a 4xx answer whose JSON body names the problem and the expected form, never a 500.
+Limits per request: MAX_ROWS images and MAX_BODY_BYTES bytes.
+
+This file imports nothing from mnist_aci: it runs as is in the Azure container.
+"""
+
+import io
+import json
+import os
+
+import joblib
+import numpy as np
+from azureml_inference_server_http.api.aml_request import rawhttp
+from azureml_inference_server_http.api.aml_response import AMLResponse
+
+try:
+    import orjson
+except ImportError:  # an environment without orjson still serves, with the standard parser
+    orjson = None
+
+N_PIXELS = 784
+MAX_ROWS = 10_000
+MAX_BODY_BYTES = 100 * 1024 * 1024
+JSON_TYPE = "application/json"
+NPY_TYPES = ("application/octet-stream", "application/x-npy")
+EXPECTED_FORM = (
+    'POST a JSON body {"data": [[784 numbers in 0..1], ...]} with Content-Type: application/json, '
+    "or a .npy array of shape (n, 784) (uint8 0..255 or float 0..1) with Content-Type: "
+    f"application/octet-stream; at most {MAX_ROWS} rows and {MAX_BODY_BYTES} bytes per request"
+)
+
+model = None
+
+
+class PayloadError(ValueError):
+    """A request the service cannot score; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def init():
+    global model
+    # AZUREML_MODEL_DIR is an environment variable created during deployment.
+    # It is the path to the model folder (./azureml-models/$MODEL_NAME/$VERSION)
+    model_path = os.path.join(os.getenv("AZUREML_MODEL_DIR", ""), "sklearn_mnist_model.pkl")
+    model = joblib.load(model_path)
+
+
+def _loads(body):
+    if orjson is not None:
+        return orjson.loads(body)
+    return json.loads(body)
+
+
+def _check_rows(images):
+    """Shape (n, 784) with 1 <= n <= MAX_ROWS, finite values in 0..1; returns float64 images."""
+    if images.ndim == 3 and images.shape[1:] == (28, 28):
+        images = images.reshape(len(images), N_PIXELS)
+    if images.ndim != 2 or images.shape[1] != N_PIXELS:
+        raise PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(images.shape)}")
+    if images.shape[0] == 0:
+        raise PayloadError("no images: the list of rows is empty")
+    if images.shape[0] > MAX_ROWS:
+        raise PayloadError(f"{images.shape[0]} rows is over the limit of {MAX_ROWS} per request", 413)
+    if images.dtype == np.uint8:
+        return images / 255.0
+    images = images.astype(np.float64, copy=False)
+    if not np.isfinite(images).all():
+        raise PayloadError("the data holds NaN or infinite values; every pixel must be a finite number")
+    low, high = float(images.min()), float(images.max())
+    if low < 0.0 or high > 1.0:
+        hint = " (did you forget to divide the raw 0-255 pixels by 255?)" if high > 1.0 else ""
+        raise PayloadError(f"pixel values must be in 0..1, got values from {low:g} to {high:g}{hint}")
+    return images
+
+
+def _holds_booleans(rows, body):
+    """numpy turns booleans among numbers into 0/1: look for them, only when the text has any."""
+    if b"true" not in body and b"false" not in body:
+        return False
+    return any(type(value) is bool for row in rows for value in row)
+
+
+def parse_json(body):
+    """Images from the tutorial's JSON body ``{"data": [[784 numbers], ...]}``."""
+    if not body:
+        raise PayloadError("the request body is empty")
+    try:
+        document = _loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError(f"the body is not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(document, dict) or "data" not in document:
+        raise PayloadError('the JSON body must be an object with a "data" key')
+    rows = document["data"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise PayloadError('"data" must be a list of rows, each a list of numbers')
+    if len(rows) > MAX_ROWS:
+        raise PayloadError(f"{len(rows)} rows is over the limit of {MAX_ROWS} per request", 413)
+    bad_lengths = {len(row) for row in rows} - {N_PIXELS}
+    if bad_lengths:
+        raise PayloadError(f"every row must hold {N_PIXELS} numbers, found rows of {sorted(bad_lengths)[:5]}")
+    try:
+        images = np.array(rows)
+    except ValueError as exc:
+        raise PayloadError(f'"data" is not a rectangular list of numbers ({exc})') from None
+    if images.dtype.kind not in "fiu" or _holds_booleans(rows, body):
+        raise PayloadError('"data" must hold only numbers (no strings, booleans, nulls or nested lists)')
+    return _check_rows(images.astype(np.float64, copy=False))
+
+
+def parse_npy(body):
+    """Images from a .npy body: uint8 0..255 (scaled by /255.0) or float 0..1."""
+    try:
+        images = np.load(io.BytesIO(body), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise PayloadError(f"the body is not a readable .npy array ({str(exc)[:200]})") from None
+    if images.dtype != np.uint8 and images.dtype.kind != "f":
+        raise PayloadError(f"the .npy array must be uint8 or float, got {images.dtype}")
+    return _check_rows(images)
+
+
+def _read_body(request):
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise PayloadError(f"the body of {length} bytes is over the limit of {MAX_BODY_BYTES}", 413)
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadError(f"the body is over the limit of {MAX_BODY_BYTES} bytes", 413)
+    return body
+
+
+def parse_request(request):
+    """Images from an HTTP request (method, content type and body checked)."""
+    if request.method != "POST":
+        raise PayloadError(f"{request.method} is not supported on /score; use POST", 405)
+    content_type = (request.mimetype or "").lower()
+    if content_type == JSON_TYPE:
+        return parse_json(_read_body(request))
+    if content_type in NPY_TYPES:
+        return parse_npy(_read_body(request))
+    raise PayloadError(f"unsupported Content-Type {content_type or '(none)'!r}", 415)
+
+
+def error_response(error):
+    return AMLResponse({"error": str(error), "expected": EXPECTED_FORM}, error.status, json_str=True)
+
+
+@rawhttp
+def run(raw_data):
+    """Predicted labels for the images in ``raw_data`` (an HTTP request, or the tutorial's JSON text)."""
+    try:
+        if isinstance(raw_data, (str, bytes)):
+            images = parse_json(raw_data.encode("utf-8") if isinstance(raw_data, str) else raw_data)
+        else:
+            images = parse_request(raw_data)
+    except PayloadError as error:
+        return error_response(error)
+    # you can return any data type as long as it is JSON-serializable
+    return model.predict(images).tolist()

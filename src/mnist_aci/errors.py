@@ -1,0 +1,57 @@
+"""The package's exceptions: each message says what happened and what to do.
+
+Every error a user can cause derives from :class:`MnistAciError`; the CLI turns it into one
+line on stderr. Each class also subclasses the built-in type it refines, so an existing
+``except ValueError`` or ``except FileNotFoundError`` keeps working.
+"""
+
+from __future__ import annotations
+
+
+class MnistAciError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class WorkspaceConfigError(MnistAciError, FileNotFoundError):
+    """The workspace ``config.json`` is missing or malformed."""
+
+
+class DataError(MnistAciError, ValueError):
+    """MNIST files are missing, truncated, corrupt or cannot be downloaded."""
+
+
+class TrainingError(MnistAciError, ValueError):
+    """Training data or parameters are unusable."""
+
+
+class ModelNotFoundError(MnistAciError, LookupError):
+    """No registered model has that name (or version)."""
+
+
+class ModelIntegrityError(MnistAciError, ValueError):
+    """A model file no longer matches the SHA-256 recorded when it was registered."""
+
+
+class VersionMismatchError(MnistAciError, ValueError):
+    """The environment's pinned packages differ from those the model was saved with."""
+
+
+class ServiceNameError(MnistAciError, ValueError):
+    """A web service name that Azure ML would refuse, or one that already exists."""
+
+
+class DeploymentError(MnistAciError, RuntimeError):
+    """A deployment ended Failed/Unhealthy, timed out, or its server could not start."""
+
+
+class PortInUseError(DeploymentError):
+    """The port asked for the local service is already taken."""
+
+
+class ServiceCallError(MnistAciError, RuntimeError):
+    """A call to the scoring service failed (non-2xx answer, lost connection, timeout)."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body

@@ -1,0 +1,135 @@
+"""A local model store, so the local target needs no Azure.
+
+``register`` copies a model file under ``<root>/<name>/<version>/`` with increasing versions,
+its tags, description, versions record and SHA-256; ``get`` returns the latest (or a given)
+version. The SHA-256 is checked again before each deployment: a pickle runs code when loaded,
+so a file changed after registration is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import _io
+from .errors import ModelIntegrityError, ModelNotFoundError
+from .registry import MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
+from .training import MODEL_FILENAME, read_versions
+
+DEFAULT_STORE = Path(".mnist_aci") / "models"
+RECORD_FILENAME = "model.json"
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A registered model: where its file is and what was recorded with it."""
+
+    name: str
+    version: int
+    path: Path
+    sha256: str
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def verify(self) -> None:
+        """Raise :class:`ModelIntegrityError` unless the file still has its registered SHA-256."""
+        if not self.path.is_file():
+            raise ModelIntegrityError(
+                f"Model {self.name}:{self.version} lost its file {self.path}. Register the model again."
+            )
+        actual = sha256_of(self.path)
+        if actual != self.sha256:
+            raise ModelIntegrityError(
+                f"Refusing to use model {self.name}:{self.version}: {self.path} changed after it was "
+                f"registered (SHA-256 {actual}, registered {self.sha256}). A model file runs code when "
+                "loaded; register it again only if you trust where the new file came from."
+            )
+
+
+class LocalModelStore:
+    """Models registered under a folder, by name and version."""
+
+    def __init__(self, root: str | Path = DEFAULT_STORE) -> None:
+        self.root = Path(root)
+
+    def versions(self, name: str = MODEL_NAME) -> list[int]:
+        """The registered versions of ``name``, oldest first."""
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return sorted(
+            int(entry.name)
+            for entry in folder.iterdir()
+            if entry.name.isdigit() and (entry / RECORD_FILENAME).is_file()
+        )
+
+    def register(
+        self,
+        model_path: str | Path,
+        name: str = MODEL_NAME,
+        *,
+        tags: dict[str, str] | None = None,
+        description: str = MODEL_DESCRIPTION,
+        properties: dict[str, str] | None = None,
+    ) -> LocalModel:
+        """Copy ``model_path`` into the store as the next version of ``name``.
+
+        ``properties`` are added to the model file's versions record.
+        """
+        source = Path(model_path)
+        if not source.is_file():
+            raise ModelNotFoundError(f"Cannot register {source}: no such file. Train a model first (mnist-aci train).")
+        version = (self.versions(name) or [0])[-1] + 1
+        folder = self.root / name / str(version)
+        folder.mkdir(parents=True, exist_ok=False)
+        target = folder / MODEL_FILENAME
+        with _io.atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        model = LocalModel(
+            name=name,
+            version=version,
+            path=target.resolve(),
+            sha256=sha256_of(target),
+            tags=dict(MODEL_TAGS if tags is None else tags),
+            description=description,
+            properties={**(read_versions(source) or {}), **(properties or {})},
+        )
+        record = {key: value for key, value in asdict(model).items() if key != "path"}
+        _io.write_json(folder / RECORD_FILENAME, record)
+        return model
+
+    def get(self, name: str = MODEL_NAME, version: int | None = None) -> LocalModel:
+        """The model ``name`` at ``version`` (default: the latest)."""
+        versions = self.versions(name)
+        if not versions or (version is not None and version not in versions):
+            which = f"{name!r} version {version}" if version is not None else repr(name)
+            known = f" (registered versions: {versions})" if versions else ""
+            raise ModelNotFoundError(
+                f"No model {which} in the local store {self.root}{known}. "
+                "Train and register one (mnist-aci train)."
+            )
+        chosen = version if version is not None else versions[-1]
+        folder = self.root / name / str(chosen)
+        record = json.loads((folder / RECORD_FILENAME).read_text(encoding="utf-8"))
+        return LocalModel(path=(folder / MODEL_FILENAME).resolve(), **record)
+
+    def find(self, name: str = MODEL_NAME, **properties: str) -> LocalModel | None:
+        """The latest version of ``name`` whose properties include all of ``properties``, if any."""
+        for version in reversed(self.versions(name)):
+            model = self.get(name, version)
+            if all(model.properties.get(key) == value for key, value in properties.items()):
+                return model
+        return None

@@ -1,0 +1,286 @@
+"""The local target: ``score.py`` served by the real Azure ML inference server on 127.0.0.1.
+
+The same server runs ``score.py`` inside the ACI container. Here it runs under gunicorn in its own
+process group, with ``AZUREML_MODEL_DIR`` laid out as Azure does
+(``.../azureml-models/<name>/<version>/sklearn_mnist_model.pkl``) and the entry script staged alone in
+a folder (the server reads any ``config.json`` beside it). :class:`LocalWebservice` has the surface
+the tutorial uses on an ACI service; ``delete()`` stops the whole process group, and so do the
+context manager, interpreter exit, and the death of the Python process that started it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from .errors import DeploymentError, PortInUseError, ServiceCallError
+from .scoring import KEY_ENV, post
+from .training import MODEL_FILENAME
+
+HOST = "127.0.0.1"
+SERVER_APP = "azureml_inference_server_http.server.entry:app"
+DEFAULT_STARTUP_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 10.0
+LOG_TAIL_LINES = 40
+#: The worker timeout gunicorn enforces on one request (the server's own default is 300 s).
+WORKER_TIMEOUT_S = 300
+
+_live_services: weakref.WeakSet[LocalWebservice] = weakref.WeakSet()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM the server if the Python process that started it dies."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def check_port_free(port: int) -> None:
+    """Raise :class:`PortInUseError` if ``port`` on 127.0.0.1 is taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise PortInUseError(
+                f"Port {port} on {HOST} is already in use ({exc.strerror}). Stop what listens there, "
+                "choose another port, or leave the port out to pick a free one."
+            ) from exc
+
+
+def stage_deployment(
+    root: Path, model_file: Path, entry_script: Path, model_name: str, model_version: int
+) -> tuple[Path, Path]:
+    """Lay out the app folder (entry script alone) and the Azure-style model folder under ``root``."""
+    if not entry_script.is_file():
+        raise DeploymentError(f"Entry script {entry_script} does not exist. Pass the path of score.py.")
+    if not model_file.is_file():
+        raise DeploymentError(f"Model file {model_file} does not exist. Train or register a model first.")
+    app_dir = root / "app"
+    model_dir = root / "azureml-models" / model_name / str(model_version)
+    app_dir.mkdir(parents=True)
+    model_dir.mkdir(parents=True)
+    shutil.copyfile(entry_script, app_dir / "score.py")
+    shutil.copyfile(model_file, model_dir / MODEL_FILENAME)
+    return app_dir, model_dir
+
+
+class LocalWebservice:
+    """A running (or starting) inference server, with the SDK's web service surface.
+
+    Build it with :func:`deploy_local`; then ``wait_for_deployment()``, ``run()``, ``scoring_uri``,
+    ``get_logs()``, ``state`` and ``delete()`` behave as on an ``AciWebservice``.
+    """
+
+    auth_enabled = False
+    compute_type = "LOCAL"
+
+    def __init__(self, name: str, stage_dir: Path, process: subprocess.Popen[bytes], port: int) -> None:
+        self.name = name
+        self.port = port
+        self.scoring_uri = f"http://{HOST}:{port}/score"
+        self.state = "Transitioning"
+        self.error: str | None = None
+        self._stage_dir = stage_dir
+        self._log_path = stage_dir / "server.log"
+        self._process = process
+        self._final_log: str | None = None
+        _live_services.add(self)
+
+    @property
+    def pid(self) -> int:
+        """Process id of the gunicorn master (also the id of the server's process group)."""
+        return self._process.pid
+
+    @property
+    def liveness_uri(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def get_logs(self, num_lines: int = 5000) -> str:
+        """The last ``num_lines`` lines of the server's log (still available after ``delete()``)."""
+        if self._final_log is not None:
+            text = self._final_log
+        elif self._log_path.is_file():
+            text = self._log_path.read_text(encoding="utf-8", errors="replace")
+        else:
+            text = ""
+        return "\n".join(text.splitlines()[-num_lines:])
+
+    def _fail(self, reason: str, keep_failed: bool) -> DeploymentError:
+        self.state = "Failed"
+        self.error = reason
+        tail = self.get_logs(LOG_TAIL_LINES)
+        if not keep_failed:
+            self.delete()
+            self.state = "Failed"
+        return DeploymentError(
+            f"Local deployment {self.name!r} failed: {reason}.\n"
+            f"--- last lines of the server log ---\n{tail}\n---\n"
+            "Fix score.py or the model file (see the log above), then deploy again."
+        )
+
+    def wait_for_deployment(
+        self, show_output: bool = False, timeout_sec: float | None = None, *, keep_failed: bool = False
+    ) -> None:
+        """Wait until the server answers its liveness route; raise :class:`DeploymentError` if it
+        exits (``init()`` failed, port taken) or is not healthy within ``timeout_sec``."""
+        timeout = DEFAULT_STARTUP_TIMEOUT_S if timeout_sec is None else float(timeout_sec)
+        if show_output:
+            print(f"Starting local service {self.name} on {self.scoring_uri} ...", flush=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self._process.poll() is not None:
+                    raise self._fail(
+                        f"the inference server exited with code {self._process.returncode} while starting",
+                        keep_failed,
+                    )
+                try:
+                    if requests.get(self.liveness_uri, timeout=1.0).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise self._fail(f"not healthy after {timeout:g} s", keep_failed)
+                try:
+                    self._process.wait(timeout=0.2)
+                except subprocess.TimeoutExpired:
+                    pass
+        except KeyboardInterrupt:
+            self.delete()
+            raise
+        self.state = "Healthy"
+        if show_output:
+            print(f"Local service creation operation finished, operation \"Succeeded\" ({self.scoring_uri})")
+
+    def run(self, input_data: str | bytes) -> Any:
+        """POST the tutorial's JSON body, as ``AciWebservice.run(input_data)`` does; return the answer."""
+        try:
+            return post(self.scoring_uri, input_data, "application/json")
+        except ServiceCallError as exc:
+            if self._process.poll() is not None:
+                self.state = "Failed"
+                raise ServiceCallError(
+                    f"Local service {self.name!r} stopped (server exit code {self._process.returncode}). "
+                    f"Last log lines:\n{self.get_logs(LOG_TAIL_LINES)}\nDeploy it again.",
+                    status=exc.status,
+                    body=exc.body,
+                ) from exc
+            raise
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self._process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def delete(self) -> None:
+        """Stop the server's whole process group and remove its staging folder; idempotent."""
+        if self.state == "Deleted":
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self._process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self._process.wait()
+        self._signal_group(signal.SIGKILL)  # workers orphaned by a master that died first
+        if self._final_log is None:
+            self._final_log = self.get_logs()
+        shutil.rmtree(self._stage_dir, ignore_errors=True)
+        self.state = "Deleted"
+        _live_services.discard(self)
+
+    def __enter__(self) -> LocalWebservice:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.delete()
+
+    def __repr__(self) -> str:
+        return f"LocalWebservice(name={self.name!r}, scoring_uri={self.scoring_uri!r}, state={self.state!r})"
+
+
+def deploy_local(
+    model_file: str | Path,
+    entry_script: str | Path = "score.py",
+    *,
+    name: str = "sklearn-mnist-local",
+    model_name: str = "sklearn_mnist",
+    model_version: int = 1,
+    port: int | None = None,
+    workers: int = 1,
+) -> LocalWebservice:
+    """Stage ``entry_script`` and ``model_file`` and start the inference server on 127.0.0.1.
+
+    Returns at once, like ``Model.deploy``; call ``wait_for_deployment()`` on the result.
+    """
+    if port is None:
+        port = free_port()
+    else:
+        check_port_free(port)
+    stage_dir = Path(tempfile.mkdtemp(prefix=f"mnist-aci-{name}-"))
+    try:
+        app_dir, model_dir = stage_deployment(
+            stage_dir, Path(model_file), Path(entry_script), model_name, model_version
+        )
+        env = {key: value for key, value in os.environ.items() if key != KEY_ENV}
+        env.update(
+            AML_APP_ROOT=str(app_dir),
+            AZUREML_ENTRY_SCRIPT="score.py",
+            AZUREML_MODEL_DIR=str(model_dir),
+            SERVICE_NAME=name,
+            PYTHONUNBUFFERED="1",
+        )
+        command = [
+            sys.executable, "-m", "gunicorn",
+            "--bind", f"{HOST}:{port}",
+            "--workers", str(workers),
+            "--timeout", str(WORKER_TIMEOUT_S),
+            "--graceful-timeout", "5",
+            "--access-logfile", "-",
+            "--error-logfile", "-",
+            SERVER_APP,
+        ]  # fmt: skip
+        with open(stage_dir / "server.log", "wb") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=app_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+    except BaseException:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        raise
+    return LocalWebservice(name, stage_dir, process, port)
+
+
+@atexit.register
+def _delete_live_services() -> None:
+    for service in list(_live_services):
+        service.delete()

@@ -1,0 +1,175 @@
+"""Step 4 of the tutorial: the registered model ``sklearn_mnist`` and the environment ``tutorial-env``.
+
+Models are registered with the notebook's tags and description and, beside them, the versions
+record of the model file (as model properties). The environment pins those exact versions, and
+:func:`check_environment_pins` refuses a deployment whose environment would unpickle the model
+with other ones.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelNotFoundError, VersionMismatchError
+from .training import PINNED_PACKAGES, read_versions, runtime_versions
+
+MODEL_NAME = "sklearn_mnist"
+MODEL_TAGS = {"data": "mnist", "model": "classification"}
+MODEL_DESCRIPTION = "Mnist handwriting recognition"
+ENVIRONMENT_NAME = "tutorial-env"
+ENVIRONMENT_VERSION = "1"
+#: Serving packages of the environment besides the model's pins: the inference server that runs
+#: score.py (pinned to the one score.py is tested with) and orjson for its fast JSON path.
+SERVING_PACKAGES = ("azureml-defaults", "azureml-inference-server-http", "orjson")
+
+
+def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None) -> Any:
+    """``Model(ws, 'sklearn_mnist')``; :class:`ModelNotFoundError` when it is not registered."""
+    from azureml.core import Model
+    from azureml.exceptions import ModelNotFoundException, WebserviceException
+
+    try:
+        return Model(workspace, name, version=version)
+    except (ModelNotFoundException, WebserviceException) as exc:
+        if "not found" not in str(exc).lower():
+            raise
+        raise ModelNotFoundError(
+            f"No model {name!r}{f' version {version}' if version else ''} is registered in this workspace. "
+            "Train one (mnist-aci train) or register a model file with register_model()."
+        ) from exc
+
+
+def register_model(
+    workspace: Any,
+    model_path: str | Path,
+    *,
+    name: str = MODEL_NAME,
+    tags: dict[str, str] | None = None,
+    description: str = MODEL_DESCRIPTION,
+) -> Any:
+    """The notebook's prerequisite cell: ``Model.register(...)`` with its tags and description.
+
+    The model file's versions record goes into the model's properties.
+    """
+    from azureml.core import Model
+
+    return Model.register(
+        workspace=workspace,
+        model_path=str(model_path),
+        model_name=name,
+        tags=dict(MODEL_TAGS if tags is None else tags),
+        properties=read_versions(model_path) or {},
+        description=description,
+    )
+
+
+def get_or_register_model(workspace: Any, model_path: str | Path, *, name: str = MODEL_NAME) -> Any:
+    """The registered model ``name``, registering ``model_path`` first when there is none."""
+    try:
+        return get_model(workspace, name)
+    except ModelNotFoundError:
+        return register_model(workspace, model_path, name=name)
+
+
+def environment_pins(versions: dict[str, str]) -> list[str]:
+    """``name==version`` for each package whose version must match the model's."""
+    return [f"{package}=={versions[package]}" for package in PINNED_PACKAGES]
+
+
+def build_environment(versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME) -> Any:
+    """An environment for score.py, pinned to the versions a model was saved with (default: these)."""
+    from azureml.core import Environment
+    from azureml.core.conda_dependencies import CondaDependencies
+
+    versions = versions or runtime_versions()
+    serving = [
+        f"{package}=={version(package)}" if package == "azureml-inference-server-http" else package
+        for package in SERVING_PACKAGES
+    ]
+    env = Environment(name)
+    env.python.conda_dependencies = CondaDependencies.create(
+        python_version=versions["python"], pip_packages=[*serving, *environment_pins(versions)]
+    )
+    return env
+
+
+def get_or_register_environment(
+    workspace: Any,
+    versions: dict[str, str] | None = None,
+    *,
+    name: str = ENVIRONMENT_NAME,
+    version: str | None = ENVIRONMENT_VERSION,
+) -> Any:
+    """``Environment.get(workspace=ws, name="tutorial-env", version="1")``, registering it when absent."""
+    from azureml.core import Environment
+
+    try:
+        return Environment.get(workspace=workspace, name=name, version=version)
+    except Exception as exc:  # the SDK raises a bare Exception carrying the HTTP code
+        if "Code: 404" not in str(exc):
+            raise
+    return build_environment(versions, name=name).register(workspace=workspace)
+
+
+def pinned_versions(environment: Any) -> dict[str, str]:
+    """The exact (``==``) pins of an environment's pip packages, and its Python version."""
+    deps = environment.python.conda_dependencies
+    pins = {}
+    for spec in deps.pip_packages:
+        package, sep, pinned = str(spec).partition("==")
+        if sep:
+            pins[package.strip().lower()] = pinned.strip()
+    for spec in deps.conda_packages:
+        package, sep, pinned = str(spec).partition("=")
+        if sep and package.strip() == "python":
+            pins["python"] = pinned.lstrip("=").strip()
+    return pins
+
+
+def _minor(python_version: str) -> str:
+    return ".".join(python_version.split(".")[:2])
+
+
+def version_mismatches(model_versions: dict[str, str], serving_versions: dict[str, str]) -> list[str]:
+    """What differs between a model's versions record and the versions that would load it."""
+    problems = []
+    for package in PINNED_PACKAGES:
+        wanted, got = model_versions.get(package), serving_versions.get(package)
+        if wanted and wanted != got:
+            problems.append(f"{package}: model saved with {wanted}, serving with {got or 'an unpinned version'}")
+    wanted, got = model_versions.get("python"), serving_versions.get("python")
+    if wanted and (not got or _minor(wanted) != _minor(got)):
+        problems.append(f"python: model saved with {wanted}, serving with {got or 'an unpinned version'}")
+    return problems
+
+
+def check_versions(model_versions: dict[str, str] | None, serving_versions: dict[str, str], where: str) -> None:
+    """Refuse to serve a model with package versions other than those it was saved with."""
+    if model_versions is None:
+        print(
+            "Warning: this model has no versions record, so its scikit-learn/numpy/joblib versions cannot "
+            f"be checked against {where}. Re-save it with mnist_aci.save_model to get one."
+        )
+        return
+    problems = version_mismatches(model_versions, serving_versions)
+    if problems:
+        raise VersionMismatchError(
+            f"Refusing to deploy: {where} would load the model with other package versions than it was "
+            "saved with, which breaks unpickling:\n  " + "\n  ".join(problems) + "\n"
+            "Register an environment pinned to the model's versions (build_environment(versions)) "
+            "or retrain the model with the serving versions."
+        )
+
+
+def check_environment_pins(environment: Any, model_versions: dict[str, str] | None) -> None:
+    """:func:`check_versions` of a model against an Azure ML environment's pins."""
+    check_versions(model_versions, pinned_versions(environment), f"environment {environment.name!r}")
+
+
+def model_versions(model: Any) -> dict[str, str] | None:
+    """The versions record stored in a registered model's properties (None if absent)."""
+    properties = model.properties or {}
+    record = {key: str(properties[key]) for key in ("python", *PINNED_PACKAGES) if key in properties}
+    return record or None

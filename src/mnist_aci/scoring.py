@@ -1,0 +1,164 @@
+"""Steps 7 and 10 of the tutorial: score images through the web service.
+
+Three ways, one answer:
+
+- :func:`predict_tutorial`: the tutorial's call, ``service.run(input_data=<JSON {"data": ...}>)``,
+  with the body built by ``json.dumps(array.tolist())`` (the tutorial's ``str(list(row))`` is not
+  JSON under numpy 2);
+- :func:`predict`: the default, fast and lean path: the images as ``.npy`` bodies in chunks over
+  one kept-alive connection (uint8 pixels when the images are exactly ``pixels / 255.0``, as the
+  tutorial's are, so nothing is rounded; float64 otherwise);
+- :func:`call_http`: the tutorial's raw HTTP POST with ``requests``, optionally with a key.
+
+Keys come from the argument, the ``MNIST_ACI_SERVICE_KEY`` environment variable or the service
+(``service.get_keys()``), and are never printed or put in an error message.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from typing import Any
+
+import numpy as np
+import requests
+
+from .errors import ServiceCallError
+
+KEY_ENV = "MNIST_ACI_SERVICE_KEY"
+DEFAULT_CHUNK_ROWS = 1000
+DEFAULT_TIMEOUT_S = 120.0
+JSON_TYPE = "application/json"
+NPY_TYPE = "application/octet-stream"
+
+
+def tutorial_body(images: np.ndarray) -> bytes:
+    """The tutorial's request body: ``bytes(json.dumps({"data": images.tolist()}), "utf8")``."""
+    return bytes(json.dumps({"data": np.asarray(images).tolist()}), "utf8")
+
+
+def npy_body(images: np.ndarray) -> bytes:
+    """A ``.npy`` body for the images: uint8 when that is lossless (images == pixels / 255.0)."""
+    images = np.asarray(images)
+    pixels = np.rint(images * 255.0)
+    if np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 255:
+        as_uint8 = pixels.astype(np.uint8)
+        if np.array_equal(as_uint8 / 255.0, images):
+            images = as_uint8
+    buffer = io.BytesIO()
+    np.save(buffer, images, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def service_key(service: Any = None, key: str | None = None) -> str | None:
+    """The key to call a service with: ``key``, else ``$MNIST_ACI_SERVICE_KEY``, else the service's
+    primary key when it has key auth enabled, else None."""
+    if key:
+        return key
+    if os.environ.get(KEY_ENV):
+        return os.environ[KEY_ENV]
+    if service is not None and getattr(service, "auth_enabled", False):
+        primary, _secondary = service.get_keys()
+        return str(primary)
+    return None
+
+
+def auth_headers(service: Any = None, key: str | None = None) -> dict[str, str]:
+    """``{"Authorization": "Bearer <key>"}`` for a service with keys, else ``{}``."""
+    chosen = service_key(service, key)
+    return {"Authorization": f"Bearer {chosen}"} if chosen else {}
+
+
+def post(
+    url: str,
+    body: str | bytes,
+    content_type: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    session: requests.Session | None = None,
+) -> Any:
+    """POST ``body`` to a scoring URI and return the decoded JSON answer.
+
+    A non-2xx answer, a lost connection, a timeout or an answer that is not JSON raises
+    :class:`ServiceCallError` with the status and the body the service sent.
+    """
+    sender = session if session is not None else requests
+    try:
+        response = sender.post(
+            url, data=body, headers={"Content-Type": content_type, **(headers or {})}, timeout=timeout
+        )
+    except requests.Timeout as exc:
+        raise ServiceCallError(
+            f"No answer from {url} within {timeout:g} s. The service may be overloaded or stuck: "
+            "check its logs (service.get_logs()) or raise the timeout."
+        ) from exc
+    except requests.ConnectionError as exc:
+        raise ServiceCallError(
+            f"Lost the connection to {url} ({exc.__class__.__name__}). Is the service still running? "
+            "Check service.state and service.get_logs()."
+        ) from exc
+    if not response.ok:
+        text = response.text[:2000]
+        hint = " The service needs a key: pass key= or set MNIST_ACI_SERVICE_KEY." if response.status_code == 401 else ""
+        raise ServiceCallError(
+            f"{url} answered {response.status_code} {response.reason}: {text}{hint}",
+            status=response.status_code,
+            body=text,
+        )
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServiceCallError(
+            f"{url} answered {response.status_code} with a body that is not JSON: {response.text[:500]}",
+            status=response.status_code,
+            body=response.text[:2000],
+        ) from exc
+
+
+def _labels(answer: Any, expected: int) -> np.ndarray:
+    labels = np.asarray(answer)
+    if labels.shape != (expected,) or labels.dtype.kind not in "iu":
+        raise ServiceCallError(f"Expected {expected} integer labels from the service, got {str(answer)[:200]}")
+    return labels
+
+
+def predict_tutorial(service: Any, images: np.ndarray) -> np.ndarray:
+    """The tutorial's path: one JSON request with every image, through ``service.run``."""
+    return _labels(service.run(input_data=tutorial_body(images)), len(images))
+
+
+def predict(
+    service: Any,
+    images: np.ndarray,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    key: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> np.ndarray:
+    """Predicted labels for ``images`` (n, 784), sent as ``.npy`` chunks over one connection."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1. Got {chunk_rows} instead.")
+    headers = auth_headers(service, key)
+    labels = []
+    with requests.Session() as session:
+        for start in range(0, len(images), chunk_rows):
+            chunk = images[start : start + chunk_rows]
+            answer = post(
+                service.scoring_uri, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=session
+            )
+            labels.append(_labels(answer, len(chunk)))
+    return np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
+
+
+def call_http(
+    scoring_uri: str,
+    images: np.ndarray,
+    *,
+    key: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> list[int]:
+    """The tutorial's raw HTTP call: POST ``{"data": [...]}`` with ``requests`` (Bearer key optional)."""
+    answer = post(scoring_uri, tutorial_body(images), JSON_TYPE, headers=auth_headers(key=key), timeout=timeout)
+    return [int(label) for label in _labels(answer, len(images))]

@@ -1,0 +1,97 @@
+"""Part 1 of the tutorial, so a model exists without Azure: train and save ``sklearn_mnist_model.pkl``.
+
+The tutorial's ``LogisticRegression(C=1/reg, solver="liblinear", multi_class="auto")`` is a
+one-vs-rest model on MNIST's 10 classes. scikit-learn 1.9 removed ``multi_class`` and liblinear
+fits two classes only, so the same model is ``OneVsRestClassifier(LogisticRegression(...))``.
+
+Beside every saved model goes a record of the Python, scikit-learn, numpy and joblib versions
+that made it: unpickling with other versions is this tutorial's most reported failure.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+
+from . import _io
+from ._progress import step
+from .errors import TrainingError
+
+MODEL_FILENAME = "sklearn_mnist_model.pkl"
+VERSIONS_SUFFIX = ".versions.json"
+DEFAULT_REGULARIZATION = 0.5
+#: The packages whose versions must match between training and serving.
+PINNED_PACKAGES = ("scikit-learn", "numpy", "joblib")
+
+
+def build_model(regularization: float = DEFAULT_REGULARIZATION, *, n_jobs: int | None = None) -> Any:
+    """The tutorial's classifier, unfitted: ``C = 1 / regularization``, liblinear, ``random_state=42``."""
+    if not regularization > 0:
+        raise TrainingError(f"regularization must be a number > 0. Got {regularization!r} instead.")
+    return OneVsRestClassifier(
+        LogisticRegression(C=1.0 / regularization, solver="liblinear", random_state=42), n_jobs=n_jobs
+    )
+
+
+def train_model(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    regularization: float = DEFAULT_REGULARIZATION,
+    *,
+    n_jobs: int | None = -1,
+) -> Any:
+    """Fit the tutorial's model on images scaled to 0..1, printing progress while it fits.
+
+    ``n_jobs`` fits the ten one-vs-rest classifiers in parallel; the model is the same.
+    """
+    if x_train.ndim != 2 or x_train.shape[0] != len(y_train) or len(y_train) == 0:
+        raise TrainingError(
+            f"x_train must be (n, 784) with one label per row. Got {x_train.shape} and {len(y_train)} labels."
+        )
+    if x_train.max() > 1.0 or x_train.min() < 0.0:
+        raise TrainingError("x_train must be scaled to 0..1 (divide the raw pixels by 255.0).")
+    model = build_model(regularization, n_jobs=n_jobs)
+    with step(f"Training on {len(y_train):,} images (one-vs-rest logistic regression, C={1 / regularization})"):
+        model.fit(x_train, y_train)
+    return model
+
+
+def runtime_versions() -> dict[str, str]:
+    """The versions a model saved now depends on: Python and :data:`PINNED_PACKAGES`."""
+    return {"python": platform.python_version(), **{name: version(name) for name in PINNED_PACKAGES}}
+
+
+def versions_path(model_path: str | Path) -> Path:
+    """Where the versions record of a model file lives (beside it)."""
+    return Path(f"{model_path}{VERSIONS_SUFFIX}")
+
+
+def save_model(model: Any, folder: str | Path = "outputs") -> Path:
+    """``joblib.dump`` the model as ``sklearn_mnist_model.pkl`` in ``folder``, with its versions record."""
+    target = Path(folder) / MODEL_FILENAME
+    with _io.atomic_path(target) as tmp:
+        joblib.dump(model, tmp)
+    _io.write_json(versions_path(target), runtime_versions())
+    return target
+
+
+def read_versions(model_path: str | Path) -> dict[str, str] | None:
+    """The versions record saved beside a model file, or None when there is none."""
+    record = versions_path(model_path)
+    if not record.is_file():
+        return None
+    content = json.loads(record.read_text(encoding="utf-8"))
+    return {str(key): str(value) for key, value in content.items()}
+
+
+def load_model(model_path: str | Path) -> Any:
+    """Load a model file (only from a trusted source: unpickling runs code)."""
+    return joblib.load(model_path)
