@@ -1,1 +1,130 @@
-"""mnist-aci: the Azure ML tutorial 'deploy an image classification model in ACI' as a library."""
+"""mnist-aci: the Azure ML tutorial "deploy an image classification model in ACI" as a library.
+
+One module per step of the tutorial's flow; the public names are re-exported here.
+"""
+
+from .data import (
+    Dataset,
+    ensure_mnist,
+    find_mnist_file,
+    load_data,
+    load_mnist,
+    load_sample,
+    load_test_data,
+    load_train_data,
+    resolve_dataset,
+    verify_mnist_files,
+)
+from .deployment import (
+    aci_config,
+    aks_config,
+    check_service_name,
+    delete_service,
+    deploy_to_azure,
+    get_service,
+    inference_config,
+    new_service_name,
+    wait_for_service,
+)
+from .errors import (
+    DataError,
+    DeploymentError,
+    MnistAciError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    PortInUseError,
+    ServiceCallError,
+    ServiceNameError,
+    TrainingError,
+    VersionMismatchError,
+    WorkspaceConfigError,
+)
+from .evaluation import Evaluation, error_matrix, evaluate
+from .local_registry import LocalModel, LocalModelStore
+from .local_service import LocalWebservice, deploy_local
+from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
+from .registry import (
+    build_environment,
+    check_environment_pins,
+    get_model,
+    get_or_register_environment,
+    get_or_register_model,
+    register_model,
+)
+from .scoring import (
+    ServiceEndpoint,
+    auth_headers,
+    call_http,
+    npy_body,
+    predict,
+    predict_tutorial,
+    tutorial_body,
+)
+from .targets import deploy_model, preflight
+from .training import load_model, read_versions, save_model, train_model
+from .workspace import load_workspace, sdk_version
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "DeploymentError",
+    "Evaluation",
+    "LocalModel",
+    "LocalModelStore",
+    "LocalWebservice",
+    "MnistAciError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "PortInUseError",
+    "ServiceCallError",
+    "ServiceEndpoint",
+    "ServiceNameError",
+    "TrainingError",
+    "VersionMismatchError",
+    "WorkspaceConfigError",
+    "aci_config",
+    "aks_config",
+    "auth_headers",
+    "build_environment",
+    "call_http",
+    "check_environment_pins",
+    "check_service_name",
+    "delete_service",
+    "deploy_local",
+    "deploy_model",
+    "deploy_to_azure",
+    "ensure_mnist",
+    "error_matrix",
+    "evaluate",
+    "find_mnist_file",
+    "get_model",
+    "get_or_register_environment",
+    "get_or_register_model",
+    "get_service",
+    "inference_config",
+    "load_data",
+    "load_mnist",
+    "load_model",
+    "load_sample",
+    "load_test_data",
+    "load_train_data",
+    "load_workspace",
+    "new_service_name",
+    "npy_body",
+    "plot_confusion",
+    "plot_predictions",
+    "predict",
+    "predict_tutorial",
+    "preflight",
+    "read_versions",
+    "register_model",
+    "resolve_dataset",
+    "sample_indices",
+    "save_figure",
+    "save_model",
+    "sdk_version",
+    "train_model",
+    "tutorial_body",
+    "verify_mnist_files",
+    "wait_for_service",
+]

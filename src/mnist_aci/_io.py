@@ -20,7 +20,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, target)
+        Path(tmp).replace(target)
     finally:
         if Path(tmp).exists():
             Path(tmp).unlink()

@@ -11,6 +11,7 @@ context manager, interpreter exit, and the death of the Python process that star
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import shutil
@@ -161,10 +162,8 @@ class LocalWebservice:
                     pass
                 if time.monotonic() > deadline:
                     raise self._fail(f"not healthy after {timeout:g} s", keep_failed)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self._process.wait(timeout=0.2)
-                except subprocess.TimeoutExpired:
-                    pass
         except KeyboardInterrupt:
             self.delete()
             raise
@@ -187,11 +186,16 @@ class LocalWebservice:
                 ) from exc
             raise
 
-    def _signal_group(self, sig: signal.Signals) -> None:
+    def serve_until_stopped(self) -> None:
+        """Block while the server runs; Ctrl-C deletes the service."""
         try:
+            self._process.wait()
+        finally:
+            self.delete()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def delete(self) -> None:
         """Stop the server's whole process group and remove its staging folder; idempotent."""

