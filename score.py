@@ -39,6 +39,8 @@ EXPECTED_FORM = (
     f"application/octet-stream; at most {MAX_ROWS} rows and {MAX_BODY_BYTES} bytes per request"
 )
 
+NON_FINITE = "the data holds NaN or infinite values; every pixel must be a finite number in 0..1"
+
 model = None
 
 
@@ -66,19 +68,19 @@ def _loads(body):
 
 def _check_rows(images):
     """Shape (n, 784) with 1 <= n <= MAX_ROWS, finite values in 0..1; returns float64 images."""
+    if images.ndim == 0 or images.shape[0] == 0:
+        raise PayloadError("no images: the list of rows is empty")
     if images.ndim == 3 and images.shape[1:] == (28, 28):
         images = images.reshape(len(images), N_PIXELS)
     if images.ndim != 2 or images.shape[1] != N_PIXELS:
         raise PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(images.shape)}")
-    if images.shape[0] == 0:
-        raise PayloadError("no images: the list of rows is empty")
     if images.shape[0] > MAX_ROWS:
         raise PayloadError(f"{images.shape[0]} rows is over the limit of {MAX_ROWS} per request", 413)
     if images.dtype == np.uint8:
         return images / 255.0
     images = images.astype(np.float64, copy=False)
     if not np.isfinite(images).all():
-        raise PayloadError("the data holds NaN or infinite values; every pixel must be a finite number")
+        raise PayloadError(NON_FINITE)
     low, high = float(images.min()), float(images.max())
     if low < 0.0 or high > 1.0:
         hint = " (did you forget to divide the raw 0-255 pixels by 255?)" if high > 1.0 else ""
@@ -100,6 +102,8 @@ def parse_json(body):
     try:
         document = _loads(body)
     except (ValueError, RecursionError) as exc:
+        if b"NaN" in body or b"Infinity" in body or "infinity" in str(exc):
+            raise PayloadError(NON_FINITE) from None
         raise PayloadError(f"the body is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(document, dict) or "data" not in document:
         raise PayloadError('the JSON body must be an object with a "data" key')

@@ -165,7 +165,7 @@ def deploy_to_azure(
     """``Model.deploy(...)`` then :func:`wait_for_service`; returns the healthy service."""
     from azureml.core.model import Model
 
-    name = check_service_name(name or new_service_name())
+    name = check_service_name(new_service_name() if name is None else name)
     if not overwrite and service_exists(workspace, name):
         raise ServiceNameError(
             f"A service called {name!r} already exists in this workspace. Choose another name, "

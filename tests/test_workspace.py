@@ -1,0 +1,78 @@
+import json
+from unittest import mock
+
+import azureml.core
+import pytest
+from azureml.core import Workspace
+from azureml.core.authentication import InteractiveLoginAuthentication
+
+from mnist_aci.errors import WorkspaceConfigError
+from mnist_aci.workspace import config_search_paths, load_workspace, read_workspace_config, sdk_version
+
+VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
+
+
+def test_sdk_version_is_the_installed_sdk():
+    assert sdk_version() == azureml.core.VERSION
+
+
+def test_missing_config_lists_every_path_searched_and_points_at_the_example(tmp_path):
+    with pytest.raises(WorkspaceConfigError, match="config.json.example") as info:
+        read_workspace_config(tmp_path)
+    message = str(info.value)
+    for path in config_search_paths(tmp_path):
+        assert str(path) in message
+    assert str(tmp_path / ".azureml" / "config.json") in message
+
+
+def test_search_order_follows_the_sdk(tmp_path):
+    paths = config_search_paths(tmp_path)
+    assert paths[0] == tmp_path.resolve() / ".azureml" / "config.json"
+    assert tmp_path.resolve() / "config.json" in paths
+    assert paths.index(tmp_path.resolve() / "aml_config" / "config.json") < paths.index(
+        tmp_path.resolve() / "config.json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+        (json.dumps({"subscription_id": "sub"}), "lacks resource_group, workspace_name"),
+        (json.dumps({**VALID, "workspace_name": ""}), "lacks workspace_name"),
+    ],
+)
+def test_malformed_config_is_one_clear_error(tmp_path, content, match):
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(WorkspaceConfigError, match=match):
+        read_workspace_config(tmp_path / "config.json")
+
+
+def test_malformed_config_never_echoes_values(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"subscription_id": "secret-subscription-id"}))
+    with pytest.raises(WorkspaceConfigError) as info:
+        read_workspace_config(tmp_path)
+    assert "secret-subscription-id" not in str(info.value)
+
+
+def test_load_workspace_calls_from_config_with_the_file_found(tmp_path):
+    config = tmp_path / ".azureml" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps(VALID))
+    with mock.patch.object(Workspace, "from_config", autospec=True) as from_config:
+        workspace = load_workspace(tmp_path)
+    from_config.assert_called_once_with(path=str(config), auth=None)
+    assert workspace is from_config.return_value
+
+
+def test_tenant_id_logs_in_on_that_tenant(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps(VALID))
+    auth_class = mock.create_autospec(InteractiveLoginAuthentication)
+    with (
+        mock.patch("azureml.core.authentication.InteractiveLoginAuthentication", auth_class),
+        mock.patch.object(Workspace, "from_config", autospec=True) as from_config,
+    ):
+        load_workspace(tmp_path / "config.json", tenant_id="my-tenant")
+    auth_class.assert_called_once_with(tenant_id="my-tenant")
+    from_config.assert_called_once_with(path=str(tmp_path / "config.json"), auth=auth_class.return_value)
