@@ -1,0 +1,149 @@
+"""The local target on the real Azure ML inference server: no mocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+import requests
+from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pids, wait_until_gone
+
+from mnist_aci import scoring
+from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError
+from mnist_aci.local_service import deploy_local, free_port
+
+pytestmark = pytest.mark.server
+
+BOUND_S = 60.0
+
+
+def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, small_model, sample_data):
+    images = sample_data.x_test
+    expected = small_model.predict(images)
+    service = deploy_local(small_model_file, SCORE_PY, name="e2e")
+    try:
+        assert service.state == "Transitioning"
+        service.wait_for_deployment(show_output=True)
+        assert service.state == "Healthy"
+        assert service.scoring_uri.startswith("http://127.0.0.1:")
+        pids = service_pids(service)
+
+        assert service.run(input_data=scoring.tutorial_body(images[:50])) == expected[:50].tolist()
+        response = requests.post(
+            service.scoring_uri, scoring.tutorial_body(images[:20]), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 200
+        assert response.json() == expected[:20].tolist()
+        np.testing.assert_array_equal(scoring.predict(service, images, chunk_rows=128), expected)
+        np.testing.assert_array_equal(scoring.predict_tutorial(service, images), expected)
+        assert scoring.call_http(service.scoring_uri, images[:3]) == expected[:3].tolist()
+        assert "Users's init has completed successfully" in service.get_logs()
+    finally:
+        service.delete()
+    assert_fully_stopped(service, pids)
+    assert "Handling signal: term" in service.get_logs()
+
+
+def test_model_dir_is_laid_out_as_azure_does(live_service):
+    stage = live_service._stage_dir
+    assert (stage / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
+    assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py"]
+    worker = psutil.Process(live_service.pid).children()[0]
+    assert worker.environ()["AZUREML_MODEL_DIR"].endswith("azureml-models/sklearn_mnist/1")
+
+
+def test_context_manager_stops_everything_even_on_error(small_model_file):
+    with pytest.raises(RuntimeError, match="user code failed"), deploy_local(small_model_file, SCORE_PY) as service:
+        service.wait_for_deployment()
+        pids = service_pids(service)
+        raise RuntimeError("user code failed")
+    assert_fully_stopped(service, pids)
+
+
+def test_init_failure_is_one_clear_error_with_the_log_tail(tmp_path, sample_data):
+    corrupt = tmp_path / "sklearn_mnist_model.pkl"
+    corrupt.write_bytes(b"this is not a pickle")
+    service = deploy_local(corrupt, SCORE_PY, name="broken")
+    started = time.monotonic()
+    with pytest.raises(DeploymentError) as info:
+        service.wait_for_deployment(timeout_sec=BOUND_S)
+    assert time.monotonic() - started < BOUND_S
+    message = str(info.value)
+    assert "exited with code" in message
+    assert "init function failed" in message
+    assert "last lines of the server log" in message
+    assert service.state == "Failed"
+    assert wait_until_gone({service.pid}) == set()
+
+
+def test_missing_model_file_is_refused_before_starting(tmp_path):
+    with pytest.raises(DeploymentError, match="does not exist"):
+        deploy_local(tmp_path / "none.pkl", SCORE_PY)
+
+
+def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
+    script = tmp_path / "score.py"
+    script.write_text("import sklearn.externals.joblib\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
+    service = deploy_local(small_model_file, script, name="bad-import")
+    with pytest.raises(DeploymentError, match=r"sklearn\.externals"):
+        service.wait_for_deployment(timeout_sec=BOUND_S)
+
+
+def test_port_already_taken_is_a_clear_error(small_model_file):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"Port {port} on 127.0.0.1 is already in use"):
+            deploy_local(small_model_file, SCORE_PY, port=port)
+
+
+def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, sample_data):
+    service = deploy_local(small_model_file, SCORE_PY, name="killed")
+    service.wait_for_deployment()
+    body = scoring.tutorial_body(np.repeat(sample_data.x_test, 10, axis=0)[:10_000])
+    killer = threading.Timer(0.3, os.killpg, args=(service.pid, signal.SIGKILL))
+    started = time.monotonic()
+    killer.start()
+    try:
+        with pytest.raises(ServiceCallError) as info:
+            service.run(body)
+    finally:
+        killer.join()
+        service.delete()
+    assert time.monotonic() - started < BOUND_S
+    assert "stopped (server exit code -9)" in str(info.value)
+    assert port_is_closed(service.port)
+
+
+def test_service_listens_on_loopback_only(live_service):
+    connections = psutil.Process(live_service.pid).net_connections(kind="tcp")
+    listening = {conn.laddr for conn in connections if conn.status == psutil.CONN_LISTEN}
+    assert listening == {("127.0.0.1", live_service.port)}
+    assert port_is_closed(live_service.port, host="127.0.0.2")
+    others = [
+        addr.address
+        for addrs in psutil.net_if_addrs().values()
+        for addr in addrs
+        if addr.family == socket.AF_INET and not addr.address.startswith("127.")
+    ]
+    for address in others:
+        assert port_is_closed(live_service.port, host=address), f"reachable on {address}"
+
+
+def test_free_port_is_free():
+    port = free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
+
+
+def test_healthy_service_answers_liveness(live_service):
+    assert requests.get(live_service.liveness_uri, timeout=5).text == "Healthy"
+    assert json.loads(requests.get(live_service.scoring_uri, timeout=5).text)["error"].startswith("GET")
