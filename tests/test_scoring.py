@@ -1,0 +1,127 @@
+"""The scoring client: bodies, keys and errors (HTTP answers from a real local HTTP server)."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from unittest import mock
+
+import numpy as np
+import pytest
+from azureml.core.webservice import AksWebservice
+
+from mnist_aci import scoring
+from mnist_aci.errors import ServiceCallError
+
+
+class _Handler(BaseHTTPRequestHandler):
+    status = 200
+    body = b"[1, 2]"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).last_headers = dict(self.headers)
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_server() -> Iterator[tuple[str, type[_Handler]]]:
+    handler = type("Handler", (_Handler,), {})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/score", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_npy_body_is_uint8_when_lossless(sample_data):
+    body = scoring.npy_body(sample_data.x_test[:10])
+    array = np.load(io.BytesIO(body))
+    assert array.dtype == np.uint8
+    np.testing.assert_array_equal(array / 255.0, sample_data.x_test[:10])
+
+
+def test_npy_body_keeps_floats_that_are_not_pixels_over_255():
+    images = np.full((2, 784), 0.123456789)
+    array = np.load(io.BytesIO(scoring.npy_body(images)))
+    assert array.dtype == np.float64
+    np.testing.assert_array_equal(array, images)
+
+
+def test_tutorial_body_is_json_of_the_list(sample_data):
+    import json
+
+    assert json.loads(scoring.tutorial_body(sample_data.x_test[:2])) == {"data": sample_data.x_test[:2].tolist()}
+
+
+def test_auth_headers_precedence(monkeypatch):
+    service = mock.create_autospec(AksWebservice, instance=True)
+    service.auth_enabled = True
+    service.get_keys.return_value = ("primary", "secondary")
+    monkeypatch.delenv(scoring.KEY_ENV, raising=False)
+    assert scoring.auth_headers() == {}
+    assert scoring.auth_headers(service) == {"Authorization": "Bearer primary"}
+    monkeypatch.setenv(scoring.KEY_ENV, "from-env")
+    assert scoring.auth_headers(service) == {"Authorization": "Bearer from-env"}
+    assert scoring.auth_headers(service, key="explicit") == {"Authorization": "Bearer explicit"}
+    service.auth_enabled = False
+    monkeypatch.delenv(scoring.KEY_ENV)
+    assert scoring.auth_headers(service) == {}
+
+
+def test_call_http_sends_json_and_the_key(fake_server, sample_data):
+    url, handler = fake_server
+    handler.body = b"[7]"
+    assert scoring.call_http(url, sample_data.x_test[:1], key="k1") == [7]
+    assert handler.last_headers["Content-Type"] == "application/json"
+    assert handler.last_headers["Authorization"] == "Bearer k1"
+
+
+@pytest.mark.parametrize(("status", "hint"), [(401, "needs a key"), (500, "500"), (502, "502")])
+def test_non_2xx_shows_status_and_body(fake_server, status, hint):
+    url, handler = fake_server
+    handler.status, handler.body = status, b'{"message": "boom"}'
+    with pytest.raises(ServiceCallError, match=hint) as info:
+        scoring.post(url, b"{}", scoring.JSON_TYPE, headers={"Authorization": "Bearer hidden-key"})
+    assert info.value.status == status
+    assert "boom" in info.value.body
+    assert "hidden-key" not in str(info.value)
+
+
+def test_answer_that_is_not_json_is_an_error(fake_server):
+    url, handler = fake_server
+    handler.body = b"<html>"
+    with pytest.raises(ServiceCallError, match="not JSON"):
+        scoring.post(url, b"{}", scoring.JSON_TYPE)
+
+
+def test_wrong_number_of_labels_is_an_error(fake_server, sample_data):
+    url, handler = fake_server
+    handler.body = b"[1, 2]"
+    with pytest.raises(ServiceCallError, match="Expected 3 integer labels"):
+        scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:3])
+
+
+def test_refused_connection_is_a_clear_error():
+    from mnist_aci.local_service import free_port
+
+    with pytest.raises(ServiceCallError, match="Lost the connection"):
+        scoring.post(f"http://127.0.0.1:{free_port()}/score", b"{}", scoring.JSON_TYPE, timeout=5)
+
+
+def test_predict_chunks_requests(fake_server, sample_data):
+    url, handler = fake_server
+    handler.body = b"[0, 0]"
+    labels = scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], chunk_rows=2)
+    assert labels.tolist() == [0] * 6
+    with pytest.raises(ValueError, match="chunk_rows must be >= 1"):
+        scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], chunk_rows=0)

@@ -1,0 +1,162 @@
+"""One entry point for local, ACI and AKS; the pre-flight runs on the real local server."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from azureml.core import Model, Workspace
+from azureml.core.webservice import AciWebservice, Webservice
+from azureml.exceptions import WebserviceException
+from conftest import SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
+
+from mnist_aci import registry
+from mnist_aci.errors import DeploymentError, ModelIntegrityError, VersionMismatchError
+from mnist_aci.local_registry import LocalModelStore
+from mnist_aci.targets import deploy_model, preflight
+from mnist_aci.training import runtime_versions
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalModelStore(tmp_path / "store")
+
+
+@pytest.fixture
+def azure(small_model_file):
+    """Workspace, registered model and the SDK calls of a cloud deployment, all autospecced."""
+    workspace = mock.create_autospec(Workspace, instance=True)
+    model = mock.create_autospec(Model, instance=True)
+    model.properties = runtime_versions()
+    model.download.return_value = str(small_model_file)
+    service = mock.create_autospec(AciWebservice, instance=True)
+    service.name, service.state, service.error = "sklearn-mnist-svc-ab12", "Healthy", None
+    model_class = mock.create_autospec(Model)
+    model_class.deploy.return_value = service
+    webservice_class = mock.create_autospec(Webservice, side_effect=WebserviceException("WebserviceNotFound"))
+    with (
+        mock.patch("azureml.core.model.Model", model_class),
+        mock.patch("azureml.core.webservice.Webservice", webservice_class),
+        mock.patch("azureml.core.model.InferenceConfig", autospec=True) as inference_class,
+        mock.patch.object(AciWebservice, "deploy_configuration", autospec=True) as configure,
+    ):
+        yield mock.Mock(
+            workspace=workspace,
+            model=model,
+            service=service,
+            model_class=model_class,
+            inference_class=inference_class,
+            configure=configure,
+            environment=registry.build_environment(runtime_versions()),
+        )
+
+
+def test_local_target_serves_a_registered_model(store, small_model_file, small_model, sample_data):
+    model = store.register(small_model_file)
+    service = deploy_model("local", model, entry_script=SCORE_PY)
+    try:
+        assert service.state == "Healthy"
+        pids = service_pids(service)
+        answer = service.run(input_data=__import__("mnist_aci").tutorial_body(sample_data.x_test[:4]))
+        assert answer == small_model.predict(sample_data.x_test[:4]).tolist()
+    finally:
+        service.delete()
+    assert_fully_stopped(service, pids)
+
+
+def test_local_target_refuses_a_tampered_model(store, small_model_file):
+    model = store.register(small_model_file)
+    model.path.write_bytes(model.path.read_bytes() + b"x")
+    before = inference_servers()
+    with pytest.raises(ModelIntegrityError):
+        deploy_model("local", model, entry_script=SCORE_PY)
+    assert inference_servers() <= before
+
+
+def test_local_target_refuses_a_model_saved_with_other_versions(store, small_model_file):
+    model = store.register(small_model_file, properties={"scikit-learn": "0.22.1"})
+    with pytest.raises(VersionMismatchError, match=r"scikit-learn: model saved with 0\.22\.1"):
+        deploy_model("local", model, entry_script=SCORE_PY)
+
+
+def test_unknown_target_is_refused():
+    with pytest.raises(DeploymentError, match="choose one of local, aci, aks"):
+        deploy_model("docker", object())  # type: ignore[arg-type]
+
+
+def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, capsys):
+    result = deploy_model(
+        "aci",
+        azure.model,
+        entry_script=SCORE_PY,
+        workspace=azure.workspace,
+        environment=azure.environment,
+        name="sklearn-mnist-svc-ab12",
+        preflight_image=sample_data.x_test[0],
+    )
+    assert "Pre-flight" in capsys.readouterr().out
+    azure.model.download.assert_called_once_with(target_dir=mock.ANY, exist_ok=True)
+    azure.inference_class.assert_called_once_with(entry_script=str(SCORE_PY), environment=azure.environment)
+    azure.configure.assert_called_once_with(
+        cpu_cores=1,
+        memory_gb=1,
+        tags={"data": "MNIST", "method": "sklearn"},
+        description="Predict MNIST with sklearn",
+        auth_enabled=False,
+    )
+    azure.model_class.deploy.assert_called_once_with(
+        workspace=azure.workspace,
+        name="sklearn-mnist-svc-ab12",
+        models=[azure.model],
+        inference_config=azure.inference_class.return_value,
+        deployment_config=azure.configure.return_value,
+        overwrite=False,
+    )
+    azure.service.wait_for_deployment.assert_called_once_with(show_output=True, timeout_sec=None)
+    assert result is azure.service
+
+
+def test_broken_score_py_fails_the_preflight_before_any_cloud_call(azure, sample_data, tmp_path):
+    broken = tmp_path / "score.py"
+    broken.write_text("def init():\n    raise RuntimeError('model path wrong')\n\ndef run(raw_data):\n    return []\n")
+    before = inference_servers()
+    with pytest.raises(DeploymentError, match="model path wrong"):
+        deploy_model(
+            "aci",
+            azure.model,
+            entry_script=broken,
+            workspace=azure.workspace,
+            environment=azure.environment,
+            preflight_image=sample_data.x_test[0],
+        )
+    azure.model_class.deploy.assert_not_called()
+    assert wait_until_gone(inference_servers() - before) == set()
+
+
+def test_pin_mismatch_is_refused_before_the_preflight(azure, sample_data):
+    azure.model.properties = {**runtime_versions(), "numpy": "1.19.5"}
+    with pytest.raises(VersionMismatchError, match="numpy: model saved with 1.19.5"):
+        deploy_model(
+            "aci",
+            azure.model,
+            entry_script=SCORE_PY,
+            workspace=azure.workspace,
+            environment=azure.environment,
+            preflight_image=sample_data.x_test[0],
+        )
+    azure.model.download.assert_not_called()
+    azure.model_class.deploy.assert_not_called()
+
+
+def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
+    with pytest.raises(DeploymentError, match="needs a workspace"):
+        deploy_model("aci", azure.model, entry_script=SCORE_PY)
+    with pytest.raises(DeploymentError, match="aks_config"):
+        deploy_model("aks", azure.model, entry_script=SCORE_PY, workspace=azure.workspace, environment=mock.Mock())
+
+
+def test_preflight_returns_the_label_of_a_real_image(small_model_file, small_model, sample_data):
+    label = preflight(small_model_file, SCORE_PY, sample_data.x_test[3])
+    assert label == small_model.predict(sample_data.x_test[3:4])[0]
