@@ -38,7 +38,8 @@ def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None) -> Pat
 def load_score_module() -> ModuleType:
     """score.py imported as a module, as the inference server does."""
     spec = importlib.util.spec_from_file_location("score_under_test", SCORE_PY)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -184,5 +184,6 @@ def test_full_mnist_matches_the_official_md5s(mnist_dir):
     verify_mnist_files(data.find_mnist_files(mnist_dir))
     x_test, y_test = load_test_data(mnist_dir)
     assert x_test.shape == (10_000, 784)
-    assert x_test.min() >= 0.0 and x_test.max() <= 1.0
+    assert x_test.min() >= 0.0
+    assert x_test.max() <= 1.0
     assert np.bincount(y_test).sum() == 10_000

@@ -122,7 +122,9 @@ def test_existing_name_needs_overwrite(workspace, model_class, webservice_class)
     with pytest.raises(ServiceNameError, match="already exists.*overwrite=True"):
         deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
     model_class.deploy.assert_not_called()
-    deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12", overwrite=True)
+    deployment.deploy_to_azure(
+        workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12", overwrite=True
+    )
     assert model_class.deploy.call_args.kwargs["overwrite"] is True
 
 

@@ -45,7 +45,8 @@ def test_plots_are_figures_saved_headless_as_png(tmp_path, sample_data):
     assert isinstance(strip, Figure)
     assert len(strip.axes) == 30
     colors = [ax.texts[0].get_color() for ax in strip.axes]
-    assert colors[0] == "red" and set(colors[1:]) == {"black"}
+    assert colors[0] == "red"
+    assert set(colors[1:]) == {"black"}
     strip_png = save_figure(strip, tmp_path / "predictions.png")
     for path in (conf_png, strip_png):
         assert Image.open(path).format == "PNG"

@@ -1,0 +1,134 @@
+"""Scoring the MNIST test set through the local service: the tutorial's path against the library's.
+
+Prints, from one run on the same data: in-process ``model.predict`` time, the tutorial's single JSON
+request, the library's default path (``mnist_aci.predict``: .npy chunks over one connection), both
+ratios, the scoring worker's peak RSS for each path (a fresh one-worker service per path),
+single-image latency p50/p99, and throughput with concurrent clients. Timings are reported, never
+asserted; predictions are checked equal to in-process ``model.predict`` for every path.
+
+    MNIST_DATA_DIR=../shared/mnist python benchmarks/bench_scoring.py [--model sklearn_mnist_model.pkl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import psutil
+import requests
+
+from mnist_aci import deploy_local, load_mnist, load_model, save_model, scoring, train_model
+from mnist_aci.local_service import LocalWebservice
+
+ROOT = Path(__file__).resolve().parents[1]
+REPEATS = 3
+
+
+def worker_peak_rss_mb(service: LocalWebservice) -> float:
+    """Peak resident memory (VmHWM) of the service's scoring worker, in MB."""
+    worker = psutil.Process(service.pid).children()[0]
+    for line in Path(f"/proc/{worker.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found")
+
+
+def best_of(repeats: int, action: Callable[[], object]) -> tuple[float, object]:
+    """The fastest of ``repeats`` runs of ``action`` (seconds) and its last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = action()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def measure_path(model_file: Path, action: Callable[[LocalWebservice], np.ndarray]) -> tuple[float, float, np.ndarray]:
+    """Run a scoring path on a fresh one-worker service: best time, worker peak RSS, predictions."""
+    with deploy_local(model_file, ROOT / "score.py", name="bench") as service:
+        service.wait_for_deployment()
+        elapsed, labels = best_of(REPEATS, lambda: action(service))
+        return elapsed, worker_peak_rss_mb(service), np.asarray(labels)
+
+
+def latencies_ms(url: str, images: np.ndarray, count: int) -> list[float]:
+    """Sequential one-image requests (the library's .npy body) over one connection."""
+    out = []
+    with requests.Session() as session:
+        for i in range(count):
+            body = scoring.npy_body(images[i % len(images)][None, :])
+            start = time.perf_counter()
+            scoring.post(url, body, scoring.NPY_TYPE, session=session)
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def throughput(url: str, images: np.ndarray, clients: int, requests_per_client: int, batch: int) -> tuple[float, float]:
+    """Requests/s and images/s with ``clients`` concurrent clients sending ``batch`` images each time."""
+
+    def client(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with requests.Session() as session:
+            for _ in range(requests_per_client):
+                start = int(rng.integers(0, len(images) - batch))
+                scoring.post(url, scoring.npy_body(images[start : start + batch]), scoring.NPY_TYPE, session=session)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    elapsed = time.perf_counter() - start
+    total = clients * requests_per_client
+    return total / elapsed, total * batch / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"), help="full MNIST folder")
+    parser.add_argument("--model", type=Path, help="a saved sklearn_mnist_model.pkl (default: train one)")
+    args = parser.parse_args()
+    if not args.data_dir:
+        print("Set MNIST_DATA_DIR (or --data-dir) to the folder of the four MNIST files.", file=sys.stderr)
+        return 2
+    data = load_mnist(args.data_dir)
+    with tempfile.TemporaryDirectory() as folder:
+        model_file = args.model or save_model(train_model(data.x_train, data.y_train), folder)
+        model = load_model(model_file)
+        x_test = data.x_test
+        in_process, expected = best_of(5, lambda: model.predict(x_test))
+
+        tutorial_s, tutorial_rss, tutorial_labels = measure_path(
+            model_file, lambda service: scoring.predict_tutorial(service, x_test)
+        )
+        default_s, default_rss, default_labels = measure_path(model_file, lambda service: scoring.predict(service, x_test))
+
+        with deploy_local(model_file, ROOT / "score.py", name="bench-latency") as service:
+            service.wait_for_deployment()
+            latency = latencies_ms(service.scoring_uri, x_test, 500)
+            req_s, img_s = throughput(service.scoring_uri, x_test, clients=8, requests_per_client=100, batch=100)
+
+    same_tutorial = np.array_equal(tutorial_labels, expected)
+    same_default = np.array_equal(default_labels, expected)
+    quantiles = statistics.quantiles(latency, n=100)
+    print(f"MNIST test set: {len(x_test):,} images; best of {REPEATS} runs per path; one scoring worker")
+    print(f"in-process model.predict       {in_process:8.3f} s")
+    print(f"tutorial path (1 JSON request) {tutorial_s:8.3f} s   worker peak RSS {tutorial_rss:6.0f} MB")
+    print(f"library default (.npy chunks)  {default_s:8.3f} s   worker peak RSS {default_rss:6.0f} MB")
+    print(f"speed-up over the tutorial     {tutorial_s / default_s:8.1f} x  (target >= 10 x)")
+    print(f"default vs in-process          {default_s / in_process:8.1f} x  (target <= 5 x)")
+    print(f"peak RSS target                {'met' if default_rss <= 300 else 'MISSED'} (<= 300 MB)")
+    print(f"single image latency           p50 {quantiles[49]:.1f} ms, p99 {quantiles[98]:.1f} ms (500 requests)")
+    print(f"8 clients x 100 requests x 100 images: {req_s:.0f} requests/s, {img_s:,.0f} images/s")
+    print(f"predictions equal to model.predict: tutorial {same_tutorial}, default {same_default}")
+    return 0 if same_tutorial and same_default else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Full MNIST (MNIST_DATA_DIR): every scoring path gives model.predict's labels on all 10,000 images."""
+
+import numpy as np
+import pytest
+import requests
+from conftest import SCORE_PY
+
+from mnist_aci import scoring
+from mnist_aci.local_service import deploy_local
+
+pytestmark = [pytest.mark.server, pytest.mark.full_mnist]
+
+
+def test_every_path_predicts_exactly_what_the_model_predicts(full_model, full_model_file, full_data):
+    x_test = full_data.x_test
+    expected = full_model.predict(x_test)
+    with deploy_local(full_model_file, SCORE_PY, name="full") as service:
+        service.wait_for_deployment()
+        np.testing.assert_array_equal(scoring.predict(service, x_test), expected)
+        np.testing.assert_array_equal(scoring.predict_tutorial(service, x_test), expected)
+        raw = requests.post(
+            service.scoring_uri, scoring.tutorial_body(x_test), headers={"Content-Type": "application/json"}, timeout=300
+        )
+        assert raw.json() == expected.tolist()
+        np.testing.assert_array_equal(scoring.call_http(service.scoring_uri, x_test), expected)
