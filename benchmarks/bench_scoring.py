@@ -107,7 +107,9 @@ def main() -> int:
         tutorial_s, tutorial_rss, tutorial_labels = measure_path(
             model_file, lambda service: scoring.predict_tutorial(service, x_test)
         )
-        default_s, default_rss, default_labels = measure_path(model_file, lambda service: scoring.predict(service, x_test))
+        default_s, default_rss, default_labels = measure_path(
+            model_file, lambda service: scoring.predict(service, x_test)
+        )
 
         with deploy_local(model_file, ROOT / "score.py", name="bench-latency") as service:
             service.wait_for_deployment()

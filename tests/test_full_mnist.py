@@ -19,7 +19,10 @@ def test_every_path_predicts_exactly_what_the_model_predicts(full_model, full_mo
         np.testing.assert_array_equal(scoring.predict(service, x_test), expected)
         np.testing.assert_array_equal(scoring.predict_tutorial(service, x_test), expected)
         raw = requests.post(
-            service.scoring_uri, scoring.tutorial_body(x_test), headers={"Content-Type": "application/json"}, timeout=300
+            service.scoring_uri,
+            scoring.tutorial_body(x_test),
+            headers={"Content-Type": "application/json"},
+            timeout=300,
         )
         assert raw.json() == expected.tolist()
         np.testing.assert_array_equal(scoring.call_http(service.scoring_uri, x_test), expected)

@@ -39,9 +39,7 @@ def test_missing_model_is_a_clear_error(workspace, model_class):
         registry.get_model(workspace)
 
 
-def test_register_uses_the_notebooks_tags_description_and_the_versions_record(
-    workspace, model_class, small_model_file
-):
+def test_register_uses_the_notebooks_tags_description_and_the_versions_record(workspace, model_class, small_model_file):
     registry.register_model(workspace, small_model_file)
     model_class.register.assert_called_once_with(
         workspace=workspace,

@@ -53,8 +53,7 @@ def _read_exactly(stream: gzip.GzipFile, size: int, filename: Path, what: str) -
     chunk = stream.read(size)
     if len(chunk) != size:
         raise DataError(
-            f"{filename} is truncated: expected {size} bytes of {what}, found {len(chunk)}. "
-            "Download the file again."
+            f"{filename} is truncated: expected {size} bytes of {what}, found {len(chunk)}. Download the file again."
         )
     return chunk
 

@@ -118,8 +118,7 @@ class LocalModelStore:
             which = f"{name!r} version {version}" if version is not None else repr(name)
             known = f" (registered versions: {versions})" if versions else ""
             raise ModelNotFoundError(
-                f"No model {which} in the local store {self.root}{known}. "
-                "Train and register one (mnist-aci train)."
+                f"No model {which} in the local store {self.root}{known}. Train and register one (mnist-aci train)."
             )
         chosen = version if version is not None else versions[-1]
         folder = self.root / name / str(chosen)

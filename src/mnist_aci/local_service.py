@@ -169,7 +169,7 @@ class LocalWebservice:
             raise
         self.state = "Healthy"
         if show_output:
-            print(f"Local service creation operation finished, operation \"Succeeded\" ({self.scoring_uri})")
+            print(f'Local service creation operation finished, operation "Succeeded" ({self.scoring_uri})')
 
     def run(self, input_data: str | bytes) -> Any:
         """POST the tutorial's JSON body, as ``AciWebservice.run(input_data)`` does; return the answer."""

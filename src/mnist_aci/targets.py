@@ -55,8 +55,7 @@ def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarra
             answer = service.run(tutorial_body(np.asarray(image).reshape(1, -1)))
         except MnistAciError as exc:
             raise DeploymentError(
-                f"Pre-flight failed: run() on one test image did not answer: {exc}\n"
-                f"Server log:\n{service.get_logs(40)}"
+                f"Pre-flight failed: run() on one test image did not answer: {exc}\nServer log:\n{service.get_logs(40)}"
             ) from exc
     if not (isinstance(answer, list) and len(answer) == 1 and answer[0] in range(10)):
         raise DeploymentError(f"Pre-flight failed: run() answered {str(answer)[:200]!r}, not one digit label.")

@@ -226,4 +226,3 @@ def run_job(options: JobOptions) -> JobResult:
             deployment.delete_service(service)
         result.service_state = "kept" if options.keep and options.target != "local" else "deleted"
     return result
-

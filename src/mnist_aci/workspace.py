@@ -61,8 +61,7 @@ def read_workspace_config(path: str | Path | None = None) -> tuple[Path, dict[st
     missing = [key for key in CONFIG_KEYS if not isinstance(content.get(key), str) or not content[key]]
     if missing:
         raise WorkspaceConfigError(
-            f"{found} lacks {', '.join(missing)} (each a non-empty string). "
-            "Compare it with config.json.example."
+            f"{found} lacks {', '.join(missing)} (each a non-empty string). Compare it with config.json.example."
         )
     return found, {key: content[key] for key in CONFIG_KEYS}
 
