@@ -60,7 +60,7 @@ from .scoring import (
     predict_tutorial,
     tutorial_body,
 )
-from .targets import deploy_model, preflight
+from .targets import default_entry_script, deploy_model, preflight
 from .training import load_model, read_versions, save_model, train_model
 from .workspace import load_workspace, sdk_version
 
@@ -89,6 +89,7 @@ __all__ = [
     "call_http",
     "check_environment_pins",
     "check_service_name",
+    "default_entry_script",
     "delete_service",
     "deploy_local",
     "deploy_model",

@@ -14,7 +14,7 @@ from typing import Any
 from . import _io, deployment, registry, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import ModelNotFoundError
+from .errors import DeploymentError, ModelNotFoundError
 from .evaluation import Evaluation, evaluate
 from .local_registry import DEFAULT_STORE, LocalModelStore
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
@@ -47,6 +47,12 @@ class JobOptions:
     regularization: float = DEFAULT_REGULARIZATION
     retrain: bool = False
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("config", "data_dir", "output_dir", "store", "entry_script"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, Path(value))
 
 
 @dataclass
@@ -131,10 +137,17 @@ def registered_model(options: JobOptions, workspace: Any = None) -> Any:
     return registry.get_model(workspace)
 
 
-def deploy(options: JobOptions, model: Any, workspace: Any = None, preflight_image: Any = None) -> Any:
+def deploy(
+    options: JobOptions,
+    model: Any,
+    workspace: Any = None,
+    preflight_image: Any = None,
+    deployment_config: Any = None,
+) -> Any:
     """Deploy ``model`` to the options' target and wait until it is healthy.
 
-    ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment.
+    ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment;
+    ``deployment_config`` defaults to the tutorial's ACI configuration (or AKS's for ``aks``).
     """
     if options.target == "local":
         with step("Deploying on the local inference server (127.0.0.1)"):
@@ -143,11 +156,13 @@ def deploy(options: JobOptions, model: Any, workspace: Any = None, preflight_ima
             )
     versions = registry.model_versions(model)
     environment = registry.get_or_register_environment(workspace, versions)
-    config = (
-        deployment.aks_config(options.compute_target or "", auth_enabled=True)
-        if options.target == "aks"
-        else deployment.aci_config(auth_enabled=options.auth_enabled)
-    )
+    config = deployment_config
+    if config is None and options.target == "aks":
+        if not options.compute_target:
+            raise DeploymentError("--target aks needs --compute-target, the name of your AKS compute target.")
+        config = deployment.aks_config(options.compute_target)
+    elif config is None:
+        config = deployment.aci_config(auth_enabled=options.auth_enabled)
     with step(f"Deploying to {options.target.upper()} (several minutes)", heartbeat_s=30):
         return deploy_model(
             options.target,

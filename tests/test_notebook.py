@@ -1,0 +1,132 @@
+"""The notebook: thin, committed with a real run's outputs, and executed for real in a Jupyter kernel."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, inference_servers, wait_until_gone
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+from mnist_aci.evaluation import evaluate
+
+NOTEBOOK = ROOT / "notebooks" / "img-classification-part2-deploy.ipynb"
+MAX_CELL_LINES = 6
+
+
+def committed() -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOK, as_version=4)
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def python_of(cell: nbformat.NotebookNode) -> str:
+    """The cell's Python, without IPython magics."""
+    return "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+
+
+def stream_text(notebook: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "")
+        for cell in code_cells(notebook)
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream"
+    )
+
+
+def with_parameters(notebook: nbformat.NotebookNode, **values: object) -> nbformat.NotebookNode:
+    """Insert a cell that overrides the parameters right after the tagged one, as papermill does."""
+    index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
+    source = "\n".join(f"{name} = {value!r}" for name, value in values.items())
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def insert_after_deploy(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    index = next(i for i, cell in enumerate(notebook.cells) if "service = deploy(" in cell.source)
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode, folder: Path, timeout: int = 900) -> nbformat.NotebookNode:
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": folder}})
+    return client.execute()
+
+
+def test_parameters_cell_is_tagged_and_defaults_to_the_local_target():
+    cell = next(cell for cell in code_cells(committed()) if "parameters" in cell.metadata.get("tags", []))
+    namespace: dict[str, object] = {}
+    exec(cell.source, namespace)
+    assert namespace["target"] == "local"
+
+
+def test_notebook_holds_no_logic():
+    for cell in code_cells(committed()):
+        tree = ast.parse(python_of(cell))
+        forbidden = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.Lambda)
+        assert not [node for node in ast.walk(tree) if isinstance(node, forbidden)], cell.source
+        statements = [line for line in cell.source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        assert len(statements) <= MAX_CELL_LINES, cell.source
+        assert "%%writefile" not in cell.source
+
+
+def test_committed_outputs_show_a_real_run():
+    notebook = committed()
+    text = stream_text(notebook)
+    assert "Overall accuracy: 0.9193" in text
+    assert "MNIST from" in text
+    assert "label:" in text
+    assert "prediction:" in text
+    errors = [out for cell in code_cells(notebook) for out in cell.get("outputs", []) if out.output_type == "error"]
+    assert errors == []
+    images = [
+        out for cell in code_cells(notebook) for out in cell.get("outputs", []) if "image/png" in out.get("data", {})
+    ]
+    assert len(images) == 2
+
+
+@pytest.mark.full_mnist
+def test_committed_outputs_match_what_the_library_computes(full_model, full_data):
+    """Fails when the committed outputs are stale: the printed matrix and accuracy must be today's."""
+    evaluation = evaluate(full_data.y_test, full_model.predict(full_data.x_test))
+    assert evaluation.report() in stream_text(committed())
+
+
+@pytest.mark.server
+def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path):
+    before = inference_servers()
+    data_dir = os.environ.get("MNIST_DATA_DIR")
+    parameters = {"data_dir": data_dir, "dataset": "mnist"} if data_dir else {"dataset": "sample"}
+    executed = execute(with_parameters(committed(), **parameters), tmp_path)
+    text = stream_text(executed)
+    assert "Overall accuracy:" in text
+    if data_dir:
+        assert "Overall accuracy: 0.9193" in text
+    assert "same labels: True" in text
+    assert (tmp_path / "outputs" / "conf.png").stat().st_size > 0
+    assert (tmp_path / "outputs" / "predictions.png").stat().st_size > 0
+    assert wait_until_gone(inference_servers() - before) == set()
+
+
+@pytest.mark.server
+def test_failing_cell_leaves_no_server_behind(tmp_path):
+    before = inference_servers()
+    notebook = insert_after_deploy(with_parameters(committed(), dataset="sample"), "raise RuntimeError('boom')")
+    with pytest.raises(CellExecutionError, match="boom"):
+        execute(notebook, tmp_path)
+    assert wait_until_gone(inference_servers() - before) == set()
+
+
+@pytest.mark.server
+def test_kernel_interrupt_leaves_no_server_behind(tmp_path):
+    before = inference_servers()
+    notebook = insert_after_deploy(with_parameters(committed(), dataset="sample"), "import time\ntime.sleep(600)")
+    with pytest.raises(CellTimeoutError):
+        execute(notebook, tmp_path, timeout=45)
+    assert wait_until_gone(inference_servers() - before) == set()
