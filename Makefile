@@ -20,6 +20,7 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks score.py
+	$(BIN)/ruff format --check src tests benchmarks score.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(ARGS)
 
