@@ -58,6 +58,8 @@ def init():
     # It is the path to the model folder (./azureml-models/$MODEL_NAME/$VERSION)
     model_path = os.path.join(os.getenv("AZUREML_MODEL_DIR", ""), "sklearn_mnist_model.pkl")
     model = joblib.load(model_path)
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"{model_path} holds a {type(model).__name__}, not a fitted model with predict()")
 
 
 def _loads(body):

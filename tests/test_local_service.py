@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 
+import joblib
 import numpy as np
 import psutil
 import pytest
@@ -18,6 +19,7 @@ from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pid
 from mnist_aci import scoring
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError
 from mnist_aci.local_service import deploy_local, free_port
+from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 
 pytestmark = pytest.mark.server
 
@@ -67,20 +69,61 @@ def test_context_manager_stops_everything_even_on_error(small_model_file):
     assert_fully_stopped(service, pids)
 
 
-def test_init_failure_is_one_clear_error_with_the_log_tail(tmp_path, sample_data):
-    corrupt = tmp_path / "sklearn_mnist_model.pkl"
-    corrupt.write_bytes(b"this is not a pickle")
-    service = deploy_local(corrupt, SCORE_PY, name="broken")
+@pytest.fixture(
+    params=[
+        ("not-a-pickle", "Error: "),
+        ("truncated", "ValueError: EOF"),
+        ("not-a-model", "TypeError: "),
+    ],
+    ids=lambda param: param[0],
+)
+def bad_model(request, tmp_path, small_model_file):
+    kind, cause = request.param
+    target = tmp_path / "sklearn_mnist_model.pkl"
+    if kind == "not-a-pickle":
+        target.write_bytes(b"this is not a pickle")
+    elif kind == "truncated":
+        content = small_model_file.read_bytes()
+        target.write_bytes(content[: len(content) // 2])
+    else:
+        joblib.dump({"weights": [1, 2, 3]}, target)
+    return target, cause
+
+
+def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
+    model_file, cause = bad_model
+    service = deploy_local(model_file, SCORE_PY, name="broken")
     started = time.monotonic()
     with pytest.raises(DeploymentError) as info:
         service.wait_for_deployment(timeout_sec=BOUND_S)
     assert time.monotonic() - started < BOUND_S
-    message = str(info.value)
-    assert "exited with code" in message
-    assert "init function failed" in message
-    assert "last lines of the server log" in message
+    first_line = str(info.value).splitlines()[0]
+    assert "exited with code 3 while starting" in first_line
+    assert cause in first_line
+    assert "last lines of the server log" in str(info.value)
     assert service.state == "Failed"
     assert wait_until_gone({service.pid}) == set()
+
+
+def test_not_a_model_names_what_the_file_holds(tmp_path):
+    target = tmp_path / "sklearn_mnist_model.pkl"
+    joblib.dump({"weights": [1]}, target)
+    service = deploy_local(target, SCORE_PY, name="dict")
+    with pytest.raises(DeploymentError, match="holds a dict, not a fitted model with predict"):
+        service.wait_for_deployment(timeout_sec=BOUND_S)
+
+
+def test_server_killed_during_an_evaluation_writes_no_result(small_model_file, sample_data, tmp_path):
+    service = deploy_local(small_model_file, SCORE_PY, name="killed-eval")
+    service.wait_for_deployment()
+    os.killpg(service.pid, signal.SIGKILL)
+    options = JobOptions(output_dir=tmp_path / "out")
+    started = time.monotonic()
+    with pytest.raises(ServiceCallError, match="Lost the connection"):
+        evaluate_service(service, sample_data, options, JobResult())
+    assert time.monotonic() - started < BOUND_S
+    service.delete()
+    assert not (tmp_path / "out").exists()
 
 
 def test_missing_model_file_is_refused_before_starting(tmp_path):

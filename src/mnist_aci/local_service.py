@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -39,6 +40,9 @@ STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 40
 #: The worker timeout gunicorn enforces on one request (the server's own default is 300 s).
 WORKER_TIMEOUT_S = 300
+
+#: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
 
 _live_services: weakref.WeakSet[LocalWebservice] = weakref.WeakSet()
 
@@ -93,7 +97,6 @@ class LocalWebservice:
     """
 
     auth_enabled = False
-    compute_type = "LOCAL"
 
     def __init__(self, name: str, stage_dir: Path, process: subprocess.Popen[bytes], port: int) -> None:
         self.name = name
@@ -126,7 +129,17 @@ class LocalWebservice:
             text = ""
         return "\n".join(text.splitlines()[-num_lines:])
 
+    def startup_error(self) -> str | None:
+        """The first exception line of the server log (the root cause of a failed ``init()``), if any."""
+        for line in self.get_logs().splitlines():
+            if EXCEPTION_LINE.match(line.strip()) and "UserScript" not in line:
+                return line.strip()
+        return None
+
     def _fail(self, reason: str, keep_failed: bool) -> DeploymentError:
+        cause = self.startup_error()
+        if cause:
+            reason = f"{reason}; score.py failed to load or init() raised {cause}"
         self.state = "Failed"
         self.error = reason
         tail = self.get_logs(LOG_TAIL_LINES)
