@@ -209,7 +209,7 @@ def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: J
         plot_predictions(data.x_test[indices], data.y_test[indices], samples), out / "predictions.png"
     )
     index = int(indices[0])
-    label = scoring.call_http(service.scoring_uri, data.x_test[index : index + 1])
+    label = scoring.call_http(service.scoring_uri, data.x_test[index : index + 1], key=scoring.service_key(service))
     print(f"POST to url {service.scoring_uri}\nlabel: {data.y_test[index]}\nprediction: {label}")
     metrics = {
         **evaluation.as_dict(),
