@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -190,3 +192,39 @@ def test_free_port_is_free():
 def test_healthy_service_answers_liveness(live_service):
     assert requests.get(live_service.liveness_uri, timeout=5).text == "Healthy"
     assert json.loads(requests.get(live_service.scoring_uri, timeout=5).text)["error"].startswith("GET")
+
+
+def test_server_stops_when_its_owner_process_is_killed(small_model_file, tmp_path):
+    owner_script = tmp_path / "owner.py"
+    owner_script.write_text(
+        "import sys, time\n"
+        "from mnist_aci.local_service import deploy_local\n"
+        f"service = deploy_local({str(small_model_file)!r}, {str(SCORE_PY)!r}, name='owned')\n"
+        "service.wait_for_deployment()\n"
+        "print(service.pid, service.port, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, str(owner_script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pid, port = map(int, owner.stdout.readline().split())
+        server = {pid, *(child.pid for child in psutil.Process(pid).children())}
+        owner.kill()
+        owner.wait(timeout=BOUND_S)
+        assert wait_until_gone(server) == set()
+        assert port_is_closed(port)
+    finally:
+        owner.kill()
+
+
+def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sample_data, small_model):
+    started = []
+    thread = threading.Thread(target=lambda: started.append(deploy_local(small_model_file, SCORE_PY, name="thread")))
+    thread.start()
+    thread.join()
+    with started[0] as service:
+        service.wait_for_deployment()
+        assert (
+            service.run(scoring.tutorial_body(sample_data.x_test[:2]))
+            == small_model.predict(sample_data.x_test[:2]).tolist()
+        )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import re
 import shutil
@@ -29,7 +28,9 @@ from typing import Any
 
 import requests
 
-from .errors import DeploymentError, PortInUseError, ServiceCallError
+from ._server_watchdog import WATCHDOG_FD_ENV
+from .errors import DeploymentError, ModelIntegrityError, PortInUseError, ServiceCallError
+from .local_registry import sha256_of
 from .scoring import KEY_ENV, post
 from .training import MODEL_FILENAME
 
@@ -45,12 +46,6 @@ WORKER_TIMEOUT_S = 300
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
 
 _live_services: weakref.WeakSet[LocalWebservice] = weakref.WeakSet()
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the server if the Python process that started it dies."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -98,7 +93,9 @@ class LocalWebservice:
 
     auth_enabled = False
 
-    def __init__(self, name: str, stage_dir: Path, process: subprocess.Popen[bytes], port: int) -> None:
+    def __init__(
+        self, name: str, stage_dir: Path, process: subprocess.Popen[bytes], port: int, watchdog_fd: int
+    ) -> None:
         self.name = name
         self.port = port
         self.scoring_uri = f"http://{HOST}:{port}/score"
@@ -108,6 +105,7 @@ class LocalWebservice:
         self._log_path = stage_dir / "server.log"
         self._process = process
         self._final_log: str | None = None
+        self._watchdog_fd: int | None = watchdog_fd
         _live_services.add(self)
 
     @property
@@ -221,6 +219,9 @@ class LocalWebservice:
             self._signal_group(signal.SIGKILL)
             self._process.wait()
         self._signal_group(signal.SIGKILL)  # workers orphaned by a master that died first
+        if self._watchdog_fd is not None:
+            os.close(self._watchdog_fd)
+            self._watchdog_fd = None
         if self._final_log is None:
             self._final_log = self.get_logs()
         shutil.rmtree(self._stage_dir, ignore_errors=True)
@@ -248,20 +249,29 @@ def deploy_local(
     model_version: int = 1,
     port: int | None = None,
     workers: int = 1,
+    sha256: str | None = None,
 ) -> LocalWebservice:
     """Stage ``entry_script`` and ``model_file`` and start the inference server on 127.0.0.1.
 
-    Returns at once, like ``Model.deploy``; call ``wait_for_deployment()`` on the result.
+    Returns at once, like ``Model.deploy``; call ``wait_for_deployment()`` on the result. With
+    ``sha256``, the staged copy of the model must have that hash (what the server will load).
     """
+    if os.name != "posix":
+        raise DeploymentError("The local target runs gunicorn, which needs Linux or macOS (on Windows, use WSL).")
     if port is None:
         port = free_port()
     else:
         check_port_free(port)
     stage_dir = Path(tempfile.mkdtemp(prefix=f"mnist-aci-{name}-"))
+    read_end, write_end = os.pipe()
     try:
         app_dir, model_dir = stage_deployment(
             stage_dir, Path(model_file), Path(entry_script), model_name, model_version
         )
+        if sha256 is not None and sha256_of(model_dir / MODEL_FILENAME) != sha256:
+            raise ModelIntegrityError(
+                f"Refusing to serve {model_file}: its content does not match the registered SHA-256 {sha256}."
+            )
         env = {key: value for key, value in os.environ.items() if key != KEY_ENV}
         env.update(
             AML_APP_ROOT=str(app_dir),
@@ -269,9 +279,11 @@ def deploy_local(
             AZUREML_MODEL_DIR=str(model_dir),
             SERVICE_NAME=name,
             PYTHONUNBUFFERED="1",
+            **{WATCHDOG_FD_ENV: str(read_end)},
         )
         command = [
             sys.executable, "-m", "gunicorn",
+            "--config", "python:mnist_aci._server_watchdog",
             "--bind", f"{HOST}:{port}",
             "--workers", str(workers),
             "--timeout", str(WORKER_TIMEOUT_S),
@@ -289,12 +301,16 @@ def deploy_local(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                pass_fds=(read_end,),
             )
     except BaseException:
+        os.close(write_end)
         shutil.rmtree(stage_dir, ignore_errors=True)
         raise
-    return LocalWebservice(name, stage_dir, process, port)
+    finally:
+        os.close(read_end)
+    os.set_inheritable(write_end, False)
+    return LocalWebservice(name, stage_dir, process, port, write_end)
 
 
 @atexit.register

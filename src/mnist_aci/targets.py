@@ -80,6 +80,7 @@ def deploy_local_model(
         model_name=model.name,
         model_version=model.version,
         port=port,
+        sha256=model.sha256,
     )
     service.wait_for_deployment(show_output=True, timeout_sec=timeout_sec, keep_failed=keep_failed)
     return service
