@@ -127,14 +127,30 @@ def parse_json(body):
 
 
 def parse_npy(body):
-    """Images from a .npy body: uint8 0..255 (scaled by /255.0) or float 0..1."""
+    """Images from a .npy body: uint8 0..255 (scaled by /255.0) or float 0..1.
+
+    The header is checked before any memory is allocated: a header may claim any shape.
+    """
+    stream = io.BytesIO(body)
     try:
-        images = np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
         raise PayloadError(f"the body is not a readable .npy array ({str(exc)[:200]})") from None
-    if images.dtype != np.uint8 and images.dtype.kind != "f":
-        raise PayloadError(f"the .npy array must be uint8 or float, got {images.dtype}")
-    return _check_rows(images)
+    if dtype != np.uint8 and dtype.kind != "f":
+        raise PayloadError(f"the .npy array must be uint8 or float, got {dtype}")
+    if len(shape) not in (2, 3) or int(np.prod(shape[1:])) != N_PIXELS:
+        raise PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}")
+    if shape[0] > MAX_ROWS:
+        raise PayloadError(f"{shape[0]} rows is over the limit of {MAX_ROWS} per request", 413)
+    count = int(np.prod(shape))
+    if len(body) - stream.tell() != count * dtype.itemsize:
+        raise PayloadError(
+            f"the .npy body holds {len(body) - stream.tell()} data bytes, its header announces {count * dtype.itemsize}"
+        )
+    images = np.frombuffer(body, dtype=dtype, count=count, offset=stream.tell())
+    return _check_rows(images.reshape(shape, order="F" if fortran_order else "C"))
 
 
 def _read_body(request):
@@ -173,5 +189,7 @@ def run(raw_data):
             images = parse_request(raw_data)
     except PayloadError as error:
         return error_response(error)
+    except MemoryError:
+        return error_response(PayloadError("the request is too large for this service's memory; send fewer rows", 413))
     # you can return any data type as long as it is JSON-serializable
     return model.predict(images).tolist()

@@ -23,6 +23,12 @@ def _npy(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _npy_object() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([[None] * 784], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
 @dataclass(frozen=True)
 class BadRequest:
     id: str
@@ -86,5 +92,14 @@ BAD_REQUESTS = [
     BadRequest("npy-raw-floats", _npy(np.full((1, 784), 255.0)), content_type=NPY, match="divide"),
     BadRequest("npy-zero-rows", _npy(np.zeros((0, 784), dtype=np.uint8)), content_type=NPY, match="empty"),
     BadRequest("npy-too-many-rows", _npy(np.zeros((10_001, 784), dtype=np.uint8)), content_type=NPY, status=413),
+    BadRequest(
+        "npy-header-claims-huge-shape",
+        _npy(np.zeros((1, 784), dtype=np.uint8)).replace(b"(1, 784)", b"(1000000000000, 784)"),
+        content_type=NPY,
+        status=413,
+        match="over the limit",
+    ),
+    BadRequest("npy-truncated", _npy(np.zeros((2, 784), dtype=np.uint8))[:-5], content_type=NPY, match="data bytes"),
+    BadRequest("npy-object-dtype", _npy_object(), content_type=NPY, match="uint8 or float"),
     BadRequest("get", b"", method="GET", status=405, match="use POST"),
 ]
