@@ -5,7 +5,7 @@ from azureml.core import Environment, Model, Workspace
 from azureml.exceptions import WebserviceException
 
 from mnist_aci import registry
-from mnist_aci.errors import ModelNotFoundError, VersionMismatchError
+from mnist_aci.errors import DeploymentError, ModelNotFoundError, VersionMismatchError
 from mnist_aci.training import read_versions, runtime_versions
 
 
@@ -83,7 +83,7 @@ def test_missing_environment_is_registered_with_exact_pins(workspace):
 
 def test_other_environment_errors_are_not_hidden(workspace, environment_class):
     environment_class.get.side_effect = Exception("Error retrieving the environment definition. Code: 403")
-    with pytest.raises(Exception, match="Code: 403"):
+    with pytest.raises(DeploymentError, match="Code: 403"):
         registry.get_or_register_environment(workspace)
     environment_class.return_value.register.assert_not_called()
 
@@ -116,6 +116,32 @@ def test_unpinned_environment_is_a_mismatch():
     environment.python.conda_dependencies = CondaDependencies.create(pip_packages=["azureml-defaults", "scikit-learn"])
     with pytest.raises(VersionMismatchError, match="serving with an unpinned version"):
         registry.check_environment_pins(environment, runtime_versions())
+
+
+def test_conda_pins_of_the_tutorials_environment_are_read():
+    from azureml.core.conda_dependencies import CondaDependencies
+
+    environment = Environment("tutorial-env")
+    environment.python.conda_dependencies = CondaDependencies.create(
+        python_version="3.8.10",
+        conda_packages=["scikit-learn=0.22.1=py38_0", "numpy>=1.16"],
+        pip_packages=["joblib==0.14.1"],
+    )
+    pins = registry.pinned_versions(environment)
+    assert pins["scikit-learn"] == "0.22.1"
+    assert pins["python"] == "3.8.10"
+    assert pins["joblib"] == "0.14.1"
+    assert "numpy" not in pins
+    with pytest.raises(VersionMismatchError, match=r"scikit-learn: model saved with .*, serving with 0\.22\.1"):
+        registry.check_environment_pins(environment, runtime_versions())
+
+
+def test_register_environment_registers_a_new_pinned_version(workspace):
+    with mock.patch.object(Environment, "register", autospec=True) as register:
+        registry.register_environment(workspace, runtime_versions())
+    built = register.call_args.args[0]
+    register.assert_called_once_with(built, workspace=workspace)
+    registry.check_environment_pins(built, runtime_versions())
 
 
 def test_model_without_a_record_is_deployed_with_a_warning(capsys):

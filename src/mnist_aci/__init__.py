@@ -49,6 +49,7 @@ from .registry import (
     get_model,
     get_or_register_environment,
     get_or_register_model,
+    register_environment,
     register_model,
 )
 from .scoring import (
@@ -118,6 +119,7 @@ __all__ = [
     "predict_tutorial",
     "preflight",
     "read_versions",
+    "register_environment",
     "register_model",
     "resolve_dataset",
     "sample_indices",

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-preflight", dest="preflight", action="store_false", help="skip the local pre-flight")
         sub.add_argument("--compute-target", help="aks: name of the AKS compute target")
         sub.add_argument("--auth", dest="auth_enabled", action="store_true", help="aci: require a service key")
+        sub.add_argument("--environment-version", default="1", help="version of tutorial-env to deploy with (1)")
+        sub.add_argument(
+            "--register-environment",
+            action="store_true",
+            help="register a new tutorial-env version pinned to the model's package versions, and use it",
+        )
     run.add_argument("--keep", action="store_true", help="keep the service (local: serve until Ctrl-C)")
     run.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
     evaluate.add_argument("--scoring-uri", help="local target: the scoring URI of a running service")

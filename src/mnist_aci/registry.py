@@ -8,11 +8,12 @@ with other ones.
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelNotFoundError, VersionMismatchError
+from .errors import DeploymentError, ModelNotFoundError, VersionMismatchError
 from .training import PINNED_PACKAGES, read_versions, runtime_versions
 
 MODEL_NAME = "sklearn_mnist"
@@ -95,6 +96,13 @@ def build_environment(versions: dict[str, str] | None = None, *, name: str = ENV
     return env
 
 
+def register_environment(
+    workspace: Any, versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME
+) -> Any:
+    """Register a new version of ``tutorial-env`` pinned to ``versions`` (default: this Python's)."""
+    return build_environment(versions, name=name).register(workspace=workspace)
+
+
 def get_or_register_environment(
     workspace: Any,
     versions: dict[str, str] | None = None,
@@ -109,22 +117,21 @@ def get_or_register_environment(
         return Environment.get(workspace=workspace, name=name, version=version)
     except Exception as exc:  # the SDK raises a bare Exception carrying the HTTP code
         if "Code: 404" not in str(exc):
-            raise
-    return build_environment(versions, name=name).register(workspace=workspace)
+            raise DeploymentError(f"Could not get environment {name!r} version {version}: {exc}") from exc
+    return register_environment(workspace, versions, name=name)
+
+
+EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==?\s*([^=<>!~,;\s]+)")
 
 
 def pinned_versions(environment: Any) -> dict[str, str]:
-    """The exact (``==``) pins of an environment's pip packages, and its Python version."""
+    """The exact pins of an environment: pip ``name==version`` and conda ``name=version[=build]``."""
     deps = environment.python.conda_dependencies
     pins = {}
-    for spec in deps.pip_packages:
-        package, sep, pinned = str(spec).partition("==")
-        if sep:
-            pins[package.strip().lower()] = pinned.strip()
-    for spec in deps.conda_packages:
-        package, sep, pinned = str(spec).partition("=")
-        if sep and package.strip() == "python":
-            pins["python"] = pinned.lstrip("=").strip()
+    for spec in [*deps.conda_packages, *deps.pip_packages]:
+        match = EXACT_PIN.match(str(spec))
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
     return pins
 
 
@@ -158,14 +165,16 @@ def check_versions(model_versions: dict[str, str] | None, serving_versions: dict
         raise VersionMismatchError(
             f"Refusing to deploy: {where} would load the model with other package versions than it was "
             "saved with, which breaks unpickling:\n  " + "\n  ".join(problems) + "\n"
-            "Register an environment pinned to the model's versions (build_environment(versions)) "
+            "Register a new version of the environment pinned to the model's versions "
+            "(mnist-aci ... --register-environment, or mnist_aci.register_environment(ws, versions)), "
             "or retrain the model with the serving versions."
         )
 
 
 def check_environment_pins(environment: Any, model_versions: dict[str, str] | None) -> None:
     """:func:`check_versions` of a model against an Azure ML environment's pins."""
-    check_versions(model_versions, pinned_versions(environment), f"environment {environment.name!r}")
+    where = f"environment {environment.name!r} version {environment.version}"
+    check_versions(model_versions, pinned_versions(environment), where)
 
 
 def model_versions(model: Any) -> dict[str, str] | None:

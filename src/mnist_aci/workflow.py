@@ -42,6 +42,8 @@ class JobOptions:
     preflight: bool = True
     compute_target: str | None = None
     auth_enabled: bool = False
+    environment_version: str | None = registry.ENVIRONMENT_VERSION
+    register_environment: bool = False
     timeout_sec: float | None = None
     port: int | None = None
     regularization: float = DEFAULT_REGULARIZATION
@@ -155,7 +157,10 @@ def deploy(
                 "local", model, entry_script=options.entry_script, port=options.port, timeout_sec=options.timeout_sec
             )
     versions = registry.model_versions(model)
-    environment = registry.get_or_register_environment(workspace, versions)
+    if options.register_environment:
+        environment = registry.register_environment(workspace, versions)
+    else:
+        environment = registry.get_or_register_environment(workspace, versions, version=options.environment_version)
     config = deployment_config
     if config is None and options.target == "aks":
         if not options.compute_target:
