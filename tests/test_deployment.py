@@ -155,10 +155,12 @@ def test_unhealthy_end_without_exception_is_a_failure_too(workspace, model_class
 
 
 def test_timeout_keeps_the_service_when_asked(workspace, model_class, webservice_class, service):
-    service.wait_for_deployment.side_effect = WebserviceException("Deployment polling timed out after 60 s")
+    service.wait_for_deployment.side_effect = WebserviceException(
+        "Deployment polling exceeded timeout override of 60 seconds. Current state: Transitioning"
+    )
     service.state = "Transitioning"
     service.get_logs.side_effect = WebserviceException("no logs yet")
-    with pytest.raises(DeploymentError, match="timed out.*kept for inspection") as info:
+    with pytest.raises(DeploymentError, match="exceeded timeout override.*kept for inspection") as info:
         deployment.deploy_to_azure(
             workspace, mock.sentinel.model, None, None, name="abc", keep_failed=True, timeout_sec=60
         )
@@ -176,3 +178,19 @@ def test_get_service_checks_the_name_first(workspace, webservice_class):
     with pytest.raises(ServiceNameError):
         deployment.get_service(workspace, "Bad_Name")
     webservice_class.assert_not_called()
+
+
+@pytest.mark.parametrize("keep_failed", [False, True])
+def test_ctrl_c_while_waiting_deletes_the_half_made_service(
+    workspace, model_class, webservice_class, service, keep_failed
+):
+    service.wait_for_deployment.side_effect = KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="abc", keep_failed=keep_failed)
+    assert service.delete.call_count == (0 if keep_failed else 1)
+
+
+def test_refused_deploy_is_a_clear_error(workspace, model_class, webservice_class):
+    model_class.deploy.side_effect = WebserviceException("Received bad response from Model Management Service: 409")
+    with pytest.raises(DeploymentError, match="Azure ML refused to deploy abc: Received bad response.*409"):
+        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="abc")

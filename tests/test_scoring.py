@@ -10,7 +10,8 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from azureml.core.webservice import AksWebservice
+from azureml.core.webservice import AciWebservice, AksWebservice
+from azureml.exceptions import WebserviceException
 
 from mnist_aci import scoring
 from mnist_aci.errors import ServiceCallError
@@ -125,3 +126,19 @@ def test_predict_chunks_requests(fake_server, sample_data):
     assert labels.tolist() == [0] * 6
     with pytest.raises(ValueError, match="chunk_rows must be >= 1"):
         scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], chunk_rows=0)
+
+
+def test_predict_tutorial_is_the_tutorials_service_run(sample_data):
+    service = mock.create_autospec(AciWebservice, instance=True)
+    service.run.return_value = [3, 4]
+    labels = scoring.predict_tutorial(service, sample_data.x_test[:2])
+    service.run.assert_called_once_with(input_data=scoring.tutorial_body(sample_data.x_test[:2]))
+    assert labels.tolist() == [3, 4]
+
+
+def test_predict_tutorial_turns_sdk_errors_into_a_clear_error(sample_data):
+    service = mock.create_autospec(AciWebservice, instance=True)
+    service.scoring_uri = "http://service/score"
+    service.run.side_effect = WebserviceException("Received bad response from service.\nResponse Code: 502")
+    with pytest.raises(ServiceCallError, match="http://service/score refused the request: Received bad response"):
+        scoring.predict_tutorial(service, sample_data.x_test[:2])

@@ -6,7 +6,7 @@ import pytest
 from azureml.core import Workspace
 from azureml.core.authentication import InteractiveLoginAuthentication
 
-from mnist_aci.errors import WorkspaceConfigError
+from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
 from mnist_aci.workspace import config_search_paths, load_workspace, read_workspace_config, sdk_version
 
 VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
@@ -76,3 +76,13 @@ def test_tenant_id_logs_in_on_that_tenant(tmp_path):
         load_workspace(tmp_path / "config.json", tenant_id="my-tenant")
     auth_class.assert_called_once_with(tenant_id="my-tenant")
     from_config.assert_called_once_with(path=str(tmp_path / "config.json"), auth=auth_class.return_value)
+
+
+def test_unreachable_workspace_is_one_clear_error(tmp_path):
+    from azureml.exceptions import AuthenticationException
+
+    (tmp_path / "config.json").write_text(json.dumps(VALID))
+    with mock.patch.object(Workspace, "from_config", autospec=True) as from_config:
+        from_config.side_effect = AuthenticationException("Could not retrieve user token. Please run 'az login'")
+        with pytest.raises(WorkspaceError, match=r"workspace 'ws'.*az login.*--tenant-id"):
+            load_workspace(tmp_path)

@@ -38,6 +38,7 @@ from .errors import (
     TrainingError,
     VersionMismatchError,
     WorkspaceConfigError,
+    WorkspaceError,
 )
 from .evaluation import Evaluation, error_matrix, evaluate
 from .local_registry import LocalModel, LocalModelStore
@@ -83,6 +84,7 @@ __all__ = [
     "TrainingError",
     "VersionMismatchError",
     "WorkspaceConfigError",
+    "WorkspaceError",
     "aci_config",
     "aks_config",
     "auth_headers",

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import deployment, scoring, workflow
-from .errors import MnistAciError
+from .errors import MnistAciError, sdk_message
 from .local_registry import DEFAULT_STORE
 from .targets import TARGETS
 from .workflow import JobOptions
@@ -109,14 +109,19 @@ def dispatch(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 error, 130 interrupted)."""
+    from azureml.exceptions import AzureMLException
+
     args = build_parser().parse_args(argv)
     try:
         dispatch(args)
     except MnistAciError as exc:
         print(f"mnist-aci: error: {exc}", file=sys.stderr)
         return 1
+    except AzureMLException as exc:
+        print(f"mnist-aci: error: Azure ML: {sdk_message(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("mnist-aci: interrupted; services started by this command were stopped.", file=sys.stderr)
+        print("mnist-aci: interrupted; services this command was starting or serving were stopped.", file=sys.stderr)
         return 130
     return 0
 

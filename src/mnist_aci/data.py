@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, sdk_message
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -128,13 +128,6 @@ def verify_mnist_files(files: dict[str, Path]) -> None:
             )
 
 
-def _summary(exc: BaseException) -> str:
-    """The first meaningful line of an SDK exception (AzureMLException keeps it in ``message``)."""
-    text = str(getattr(exc, "message", "") or exc)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0][:300] if lines else "no detail"
-
-
 def download_mnist(folder: str | Path) -> None:
     """The tutorial's download: ``MNIST.get_file_dataset().download(folder, overwrite=True)``."""
     Path(folder).mkdir(parents=True, exist_ok=True)
@@ -145,7 +138,7 @@ def download_mnist(folder: str | Path) -> None:
     except Exception as exc:  # the SDK raises many unrelated types for "no network"
         raise DataError(
             f"Could not download MNIST from Azure Open Datasets into {folder} "
-            f"({exc.__class__.__name__}: {_summary(exc)}). "
+            f"({exc.__class__.__name__}: {sdk_message(exc)}). "
             f"{HOW_TO_PROVIDE}"
         ) from exc
 

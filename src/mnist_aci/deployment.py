@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import Any
 
-from .errors import DeploymentError, ServiceNameError
+from .errors import DeploymentError, ServiceNameError, sdk_message
 
 ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
 ACI_DESCRIPTION = "Predict MNIST with sklearn"
@@ -135,7 +135,12 @@ def wait_for_service(
         service.wait_for_deployment(show_output=show_output, timeout_sec=timeout_sec)
         problem = None if service.state == "Healthy" else f"it ended {service.state}"
     except WebserviceException as exc:
-        problem = str(getattr(exc, "message", exc)).splitlines()[0]
+        problem = sdk_message(exc)
+    except KeyboardInterrupt:
+        if not keep_failed:
+            print(f"Interrupted: deleting the half-made service {service.name}.")
+            delete_service(service)
+        raise
     if problem is None:
         return service
     report = failure_report(service)
@@ -164,6 +169,7 @@ def deploy_to_azure(
 ) -> Any:
     """``Model.deploy(...)`` then :func:`wait_for_service`; returns the healthy service."""
     from azureml.core.model import Model
+    from azureml.exceptions import WebserviceException
 
     name = check_service_name(new_service_name() if name is None else name)
     if not overwrite and service_exists(workspace, name):
@@ -171,14 +177,17 @@ def deploy_to_azure(
             f"A service called {name!r} already exists in this workspace. Choose another name, "
             "or pass overwrite=True (--overwrite) to replace it."
         )
-    service = Model.deploy(
-        workspace=workspace,
-        name=name,
-        models=[model],
-        inference_config=inference_config,
-        deployment_config=deployment_config,
-        overwrite=overwrite,
-    )
+    try:
+        service = Model.deploy(
+            workspace=workspace,
+            name=name,
+            models=[model],
+            inference_config=inference_config,
+            deployment_config=deployment_config,
+            overwrite=overwrite,
+        )
+    except WebserviceException as exc:
+        raise DeploymentError(f"Azure ML refused to deploy {name}: {sdk_message(exc)}") from exc
     return wait_for_service(service, timeout_sec=timeout_sec, keep_failed=keep_failed)
 
 

@@ -16,6 +16,10 @@ class WorkspaceConfigError(MnistAciError, FileNotFoundError):
     """The workspace ``config.json`` is missing or malformed."""
 
 
+class WorkspaceError(MnistAciError, RuntimeError):
+    """The workspace exists in config.json but cannot be reached (login, permissions, name)."""
+
+
 class DataError(MnistAciError, ValueError):
     """MNIST files are missing, truncated, corrupt or cannot be downloaded."""
 
@@ -55,3 +59,10 @@ class ServiceCallError(MnistAciError, RuntimeError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+def sdk_message(exc: BaseException) -> str:
+    """The first meaningful line of an Azure ML SDK exception (AzureMLException keeps it in ``message``)."""
+    text = str(getattr(exc, "message", "") or exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:500] if lines else exc.__class__.__name__

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import requests
 
-from .errors import ServiceCallError
+from .errors import ServiceCallError, sdk_message
 
 KEY_ENV = "MNIST_ACI_SERVICE_KEY"
 DEFAULT_CHUNK_ROWS = 1000
@@ -154,7 +154,13 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
 
 def predict_tutorial(service: Any, images: np.ndarray) -> np.ndarray:
     """The tutorial's path: one JSON request with every image, through ``service.run``."""
-    return _labels(service.run(input_data=tutorial_body(images)), len(images))
+    from azureml.exceptions import WebserviceException
+
+    try:
+        answer = service.run(input_data=tutorial_body(images))
+    except WebserviceException as exc:
+        raise ServiceCallError(f"{service.scoring_uri} refused the request: {sdk_message(exc)}") from exc
+    return _labels(answer, len(images))
 
 
 def predict(

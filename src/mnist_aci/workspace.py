@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkspaceConfigError
+from .errors import WorkspaceConfigError, WorkspaceError, sdk_message
 
 CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
 
@@ -74,7 +74,15 @@ def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = No
     """
     from azureml.core import Workspace
     from azureml.core.authentication import InteractiveLoginAuthentication
+    from azureml.exceptions import AzureMLException
 
-    found, _ = read_workspace_config(path)
-    auth = InteractiveLoginAuthentication(tenant_id=tenant_id) if tenant_id else None
-    return Workspace.from_config(path=str(found), auth=auth)
+    found, config = read_workspace_config(path)
+    try:
+        auth = InteractiveLoginAuthentication(tenant_id=tenant_id) if tenant_id else None
+        return Workspace.from_config(path=str(found), auth=auth)
+    except AzureMLException as exc:
+        raise WorkspaceError(
+            f"Could not open workspace {config['workspace_name']!r} from {found}: {sdk_message(exc)}. "
+            "Check the resource group and workspace name, that your account can access them, and "
+            "with several Azure tenants pass --tenant-id."
+        ) from exc
