@@ -2,7 +2,8 @@
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
 #   make test   ruff, mypy and the whole test suite
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR)
-PYTHON ?= python3
+# scikit-learn 1.9 needs Python >= 3.11; prefer python3.11 where several are installed.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=

@@ -64,3 +64,18 @@ def test_deleted_file_is_refused(store, small_model_file):
     model.path.unlink()
     with pytest.raises(ModelIntegrityError, match="lost its file"):
         model.verify()
+
+
+def test_a_leftover_version_folder_does_not_block_registration(store, small_model_file):
+    (store.root / "sklearn_mnist" / "1").mkdir(parents=True)
+    model = store.register(small_model_file)
+    assert model.version == 2
+    assert store.get().version == 2
+    assert [entry.name for entry in (store.root / "sklearn_mnist").iterdir() if entry.name.startswith(".")] == []
+
+
+def test_damaged_record_is_a_clear_error(store, small_model_file):
+    model = store.register(small_model_file)
+    (model.path.parent / "model.json").write_text("{broken")
+    with pytest.raises(ModelNotFoundError, match="is damaged"):
+        store.get()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -87,28 +88,33 @@ class LocalModelStore:
     ) -> LocalModel:
         """Copy ``model_path`` into the store as the next version of ``name``.
 
-        ``properties`` are added to the model file's versions record.
+        The version folder is built aside and renamed into place, so an interrupted registration
+        leaves no half-registered version. ``properties`` are added to the file's versions record.
         """
         source = Path(model_path)
         if not source.is_file():
             raise ModelNotFoundError(f"Cannot register {source}: no such file. Train a model first (mnist-aci train).")
-        version = (self.versions(name) or [0])[-1] + 1
-        folder = self.root / name / str(version)
-        folder.mkdir(parents=True, exist_ok=False)
-        target = folder / MODEL_FILENAME
-        with _io.atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-        model = LocalModel(
-            name=name,
-            version=version,
-            path=target.resolve(),
-            sha256=sha256_of(target),
-            tags=dict(MODEL_TAGS if tags is None else tags),
-            description=description,
-            properties={**(read_versions(source) or {}), **(properties or {})},
-        )
-        record = {key: value for key, value in asdict(model).items() if key != "path"}
-        _io.write_json(folder / RECORD_FILENAME, record)
+        parent = self.root / name
+        parent.mkdir(parents=True, exist_ok=True)
+        taken = [int(entry.name) for entry in parent.iterdir() if entry.name.isdigit()]
+        version = max(taken, default=0) + 1
+        building = Path(tempfile.mkdtemp(prefix=".registering-", dir=parent))
+        try:
+            shutil.copyfile(source, building / MODEL_FILENAME)
+            model = LocalModel(
+                name=name,
+                version=version,
+                path=(parent / str(version) / MODEL_FILENAME).resolve(),
+                sha256=sha256_of(building / MODEL_FILENAME),
+                tags=dict(MODEL_TAGS if tags is None else tags),
+                description=description,
+                properties={**(read_versions(source) or {}), **(properties or {})},
+            )
+            record = {key: value for key, value in asdict(model).items() if key != "path"}
+            _io.write_json(building / RECORD_FILENAME, record)
+            building.rename(parent / str(version))
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
         return model
 
     def get(self, name: str = MODEL_NAME, version: int | None = None) -> LocalModel:
@@ -122,8 +128,14 @@ class LocalModelStore:
             )
         chosen = version if version is not None else versions[-1]
         folder = self.root / name / str(chosen)
-        record = json.loads((folder / RECORD_FILENAME).read_text(encoding="utf-8"))
-        return LocalModel(path=(folder / MODEL_FILENAME).resolve(), **record)
+        try:
+            record = json.loads((folder / RECORD_FILENAME).read_text(encoding="utf-8"))
+            return LocalModel(path=(folder / MODEL_FILENAME).resolve(), **record)
+        except (ValueError, TypeError) as exc:
+            raise ModelNotFoundError(
+                f"The record of model {name}:{chosen} ({folder / RECORD_FILENAME}) is damaged ({exc}). "
+                "Register the model again."
+            ) from exc
 
     def find(self, name: str = MODEL_NAME, **properties: str) -> LocalModel | None:
         """The latest version of ``name`` whose properties include all of ``properties``, if any."""

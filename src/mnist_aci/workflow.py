@@ -220,7 +220,7 @@ def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: J
         **evaluation.as_dict(),
         "data": data.source,
         "model": result.model,
-        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     result.outputs["metrics"] = _io.write_json(out / "metrics.json", metrics)
 
