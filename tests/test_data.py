@@ -147,7 +147,7 @@ def test_unreachable_download_says_how_to_provide_the_files(tmp_path):
 def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
-    dataset = resolve_dataset(tmp_path / "nowhere", download=False)
+    dataset = resolve_dataset(download=False)
     assert dataset.is_sample
     assert "NOT the full MNIST test set" in dataset.source
     assert "Falling back to the MNIST sample" in capsys.readouterr().out
@@ -164,8 +164,24 @@ def test_sample_split_is_reproducible():
 
 def test_mnist_only_fails_instead_of_falling_back(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     with pytest.raises(DataError, match="Full MNIST is not available"):
-        resolve_dataset(tmp_path / "nowhere", dataset="mnist", download=False)
+        resolve_dataset(dataset="mnist", download=False)
+
+
+def test_an_explicit_folder_without_mnist_fails_instead_of_falling_back(tmp_path):
+    with pytest.raises(DataError, match="not found under"):
+        resolve_dataset(tmp_path / "typo")
+
+
+def test_failed_download_leaves_no_empty_data_folder(tmp_path):
+    from azureml.opendatasets import MNIST
+
+    mnist = mock.create_autospec(MNIST)
+    mnist.get_file_dataset.return_value.download.side_effect = OSError("offline")
+    with mock.patch("azureml.opendatasets.MNIST", mnist), pytest.raises(DataError):
+        data.download_mnist(tmp_path / "data")
+    assert not (tmp_path / "data").exists()
 
 
 def test_data_dir_comes_before_the_data_folder(tiny_folder, tmp_path, monkeypatch):

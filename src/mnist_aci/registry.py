@@ -49,10 +49,11 @@ def register_model(
     name: str = MODEL_NAME,
     tags: dict[str, str] | None = None,
     description: str = MODEL_DESCRIPTION,
+    properties: dict[str, str] | None = None,
 ) -> Any:
     """The notebook's prerequisite cell: ``Model.register(...)`` with its tags and description.
 
-    The model file's versions record goes into the model's properties.
+    The model file's versions record (and ``properties``) go into the model's properties.
     """
     from azureml.core import Model
 
@@ -61,7 +62,7 @@ def register_model(
         model_path=str(model_path),
         model_name=name,
         tags=dict(MODEL_TAGS if tags is None else tags),
-        properties=read_versions(model_path) or {},
+        properties={**(read_versions(model_path) or {}), **(properties or {})},
         description=description,
     )
 

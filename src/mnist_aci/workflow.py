@@ -120,12 +120,15 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
         return store.register(model_file, properties={"training_data": tag})
     if not options.retrain:
         try:
-            return registry.get_model(workspace)
+            registered = registry.get_model(workspace)
+            if (registered.properties or {}).get("training_data", tag) == tag:
+                return registered
+            print(f"==> The registered sklearn_mnist was trained on other data: training one on {tag}")
         except ModelNotFoundError:
             print("==> No model sklearn_mnist registered in the workspace: training one")
     model_file = train_and_save(options, data)
     with step("Registering the model in the workspace"):
-        return registry.register_model(workspace, model_file)
+        return registry.register_model(workspace, model_file, properties={"training_data": tag})
 
 
 def model_label(model: Any) -> str:
@@ -199,7 +202,10 @@ def deploy_registered(options: JobOptions) -> Any:
 
 
 def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: JobResult) -> None:
-    """Score the whole test set through the service, print the report, write the figures and metrics."""
+    """Score the whole test set through the service, print the report, then write figures and metrics.
+
+    Every call to the service comes first: a failure leaves no partial set of outputs behind.
+    """
     with step(f"Scoring {len(data.y_test):,} test images through {service.scoring_uri}"):
         y_hat = scoring.predict(service, data.x_test)
     evaluation = evaluate(data.y_test, y_hat)
@@ -208,14 +214,15 @@ def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: J
 
     indices = sample_indices(len(data.y_test), seed=options.seed)
     samples = scoring.predict_tutorial(service, data.x_test[indices])
+    index = int(indices[0])
+    label = scoring.call_http(service.scoring_uri, data.x_test[index : index + 1], key=scoring.service_key(service))
+    print(f"POST to url {service.scoring_uri}\nlabel: {data.y_test[index]}\nprediction: {label}")
+
     out = options.output_dir
     result.outputs["confusion"] = save_figure(plot_confusion(evaluation.confusion), out / "conf.png")
     result.outputs["samples"] = save_figure(
         plot_predictions(data.x_test[indices], data.y_test[indices], samples), out / "predictions.png"
     )
-    index = int(indices[0])
-    label = scoring.call_http(service.scoring_uri, data.x_test[index : index + 1], key=scoring.service_key(service))
-    print(f"POST to url {service.scoring_uri}\nlabel: {data.y_test[index]}\nprediction: {label}")
     metrics = {
         **evaluation.as_dict(),
         "data": data.source,
