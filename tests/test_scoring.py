@@ -64,6 +64,13 @@ def test_tutorial_body_is_json_of_the_list(sample_data):
     assert json.loads(scoring.tutorial_body(sample_data.x_test[:2])) == {"data": sample_data.x_test[:2].tolist()}
 
 
+def test_tutorial_body_refuses_non_finite_images():
+    images = np.zeros((1, 784))
+    images[0, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        scoring.tutorial_body(images)
+
+
 def test_auth_headers_precedence(monkeypatch):
     service = mock.create_autospec(AksWebservice, instance=True)
     service.auth_enabled = True

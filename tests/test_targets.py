@@ -13,6 +13,7 @@ from conftest import SCORE_PY, assert_fully_stopped, inference_servers, service_
 from mnist_aci import registry
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, VersionMismatchError
 from mnist_aci.local_registry import LocalModelStore
+from mnist_aci.local_service import deploy_local
 from mnist_aci.targets import deploy_model, preflight
 from mnist_aci.training import runtime_versions
 
@@ -160,3 +161,35 @@ def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
 def test_preflight_returns_the_label_of_a_real_image(small_model_file, small_model, sample_data):
     label = preflight(small_model_file, SCORE_PY, sample_data.x_test[3])
     assert label == small_model.predict(sample_data.x_test[3:4])[0]
+
+
+TUTORIAL_SCORE_PY = """
+import json
+import numpy as np
+import os
+import pickle
+import joblib
+
+def init():
+    global model
+    model_path = os.path.join(os.getenv('AZUREML_MODEL_DIR'), 'sklearn_mnist_model.pkl')
+    model = joblib.load(model_path)
+
+def run(raw_data):
+    data = np.array(json.loads(raw_data)['data'])
+    y_hat = model.predict(data)
+    return y_hat.tolist()
+"""
+
+
+def test_the_tutorials_own_score_py_serves_json_but_fails_the_npy_preflight(
+    small_model_file, small_model, sample_data, tmp_path
+):
+    script = tmp_path / "score.py"
+    script.write_text(TUTORIAL_SCORE_PY)
+    with deploy_local(small_model_file, script, name="tutorial-script") as service:
+        service.wait_for_deployment()
+        images = sample_data.x_test[:5]
+        assert service.run(__import__("mnist_aci").tutorial_body(images)) == small_model.predict(images).tolist()
+    with pytest.raises(DeploymentError, match="answers JSON but not the .npy body"):
+        preflight(small_model_file, script, sample_data.x_test[0])

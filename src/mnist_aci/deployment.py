@@ -16,12 +16,12 @@ import uuid
 from typing import Any
 
 from .errors import DeploymentError, ServiceNameError, sdk_message
+from .local_service import LOG_TAIL_LINES
 
 ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
 ACI_DESCRIPTION = "Predict MNIST with sklearn"
 SERVICE_PREFIX = "sklearn-mnist-svc-"
 SERVICE_NAME_RULE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
-LOG_TAIL_LINES = 40
 
 
 def aci_config(

@@ -18,8 +18,8 @@ from . import deployment, registry
 from ._progress import step
 from .errors import DeploymentError, MnistAciError
 from .local_registry import LocalModel
-from .local_service import LocalWebservice, deploy_local
-from .scoring import tutorial_body
+from .local_service import LOG_TAIL_LINES, LocalWebservice, deploy_local
+from .scoring import predict, tutorial_body
 from .training import MODEL_FILENAME, runtime_versions
 
 Target = Literal["local", "aci", "aks"]
@@ -43,23 +43,44 @@ def default_entry_script() -> Path:
 def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarray) -> int:
     """Start the local server with ``entry_script`` and ``model_file``, score one image, stop.
 
-    Returns the predicted label; raises :class:`DeploymentError` (with the server's log) if
-    ``init()`` or ``run()`` fails.
+    The image goes once as the tutorial's JSON and once as the ``.npy`` body of
+    :func:`mnist_aci.predict`; both must give the same digit. Returns it; raises
+    :class:`DeploymentError` (with the server's log) if ``init()`` or ``run()`` fails.
     """
+    one = np.asarray(image).reshape(1, -1)
     with (
-        step("Pre-flight: score.py and the model on the local inference server"),
+        step(f"Pre-flight: {entry_script} and the model on the local inference server"),
         deploy_local(model_file, entry_script, name="preflight") as service,
     ):
         service.wait_for_deployment(timeout_sec=PREFLIGHT_TIMEOUT_S)
         try:
-            answer = service.run(tutorial_body(np.asarray(image).reshape(1, -1)))
+            answer = service.run(tutorial_body(one))
         except MnistAciError as exc:
             raise DeploymentError(
-                f"Pre-flight failed: run() on one test image did not answer: {exc}\nServer log:\n{service.get_logs(40)}"
+                f"Pre-flight failed: run() on one test image did not answer: {exc}\n"
+                f"Server log:\n{service.get_logs(LOG_TAIL_LINES)}"
             ) from exc
-    if not (isinstance(answer, list) and len(answer) == 1 and answer[0] in range(10)):
-        raise DeploymentError(f"Pre-flight failed: run() answered {str(answer)[:200]!r}, not one digit label.")
+        try:
+            fast = predict(service, one).tolist()
+        except MnistAciError as exc:
+            raise DeploymentError(
+                f"Pre-flight failed: {entry_script} answers JSON but not the .npy body that mnist_aci.predict "
+                f"sends ({exc}). Is it the tutorial's original score.py? Deploy the project's score.py, "
+                "which keeps the tutorial's contract and adds that path."
+            ) from exc
+    if not (isinstance(answer, list) and len(answer) == 1 and answer[0] in range(10) and fast == answer):
+        raise DeploymentError(
+            f"Pre-flight failed: run() answered {str(answer)[:200]!r} to JSON and {fast!r} to .npy, "
+            "not the same single digit label."
+        )
     return int(answer[0])
+
+
+def resolve_entry_script(entry_script: str | Path | None) -> Path:
+    """The entry script to deploy (``entry_script``, else :func:`default_entry_script`), said out loud."""
+    script = Path(entry_script) if entry_script else default_entry_script()
+    print(f"    entry script: {script.resolve()}")
+    return script
 
 
 def deploy_local_model(
@@ -75,7 +96,7 @@ def deploy_local_model(
     registry.check_versions(model.properties or None, runtime_versions(), "this Python environment")
     service = deploy_local(
         model.path,
-        entry_script or default_entry_script(),
+        resolve_entry_script(entry_script),
         name=f"{model.name.replace('_', '-')}-local",
         model_name=model.name,
         model_version=model.version,
@@ -119,7 +140,7 @@ def deploy_model(
         raise DeploymentError(f"Target {target!r} needs a workspace (--config config.json) and an environment.")
     if target == "aks" and deployment_config is None:
         raise DeploymentError("Target 'aks' needs deployment_config=aks_config(compute_target_name=...).")
-    script = Path(entry_script) if entry_script else default_entry_script()
+    script = resolve_entry_script(entry_script)
     registry.check_environment_pins(environment, registry.model_versions(model))
     if preflight_image is not None:
         with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
