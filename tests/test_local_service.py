@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -115,16 +116,31 @@ def test_not_a_model_names_what_the_file_holds(tmp_path):
         service.wait_for_deployment(timeout_sec=BOUND_S)
 
 
-def test_server_killed_during_an_evaluation_writes_no_result(small_model_file, sample_data, tmp_path):
+def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(small_model_file, sample_data, tmp_path):
     service = deploy_local(small_model_file, SCORE_PY, name="killed-eval")
     service.wait_for_deployment()
-    os.killpg(service.pid, signal.SIGKILL)
-    options = JobOptions(output_dir=tmp_path / "out")
+    many = dataclasses.replace(sample_data, x_test=np.tile(sample_data.x_test, (100, 1)))
+    many = dataclasses.replace(many, y_test=np.tile(sample_data.y_test, 100))
+    killed = threading.Event()
+
+    def kill_once_scoring() -> None:
+        deadline = time.monotonic() + BOUND_S
+        while "POST /score" not in service.get_logs(50) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(service.pid, signal.SIGKILL)
+        killed.set()
+
+    killer = threading.Thread(target=kill_once_scoring)
     started = time.monotonic()
-    with pytest.raises(ServiceCallError, match="Lost the connection"):
-        evaluate_service(service, sample_data, options, JobResult())
+    killer.start()
+    try:
+        with pytest.raises(ServiceCallError):
+            evaluate_service(service, many, JobOptions(output_dir=tmp_path / "out"), JobResult())
+    finally:
+        killer.join()
+        service.delete()
+    assert killed.is_set()
     assert time.monotonic() - started < BOUND_S
-    service.delete()
     assert not (tmp_path / "out").exists()
 
 

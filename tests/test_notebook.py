@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ast
 import os
+import threading
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import ROOT, inference_servers, wait_until_gone
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError
 
 from mnist_aci.evaluation import evaluate
 
@@ -72,7 +75,8 @@ def test_notebook_holds_no_logic():
         forbidden = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.Lambda)
         assert not [node for node in ast.walk(tree) if isinstance(node, forbidden)], cell.source
         statements = [line for line in cell.source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-        assert len(statements) <= MAX_CELL_LINES, cell.source
+        if "parameters" not in cell.metadata.get("tags", []):
+            assert len(statements) <= MAX_CELL_LINES, cell.source
         assert "%%writefile" not in cell.source
 
 
@@ -115,7 +119,7 @@ def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path):
 
 
 @pytest.mark.server
-def test_failing_cell_leaves_no_server_behind(tmp_path):
+def test_failing_cell_leaves_no_server_behind_once_the_kernel_stops(tmp_path):
     before = inference_servers()
     notebook = insert_after_deploy(with_parameters(committed(), dataset="sample"), "raise RuntimeError('boom')")
     with pytest.raises(CellExecutionError, match="boom"):
@@ -123,10 +127,51 @@ def test_failing_cell_leaves_no_server_behind(tmp_path):
     assert wait_until_gone(inference_servers() - before) == set()
 
 
+SLOW_SCORE_PY = """
+import time
+
+def init():
+    time.sleep(300)
+
+def run(raw_data):
+    return []
+"""
+
+
+def server_started_by_the_kernel(before: set[int]) -> set[int]:
+    """Wait (bounded) until a new inference server has its worker running; its pids."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        started = inference_servers() - before
+        if len(started) >= 2:  # master and worker: the deploy cell is inside wait_for_deployment
+            return started
+        time.sleep(0.1)
+    raise AssertionError("no local service was started by the deploy cell")
+
+
 @pytest.mark.server
-def test_kernel_interrupt_leaves_no_server_behind(tmp_path):
+def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
+    """A real interrupt (Kernel > Interrupt) while the deploy cell waits: the kernel lives on, the server goes."""
     before = inference_servers()
-    notebook = insert_after_deploy(with_parameters(committed(), dataset="sample"), "import time\ntime.sleep(600)")
-    with pytest.raises(CellTimeoutError):
-        execute(notebook, tmp_path, timeout=45)
-    assert wait_until_gone(inference_servers() - before) == set()
+    slow = tmp_path / "slow_score.py"
+    slow.write_text(SLOW_SCORE_PY)
+    notebook = with_parameters(committed(), dataset="sample", entry_script=str(slow))
+    deploy_index = next(i for i, cell in enumerate(notebook.cells) if "service = deploy(" in cell.source)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells[:deploy_index]):
+            client.execute_cell(cell, index)
+        started: set[int] = set()
+
+        def interrupt_once_serving() -> None:
+            started.update(server_started_by_the_kernel(before))
+            run_sync(client.km.interrupt_kernel)()
+
+        interrupter = threading.Thread(target=interrupt_once_serving)
+        interrupter.start()
+        with pytest.raises(CellExecutionError, match="KeyboardInterrupt"):
+            client.execute_cell(notebook.cells[deploy_index], deploy_index)
+        interrupter.join()
+        assert started
+        assert run_sync(client.km.is_alive)()
+        assert wait_until_gone(started) == set()

@@ -62,7 +62,7 @@ from .scoring import (
     predict_tutorial,
     tutorial_body,
 )
-from .targets import default_entry_script, deploy_model, preflight
+from .targets import default_entry_script, deploy_model, preflight, resolve_entry_script
 from .training import load_model, read_versions, save_model, train_model
 from .workspace import load_workspace, sdk_version
 
@@ -124,6 +124,7 @@ __all__ = [
     "register_environment",
     "register_model",
     "resolve_dataset",
+    "resolve_entry_script",
     "sample_indices",
     "save_figure",
     "save_model",

@@ -1,4 +1,4 @@
-"""Gunicorn hooks for the local inference server (loaded with ``-c python:mnist_aci._server_watchdog``).
+"""Gunicorn settings and hooks for the local inference server (``-c python:mnist_aci._server_watchdog``).
 
 The Python process that starts a local service keeps the write end of a pipe; the server's master
 inherits the read end (its number is in ``MNIST_ACI_WATCHDOG_FD``). When the starting process dies,
@@ -14,6 +14,10 @@ import threading
 from typing import Any
 
 WATCHDOG_FD_ENV = "MNIST_ACI_WATCHDOG_FD"
+
+#: gunicorn >= 27 opens a control socket shared by every server in ~/.gunicorn: not wanted here
+#: (older versions ignore unknown settings in a config module).
+control_socket_disable = True
 
 
 def _stop_when_owner_exits(fd: int) -> None:
