@@ -86,3 +86,30 @@ def test_body_over_the_size_limit_is_refused_without_reading_it(score, monkeypat
 def test_bad_json_string_called_directly_is_a_client_error(score):
     response = score.run('{"data": 5}')
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda rows: json.dumps({"data": rows}),
+        lambda rows: json.dumps({"data": rows}, indent=2),
+        lambda rows: json.dumps({"data": rows, "meta": "extra key: whole-body parse"}),
+        lambda rows: json.dumps({"data": rows}, separators=(",", ":")),
+    ],
+    ids=["tutorial", "indented", "extra-key", "compact"],
+)
+def test_json_is_read_exactly_whatever_its_layout(score, sample_data, encode):
+    images = sample_data.x_test[:250]
+    body = encode(images.tolist()).encode()
+    np.testing.assert_array_equal(score.parse_json(body), images)
+
+
+def test_canonical_json_is_parsed_in_chunks_without_a_whole_body_parse(score, sample_data, monkeypatch):
+    images = sample_data.x_test[:250]
+    body = json.dumps({"data": images.tolist()}).encode()
+    parsed_sizes = []
+    real_loads = score._loads
+    monkeypatch.setattr(score, "_loads", lambda text: parsed_sizes.append(len(text)) or real_loads(text))
+    np.testing.assert_array_equal(score.parse_json(body), images)
+    assert len(parsed_sizes) == 3  # 100 + 100 + 50 rows
+    assert max(parsed_sizes) < len(body) / 2
