@@ -32,7 +32,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-download", dest="download", action="store_false", help="never try Azure Open Datasets")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs"), help="figures, metrics, model")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="local model store")
-    parser.add_argument("--entry-script", type=Path, help="scoring script (default: ./score.py)")
+    parser.add_argument("--entry-script", type=Path, help="scoring script (default: ./score.py, else the project's)")
     parser.add_argument("--service-name", help="web service name (default: sklearn-mnist-svc-xxxx)")
     parser.add_argument("--timeout", dest="timeout_sec", type=float, help="deployment time-out in seconds")
     parser.add_argument("--port", type=int, help="local target: port on 127.0.0.1 (default: a free one)")
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--retrain", action="store_true", help="train even if a model is registered")
     for sub in (run, deploy):
         sub.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
+        sub.add_argument("--keep-failed", action="store_true", help="keep a failed deployment for inspection")
         sub.add_argument("--no-preflight", dest="preflight", action="store_false", help="skip the local pre-flight")
         sub.add_argument("--compute-target", help="aks: name of the AKS compute target")
         sub.add_argument("--auth", dest="auth_enabled", action="store_true", help="aci: require a service key")

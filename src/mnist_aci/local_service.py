@@ -106,6 +106,7 @@ class LocalWebservice:
         self._process = process
         self._final_log: str | None = None
         self._watchdog_fd: int | None = watchdog_fd
+        self._stopped = False
         _live_services.add(self)
 
     @property
@@ -143,7 +144,7 @@ class LocalWebservice:
         tail = self.get_logs(LOG_TAIL_LINES)
         if not keep_failed:
             self.delete()
-            self.state = "Failed"
+            self.state = "Failed"  # deleted because it failed: keep saying why
         return DeploymentError(
             f"Local deployment {self.name!r} failed: {reason}.\n"
             f"--- last lines of the server log ---\n{tail}\n---\n"
@@ -210,7 +211,7 @@ class LocalWebservice:
 
     def delete(self) -> None:
         """Stop the server's whole process group and remove its staging folder; idempotent."""
-        if self.state == "Deleted":
+        if self._stopped:
             return
         self._signal_group(signal.SIGTERM)
         try:
@@ -225,6 +226,7 @@ class LocalWebservice:
         if self._final_log is None:
             self._final_log = self.get_logs()
         shutil.rmtree(self._stage_dir, ignore_errors=True)
+        self._stopped = True
         self.state = "Deleted"
         _live_services.discard(self)
 

@@ -39,6 +39,7 @@ class JobOptions:
     service_name: str | None = None
     overwrite: bool = False
     keep: bool = False
+    keep_failed: bool = False
     preflight: bool = True
     compute_target: str | None = None
     auth_enabled: bool = False
@@ -157,7 +158,12 @@ def deploy(
     if options.target == "local":
         with step("Deploying on the local inference server (127.0.0.1)"):
             return deploy_model(
-                "local", model, entry_script=options.entry_script, port=options.port, timeout_sec=options.timeout_sec
+                "local",
+                model,
+                entry_script=options.entry_script,
+                port=options.port,
+                timeout_sec=options.timeout_sec,
+                keep_failed=options.keep_failed,
             )
     versions = registry.model_versions(model)
     if options.register_environment:
@@ -182,6 +188,7 @@ def deploy(
             name=options.service_name,
             overwrite=options.overwrite,
             preflight_image=preflight_image if options.preflight else None,
+            keep_failed=options.keep_failed,
             timeout_sec=options.timeout_sec,
         )
 
