@@ -54,6 +54,19 @@ def azure(small_model_file):
         )
 
 
+def deploy_to_mocked_aci(azure, preflight_image, *, entry_script=SCORE_PY, **options):
+    """``deploy_model("aci", ...)`` with the mocked workspace, model and environment of ``azure``."""
+    return deploy_model(
+        "aci",
+        azure.model,
+        entry_script=entry_script,
+        workspace=azure.workspace,
+        environment=azure.environment,
+        preflight_image=preflight_image,
+        **options,
+    )
+
+
 def test_local_target_serves_a_registered_model(store, small_model_file, small_model, sample_data):
     model = store.register(small_model_file)
     service = deploy_model("local", model, entry_script=SCORE_PY)
@@ -88,15 +101,7 @@ def test_unknown_target_is_refused():
 
 
 def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, capsys):
-    result = deploy_model(
-        "aci",
-        azure.model,
-        entry_script=SCORE_PY,
-        workspace=azure.workspace,
-        environment=azure.environment,
-        name="sklearn-mnist-svc-ab12",
-        preflight_image=sample_data.x_test[0],
-    )
+    result = deploy_to_mocked_aci(azure, sample_data.x_test[0], name="sklearn-mnist-svc-ab12")
     assert "Pre-flight" in capsys.readouterr().out
     azure.model.download.assert_called_once_with(target_dir=mock.ANY, exist_ok=True)
     azure.inference_class.assert_called_once_with(entry_script=str(SCORE_PY), environment=azure.environment)
@@ -124,14 +129,7 @@ def test_broken_score_py_fails_the_preflight_before_any_cloud_call(azure, sample
     broken.write_text("def init():\n    raise RuntimeError('model path wrong')\n\ndef run(raw_data):\n    return []\n")
     before = inference_servers()
     with pytest.raises(DeploymentError, match="model path wrong"):
-        deploy_model(
-            "aci",
-            azure.model,
-            entry_script=broken,
-            workspace=azure.workspace,
-            environment=azure.environment,
-            preflight_image=sample_data.x_test[0],
-        )
+        deploy_to_mocked_aci(azure, sample_data.x_test[0], entry_script=broken)
     azure.model_class.deploy.assert_not_called()
     assert wait_until_gone(inference_servers() - before) == set()
 
@@ -139,14 +137,7 @@ def test_broken_score_py_fails_the_preflight_before_any_cloud_call(azure, sample
 def test_pin_mismatch_is_refused_before_the_preflight(azure, sample_data):
     azure.model.properties = {**runtime_versions(), "numpy": "1.19.5"}
     with pytest.raises(VersionMismatchError, match="numpy: model saved with 1.19.5"):
-        deploy_model(
-            "aci",
-            azure.model,
-            entry_script=SCORE_PY,
-            workspace=azure.workspace,
-            environment=azure.environment,
-            preflight_image=sample_data.x_test[0],
-        )
+        deploy_to_mocked_aci(azure, sample_data.x_test[0])
     azure.model.download.assert_not_called()
     azure.model_class.deploy.assert_not_called()
 
