@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gzip
 import importlib.util
 import os
@@ -45,13 +47,32 @@ def load_score_module() -> ModuleType:
     return module
 
 
+def adopt_orphans() -> None:
+    """Make this test process the subreaper of everything it starts (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    A server whose owner (a CLI process, a notebook kernel) exits is re-parented here instead of to
+    init, so :func:`inference_servers` still sees it: the tests track what they started, and only that.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+PR_SET_CHILD_SUBREAPER = 36
+adopt_orphans()
+
+
 def inference_servers() -> set[int]:
-    """Pids of every inference server process (gunicorn master or worker) on this machine."""
+    """Pids of the live inference server processes (gunicorn master or worker) this test run started.
+
+    Only descendants of this process count (orphans included, see :func:`adopt_orphans`): other
+    programs' servers on a shared machine are never mistaken for ours.
+    """
     pids = set()
-    for process in psutil.process_iter(["cmdline", "status"]):
-        cmdline = process.info["cmdline"] or []
-        if SERVER_APP in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
-            pids.add(process.pid)
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if SERVER_APP in process.cmdline() and process.status() != psutil.STATUS_ZOMBIE:
+                pids.add(process.pid)
     return pids
 
 

@@ -21,7 +21,7 @@ from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pid
 
 from mnist_aci import scoring
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError
-from mnist_aci.local_service import deploy_local, free_port
+from mnist_aci.local_service import LocalWebservice, deploy_local, free_port
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 
 pytestmark = pytest.mark.server
@@ -134,7 +134,7 @@ def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(smal
     started = time.monotonic()
     killer.start()
     try:
-        with pytest.raises(ServiceCallError):
+        with pytest.raises(ServiceCallError, match=r"stopped \(server exit code -9\)"):
             evaluate_service(service, many, JobOptions(output_dir=tmp_path / "out"), JobResult())
     finally:
         killer.join()
@@ -244,3 +244,36 @@ def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sam
             service.run(scoring.tutorial_body(sample_data.x_test[:2]))
             == small_model.predict(sample_data.x_test[:2]).tolist()
         )
+
+
+@pytest.fixture
+def bare_service(tmp_path):
+    """A LocalWebservice around a plain child process, to drive its stopped/lost decision."""
+    made = []
+
+    def make(command: list[str]) -> LocalWebservice:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        process = subprocess.Popen(command, start_new_session=True)
+        made.append(LocalWebservice("bare", tmp_path, process, free_port(), write_end))
+        return made[-1]
+
+    yield make
+    for service in made:
+        service.delete()
+
+
+def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(bare_service):
+    ready_to_exit = bare_service([sys.executable, "-c", "import sys; sys.stdin.close(); sys.exit(7)"])
+    stopped = ready_to_exit.stopped_error(ServiceCallError("lost"))
+    assert stopped is not None
+    assert "stopped (server exit code 7)" in str(stopped)
+    assert ready_to_exit.state == "Failed"
+
+
+def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service, monkeypatch):
+    monkeypatch.setattr("mnist_aci.local_service.SERVER_EXIT_GRACE_S", 0.2)
+    alive = bare_service([sys.executable, "-c", "import time; time.sleep(600)"])
+    assert alive.stopped_error(ServiceCallError("lost")) is None
+    assert alive.stopped_error(ServiceCallError("answered 500", status=500)) is None
+    assert alive.state == "Transitioning"

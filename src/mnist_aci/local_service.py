@@ -38,6 +38,9 @@ HOST = "127.0.0.1"
 SERVER_APP = "azureml_inference_server_http.server.entry:app"
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
+#: How long a lost connection waits for the server's exit to become visible before it is reported
+#: as a lost connection: when the server dies, the client often sees the socket drop first.
+SERVER_EXIT_GRACE_S = 5.0
 LOG_TAIL_LINES = 40
 #: The worker timeout gunicorn enforces on one request (the server's own default is 300 s).
 WORKER_TIMEOUT_S = 300
@@ -188,15 +191,30 @@ class LocalWebservice:
         try:
             return post(self.scoring_uri, input_data, "application/json")
         except ServiceCallError as exc:
-            if self._process.poll() is not None:
-                self.state = "Failed"
-                raise ServiceCallError(
-                    f"Local service {self.name!r} stopped (server exit code {self._process.returncode}). "
-                    f"Last log lines:\n{self.get_logs(LOG_TAIL_LINES)}\nDeploy it again.",
-                    status=exc.status,
-                    body=exc.body,
-                ) from exc
-            raise
+            stopped = self.stopped_error(exc)
+            if stopped is None:
+                raise
+            raise stopped from exc
+
+    def stopped_error(self, exc: ServiceCallError) -> ServiceCallError | None:
+        """The precise error for a failed call when the server itself has stopped, else None.
+
+        A call that got no HTTP answer gives the server up to :data:`SERVER_EXIT_GRACE_S` to be
+        seen exiting: a killed server drops its connections before its exit can be observed.
+        """
+        if exc.status is not None:
+            return None
+        try:
+            code = self._process.wait(timeout=SERVER_EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            return None
+        self.state = "Failed"
+        return ServiceCallError(
+            f"Local service {self.name!r} stopped (server exit code {code}). "
+            f"Last log lines:\n{self.get_logs(LOG_TAIL_LINES)}\nDeploy it again.",
+            status=exc.status,
+            body=exc.body,
+        )
 
     def serve_until_stopped(self) -> None:
         """Block while the server runs; Ctrl-C deletes the service."""

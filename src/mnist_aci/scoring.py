@@ -154,6 +154,13 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
     return labels
 
 
+def _stopped_error(service: Any, exc: ServiceCallError) -> ServiceCallError | None:
+    """The service's own account of a failed call when it can tell that its server stopped
+    (:meth:`LocalWebservice.stopped_error <mnist_aci.local_service.LocalWebservice.stopped_error>`)."""
+    explain = getattr(service, "stopped_error", None)
+    return explain(exc) if callable(explain) else None
+
+
 def predict_tutorial(service: Any, images: np.ndarray) -> np.ndarray:
     """The tutorial's path: one JSON request with every image, through ``service.run``."""
     from azureml.exceptions import WebserviceException
@@ -181,9 +188,15 @@ def predict(
     with requests.Session() as session:
         for start in range(0, len(images), chunk_rows):
             chunk = images[start : start + chunk_rows]
-            answer = post(
-                service.scoring_uri, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=session
-            )
+            try:
+                answer = post(
+                    service.scoring_uri, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=session
+                )
+            except ServiceCallError as exc:
+                stopped = _stopped_error(service, exc)
+                if stopped is None:
+                    raise
+                raise stopped from exc
             labels.append(_labels(answer, len(chunk)))
     return np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
 
