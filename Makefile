@@ -1,6 +1,6 @@
 # Two commands do everything; each builds the virtual environment on first use.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
-#   make test   ruff, mypy and the whole test suite
+#   make test   ruff, mypy, the import contracts and the whole test suite
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
 # scikit-learn 1.9 needs Python >= 3.11; prefer python3.11 where several are installed.
@@ -24,6 +24,7 @@ test: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks score.py
 	$(BIN)/ruff format --check src tests benchmarks score.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(ARGS)
 
 # stress-ng comes from Debian (installed here when missing); it is stopped however pytest ends.

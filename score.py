@@ -47,15 +47,29 @@ ROWS_PER_PARSE = 100
 NOT_NUMBERS = (b"true", b"false", b"null", b"NaN", b"Infinity")
 NON_FINITE = "the data holds NaN or infinite values; every pixel must be a finite number in 0..1"
 
+# The HTTP status of each kind of refusal.
+BAD_REQUEST = 400
+NOT_ALLOWED = 405
+TOO_LARGE = 413
+UNSUPPORTED_TYPE = 415
+
 model = None
 
 
 class PayloadError(ValueError):
     """A request the service cannot score; ``status`` is the HTTP status to answer."""
 
-    def __init__(self, message, status=400):
+    def __init__(self, message, status=BAD_REQUEST):
         super().__init__(message)
         self.status = status
+
+
+def too_many_rows(n_rows):
+    return PayloadError(f"{n_rows} rows is over the limit of {MAX_ROWS} per request", TOO_LARGE)
+
+
+def wrong_shape(shape):
+    return PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}")
 
 
 def init():
@@ -81,9 +95,9 @@ def _check_rows(images):
     if images.ndim == 3 and images.shape[1:] == (28, 28):
         images = images.reshape(len(images), N_PIXELS)
     if images.ndim != 2 or images.shape[1] != N_PIXELS:
-        raise PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(images.shape)}")
+        raise wrong_shape(images.shape)
     if images.shape[0] > MAX_ROWS:
-        raise PayloadError(f"{images.shape[0]} rows is over the limit of {MAX_ROWS} per request", 413)
+        raise too_many_rows(images.shape[0])
     if images.dtype == np.uint8:
         return images / 255.0
     images = images.astype(np.float64, copy=False)
@@ -158,7 +172,7 @@ def parse_json(body):
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise PayloadError('"data" must be a list of rows, each a list of numbers')
     if len(rows) > MAX_ROWS:
-        raise PayloadError(f"{len(rows)} rows is over the limit of {MAX_ROWS} per request", 413)
+        raise too_many_rows(len(rows))
     bad_lengths = {len(row) for row in rows} - {N_PIXELS}
     if bad_lengths:
         raise PayloadError(f"every row must hold {N_PIXELS} numbers, found rows of {sorted(bad_lengths)[:5]}")
@@ -186,9 +200,9 @@ def parse_npy(body):
     if dtype != np.uint8 and dtype.kind != "f":
         raise PayloadError(f"the .npy array must be uint8 or float, got {dtype}")
     if len(shape) not in (2, 3) or int(np.prod(shape[1:])) != N_PIXELS:
-        raise PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}")
+        raise wrong_shape(shape)
     if shape[0] > MAX_ROWS:
-        raise PayloadError(f"{shape[0]} rows is over the limit of {MAX_ROWS} per request", 413)
+        raise too_many_rows(shape[0])
     count = int(np.prod(shape))
     if len(body) - stream.tell() != count * dtype.itemsize:
         raise PayloadError(
@@ -201,23 +215,23 @@ def parse_npy(body):
 def _read_body(request):
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
-        raise PayloadError(f"the body of {length} bytes is over the limit of {MAX_BODY_BYTES}", 413)
+        raise PayloadError(f"the body of {length} bytes is over the limit of {MAX_BODY_BYTES}", TOO_LARGE)
     body = request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadError(f"the body is over the limit of {MAX_BODY_BYTES} bytes", 413)
+        raise PayloadError(f"the body is over the limit of {MAX_BODY_BYTES} bytes", TOO_LARGE)
     return body
 
 
 def parse_request(request):
     """Images from an HTTP request (method, content type and body checked)."""
     if request.method != "POST":
-        raise PayloadError(f"{request.method} is not supported on /score; use POST", 405)
+        raise PayloadError(f"{request.method} is not supported on /score; use POST", NOT_ALLOWED)
     content_type = (request.mimetype or "").lower()
     if content_type == JSON_TYPE:
         return parse_json(_read_body(request))
     if content_type in NPY_TYPES:
         return parse_npy(_read_body(request))
-    raise PayloadError(f"unsupported Content-Type {content_type or '(none)'!r}", 415)
+    raise PayloadError(f"unsupported Content-Type {content_type or '(none)'!r}", UNSUPPORTED_TYPE)
 
 
 def error_response(error):
@@ -235,6 +249,7 @@ def run(raw_data):
     except PayloadError as error:
         return error_response(error)
     except MemoryError:
-        return error_response(PayloadError("the request is too large for this service's memory; send fewer rows", 413))
+        too_large = PayloadError("the request is too large for this service's memory; send fewer rows", TOO_LARGE)
+        return error_response(too_large)
     # you can return any data type as long as it is JSON-serializable
     return model.predict(images).tolist()

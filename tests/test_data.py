@@ -144,13 +144,13 @@ def test_unreachable_download_says_how_to_provide_the_files(tmp_path):
     mnist.get_file_dataset.return_value.download.assert_called_once_with(str(tmp_path / "data"), overwrite=True)
 
 
-def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeypatch, capsys):
+def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     dataset = resolve_dataset(download=False)
     assert dataset.is_sample
     assert "NOT the full MNIST test set" in dataset.source
-    assert "Falling back to the MNIST sample" in capsys.readouterr().out
+    assert "Falling back to the MNIST sample" in caplog.text
     assert dataset.x_train.shape == (4000, 784)
     assert dataset.x_test.shape == (1000, 784)
     assert np.bincount(dataset.y_test).tolist() == [100] * 10

@@ -8,6 +8,7 @@ from azureml.exceptions import WebserviceException
 
 from mnist_aci import deployment
 from mnist_aci.errors import DeploymentError, ServiceNameError
+from mnist_aci.tutorial import LOG_TAIL_LINES
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def test_existing_name_needs_overwrite(workspace, model_class, webservice_class)
     assert model_class.deploy.call_args.kwargs["overwrite"] is True
 
 
-def test_failed_deployment_reports_and_deletes(workspace, model_class, webservice_class, service, capsys):
+def test_failed_deployment_reports_and_deletes(workspace, model_class, webservice_class, service, caplog):
     service.wait_for_deployment.side_effect = WebserviceException(
         "Service deployment polling reached non-successful terminal state, current service state: Failed"
     )
@@ -142,9 +143,9 @@ def test_failed_deployment_reports_and_deletes(workspace, model_class, webservic
     assert "CrashLoopBackOff" in message
     assert "No module named sklearn" in message
     assert "was deleted" in message
-    service.get_logs.assert_called_once_with(num_lines=deployment.LOG_TAIL_LINES)
+    service.get_logs.assert_called_once_with(num_lines=LOG_TAIL_LINES)
     service.delete.assert_called_once_with()
-    assert "state: Failed" in capsys.readouterr().out
+    assert "state: Failed" in caplog.text
 
 
 def test_unhealthy_end_without_exception_is_a_failure_too(workspace, model_class, webservice_class, service):

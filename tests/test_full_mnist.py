@@ -6,7 +6,7 @@ import requests
 from conftest import SCORE_PY
 
 from mnist_aci import scoring
-from mnist_aci.local_service import deploy_local
+from mnist_aci.local_service import start_local_service
 
 pytestmark = [pytest.mark.server, pytest.mark.full_mnist]
 
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.server, pytest.mark.full_mnist]
 def test_every_path_predicts_exactly_what_the_model_predicts(full_model, full_model_file, full_data):
     x_test = full_data.x_test
     expected = full_model.predict(x_test)
-    with deploy_local(full_model_file, SCORE_PY, name="full") as service:
+    with start_local_service(full_model_file, SCORE_PY, name="full") as service:
         service.wait_for_deployment()
         np.testing.assert_array_equal(scoring.predict(service, x_test), expected)
         np.testing.assert_array_equal(scoring.predict_tutorial(service, x_test), expected)

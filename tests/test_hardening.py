@@ -12,7 +12,8 @@ from conftest import SCORE_PY
 from payloads import BAD_REQUESTS, BadRequest
 
 from mnist_aci import scoring
-from mnist_aci.local_service import deploy_local
+from mnist_aci.local_service import start_local_service
+from mnist_aci.tutorial import KEY_ENV
 
 pytestmark = pytest.mark.server
 
@@ -89,8 +90,8 @@ def test_concurrent_clients_get_every_prediction_right(live_service, small_model
 
 def test_keys_never_reach_logs_or_errors(small_model_file, sample_data, monkeypatch):
     secret = "s3cr3t-key-do-not-leak"
-    monkeypatch.setenv(scoring.KEY_ENV, secret)
-    with deploy_local(small_model_file, SCORE_PY, name="secrets") as service:
+    monkeypatch.setenv(KEY_ENV, secret)
+    with start_local_service(small_model_file, SCORE_PY, name="secrets") as service:
         service.wait_for_deployment()
         scoring.predict(service, sample_data.x_test[:10])
         scoring.call_http(service.scoring_uri, sample_data.x_test[:1])

@@ -21,7 +21,7 @@ from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pid
 
 from mnist_aci import scoring
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError
-from mnist_aci.local_service import LocalWebservice, deploy_local, free_port
+from mnist_aci.local_service import LocalWebservice, free_port, start_local_service
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 
 pytestmark = pytest.mark.server
@@ -32,7 +32,7 @@ BOUND_S = 60.0
 def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, small_model, sample_data):
     images = sample_data.x_test
     expected = small_model.predict(images)
-    service = deploy_local(small_model_file, SCORE_PY, name="e2e")
+    service = start_local_service(small_model_file, SCORE_PY, name="e2e")
     try:
         assert service.state == "Transitioning"
         service.wait_for_deployment(show_output=True)
@@ -65,7 +65,10 @@ def test_model_dir_is_laid_out_as_azure_does(live_service):
 
 
 def test_context_manager_stops_everything_even_on_error(small_model_file):
-    with pytest.raises(RuntimeError, match="user code failed"), deploy_local(small_model_file, SCORE_PY) as service:
+    with (
+        pytest.raises(RuntimeError, match="user code failed"),
+        start_local_service(small_model_file, SCORE_PY) as service,
+    ):
         service.wait_for_deployment()
         pids = service_pids(service)
         raise RuntimeError("user code failed")
@@ -95,7 +98,7 @@ def bad_model(request, tmp_path, small_model_file):
 
 def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
     model_file, cause = bad_model
-    service = deploy_local(model_file, SCORE_PY, name="broken")
+    service = start_local_service(model_file, SCORE_PY, name="broken")
     started = time.monotonic()
     with pytest.raises(DeploymentError) as info:
         service.wait_for_deployment(timeout_sec=BOUND_S)
@@ -111,13 +114,13 @@ def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
 def test_not_a_model_names_what_the_file_holds(tmp_path):
     target = tmp_path / "sklearn_mnist_model.pkl"
     joblib.dump({"weights": [1]}, target)
-    service = deploy_local(target, SCORE_PY, name="dict")
+    service = start_local_service(target, SCORE_PY, name="dict")
     with pytest.raises(DeploymentError, match="holds a dict, not a fitted model with predict"):
         service.wait_for_deployment(timeout_sec=BOUND_S)
 
 
 def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(small_model_file, sample_data, tmp_path):
-    service = deploy_local(small_model_file, SCORE_PY, name="killed-eval")
+    service = start_local_service(small_model_file, SCORE_PY, name="killed-eval")
     service.wait_for_deployment()
     many = dataclasses.replace(sample_data, x_test=np.tile(sample_data.x_test, (100, 1)))
     many = dataclasses.replace(many, y_test=np.tile(sample_data.y_test, 100))
@@ -146,13 +149,13 @@ def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(smal
 
 def test_missing_model_file_is_refused_before_starting(tmp_path):
     with pytest.raises(DeploymentError, match="does not exist"):
-        deploy_local(tmp_path / "none.pkl", SCORE_PY)
+        start_local_service(tmp_path / "none.pkl", SCORE_PY)
 
 
 def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
     script = tmp_path / "score.py"
     script.write_text("import sklearn.externals.joblib\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
-    service = deploy_local(small_model_file, script, name="bad-import")
+    service = start_local_service(small_model_file, script, name="bad-import")
     with pytest.raises(DeploymentError, match=r"sklearn\.externals"):
         service.wait_for_deployment(timeout_sec=BOUND_S)
 
@@ -163,11 +166,11 @@ def test_port_already_taken_is_a_clear_error(small_model_file):
         squatter.listen()
         port = squatter.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"Port {port} on 127.0.0.1 is already in use"):
-            deploy_local(small_model_file, SCORE_PY, port=port)
+            start_local_service(small_model_file, SCORE_PY, port=port)
 
 
 def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, sample_data):
-    service = deploy_local(small_model_file, SCORE_PY, name="killed")
+    service = start_local_service(small_model_file, SCORE_PY, name="killed")
     service.wait_for_deployment()
     body = scoring.tutorial_body(np.repeat(sample_data.x_test, 10, axis=0)[:10_000])
     killer = threading.Timer(0.3, os.killpg, args=(service.pid, signal.SIGKILL))
@@ -214,8 +217,8 @@ def test_server_stops_when_its_owner_process_is_killed(small_model_file, tmp_pat
     owner_script = tmp_path / "owner.py"
     owner_script.write_text(
         "import sys, time\n"
-        "from mnist_aci.local_service import deploy_local\n"
-        f"service = deploy_local({str(small_model_file)!r}, {str(SCORE_PY)!r}, name='owned')\n"
+        "from mnist_aci.local_service import start_local_service\n"
+        f"service = start_local_service({str(small_model_file)!r}, {str(SCORE_PY)!r}, name='owned')\n"
         "service.wait_for_deployment()\n"
         "print(service.pid, service.port, flush=True)\n"
         "time.sleep(600)\n"
@@ -235,7 +238,9 @@ def test_server_stops_when_its_owner_process_is_killed(small_model_file, tmp_pat
 
 def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sample_data, small_model):
     started = []
-    thread = threading.Thread(target=lambda: started.append(deploy_local(small_model_file, SCORE_PY, name="thread")))
+    thread = threading.Thread(
+        target=lambda: started.append(start_local_service(small_model_file, SCORE_PY, name="thread"))
+    )
     thread.start()
     thread.join()
     with started[0] as service:
@@ -277,3 +282,38 @@ def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service
     assert alive.stopped_error(ServiceCallError("lost")) is None
     assert alive.stopped_error(ServiceCallError("answered 500", status=500)) is None
     assert alive.state == "Transitioning"
+
+
+INTERRUPT_ANOTHER_THREAD = """
+import signal, sys, threading
+from pathlib import Path
+from mnist_aci.local_service import start_local_service
+
+service = start_local_service(sys.argv[1], sys.argv[2], name="sigint")
+service.wait_for_deployment()
+main_stat = Path(f"/proc/self/task/{threading.get_native_id()}/stat")
+
+def interrupt_from_this_thread():
+    while main_stat.read_text().rsplit(")", 1)[1].split()[0] != "S":
+        pass  # until the main thread sleeps in its wait
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # lands on this thread, not the main one
+
+threading.Thread(target=interrupt_from_this_thread, daemon=True).start()
+try:
+    service.serve_until_stopped()
+except KeyboardInterrupt:
+    print("interrupted", service.state)
+"""
+
+
+def test_ctrl_c_delivered_to_another_thread_still_stops_serving(small_model_file):
+    """Linux may hand SIGINT to any thread; the main thread's wait must still notice it."""
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_ANOTHER_THREAD, str(small_model_file), str(SCORE_PY)],
+        capture_output=True,
+        text=True,
+        timeout=BOUND_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "interrupted Deleted"

@@ -15,10 +15,12 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+import mnist_aci
 from mnist_aci.evaluation import evaluate
 
 NOTEBOOK = ROOT / "notebooks" / "img-classification-part2-deploy.ipynb"
 MAX_CELL_LINES = 6
+DEPLOY_CELL = "service = mnist_aci.deploy_service("
 
 
 def committed() -> nbformat.NotebookNode:
@@ -52,7 +54,7 @@ def with_parameters(notebook: nbformat.NotebookNode, **values: object) -> nbform
 
 
 def insert_after_deploy(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
-    index = next(i for i, cell in enumerate(notebook.cells) if "service = deploy(" in cell.source)
+    index = next(i for i, cell in enumerate(notebook.cells) if DEPLOY_CELL in cell.source)
     notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
     return notebook
 
@@ -156,7 +158,7 @@ def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
     slow = tmp_path / "slow_score.py"
     slow.write_text(SLOW_SCORE_PY)
     notebook = with_parameters(committed(), dataset="sample", entry_script=str(slow))
-    deploy_index = next(i for i, cell in enumerate(notebook.cells) if "service = deploy(" in cell.source)
+    deploy_index = next(i for i, cell in enumerate(notebook.cells) if DEPLOY_CELL in cell.source)
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
     with client.setup_kernel():
         for index, cell in enumerate(notebook.cells[:deploy_index]):
@@ -175,3 +177,15 @@ def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
         assert started
         assert run_sync(client.km.is_alive)()
         assert wait_until_gone(started) == set()
+
+
+def test_notebook_uses_only_the_public_api():
+    used = set()
+    for cell in code_cells(committed()):
+        for node in ast.walk(ast.parse(python_of(cell))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module is None or not node.module.startswith("mnist_aci"), ast.unparse(node)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "mnist_aci":
+                used.add(node.attr)
+    assert used
+    assert used <= set(mnist_aci.__all__), used - set(mnist_aci.__all__)

@@ -5,8 +5,8 @@ from azureml.core import Environment, Model, Workspace
 from azureml.exceptions import WebserviceException
 
 from mnist_aci import registry
-from mnist_aci.errors import DeploymentError, ModelNotFoundError, VersionMismatchError
-from mnist_aci.training import read_versions, runtime_versions
+from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundError, VersionMismatchError
+from mnist_aci.versions import read_versions, runtime_versions
 
 
 @pytest.fixture
@@ -144,9 +144,9 @@ def test_register_environment_registers_a_new_pinned_version(workspace):
     registry.check_environment_pins(built, runtime_versions())
 
 
-def test_model_without_a_record_is_deployed_with_a_warning(capsys):
-    registry.check_environment_pins(registry.build_environment(), None)
-    assert "no versions record" in capsys.readouterr().out
+def test_model_without_a_record_is_deployed_with_a_warning():
+    with pytest.warns(MnistAciWarning, match="no versions record"):
+        registry.check_environment_pins(registry.build_environment(), None)
 
 
 def test_model_versions_are_read_from_properties():

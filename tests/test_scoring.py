@@ -15,6 +15,7 @@ from azureml.exceptions import WebserviceException
 
 from mnist_aci import scoring
 from mnist_aci.errors import ServiceCallError
+from mnist_aci.tutorial import KEY_ENV
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,14 +76,14 @@ def test_auth_headers_precedence(monkeypatch):
     service = mock.create_autospec(AksWebservice, instance=True)
     service.auth_enabled = True
     service.get_keys.return_value = ("primary", "secondary")
-    monkeypatch.delenv(scoring.KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_ENV, raising=False)
     assert scoring.auth_headers() == {}
     assert scoring.auth_headers(service) == {"Authorization": "Bearer primary"}
-    monkeypatch.setenv(scoring.KEY_ENV, "from-env")
+    monkeypatch.setenv(KEY_ENV, "from-env")
     assert scoring.auth_headers(service) == {"Authorization": "Bearer from-env"}
     assert scoring.auth_headers(service, key="explicit") == {"Authorization": "Bearer explicit"}
     service.auth_enabled = False
-    monkeypatch.delenv(scoring.KEY_ENV)
+    monkeypatch.delenv(KEY_ENV)
     assert scoring.auth_headers(service) == {}
 
 

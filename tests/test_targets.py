@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from unittest import mock
 
+import numpy as np
 import pytest
 from azureml.core import Model, Workspace
 from azureml.core.webservice import AciWebservice, Webservice
@@ -11,11 +12,11 @@ from azureml.exceptions import WebserviceException
 from conftest import SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
 
 from mnist_aci import registry
-from mnist_aci.errors import DeploymentError, ModelIntegrityError, VersionMismatchError
-from mnist_aci.local_registry import LocalModelStore
-from mnist_aci.local_service import deploy_local
+from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
+from mnist_aci.local_service import start_local_service
+from mnist_aci.model_store import LocalModelStore
 from mnist_aci.targets import deploy_model, preflight
-from mnist_aci.training import runtime_versions
+from mnist_aci.versions import runtime_versions
 
 pytestmark = pytest.mark.server
 
@@ -96,13 +97,14 @@ def test_local_target_refuses_a_model_saved_with_other_versions(store, small_mod
 
 
 def test_unknown_target_is_refused():
-    with pytest.raises(DeploymentError, match="choose one of local, aci, aks"):
+    with pytest.raises(TargetError, match="choose one of local, aci, aks"):
         deploy_model("docker", object())  # type: ignore[arg-type]
 
 
-def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, capsys):
+def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, caplog):
+    caplog.set_level("INFO", logger="mnist_aci")
     result = deploy_to_mocked_aci(azure, sample_data.x_test[0], name="sklearn-mnist-svc-ab12")
-    assert "Pre-flight" in capsys.readouterr().out
+    assert "Pre-flight" in caplog.text
     azure.model.download.assert_called_once_with(target_dir=mock.ANY, exist_ok=True)
     azure.inference_class.assert_called_once_with(entry_script=str(SCORE_PY), environment=azure.environment)
     azure.configure.assert_called_once_with(
@@ -143,10 +145,27 @@ def test_pin_mismatch_is_refused_before_the_preflight(azure, sample_data):
 
 
 def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
-    with pytest.raises(DeploymentError, match="needs a workspace"):
+    with pytest.raises(TargetError, match=r"Target 'aci' cannot be deployed .*'workspace'.* It takes: .*workspace"):
         deploy_model("aci", azure.model, entry_script=SCORE_PY)
-    with pytest.raises(DeploymentError, match="aks_config"):
+    with pytest.raises(TargetError, match="aks_config"):
         deploy_model("aks", azure.model, entry_script=SCORE_PY, workspace=azure.workspace, environment=mock.Mock())
+
+
+def test_an_option_of_another_target_is_refused_with_what_the_target_takes(store, small_model_file, azure):
+    model = store.register(small_model_file)
+    with pytest.raises(TargetError, match=r"Target 'local' cannot .*overwrite.* It takes: entry_script, port"):
+        deploy_model("local", model, overwrite=True)
+    with pytest.raises(TargetError, match="takes no preflight_image"):
+        deploy_model("local", model, preflight_image=np.zeros(784))
+    with pytest.raises(TargetError, match=r"Target 'aci' cannot .*port.* It takes: .*preflight_image"):
+        deploy_model("aci", azure.model, workspace=azure.workspace, environment=azure.environment, port=8080)
+    azure.model_class.deploy.assert_not_called()
+
+
+def test_a_cloud_model_on_the_local_target_is_a_type_error(azure):
+    with pytest.raises(ModelTypeError, match="local store") as info:
+        deploy_model("local", azure.model)
+    assert isinstance(info.value, TypeError)
 
 
 def test_preflight_returns_the_label_of_a_real_image(small_model_file, small_model, sample_data):
@@ -178,7 +197,7 @@ def test_the_tutorials_own_score_py_serves_json_but_fails_the_npy_preflight(
 ):
     script = tmp_path / "score.py"
     script.write_text(TUTORIAL_SCORE_PY)
-    with deploy_local(small_model_file, script, name="tutorial-script") as service:
+    with start_local_service(small_model_file, script, name="tutorial-script") as service:
         service.wait_for_deployment()
         images = sample_data.x_test[:5]
         assert service.run(__import__("mnist_aci").tutorial_body(images)) == small_model.predict(images).tolist()

@@ -8,15 +8,9 @@ from sklearn.multiclass import OneVsRestClassifier
 
 from mnist_aci.errors import TrainingError
 from mnist_aci.evaluation import evaluate
-from mnist_aci.training import (
-    MODEL_FILENAME,
-    build_model,
-    load_model,
-    read_versions,
-    save_model,
-    train_model,
-    versions_path,
-)
+from mnist_aci.training import build_model, load_model, save_model, train_model
+from mnist_aci.tutorial import MODEL_FILENAME
+from mnist_aci.versions import read_versions, versions_path
 
 TUTORIAL_ACCURACY = 0.9193
 
@@ -42,9 +36,10 @@ def test_unscaled_images_are_refused(sample_data):
         train_model(sample_data.x_train[:100] * 255, sample_data.y_train[:100])
 
 
-def test_training_reports_progress(sample_data, capsys):
+def test_training_reports_progress(sample_data, caplog):
+    caplog.set_level("INFO", logger="mnist_aci")
     train_model(sample_data.x_train[:500], sample_data.y_train[:500])
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "Training on 500 images" in out
     assert "done in" in out
 

@@ -8,7 +8,7 @@ from azureml.core import Model, Workspace
 
 from mnist_aci import scoring
 from mnist_aci.errors import ServiceCallError
-from mnist_aci.training import read_versions
+from mnist_aci.versions import read_versions
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service, prepare_model
 
 

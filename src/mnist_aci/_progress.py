@@ -1,23 +1,68 @@
-"""Progress lines for steps that take more than a second."""
+"""Progress through ``logging``: the library logs, the CLI and the notebook choose to show it.
+
+Every module logs to ``logging.getLogger("mnist_aci.<module>")``. Unconfigured, nothing reaches the
+screen but warnings (Python's default); :func:`show_progress` shows the progress lines as plain text
+on stdout, as the CLI and the notebook do.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
+
+PACKAGE_LOGGER = "mnist_aci"
+log = logging.getLogger(__name__)
+
+
+class _StdoutHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stdout`` is when a line is logged (a notebook or a test may swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def show_progress(level: int = logging.INFO) -> logging.Handler:
+    """Show the package's progress lines on stdout, message only (idempotent); returns the handler."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    handler = next((h for h in logger.handlers if isinstance(h, _StdoutHandler)), None)
+    if handler is None:
+        handler = _StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    return handler
+
+
+def hide_progress(handler: logging.Handler) -> None:
+    """Undo :func:`show_progress`."""
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
 
 
 @contextmanager
 def step(title: str, *, heartbeat_s: float = 10.0) -> Iterator[None]:
-    """Print ``title``, a line every ``heartbeat_s`` seconds while it runs, then its duration."""
-    print(f"==> {title}", flush=True)
+    """Log ``title``, a line every ``heartbeat_s`` seconds while it runs, then its duration."""
+    log.info("==> %s", title)
     start = time.perf_counter()
     done = threading.Event()
 
     def beat() -> None:
         while not done.wait(heartbeat_s):
-            print(f"    ... {time.perf_counter() - start:.0f} s", flush=True)
+            log.info("    ... %.0f s", time.perf_counter() - start)
 
     ticker = threading.Thread(target=beat, daemon=True)
     ticker.start()
@@ -26,4 +71,4 @@ def step(title: str, *, heartbeat_s: float = 10.0) -> Iterator[None]:
     finally:
         done.set()
         ticker.join()
-    print(f"    done in {time.perf_counter() - start:.1f} s", flush=True)
+    log.info("    done in %.1f s", time.perf_counter() - start)

@@ -1,19 +1,25 @@
 """``mnist-aci``: the tutorial's phases from the command line.
 
 ``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the
-real tutorial. Errors of this package end as one line on stderr and exit code 1.
+real tutorial. Progress goes to stdout; errors of this package end as one line on stderr and exit
+code 1; options that do not fit together exit 2, as argparse's own usage errors do.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from . import deployment, scoring, workflow
-from .errors import MnistAciError, sdk_message
-from .local_registry import DEFAULT_STORE
+from ._progress import hide_progress, show_progress
+from .errors import MnistAciError, MnistAciWarning, sdk_message
+from .model_store import DEFAULT_STORE
+from .service import ScoringService
 from .targets import TARGETS
 from .workflow import JobOptions
 
@@ -76,15 +82,24 @@ def options_from(args: argparse.Namespace) -> JobOptions:
     return JobOptions(**{key: value for key, value in vars(args).items() if key in known})
 
 
-def _service_for(args: argparse.Namespace, options: JobOptions) -> object:
+def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options that do not fit together end the command with ``parser.error`` (exit code 2)."""
+    if args.command == "delete" and args.target == "local":
+        parser.error("a local service stops with the command that started it (Ctrl-C); there is nothing to delete")
+    if args.command == "evaluate" and args.target == "local" and not args.scoring_uri:
+        parser.error("evaluate --target local needs --scoring-uri of a running service")
+    if args.command in ("evaluate", "delete") and args.target != "local" and not args.service_name:
+        parser.error(f"{args.command} --target {args.target} needs --service-name")
+    if args.command in ("run", "deploy") and args.target == "aks" and not args.compute_target:
+        parser.error("--target aks needs --compute-target, the name of your AKS compute target")
+
+
+def _service_for(args: argparse.Namespace, options: JobOptions) -> ScoringService:
     """The running service named on the command line."""
     if options.target == "local":
-        if not args.scoring_uri:
-            raise MnistAciError("evaluate --target local needs --scoring-uri of a running service.")
         return scoring.ServiceEndpoint(args.scoring_uri)
-    if not options.service_name:
-        raise MnistAciError(f"{args.command} --target {options.target} needs --service-name.")
-    return deployment.get_service(workflow.connect(options), options.service_name)
+    service: ScoringService = deployment.get_service(workflow.connect(options), options.service_name or "")
+    return service
 
 
 def dispatch(args: argparse.Namespace) -> None:
@@ -92,29 +107,50 @@ def dispatch(args: argparse.Namespace) -> None:
     if args.command == "run":
         print(workflow.run_job(options).summary())
     elif args.command == "train":
-        data = workflow.load_data(options)
+        data = workflow.load_dataset(options)
         model = workflow.prepare_model(options, data, workflow.connect(options))
         print(f"Registered model {workflow.model_label(model)}")
     elif args.command == "deploy":
         workflow.deploy_registered(options)
     elif args.command == "evaluate":
         result = workflow.JobResult()
-        workflow.evaluate_service(_service_for(args, options), workflow.load_data(options), options, result)
+        workflow.evaluate_service(_service_for(args, options), workflow.load_dataset(options), options, result)
         print(result.summary())
     elif args.command == "delete":
-        if options.target == "local":
-            raise MnistAciError("A local service stops with the command that started it (Ctrl-C); nothing to delete.")
         deployment.delete_service(_service_for(args, options))
         print(f"Deleted service {options.service_name}")
 
 
+@contextmanager
+def console() -> Iterator[None]:
+    """Progress lines on stdout and the package's warnings as ``mnist-aci: warning: ...`` on stderr."""
+    handler = show_progress()
+    with warnings.catch_warnings():
+        show_others = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
+            if issubclass(category, MnistAciWarning):
+                print(f"mnist-aci: warning: {message}", file=sys.stderr)
+            else:
+                show_others(message, category, *rest, **named)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            hide_progress(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 success, 1 error, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 success, 1 error, 2 usage error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_usage(parser, args)
     from azureml.exceptions import AzureMLException
 
-    args = build_parser().parse_args(argv)
     try:
-        dispatch(args)
+        with console():
+            dispatch(args)
     except MnistAciError as exc:
         print(f"mnist-aci: error: {exc}", file=sys.stderr)
         return 1

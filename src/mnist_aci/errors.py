@@ -32,6 +32,10 @@ class ModelNotFoundError(MnistAciError, LookupError):
     """No registered model has that name (or version)."""
 
 
+class ModelRecordError(MnistAciError, ValueError):
+    """A registered model's record in the local store is damaged (it exists, but cannot be read)."""
+
+
 class ModelIntegrityError(MnistAciError, ValueError):
     """A model file no longer matches the SHA-256 recorded when it was registered."""
 
@@ -48,6 +52,14 @@ class DeploymentError(MnistAciError, RuntimeError):
     """A deployment ended Failed/Unhealthy, timed out, or its server could not start."""
 
 
+class TargetError(MnistAciError, ValueError):
+    """A deployment target that does not exist, or arguments that the chosen target cannot use."""
+
+
+class ModelTypeError(MnistAciError, TypeError):
+    """A model object of the wrong kind for the chosen target (e.g. an Azure model for the local target)."""
+
+
 class PortInUseError(DeploymentError):
     """The port asked for the local service is already taken."""
 
@@ -59,6 +71,10 @@ class ServiceCallError(MnistAciError, RuntimeError):
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class MnistAciWarning(UserWarning):
+    """Something the user should act on, though the step went ahead (e.g. a model without a versions record)."""
 
 
 def sdk_message(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -28,20 +29,27 @@ from typing import Any
 
 import requests
 
-from ._server_watchdog import WATCHDOG_FD_ENV
-from .errors import DeploymentError, ModelIntegrityError, PortInUseError, ServiceCallError
-from .local_registry import sha256_of
-from .scoring import KEY_ENV, post
-from .training import MODEL_FILENAME
+from ._gunicorn_config import WATCHDOG_FD_ENV
+from ._progress import step
+from .errors import DeploymentError, ModelIntegrityError, ModelTypeError, PortInUseError, ServiceCallError
+from .model_store import LocalModel, sha256_of
+from .score_script import resolve_entry_script
+from .scoring import post
+from .tutorial import KEY_ENV, LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
+from .versions import check_versions, runtime_versions
+
+log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 SERVER_APP = "azureml_inference_server_http.server.entry:app"
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
+#: How often a blocking wait in the main thread looks for a Ctrl-C.
+SIGNAL_CHECK_S = 0.5
+LOCAL_NAME = "sklearn-mnist-local"
 #: How long a lost connection waits for the server's exit to become visible before it is reported
 #: as a lost connection: when the server dies, the client often sees the socket drop first.
 SERVER_EXIT_GRACE_S = 5.0
-LOG_TAIL_LINES = 40
 #: The worker timeout gunicorn enforces on one request (the server's own default is 300 s).
 WORKER_TIMEOUT_S = 300
 
@@ -90,8 +98,8 @@ def stage_deployment(
 class LocalWebservice:
     """A running (or starting) inference server, with the SDK's web service surface.
 
-    Build it with :func:`deploy_local`; then ``wait_for_deployment()``, ``run()``, ``scoring_uri``,
-    ``get_logs()``, ``state`` and ``delete()`` behave as on an ``AciWebservice``.
+    Build it with :func:`deploy` (or :func:`start_local_service`); then ``wait_for_deployment()``,
+    ``run()``, ``scoring_uri``, ``get_logs()``, ``state`` and ``delete()`` behave as on an ``AciWebservice``.
     """
 
     auth_enabled = False
@@ -161,7 +169,7 @@ class LocalWebservice:
         exits (``init()`` failed, port taken) or is not healthy within ``timeout_sec``."""
         timeout = DEFAULT_STARTUP_TIMEOUT_S if timeout_sec is None else float(timeout_sec)
         if show_output:
-            print(f"Starting local service {self.name} on {self.scoring_uri} ...", flush=True)
+            log.info("Starting local service %s on %s ...", self.name, self.scoring_uri)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -184,7 +192,11 @@ class LocalWebservice:
             raise
         self.state = "Healthy"
         if show_output:
-            print(f'Local service creation operation finished, operation "Succeeded" ({self.scoring_uri})')
+            log.info('Local service creation operation finished, operation "Succeeded" (%s)', self.scoring_uri)
+
+    def get_keys(self) -> tuple[None, None]:
+        """A local service has no keys (``auth_enabled`` is False), as an ACI service without auth."""
+        return None, None
 
     def run(self, input_data: str | bytes) -> Any:
         """POST the tutorial's JSON body, as ``AciWebservice.run(input_data)`` does; return the answer."""
@@ -217,9 +229,15 @@ class LocalWebservice:
         )
 
     def serve_until_stopped(self) -> None:
-        """Block while the server runs; Ctrl-C deletes the service."""
+        """Block while the server runs; Ctrl-C deletes the service.
+
+        The wait is in short steps: a Ctrl-C that the kernel hands to another thread (joblib leaves
+        some behind after training) only sets a flag, which a single blocking ``waitpid`` never sees.
+        """
         try:
-            self._process.wait()
+            while self._process.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._process.wait(timeout=SIGNAL_CHECK_S)
         finally:
             self.delete()
 
@@ -260,12 +278,12 @@ class LocalWebservice:
         return f"LocalWebservice(name={self.name!r}, scoring_uri={self.scoring_uri!r}, state={self.state!r})"
 
 
-def deploy_local(
+def start_local_service(
     model_file: str | Path,
     entry_script: str | Path = "score.py",
     *,
-    name: str = "sklearn-mnist-local",
-    model_name: str = "sklearn_mnist",
+    name: str = LOCAL_NAME,
+    model_name: str = MODEL_NAME,
     model_version: int = 1,
     port: int | None = None,
     workers: int = 1,
@@ -303,7 +321,7 @@ def deploy_local(
         )
         command = [
             sys.executable, "-m", "gunicorn",
-            "--config", "python:mnist_aci._server_watchdog",
+            "--config", "python:mnist_aci._gunicorn_config",
             "--bind", f"{HOST}:{port}",
             "--workers", str(workers),
             "--timeout", str(WORKER_TIMEOUT_S),
@@ -331,6 +349,38 @@ def deploy_local(
         os.close(read_end)
     os.set_inheritable(write_end, False)
     return LocalWebservice(name, stage_dir, process, port, write_end)
+
+
+def deploy(
+    model: LocalModel,
+    entry_script: str | Path | None = None,
+    *,
+    port: int | None = None,
+    workers: int = 1,
+    timeout_sec: float | None = None,
+    keep_failed: bool = False,
+) -> LocalWebservice:
+    """The local target: verify a model of the local store (SHA-256, versions), serve it on
+    127.0.0.1 and wait until it is healthy."""
+    if not isinstance(model, LocalModel):
+        raise ModelTypeError(
+            f"The local target deploys a model of the local store (LocalModelStore.get()), not {type(model).__name__}."
+        )
+    model.verify()
+    check_versions(model.properties or None, runtime_versions(), "this Python environment")
+    with step("Deploying on the local inference server (127.0.0.1)"):
+        service = start_local_service(
+            model.path,
+            resolve_entry_script(entry_script),
+            name=f"{model.name.replace('_', '-')}-local",
+            model_name=model.name,
+            model_version=model.version,
+            port=port,
+            workers=workers,
+            sha256=model.sha256,
+        )
+        service.wait_for_deployment(show_output=True, timeout_sec=timeout_sec, keep_failed=keep_failed)
+    return service
 
 
 @atexit.register

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import _io
+from . import _atomic
 from .evaluation import error_matrix
 
 N_SAMPLES = 30
@@ -53,6 +53,6 @@ def plot_predictions(images: np.ndarray, labels: np.ndarray, predictions: np.nda
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` as a PNG at ``path`` (written whole or not at all)."""
-    with _io.atomic_path(path) as tmp:
+    with _atomic.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     return Path(path)

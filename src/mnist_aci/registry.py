@@ -1,4 +1,4 @@
-"""Step 4 of the tutorial: the registered model ``sklearn_mnist`` and the environment ``tutorial-env``.
+"""Step 4 of the tutorial on Azure (SDK v1): the registered model ``sklearn_mnist`` and ``tutorial-env``.
 
 Models are registered with the notebook's tags and description and, beside them, the versions
 record of the model file (as model properties). The environment pins those exact versions, and
@@ -13,14 +13,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from .errors import DeploymentError, ModelNotFoundError, VersionMismatchError
-from .training import PINNED_PACKAGES, read_versions, runtime_versions
+from .errors import DeploymentError, ModelNotFoundError
+from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
+from .versions import PINNED_PACKAGES, check_versions, read_versions, runtime_versions
 
-MODEL_NAME = "sklearn_mnist"
-MODEL_TAGS = {"data": "mnist", "model": "classification"}
-MODEL_DESCRIPTION = "Mnist handwriting recognition"
-ENVIRONMENT_NAME = "tutorial-env"
-ENVIRONMENT_VERSION = "1"
 #: Serving packages of the environment besides the model's pins: the inference server that runs
 #: score.py (pinned to the one score.py is tested with) and orjson for its fast JSON path.
 SERVING_PACKAGES = ("azureml-defaults", "azureml-inference-server-http", "orjson")
@@ -134,42 +130,6 @@ def pinned_versions(environment: Any) -> dict[str, str]:
         if match:
             pins[match.group(1).lower()] = match.group(2)
     return pins
-
-
-def _minor(python_version: str) -> str:
-    return ".".join(python_version.split(".")[:2])
-
-
-def version_mismatches(model_versions: dict[str, str], serving_versions: dict[str, str]) -> list[str]:
-    """What differs between a model's versions record and the versions that would load it."""
-    problems = []
-    for package in PINNED_PACKAGES:
-        wanted, got = model_versions.get(package), serving_versions.get(package)
-        if wanted and wanted != got:
-            problems.append(f"{package}: model saved with {wanted}, serving with {got or 'an unpinned version'}")
-    wanted, got = model_versions.get("python"), serving_versions.get("python")
-    if wanted and (not got or _minor(wanted) != _minor(got)):
-        problems.append(f"python: model saved with {wanted}, serving with {got or 'an unpinned version'}")
-    return problems
-
-
-def check_versions(model_versions: dict[str, str] | None, serving_versions: dict[str, str], where: str) -> None:
-    """Refuse to serve a model with package versions other than those it was saved with."""
-    if model_versions is None:
-        print(
-            "Warning: this model has no versions record, so its scikit-learn/numpy/joblib versions cannot "
-            f"be checked against {where}. Re-save it with mnist_aci.save_model to get one."
-        )
-        return
-    problems = version_mismatches(model_versions, serving_versions)
-    if problems:
-        raise VersionMismatchError(
-            f"Refusing to deploy: {where} would load the model with other package versions than it was "
-            "saved with, which breaks unpickling:\n  " + "\n  ".join(problems) + "\n"
-            "Register a new version of the environment pinned to the model's versions "
-            "(mnist-aci ... --register-environment, or mnist_aci.register_environment(ws, versions)), "
-            "or retrain the model with the serving versions."
-        )
 
 
 def check_environment_pins(environment: Any, model_versions: dict[str, str] | None) -> None:

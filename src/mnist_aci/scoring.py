@@ -26,8 +26,9 @@ import orjson
 import requests
 
 from .errors import ServiceCallError, sdk_message
+from .service import ScoringService
+from .tutorial import KEY_ENV
 
-KEY_ENV = "MNIST_ACI_SERVICE_KEY"
 DEFAULT_CHUNK_ROWS = 1000
 DEFAULT_TIMEOUT_S = 120.0
 JSON_TYPE = "application/json"
@@ -57,20 +58,20 @@ def npy_body(images: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def service_key(service: Any = None, key: str | None = None) -> str | None:
+def service_key(service: ScoringService | None = None, key: str | None = None) -> str | None:
     """The key to call a service with: ``key``, else ``$MNIST_ACI_SERVICE_KEY``, else the service's
     primary key when it has key auth enabled, else None."""
     if key:
         return key
     if os.environ.get(KEY_ENV):
         return os.environ[KEY_ENV]
-    if service is not None and getattr(service, "auth_enabled", False):
+    if service is not None and service.auth_enabled:
         primary, _secondary = service.get_keys()
         return str(primary)
     return None
 
 
-def auth_headers(service: Any = None, key: str | None = None) -> dict[str, str]:
+def auth_headers(service: ScoringService | None = None, key: str | None = None) -> dict[str, str]:
     """``{"Authorization": "Bearer <key>"}`` for a service with keys, else ``{}``."""
     chosen = service_key(service, key)
     return {"Authorization": f"Bearer {chosen}"} if chosen else {}
@@ -100,7 +101,7 @@ def post(
             f"No answer from {url} within {timeout:g} s. The service may be overloaded or stuck: "
             "check its logs (service.get_logs()) or raise the timeout."
         ) from exc
-    except requests.ConnectionError as exc:
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:  # dropped mid-answer too
         raise ServiceCallError(
             f"Lost the connection to {url} ({exc.__class__.__name__}). Is the service still running? "
             "Check service.state and service.get_logs()."
@@ -154,14 +155,14 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
     return labels
 
 
-def _stopped_error(service: Any, exc: ServiceCallError) -> ServiceCallError | None:
+def _stopped_error(service: ScoringService, exc: ServiceCallError) -> ServiceCallError | None:
     """The service's own account of a failed call when it can tell that its server stopped
     (:meth:`LocalWebservice.stopped_error <mnist_aci.local_service.LocalWebservice.stopped_error>`)."""
     explain = getattr(service, "stopped_error", None)
     return explain(exc) if callable(explain) else None
 
 
-def predict_tutorial(service: Any, images: np.ndarray) -> np.ndarray:
+def predict_tutorial(service: ScoringService, images: np.ndarray) -> np.ndarray:
     """The tutorial's path: one JSON request with every image, through ``service.run``."""
     from azureml.exceptions import WebserviceException
 
@@ -173,7 +174,7 @@ def predict_tutorial(service: Any, images: np.ndarray) -> np.ndarray:
 
 
 def predict(
-    service: Any,
+    service: ScoringService,
     images: np.ndarray,
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,

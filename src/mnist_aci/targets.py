@@ -1,43 +1,33 @@
-"""One deployment entry point for the three targets: ``local``, ``aci`` and ``aks``.
+"""The one place that chooses a target: ``local``, ``aci`` or ``aks``, and the local pre-flight.
 
-Whatever the target, :func:`deploy_model` returns a healthy service with the tutorial's surface
-(``scoring_uri``, ``run``, ``get_logs``, ``state``, ``delete``). Before a cloud deployment it runs
-a pre-flight on the local inference server with the same entry script and model file, so a broken
-``score.py`` or model fails in seconds on this machine instead of after minutes of image build.
+Each target family has its own ``deploy(...)`` taking only the arguments it understands
+(:func:`mnist_aci.local_service.deploy`, :func:`mnist_aci.deployment.deploy`); :func:`deploy_model`
+picks one and returns a healthy :class:`~mnist_aci.service.Service`. Before a cloud deployment it
+can run a pre-flight on the local inference server with the same entry script and model file, so a
+broken ``score.py`` or model fails in seconds on this machine instead of after minutes of image build.
+This is the only module that imports both the local and the cloud families.
 """
 
 from __future__ import annotations
 
-import tempfile
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from . import deployment, registry
+from . import deployment, local_service
 from ._progress import step
-from .errors import DeploymentError, MnistAciError
-from .local_registry import LocalModel
-from .local_service import LOG_TAIL_LINES, LocalWebservice, deploy_local
+from .errors import DeploymentError, MnistAciError, TargetError
 from .scoring import predict, tutorial_body
-from .training import MODEL_FILENAME, runtime_versions
+from .service import Service
+from .tutorial import LOG_TAIL_LINES
 
 Target = Literal["local", "aci", "aks"]
 TARGETS: tuple[Target, ...] = ("local", "aci", "aks")
 PREFLIGHT_TIMEOUT_S = 120.0
-
-
-def default_entry_script() -> Path:
-    """``score.py`` in the current folder, else the project's own ``score.py`` (beside ``src/``)."""
-    here = Path("score.py")
-    if here.is_file():
-        return here
-    project = Path(__file__).resolve().parents[2] / "score.py"
-    if project.is_file():
-        return project
-    raise DeploymentError(
-        "No score.py in the current folder and none beside the mnist_aci sources. Pass entry_script=."
-    )
 
 
 def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarray) -> int:
@@ -50,7 +40,7 @@ def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarra
     one = np.asarray(image).reshape(1, -1)
     with (
         step(f"Pre-flight: {entry_script} and the model on the local inference server"),
-        deploy_local(model_file, entry_script, name="preflight") as service,
+        local_service.start_local_service(model_file, entry_script, name="preflight") as service,
     ):
         service.wait_for_deployment(timeout_sec=PREFLIGHT_TIMEOUT_S)
         try:
@@ -76,83 +66,46 @@ def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarra
     return int(answer[0])
 
 
-def resolve_entry_script(entry_script: str | Path | None) -> Path:
-    """The entry script to deploy (``entry_script``, else :func:`default_entry_script`), said out loud."""
-    script = Path(entry_script) if entry_script else default_entry_script()
-    print(f"    entry script: {script.resolve()}")
-    return script
+def _preflight_file(model_file: Path, entry_script: Path, *, image: np.ndarray) -> int:
+    return preflight(model_file, entry_script, image)
 
 
-def deploy_local_model(
-    model: LocalModel,
-    entry_script: str | Path | None = None,
-    *,
-    port: int | None = None,
-    timeout_sec: float | None = None,
-    keep_failed: bool = False,
-) -> LocalWebservice:
-    """Verify a locally registered model (SHA-256, versions) and serve it on 127.0.0.1."""
-    model.verify()
-    registry.check_versions(model.properties or None, runtime_versions(), "this Python environment")
-    service = deploy_local(
-        model.path,
-        resolve_entry_script(entry_script),
-        name=f"{model.name.replace('_', '-')}-local",
-        model_name=model.name,
-        model_version=model.version,
-        port=port,
-        sha256=model.sha256,
-    )
-    service.wait_for_deployment(show_output=True, timeout_sec=timeout_sec, keep_failed=keep_failed)
-    return service
+#: Each target's own ``deploy``; the dispatcher itself adds ``preflight_image`` for the cloud ones.
+DEPLOYERS: dict[Target, Callable[..., Service]] = {
+    "local": local_service.deploy,
+    "aci": functools.partial(deployment.deploy, target="aci"),
+    "aks": functools.partial(deployment.deploy, target="aks"),
+}
+#: Parameters the dispatcher fills in itself.
+_INTERNAL = ("model", "target", "preflight")
 
 
-def deploy_model(
-    target: Target,
-    model: Any,
-    *,
-    entry_script: str | Path | None = None,
-    workspace: Any = None,
-    environment: Any = None,
-    deployment_config: Any = None,
-    name: str | None = None,
-    overwrite: bool = False,
-    preflight_image: np.ndarray | None = None,
-    keep_failed: bool = False,
-    timeout_sec: float | None = None,
-    port: int | None = None,
-) -> Any:
-    """Deploy ``model`` to ``target`` and wait until it is healthy.
+def deploy_model(target: Target, model: Any, *, preflight_image: np.ndarray | None = None, **options: Any) -> Service:
+    """Deploy ``model`` to ``target`` and wait until it is healthy; ``options`` are that target's own.
 
-    ``local``: ``model`` is a :class:`LocalModel`. ``aci``/``aks``: ``model`` is a registered
-    ``azureml.core.Model``, ``workspace`` and ``environment`` are required, the environment's pins
-    must match the model's versions record, and ``preflight_image`` (one test image) runs the
-    pre-flight first; pass ``None`` to skip it. ``deployment_config`` defaults to
-    :func:`deployment.aci_config` (``aks`` needs :func:`deployment.aks_config`).
+    - ``local``: ``model`` from :class:`~mnist_aci.model_store.LocalModelStore`; options ``entry_script``,
+      ``port``, ``workers``, ``timeout_sec``, ``keep_failed`` (:func:`mnist_aci.local_service.deploy`).
+    - ``aci``/``aks``: a registered ``azureml.core.Model``; ``workspace`` and ``environment`` are
+      required, plus the options of :func:`mnist_aci.deployment.deploy`. ``preflight_image`` (one
+      test image) runs the local pre-flight on the registered model file first.
+
+    An unknown target or an option the target does not take raises :class:`TargetError`.
     """
-    if target not in TARGETS:
-        raise DeploymentError(f"Unknown target {target!r}: choose one of {', '.join(TARGETS)}.")
-    if target == "local":
-        if not isinstance(model, LocalModel):
-            raise DeploymentError("The local target deploys a model of the local store (LocalModelStore.get()).")
-        return deploy_local_model(model, entry_script, port=port, timeout_sec=timeout_sec, keep_failed=keep_failed)
-    if workspace is None or environment is None:
-        raise DeploymentError(f"Target {target!r} needs a workspace (--config config.json) and an environment.")
-    if target == "aks" and deployment_config is None:
-        raise DeploymentError("Target 'aks' needs deployment_config=aks_config(compute_target_name=...).")
-    script = resolve_entry_script(entry_script)
-    registry.check_environment_pins(environment, registry.model_versions(model))
+    deployer = DEPLOYERS.get(target)
+    if deployer is None:
+        raise TargetError(f"Unknown target {target!r}: choose one of {', '.join(TARGETS)}.")
+    signature = inspect.signature(deployer)
     if preflight_image is not None:
-        with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
-            model_file = Path(model.download(target_dir=folder, exist_ok=True))
-            preflight(model_file if model_file.is_file() else model_file / MODEL_FILENAME, script, preflight_image)
-    return deployment.deploy_to_azure(
-        workspace,
-        model,
-        deployment.inference_config(environment, entry_script=str(script)),
-        deployment_config if deployment_config is not None else deployment.aci_config(),
-        name=name,
-        overwrite=overwrite,
-        keep_failed=keep_failed,
-        timeout_sec=timeout_sec,
-    )
+        if "preflight" not in signature.parameters:
+            raise TargetError(f"Target {target!r} runs on this machine already: it takes no preflight_image.")
+        options["preflight"] = functools.partial(_preflight_file, image=preflight_image)
+    try:
+        signature.bind(model, **options)
+    except TypeError as exc:
+        accepted = [name for name in signature.parameters if name not in _INTERNAL]
+        if "preflight" in signature.parameters:
+            accepted.append("preflight_image")
+        raise TargetError(
+            f"Target {target!r} cannot be deployed with these arguments ({exc}). It takes: {', '.join(accepted)}."
+        ) from exc
+    return deployer(model, **options)

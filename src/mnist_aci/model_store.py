@@ -1,4 +1,4 @@
-"""A local model store, so the local target needs no Azure.
+"""Step 4 of the tutorial on this machine: a local model store, so the local target needs no Azure.
 
 ``register`` copies a model file under ``<root>/<name>/<version>/`` with increasing versions,
 its tags, description, versions record and SHA-256; ``get`` returns the latest (or a given)
@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import _io
-from .errors import ModelIntegrityError, ModelNotFoundError
-from .registry import MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
-from .training import MODEL_FILENAME, read_versions
+from . import _atomic
+from .errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
+from .tutorial import MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
+from .versions import read_versions
 
 DEFAULT_STORE = Path(".mnist_aci") / "models"
 RECORD_FILENAME = "model.json"
@@ -111,7 +111,7 @@ class LocalModelStore:
                 properties={**(read_versions(source) or {}), **(properties or {})},
             )
             record = {key: value for key, value in asdict(model).items() if key != "path"}
-            _io.write_json(building / RECORD_FILENAME, record)
+            _atomic.write_json(building / RECORD_FILENAME, record)
             building.rename(parent / str(version))
         finally:
             shutil.rmtree(building, ignore_errors=True)
@@ -132,7 +132,7 @@ class LocalModelStore:
             record = json.loads((folder / RECORD_FILENAME).read_text(encoding="utf-8"))
             return LocalModel(path=(folder / MODEL_FILENAME).resolve(), **record)
         except (ValueError, TypeError) as exc:
-            raise ModelNotFoundError(
+            raise ModelRecordError(
                 f"The record of model {name}:{chosen} ({folder / RECORD_FILENAME}) is damaged ({exc}). "
                 "Register the model again."
             ) from exc

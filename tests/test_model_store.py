@@ -1,8 +1,8 @@
 import pytest
 
-from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError
-from mnist_aci.local_registry import LocalModelStore, sha256_of
-from mnist_aci.training import read_versions
+from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
+from mnist_aci.model_store import LocalModelStore, sha256_of
+from mnist_aci.versions import read_versions
 
 
 @pytest.fixture
@@ -77,5 +77,5 @@ def test_a_leftover_version_folder_does_not_block_registration(store, small_mode
 def test_damaged_record_is_a_clear_error(store, small_model_file):
     model = store.register(small_model_file)
     (model.path.parent / "model.json").write_text("{broken")
-    with pytest.raises(ModelNotFoundError, match="is damaged"):
+    with pytest.raises(ModelRecordError, match="is damaged"):
         store.get()

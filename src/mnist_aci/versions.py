@@ -1,0 +1,80 @@
+"""The versions record of a model file and the rule that serving must match it (a leaf module).
+
+Unpickling a model with other scikit-learn/numpy/joblib versions than it was saved with is this
+tutorial's most reported failure. Every saved model gets a record of Python and those packages'
+versions beside it; every target refuses to serve it with other ones.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+
+from .errors import MnistAciWarning, VersionMismatchError
+
+VERSIONS_SUFFIX = ".versions.json"
+#: The packages whose versions must match between training and serving.
+PINNED_PACKAGES = ("scikit-learn", "numpy", "joblib")
+
+
+def runtime_versions() -> dict[str, str]:
+    """The versions a model saved now depends on: Python and :data:`PINNED_PACKAGES`."""
+    return {"python": platform.python_version(), **{name: version(name) for name in PINNED_PACKAGES}}
+
+
+def versions_path(model_path: str | Path) -> Path:
+    """Where the versions record of a model file lives (beside it)."""
+    return Path(f"{model_path}{VERSIONS_SUFFIX}")
+
+
+def read_versions(model_path: str | Path) -> dict[str, str] | None:
+    """The versions record saved beside a model file, or None when there is none."""
+    record = versions_path(model_path)
+    if not record.is_file():
+        return None
+    content = json.loads(record.read_text(encoding="utf-8"))
+    return {str(key): str(value) for key, value in content.items()}
+
+
+def _minor(python_version: str) -> str:
+    return ".".join(python_version.split(".")[:2])
+
+
+def version_mismatches(model_versions: dict[str, str], serving_versions: dict[str, str]) -> list[str]:
+    """What differs between a model's versions record and the versions that would load it."""
+    problems = []
+    for package in PINNED_PACKAGES:
+        wanted, got = model_versions.get(package), serving_versions.get(package)
+        if wanted and wanted != got:
+            problems.append(f"{package}: model saved with {wanted}, serving with {got or 'an unpinned version'}")
+    wanted, got = model_versions.get("python"), serving_versions.get("python")
+    if wanted and (not got or _minor(wanted) != _minor(got)):
+        problems.append(f"python: model saved with {wanted}, serving with {got or 'an unpinned version'}")
+    return problems
+
+
+def check_versions(model_versions: dict[str, str] | None, serving_versions: dict[str, str], where: str) -> None:
+    """Refuse to serve a model with package versions other than those it was saved with.
+
+    A model without a record cannot be checked: that is a warning (``warnings.warn``), not a refusal.
+    """
+    if model_versions is None:
+        warnings.warn(
+            "This model has no versions record, so its scikit-learn/numpy/joblib versions cannot "
+            f"be checked against {where}. Re-save it with mnist_aci.save_model to get one.",
+            MnistAciWarning,
+            stacklevel=2,
+        )
+        return
+    problems = version_mismatches(model_versions, serving_versions)
+    if problems:
+        raise VersionMismatchError(
+            f"Refusing to deploy: {where} would load the model with other package versions than it was "
+            "saved with, which breaks unpickling:\n  " + "\n  ".join(problems) + "\n"
+            "Register a new version of the environment pinned to the model's versions "
+            "(mnist-aci ... --register-environment, or mnist_aci.register_environment(ws, versions)), "
+            "or retrain the model with the serving versions."
+        )

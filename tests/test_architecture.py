@@ -1,0 +1,150 @@
+"""The shape of the package: one-way imports, the service protocol, a quiet library, a small public API."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
+from conftest import ROOT, SCORE_PY
+
+import mnist_aci
+from mnist_aci._progress import hide_progress
+from mnist_aci.local_service import LocalWebservice
+from mnist_aci.scoring import ServiceEndpoint
+from mnist_aci.service import ScoringService, Service
+
+LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
+
+
+def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
+    """Run the import contracts of pyproject.toml against the package found under ``source_root``."""
+    return subprocess.run(
+        [LINT_IMPORTS, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=source_root,
+        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(source_root)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "forbidden_import", "contract"),
+    [
+        ("local_service.py", "from . import deployment", "The local target family does not import the Azure one"),
+        ("registry.py", "from . import model_store", "The Azure target family does not import the local one"),
+        ("scoring.py", "from . import targets", "Layers"),
+        ("errors.py", "from . import tutorial", "Layers"),
+    ],
+)
+def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import, contract):
+    package = tmp_path / "mnist_aci"
+    shutil.copytree(ROOT / "src" / "mnist_aci", package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert lint_imports(tmp_path).returncode == 0
+    with (package / module).open("a") as source:
+        source.write(f"\n{forbidden_import}  # noqa\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert f"{contract}" in result.stdout
+    assert "BROKEN" in result.stdout
+
+
+def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
+    package = tmp_path / "mnist_aci"
+    shutil.copytree(ROOT / "src" / "mnist_aci", package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "stray.py").write_text('"""Not in any layer."""\n')
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "mnist_aci.stray" in result.stdout
+
+
+def test_every_service_class_satisfies_the_protocol(tmp_path):
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    local = LocalWebservice("protocol", tmp_path, process, 1, write_end)
+    os.close(read_end)
+    try:
+        assert isinstance(local, Service)
+    finally:
+        local.delete()
+    assert isinstance(ServiceEndpoint("http://127.0.0.1:1/score"), ScoringService)
+    assert not isinstance(ServiceEndpoint("http://127.0.0.1:1/score"), Service)
+
+
+@pytest.mark.parametrize("sdk_class", [AciWebservice, AksWebservice])
+def test_the_sdks_web_services_have_every_member_of_the_protocol(sdk_class):
+    """The SDK builds its services from server payloads; check the members against the real classes."""
+    calls = {"run": (b"{}",), "get_logs": (), "get_keys": (), "delete": ()}
+    for name, args in calls.items():
+        method = getattr(sdk_class, name)
+        inspect.signature(method).bind(None, *args)
+    inspect.signature(sdk_class.get_logs).bind(None, num_lines=40)
+    initialised = inspect.getsource(Webservice._initialize) + inspect.getsource(sdk_class._initialize)
+    for attribute in ("name", "scoring_uri", "auth_enabled"):
+        assert f"self.{attribute} =" in initialised, attribute
+    assert "self.state =" in inspect.getsource(Webservice._initialize)
+
+
+QUIET_USE = """
+import numpy as np
+import mnist_aci
+from mnist_aci._progress import hide_progress
+from mnist_aci.model_store import LocalModelStore
+
+data = mnist_aci.resolve_dataset(download=False)
+model = mnist_aci.train_model(data.x_train[:500], data.y_train[:500])
+store = LocalModelStore("store")
+registered = store.register(mnist_aci.save_model(model, "out"))
+service = mnist_aci.deploy_model("local", registered, entry_script={score!r})
+labels = mnist_aci.predict(service, data.x_test[:20])
+assert (labels == model.predict(data.x_test[:20])).all()
+mnist_aci.delete_service(service)
+"""
+
+
+@pytest.mark.server
+def test_the_library_prints_nothing_to_stdout_when_logging_is_not_configured(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(QUIET_USE.format(score=str(SCORE_PY)))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "Falling back to the MNIST sample" in result.stderr  # a warning: Python's last-resort handler
+
+
+def test_show_progress_shows_the_progress_lines_on_stdout(capsys, sample_data):
+    handler = mnist_aci.show_progress()
+    try:
+        assert mnist_aci.show_progress() is handler
+        mnist_aci.train_model(sample_data.x_train[:300], sample_data.y_train[:300])
+    finally:
+        hide_progress(handler)
+    out = capsys.readouterr().out
+    assert out.startswith("==> Training on 300 images")
+    assert "    done in " in out
+
+
+def test_the_public_api_fits_one_screen_and_is_all_importable():
+    assert len(mnist_aci.__all__) <= 45
+    for name in mnist_aci.__all__:
+        assert getattr(mnist_aci, name) is not None
+    assert mnist_aci.__version__ == importlib.metadata.version("mnist-aci")
+    for name in mnist_aci.__all__:
+        if name != "__version__":
+            assert name in mnist_aci.__doc__, f"{name} is public but not in the module's API table"
