@@ -7,6 +7,7 @@ import ctypes
 import gzip
 import importlib.util
 import os
+import signal
 import socket
 import struct
 import time
@@ -58,8 +59,19 @@ def adopt_orphans() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
+def restore_ctrl_c() -> None:
+    """Give this process, and so every program the tests start, the Ctrl-C of an interactive shell.
+
+    A shell without job control starts background commands (CI scripts, ``nohup ... &``) with SIGINT
+    ignored, and children inherit that: a CLI under test would then never see the Ctrl-C the test sends.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 PR_SET_CHILD_SUBREAPER = 36
 adopt_orphans()
+restore_ctrl_c()
 
 
 def inference_servers() -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import inference_servers, wait_until_gone
+from conftest import ROOT, inference_servers, wait_until_gone
 
 from mnist_aci.cli import main
 
@@ -209,3 +210,59 @@ def test_run_on_aci_makes_the_tutorials_calls_against_a_mocked_workspace(tmp_pat
     assert "Pre-flight" in out
     assert "Overall accuracy:" in out
     assert (tmp_path / "out" / "conf.png").is_file()
+
+
+def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp_path):
+    """The real Open Datasets download, with no network: the user reads one clear error, nothing else."""
+    result = run_cli(["train", "--dataset", "mnist"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("mnist-aci: error: Full MNIST is not available")
+    assert "Could not download MNIST from Azure Open Datasets" in result.stderr
+    for noise in ("Upload failed", "infer_column_types", "activityApp", "Traceback"):
+        assert noise not in result.stdout + result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_help_and_version_answer_without_importing_the_heavy_modules():
+    probe = (
+        "import sys\n"
+        "from mnist_aci.cli import main\n"
+        "for args in (['--help'], ['--version'], ['init', '--help']):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, exit.code\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('azureml', 'sklearn', 'matplotlib', 'requests')]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "usage: mnist-aci" in result.stdout
+    assert f"mnist-aci {importlib.metadata.version('mnist-aci')} (azureml-core " in result.stdout
+    assert "HEAVY []" in result.stdout
+
+
+def test_import_mnist_aci_does_not_import_the_azure_sdk():
+    probe = "import sys, mnist_aci; print(sorted(m for m in sys.modules if m.startswith('azureml')))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp_path):
+    folder = tmp_path / "my-tutorial"
+    first = run_cli(["init", str(folder)], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()
+    assert (folder / "config.json.example").read_bytes() == (ROOT / "config.json.example").read_bytes()
+    notebook = folder / "img-classification-part2-deploy.ipynb"
+    assert notebook.read_bytes() == (ROOT / "notebooks" / notebook.name).read_bytes()
+    assert "Next: cd " in first.stdout
+
+    (folder / "score.py").write_text("# my edits\n")
+    again = run_cli(["init", str(folder)], tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.startswith("mnist-aci: error: Refusing to overwrite")
+    assert (folder / "score.py").read_text() == "# my edits\n"
+
+    forced = run_cli(["init", str(folder), "--force"], tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()

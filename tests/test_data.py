@@ -1,5 +1,6 @@
 import gzip
 import shutil
+import sys
 from unittest import mock
 
 import numpy as np
@@ -203,3 +204,23 @@ def test_full_mnist_matches_the_official_md5s(mnist_dir):
     assert x_test.min() >= 0.0
     assert x_test.max() <= 1.0
     assert np.bincount(y_test).sum() == 10_000
+
+
+def test_the_sdks_telemetry_noise_goes_to_the_debug_log_not_the_screen(tmp_path, capsys, caplog):
+    from azureml.opendatasets import MNIST
+
+    def noisy_failure(*_args, **_kwargs):
+        print("{'infer_column_types': 'False', 'activity': 'download'}")
+        print("Upload failed. OSError: <urlopen error>", file=sys.stderr)
+        raise OSError("Name or service not known")
+
+    mnist = mock.create_autospec(MNIST)
+    mnist.get_file_dataset.return_value.download.side_effect = noisy_failure
+    caplog.set_level("DEBUG", logger="mnist_aci")
+    with mock.patch("azureml.opendatasets.MNIST", mnist), pytest.raises(DataError, match="Could not download"):
+        data.download_mnist(tmp_path / "data")
+    shown = capsys.readouterr()
+    assert shown.out == ""
+    assert shown.err == ""
+    assert "Upload failed" in caplog.text
+    assert "infer_column_types" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -95,6 +96,22 @@ def test_committed_outputs_show_a_real_run():
         out for cell in code_cells(notebook) for out in cell.get("outputs", []) if "image/png" in out.get("data", {})
     ]
     assert len(images) == 2
+
+
+#: A file system path: a slash that starts a word (URLs such as http://127.0.0.1:5001/score do not match).
+ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/[\w.-]+/")
+
+
+def test_committed_outputs_show_no_paths_of_the_machine_that_ran_them():
+    notebook = committed()
+    texts = [stream_text(notebook)]
+    texts += [
+        str(out.get("data", {}).get("text/plain", ""))
+        for cell in code_cells(notebook)
+        for out in cell.get("outputs", [])
+    ]
+    found = sorted({match for text in texts for match in ABSOLUTE_PATH.findall(text)})
+    assert found == []
 
 
 @pytest.mark.full_mnist

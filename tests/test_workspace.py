@@ -5,6 +5,7 @@ import azureml.core
 import pytest
 from azureml.core import Workspace
 from azureml.core.authentication import InteractiveLoginAuthentication
+from conftest import ROOT
 
 from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
 from mnist_aci.workspace import config_search_paths, load_workspace, read_workspace_config, sdk_version
@@ -86,3 +87,23 @@ def test_unreachable_workspace_is_one_clear_error(tmp_path):
         from_config.side_effect = AuthenticationException("Could not retrieve user token. Please run 'az login'")
         with pytest.raises(WorkspaceError, match=r"workspace 'ws'.*az login.*--tenant-id"):
             load_workspace(tmp_path)
+
+
+def test_an_unfilled_copy_of_the_example_is_refused_before_any_sdk_call(tmp_path):
+    example = (ROOT / "config.json.example").read_text()
+    (tmp_path / "config.json").write_text(example)
+    with (
+        mock.patch.object(Workspace, "from_config", autospec=True) as from_config,
+        pytest.raises(WorkspaceConfigError) as info,
+    ):
+        load_workspace(tmp_path / "config.json")
+    from_config.assert_not_called()
+    message = str(info.value)
+    assert "subscription_id, resource_group, workspace_name" in message
+    assert "placeholders" in message
+
+
+def test_one_unfilled_field_is_named_alone(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({**VALID, "resource_group": " <my rg> "}))
+    with pytest.raises(WorkspaceConfigError, match=r"placeholders for resource_group\. Fill"):
+        read_workspace_config(tmp_path / "config.json")

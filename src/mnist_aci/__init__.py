@@ -28,64 +28,8 @@ errors                      ``MnistAciError`` (the base; the others are in ``mni
 
 from importlib.metadata import version as _version
 
-from ._progress import show_progress
-from .data import Dataset, load_data, resolve_dataset
-from .deployment import aci_config, aks_config, delete_service
-from .errors import MnistAciError
-from .evaluation import Evaluation, evaluate
-from .model_store import LocalModel, LocalModelStore
-from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
-from .registry import get_model, get_or_register_environment, register_environment, register_model
-from .score_script import resolve_entry_script
-from .scoring import ServiceEndpoint, call_http, predict, predict_tutorial, tutorial_body
-from .service import ScoringService, Service
-from .targets import deploy_model
-from .training import load_model, save_model, train_model
-from .workflow import JobOptions, connect, deploy_service, load_dataset, prepare_model, run_job
-from .workspace import load_workspace, sdk_version
+import lazy_loader as _lazy
 
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
 __version__ = _version("mnist-aci")
-
-__all__ = [
-    "Dataset",
-    "Evaluation",
-    "JobOptions",
-    "LocalModel",
-    "LocalModelStore",
-    "MnistAciError",
-    "ScoringService",
-    "Service",
-    "ServiceEndpoint",
-    "__version__",
-    "aci_config",
-    "aks_config",
-    "call_http",
-    "connect",
-    "delete_service",
-    "deploy_model",
-    "deploy_service",
-    "evaluate",
-    "get_model",
-    "get_or_register_environment",
-    "load_data",
-    "load_dataset",
-    "load_model",
-    "load_workspace",
-    "plot_confusion",
-    "plot_predictions",
-    "predict",
-    "predict_tutorial",
-    "prepare_model",
-    "register_environment",
-    "register_model",
-    "resolve_dataset",
-    "resolve_entry_script",
-    "run_job",
-    "sample_indices",
-    "save_figure",
-    "save_model",
-    "sdk_version",
-    "show_progress",
-    "train_model",
-    "tutorial_body",
-]
+__all__ = [*__all__, "__version__"]

@@ -1,27 +1,33 @@
-"""``mnist-aci``: the tutorial's phases from the command line.
+"""mnist-aci: the tutorial's phases from the command line.
 
 ``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the
-real tutorial. Progress goes to stdout; errors of this package end as one line on stderr and exit
-code 1; options that do not fit together exit 2, as argparse's own usage errors do.
+real tutorial; ``mnist-aci init`` copies the tutorial's files into a folder to edit. Progress goes to
+stdout; errors of this package end as one line on stderr and exit code 1; options that do not fit
+together exit 2, as argparse's own usage errors do. The heavy modules (scikit-learn, the Azure SDK)
+are imported only by the commands that need them, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import platform
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import deployment, scoring, workflow
 from ._progress import hide_progress, show_progress
 from .errors import MnistAciError, MnistAciWarning, sdk_message
 from .model_store import DEFAULT_STORE
-from .service import ScoringService
-from .targets import TARGETS
-from .workflow import JobOptions
+from .project_files import PROJECT_FILES, write_project_files
+from .tutorial import TARGETS
+
+if TYPE_CHECKING:
+    from .service import ScoringService
+    from .workflow import JobOptions
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -44,9 +50,27 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="local target: port on 127.0.0.1 (default: a free one)")
 
 
+def version_line() -> str:
+    """``mnist-aci X (azureml-core Y, scikit-learn Z, Python W)``, read without importing them."""
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    packages = ", ".join(f"{name} {installed(name)}" for name in ("azureml-core", "scikit-learn"))
+    return f"mnist-aci {installed('mnist-aci')} ({packages}, Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnist-aci", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help=f"copy the tutorial's files ({', '.join(PROJECT_FILES)}) into a folder")
+    init.add_argument("folder", nargs="?", type=Path, default=Path(), help="where to write them (default: here)")
+    init.add_argument("--force", action="store_true", help="overwrite files of the same names")
 
     run = commands.add_parser("run", help="the whole tutorial: data, model, deploy, evaluate, delete")
     train = commands.add_parser("train", help="train the tutorial's model and register it")
@@ -78,12 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> JobOptions:
+    from .workflow import JobOptions
+
     known = set(JobOptions.__dataclass_fields__)
     return JobOptions(**{key: value for key, value in vars(args).items() if key in known})
 
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Options that do not fit together end the command with ``parser.error`` (exit code 2)."""
+    if args.command == "init":
+        return
     if args.command == "delete" and args.target == "local":
         parser.error("a local service stops with the command that started it (Ctrl-C); there is nothing to delete")
     if args.command == "evaluate" and args.target == "local" and not args.scoring_uri:
@@ -96,13 +124,32 @@ def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 def _service_for(args: argparse.Namespace, options: JobOptions) -> ScoringService:
     """The running service named on the command line."""
+    from . import deployment, scoring, workflow
+
     if options.target == "local":
         return scoring.ServiceEndpoint(args.scoring_uri)
     service: ScoringService = deployment.get_service(workflow.connect(options), options.service_name or "")
     return service
 
 
+def initialise(folder: Path, *, force: bool) -> None:
+    """``mnist-aci init``: write the tutorial's files and say what to do next."""
+    written = write_project_files(folder, force=force)
+    print("Wrote " + ", ".join(str(path) for path in written))
+    where = "" if folder == Path() else f"cd {folder} && "
+    print(
+        f"Next: {where}mnist-aci run   (the whole tutorial on this machine; edit score.py to change the service)\n"
+        "  for Azure: copy config.json.example to config.json, fill in your workspace, then\n"
+        "  mnist-aci run --target aci --config config.json; or open the notebook in Jupyter."
+    )
+
+
 def dispatch(args: argparse.Namespace) -> None:
+    if args.command == "init":
+        initialise(args.folder, force=args.force)
+        return
+    from . import deployment, workflow
+
     options = options_from(args)
     if args.command == "run":
         print(workflow.run_job(options).summary())
@@ -141,20 +188,26 @@ def console() -> Iterator[None]:
             hide_progress(handler)
 
 
+def is_azure_ml_error(exc: Exception) -> bool:
+    """Whether ``exc`` is one of the Azure ML SDK's own errors (without importing the SDK for it)."""
+    sdk_errors = sys.modules.get("azureml.exceptions")
+    return sdk_errors is not None and isinstance(exc, sdk_errors.AzureMLException)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 error, 2 usage error, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     check_usage(parser, args)
-    from azureml.exceptions import AzureMLException
-
     try:
         with console():
             dispatch(args)
     except MnistAciError as exc:
         print(f"mnist-aci: error: {exc}", file=sys.stderr)
         return 1
-    except AzureMLException as exc:
+    except Exception as exc:
+        if not is_azure_ml_error(exc):
+            raise
         print(f"mnist-aci: error: Azure ML: {sdk_message(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

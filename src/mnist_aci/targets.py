@@ -14,7 +14,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +23,8 @@ from ._progress import step
 from .errors import DeploymentError, MnistAciError, TargetError
 from .scoring import predict, tutorial_body
 from .service import Service
-from .tutorial import LOG_TAIL_LINES
+from .tutorial import LOG_TAIL_LINES, TARGETS, Target
 
-Target = Literal["local", "aci", "aks"]
-TARGETS: tuple[Target, ...] = ("local", "aci", "aks")
 PREFLIGHT_TIMEOUT_S = 120.0
 
 

@@ -6,12 +6,18 @@ the environment ``tutorial-env`` version ``"1"``, and the package's own shared s
 
 from __future__ import annotations
 
+from typing import Literal
+
 MODEL_NAME = "sklearn_mnist"
 MODEL_FILENAME = "sklearn_mnist_model.pkl"
 MODEL_TAGS = {"data": "mnist", "model": "classification"}
 MODEL_DESCRIPTION = "Mnist handwriting recognition"
 ENVIRONMENT_NAME = "tutorial-env"
 ENVIRONMENT_VERSION = "1"
+
+Target = Literal["local", "aci", "aks"]
+#: Where the tutorial's model can be deployed: the inference server on 127.0.0.1, ACI, AKS.
+TARGETS: tuple[Target, ...] = ("local", "aci", "aks")
 
 #: Environment variable holding a service key for the scoring calls (never printed).
 KEY_ENV = "MNIST_ACI_SERVICE_KEY"

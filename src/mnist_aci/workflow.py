@@ -21,9 +21,9 @@ from .local_service import LocalWebservice
 from .model_store import DEFAULT_STORE, LocalModelStore
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
-from .targets import Target, deploy_model
+from .targets import deploy_model
 from .training import DEFAULT_REGULARIZATION, save_model, train_model
-from .tutorial import ENVIRONMENT_VERSION
+from .tutorial import ENVIRONMENT_VERSION, Target
 from .workspace import load_workspace, sdk_version
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
         store = LocalModelStore(options.store)
         found = None if options.retrain else store.find(training_data=tag)
         if found is not None:
-            log.info("==> Reusing registered model %s:%s (%s)", found.name, found.version, found.path)
+            log.info("==> Reusing registered model %s:%s from the store %s", found.name, found.version, store.root)
             return found
         model_file = train_and_save(options, data)
         return store.register(model_file, properties={"training_data": tag})

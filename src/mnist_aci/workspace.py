@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from .errors import WorkspaceConfigError, WorkspaceError, sdk_message
 
 CONFIG_KEYS = ("subscription_id", "resource_group", "workspace_name")
+#: A value of config.json.example ("<your Azure subscription id>") that was not replaced.
+PLACEHOLDER = re.compile(r"<[^<>]*>")
 
 
 def sdk_version() -> str:
@@ -58,10 +61,16 @@ def read_workspace_config(path: str | Path | None = None) -> tuple[Path, dict[st
         ) from exc
     if not isinstance(content, dict):
         raise WorkspaceConfigError(f"{found} must hold a JSON object; compare it with config.json.example.")
-    missing = [key for key in CONFIG_KEYS if not isinstance(content.get(key), str) or not content[key]]
+    missing = [key for key in CONFIG_KEYS if not isinstance(content.get(key), str) or not content[key].strip()]
     if missing:
         raise WorkspaceConfigError(
             f"{found} lacks {', '.join(missing)} (each a non-empty string). Compare it with config.json.example."
+        )
+    unfilled = [key for key in CONFIG_KEYS if PLACEHOLDER.fullmatch(content[key].strip())]
+    if unfilled:
+        raise WorkspaceConfigError(
+            f"{found} still holds the example's placeholders for {', '.join(unfilled)}. Fill them in with your "
+            "workspace's values (Azure portal > your Azure ML workspace > Download config.json), then run again."
         )
     return found, {key: content[key] for key in CONFIG_KEYS}
 

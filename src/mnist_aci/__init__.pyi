@@ -1,0 +1,44 @@
+# The public API (see the table in __init__.py's docstring). Read by mypy, and by lazy_loader at run
+# time: each name is imported from its module on first use, so `import mnist_aci` (and `mnist-aci --help`)
+# stays quick and the Azure SDK is imported only by the functions that call it.
+
+from ._progress import show_progress as show_progress
+from .data import Dataset as Dataset, load_data as load_data, resolve_dataset as resolve_dataset
+from .deployment import aci_config as aci_config, aks_config as aks_config, delete_service as delete_service
+from .errors import MnistAciError as MnistAciError
+from .evaluation import Evaluation as Evaluation, evaluate as evaluate
+from .model_store import LocalModel as LocalModel, LocalModelStore as LocalModelStore
+from .plots import (
+    plot_confusion as plot_confusion,
+    plot_predictions as plot_predictions,
+    sample_indices as sample_indices,
+    save_figure as save_figure,
+)
+from .registry import (
+    get_model as get_model,
+    get_or_register_environment as get_or_register_environment,
+    register_environment as register_environment,
+    register_model as register_model,
+)
+from .score_script import resolve_entry_script as resolve_entry_script
+from .scoring import (
+    ServiceEndpoint as ServiceEndpoint,
+    call_http as call_http,
+    predict as predict,
+    predict_tutorial as predict_tutorial,
+    tutorial_body as tutorial_body,
+)
+from .service import ScoringService as ScoringService, Service as Service
+from .targets import deploy_model as deploy_model
+from .training import load_model as load_model, save_model as save_model, train_model as train_model
+from .workflow import (
+    JobOptions as JobOptions,
+    connect as connect,
+    deploy_service as deploy_service,
+    load_dataset as load_dataset,
+    prepare_model as prepare_model,
+    run_job as run_job,
+)
+from .workspace import load_workspace as load_workspace, sdk_version as sdk_version
+
+__version__: str

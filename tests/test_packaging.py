@@ -1,0 +1,105 @@
+"""The package as a user installs it: the built sdist and wheel, installed in a fresh environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from mnist_aci.project_files import CONFIG_EXAMPLE, NOTEBOOK, SCORE_PY
+
+TOP_LEVEL = {SCORE_PY: ROOT / SCORE_PY, NOTEBOOK: ROOT / "notebooks" / NOTEBOOK, CONFIG_EXAMPLE: ROOT / CONFIG_EXAMPLE}
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory) -> dict[str, Path]:
+    """The sdist, and the wheel built from it, as ``python -m build`` makes them from a copy of the tree."""
+    tree = tmp_path_factory.mktemp("tree") / "mnist-aci"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in tracked.split():
+        source, target = ROOT / name, tree / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target, follow_symlinks=False)
+    out = tree.parent / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out)],
+        cwd=tree,
+        capture_output=True,
+        check=True,
+    )
+    return {"sdist": next(out.glob("*.tar.gz")), "wheel": next(out.glob("*.whl"))}
+
+
+def test_the_wheel_carries_the_tutorials_files_and_the_type_information(dists):
+    with zipfile.ZipFile(dists["wheel"]) as wheel:
+        names = set(wheel.namelist())
+        for name, source in TOP_LEVEL.items():
+            assert wheel.read(f"mnist_aci/files/{name}") == source.read_bytes(), name
+    assert {"mnist_aci/py.typed", "mnist_aci/__init__.pyi", "mnist_aci/cli.py"} <= names
+
+
+def test_the_sdist_carries_the_top_level_files_and_the_packaged_links(dists):
+    with tarfile.open(dists["sdist"]) as sdist:
+        names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if "/" in member.name}
+    assert {"score.py", "config.json.example", "pyproject.toml", "src/mnist_aci/py.typed"} <= names
+    assert {f"src/mnist_aci/files/{name}" for name in TOP_LEVEL} <= names
+
+
+@pytest.fixture(scope="module")
+def installed(dists, tmp_path_factory) -> Path:
+    """A fresh virtual environment with only the wheel installed; its dependencies are this
+    environment's (the locked ones), reached through a .pth file, so nothing is downloaded."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    (site / "locked-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet", "--no-deps",
+         "--no-index", str(dists["wheel"])],
+        check=True,
+    )  # fmt: skip
+    return venv
+
+
+def run_installed(venv: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("MNIST_DATA_DIR", "PYTHONPATH")}
+    return subprocess.run(
+        [str(venv / "bin" / "mnist-aci"), *args],
+        cwd=cwd,
+        env={**env, "MPLBACKEND": "Agg", "VIRTUAL_ENV": str(venv)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.server
+def test_a_user_with_only_the_wheel_can_init_and_run_the_tutorial(installed, tmp_path):
+    where = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", "import mnist_aci; print(mnist_aci.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert where.startswith(str(installed)), "the test must use the installed wheel, not the sources"
+
+    mine = tmp_path / "mine"
+    assert run_installed(installed, ["init", str(mine)], tmp_path).returncode == 0
+    result = run_installed(installed, ["run", "--dataset", "sample", "--no-download"], mine)
+    assert result.returncode == 0, result.stderr
+    assert "    entry script: score.py\n" in result.stdout
+    assert "Overall accuracy:" in result.stdout
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    result = run_installed(installed, ["run", "--dataset", "sample", "--no-download"], bare)
+    assert result.returncode == 0, result.stderr
+    assert "entry script: score.py installed with mnist-aci" in result.stdout
+    assert "(deleted)" in result.stdout
