@@ -34,7 +34,7 @@ from ._progress import step
 from .errors import DeploymentError, ModelIntegrityError, ModelTypeError, PortInUseError, ServiceCallError
 from .model_store import LocalModel, sha256_of
 from .score_script import resolve_entry_script
-from .scoring import post
+from .scoring import JSON_TYPE, post_to_service
 from .tutorial import KEY_ENV, LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
 from .versions import check_versions, runtime_versions
 
@@ -200,13 +200,7 @@ class LocalWebservice:
 
     def run(self, input_data: str | bytes) -> Any:
         """POST the tutorial's JSON body, as ``AciWebservice.run(input_data)`` does; return the answer."""
-        try:
-            return post(self.scoring_uri, input_data, "application/json")
-        except ServiceCallError as exc:
-            stopped = self.stopped_error(exc)
-            if stopped is None:
-                raise
-            raise stopped from exc
+        return post_to_service(self, input_data, JSON_TYPE)
 
     def stopped_error(self, exc: ServiceCallError) -> ServiceCallError | None:
         """The precise error for a failed call when the server itself has stopped, else None.

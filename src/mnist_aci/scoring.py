@@ -155,11 +155,26 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
     return labels
 
 
-def _stopped_error(service: ScoringService, exc: ServiceCallError) -> ServiceCallError | None:
-    """The service's own account of a failed call when it can tell that its server stopped
+def post_to_service(
+    service: ScoringService,
+    body: str | bytes,
+    content_type: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    session: requests.Session | None = None,
+) -> Any:
+    """:func:`post` to ``service.scoring_uri``; a call that failed because the service's server stopped
+    raises the service's own account of it, when it can give one
     (:meth:`LocalWebservice.stopped_error <mnist_aci.local_service.LocalWebservice.stopped_error>`)."""
-    explain = getattr(service, "stopped_error", None)
-    return explain(exc) if callable(explain) else None
+    try:
+        return post(service.scoring_uri, body, content_type, headers=headers, timeout=timeout, session=session)
+    except ServiceCallError as exc:
+        explain = getattr(service, "stopped_error", None)
+        stopped = explain(exc) if callable(explain) else None
+        if stopped is None:
+            raise
+        raise stopped from exc
 
 
 def predict_tutorial(service: ScoringService, images: np.ndarray) -> np.ndarray:
@@ -189,15 +204,9 @@ def predict(
     with requests.Session() as session:
         for start in range(0, len(images), chunk_rows):
             chunk = images[start : start + chunk_rows]
-            try:
-                answer = post(
-                    service.scoring_uri, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=session
-                )
-            except ServiceCallError as exc:
-                stopped = _stopped_error(service, exc)
-                if stopped is None:
-                    raise
-                raise stopped from exc
+            answer = post_to_service(
+                service, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=session
+            )
             labels.append(_labels(answer, len(chunk)))
     return np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
 
