@@ -155,20 +155,12 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
     return labels
 
 
-def post_to_service(
-    service: ScoringService,
-    body: str | bytes,
-    content_type: str,
-    *,
-    headers: dict[str, str] | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    session: requests.Session | None = None,
-) -> Any:
-    """:func:`post` to ``service.scoring_uri``; a call that failed because the service's server stopped
-    raises the service's own account of it, when it can give one
+def post_to_service(service: ScoringService, body: str | bytes, content_type: str, **options: Any) -> Any:
+    """:func:`post` (with its ``options``) to ``service.scoring_uri``; a call that failed because the
+    service's server stopped raises the service's own account of it, when it can give one
     (:meth:`LocalWebservice.stopped_error <mnist_aci.local_service.LocalWebservice.stopped_error>`)."""
     try:
-        return post(service.scoring_uri, body, content_type, headers=headers, timeout=timeout, session=session)
+        return post(service.scoring_uri, body, content_type, **options)
     except ServiceCallError as exc:
         explain = getattr(service, "stopped_error", None)
         stopped = explain(exc) if callable(explain) else None
