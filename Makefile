@@ -11,10 +11,13 @@ BIN := $(VENV)/bin
 ARGS ?=
 # uv installs the locked environment: the uv on PATH, else this pinned release, installed once from PyPI
 # with pip into .tools (git-ignored). uv runs $(PYTHON), never downloads an interpreter, and builds $(VENV).
+# uv is given the interpreter's real path: a pyenv shim's path would not match .venv's, and uv would rebuild
+# .venv from scratch at every sync.
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
-UV_ENV := UV_PYTHON=$(PYTHON) UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
+UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
+  UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
 .PHONY: run test test-stress bench lock clean
 
