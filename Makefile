@@ -1,20 +1,34 @@
-# Two commands do everything; each builds the virtual environment on first use.
+# Two commands do everything; each builds the virtual environment on first use, exactly as uv.lock says.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
 #   make test   ruff, mypy, the import contracts and the whole test suite
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
+#   make lock   re-resolve uv.lock after a change to pyproject.toml (ARGS=--upgrade: newest releases allowed)
 # scikit-learn 1.9 needs Python >= 3.11; prefer python3.11 where several are installed.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
+# uv installs the locked environment: the uv on PATH, else this pinned release, installed once from PyPI
+# with pip into .tools (git-ignored). uv runs $(PYTHON), never downloads an interpreter, and builds $(VENV).
+# uv is given the interpreter's real path: a pyenv shim's path would not match .venv's, and uv would rebuild
+# .venv from scratch at every sync.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
+  UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: run test test-stress bench clean
+.PHONY: run test test-stress bench lock clean
 
-$(BIN)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+# --locked: install what uv.lock pins, and stop if uv.lock no longer matches pyproject.toml.
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV_ENV) $(UV) sync --locked --extra dev || \
+	  { echo "uv sync failed; if uv.lock is out of date with pyproject.toml, 'make lock' refreshes it" >&2; exit 1; }
 	touch $@
 
 run: $(BIN)/.installed
@@ -36,6 +50,9 @@ test-stress: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_scoring.py $(ARGS)
+
+lock: | $(UV)
+	$(UV_ENV) $(UV) lock $(ARGS)
 
 clean:
 	rm -rf $(VENV) outputs .mnist_aci
