@@ -58,14 +58,11 @@ def installed(dists, tmp_path_factory) -> Path:
     """A fresh virtual environment with only the wheel installed; its dependencies are this
     environment's (the locked ones), reached through a .pth file, so nothing is downloaded."""
     venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # with the pip Python bundles
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
     (site / "locked-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet", "--no-deps",
-         "--no-index", str(dists["wheel"])],
-        check=True,
-    )  # fmt: skip
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    subprocess.run([*pip, str(dists["wheel"])], check=True)
     return venv
 
 
