@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, inference_servers, wait_until_gone
 
-from mnist_aci.cli import main
+from mnist_aci.cli import console, main
+from mnist_aci.errors import MnistAciWarning
 
 pytestmark = pytest.mark.server
 
@@ -266,3 +268,12 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
     forced = run_cli(["init", str(folder), "--force"], tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()
+
+
+def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys):
+    with console():
+        warnings.warn(MnistAciWarning("this model has no versions record"), stacklevel=1)
+        warnings.warn(DeprecationWarning("someone else's"), stacklevel=1)
+    err = capsys.readouterr().err
+    assert "mnist-aci: warning: this model has no versions record\n" in err
+    assert "mnist-aci: warning: someone else's" not in err
