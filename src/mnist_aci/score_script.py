@@ -24,7 +24,7 @@ def resolve_entry_script(entry_script: str | Path | None) -> Path:
     """The entry script to deploy (``entry_script``, else :func:`default_entry_script`), said out loud
     (as given, or as "the one installed with mnist-aci": no machine's paths in a notebook's outputs)."""
     script = Path(entry_script) if entry_script else default_entry_script()
-    if script.is_file() and script.samefile(packaged_file(SCORE_PY)):
+    if not entry_script and script != Path(SCORE_PY):  # the default fell back to the installed copy
         log.info("    entry script: score.py installed with mnist-aci (mnist-aci init copies it here to edit)")
         log.debug("    installed at %s", script)
     else:
