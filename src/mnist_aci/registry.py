@@ -9,17 +9,12 @@ with other ones.
 from __future__ import annotations
 
 import re
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from .errors import DeploymentError, ModelNotFoundError
 from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
-from .versions import PINNED_PACKAGES, check_versions, read_versions, runtime_versions
-
-#: Serving packages of the environment besides the model's pins: the inference server that runs
-#: score.py (pinned to the one score.py is tested with) and orjson for its fast JSON path.
-SERVING_PACKAGES = ("azureml-defaults", "azureml-inference-server-http", "orjson")
+from .versions import PINNED_PACKAGES, check_versions, read_versions, runtime_versions, serving_pip_packages
 
 
 def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None) -> Any:
@@ -71,24 +66,15 @@ def get_or_register_model(workspace: Any, model_path: str | Path, *, name: str =
         return register_model(workspace, model_path, name=name)
 
 
-def environment_pins(versions: dict[str, str]) -> list[str]:
-    """``name==version`` for each package whose version must match the model's."""
-    return [f"{package}=={versions[package]}" for package in PINNED_PACKAGES]
-
-
 def build_environment(versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME) -> Any:
     """An environment for score.py, pinned to the versions a model was saved with (default: these)."""
     from azureml.core import Environment
     from azureml.core.conda_dependencies import CondaDependencies
 
     versions = versions or runtime_versions()
-    serving = [
-        f"{package}=={version(package)}" if package == "azureml-inference-server-http" else package
-        for package in SERVING_PACKAGES
-    ]
     env = Environment(name)
     env.python.conda_dependencies = CondaDependencies.create(
-        python_version=versions["python"], pip_packages=[*serving, *environment_pins(versions)]
+        python_version=versions["python"], pip_packages=["azureml-defaults", *serving_pip_packages(versions)]
     )
     return env
 

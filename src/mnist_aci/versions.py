@@ -18,6 +18,10 @@ from .errors import MnistAciWarning, VersionMismatchError
 VERSIONS_SUFFIX = ".versions.json"
 #: The packages whose versions must match between training and serving.
 PINNED_PACKAGES = ("scikit-learn", "numpy", "joblib")
+#: Serving packages of a cloud environment besides the model's pins: the inference server that runs
+#: score.py and orjson for its JSON path, each pinned to the version score.py is tested with here.
+#: ``azureml-defaults`` (SDK v1's serving bundle) stays unpinned, as the tutorial lists it.
+SERVING_PACKAGES = ("azureml-inference-server-http", "orjson")
 
 
 def runtime_versions() -> dict[str, str]:
@@ -41,6 +45,13 @@ def read_versions(model_path: str | Path) -> dict[str, str] | None:
 
 def _minor(python_version: str) -> str:
     return ".".join(python_version.split(".")[:2])
+
+
+def serving_pip_packages(model_versions: dict[str, str]) -> list[str]:
+    """The pip pins of a cloud environment for score.py and a model with ``model_versions``:
+    :data:`SERVING_PACKAGES` at this machine's versions, then ``name==version`` of each pinned package."""
+    serving = [f"{package}=={version(package)}" for package in SERVING_PACKAGES]
+    return serving + [f"{package}=={model_versions[package]}" for package in PINNED_PACKAGES]
 
 
 def version_mismatches(model_versions: dict[str, str], serving_versions: dict[str, str]) -> list[str]:
