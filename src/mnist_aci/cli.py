@@ -1,10 +1,11 @@
 """mnist-aci: the tutorial's phases from the command line.
 
-``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the
-real tutorial; ``mnist-aci init`` copies the tutorial's files into a folder to edit. Progress goes to
-stdout; errors of this package end as one line on stderr and exit code 1; options that do not fit
-together exit 2, as argparse's own usage errors do. The heavy modules (scikit-learn, the Azure SDK)
-are imported only by the commands that need them, so ``--help`` and ``--version`` answer at once.
+``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the real
+tutorial (SDK v1), ``--target endpoint`` the same on a managed online endpoint (SDK v2); ``mnist-aci
+init`` copies the tutorial's files into a folder to edit. Progress goes to stdout; errors of this
+package end as one line on stderr and exit code 1; options that do not fit together exit 2, as
+argparse's own usage errors do. The heavy modules (scikit-learn, the Azure SDK) are imported only by the
+commands that need them, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ._progress import hide_progress, show_progress
 from .errors import MnistAciError, MnistAciWarning, sdk_message
 from .model_store import DEFAULT_STORE
 from .project_files import PROJECT_FILES, write_project_files
-from .tutorial import TARGETS
+from .tutorial import DEFAULT_INSTANCE_TYPE, TARGETS
 
 if TYPE_CHECKING:
     from .service import ScoringService
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=TARGETS, default="local", help="where to deploy (default: local)")
-    parser.add_argument("--config", type=Path, help="workspace config.json (aci/aks; see config.json.example)")
+    parser.add_argument("--config", type=Path, help="workspace config.json (aci/aks/endpoint; see config.json.example)")
     parser.add_argument("--tenant-id", help="log in interactively on this Azure tenant")
     parser.add_argument("--data-dir", type=Path, help="folder with the MNIST files (default: $MNIST_DATA_DIR, ./data)")
     parser.add_argument(
@@ -45,7 +46,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", type=Path, default=Path("outputs"), help="figures, metrics, model")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="local model store")
     parser.add_argument("--entry-script", type=Path, help="scoring script (default: ./score.py, else the project's)")
-    parser.add_argument("--service-name", help="web service name (default: sklearn-mnist-svc-xxxx)")
+    parser.add_argument(
+        "--service-name",
+        help="web service or endpoint name (default: sklearn-mnist-svc-xxxx, sklearn-mnist-ep-xxxxxxxx)",
+    )
     parser.add_argument("--timeout", dest="timeout_sec", type=float, help="deployment time-out in seconds")
     parser.add_argument("--port", type=int, help="local target: port on 127.0.0.1 (default: a free one)")
 
@@ -94,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="register a new tutorial-env version pinned to the model's package versions, and use it",
         )
+        sub.add_argument(
+            "--instance-type", help=f"endpoint: VM size of each instance (default: {DEFAULT_INSTANCE_TYPE})"
+        )
+        sub.add_argument("--instance-count", type=int, help="endpoint: number of instances (default: 1)")
+    deploy.add_argument(
+        "--min-accuracy",
+        type=float,
+        help="endpoint rollout: the new deployment's accuracy gate (default: the live deployment's accuracy)",
+    )
     run.add_argument("--keep", action="store_true", help="keep the service (local: serve until Ctrl-C)")
     run.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
     evaluate.add_argument("--scoring-uri", help="local target: the scoring URI of a running service")
@@ -105,7 +118,7 @@ def options_from(args: argparse.Namespace) -> JobOptions:
     from .workflow import JobOptions
 
     known = set(JobOptions.__dataclass_fields__)
-    return JobOptions(**{key: value for key, value in vars(args).items() if key in known})
+    return JobOptions(**{key: value for key, value in vars(args).items() if key in known and value is not None})
 
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -120,15 +133,35 @@ def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"{args.command} --target {args.target} needs --service-name")
     if args.command in ("run", "deploy") and args.target == "aks" and not args.compute_target:
         parser.error("--target aks needs --compute-target, the name of your AKS compute target")
+    if args.command in ("run", "deploy"):
+        check_endpoint_usage(parser, args)
+
+
+def check_endpoint_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The endpoint's own options go with ``--target endpoint`` only, and ``--auth`` never does."""
+    given = {"--instance-type": args.instance_type, "--instance-count": args.instance_count}
+    given["--min-accuracy"] = getattr(args, "min_accuracy", None)
+    used = [option for option, value in given.items() if value is not None]
+    if args.target != "endpoint" and used:
+        parser.error(f"{', '.join(used)} apply to --target endpoint only")
+    if args.target == "endpoint" and args.auth_enabled:
+        parser.error("--auth is for aci: an endpoint always needs a key")
+    if args.instance_count is not None and args.instance_count < 1:
+        parser.error(f"--instance-count must be at least 1, got {args.instance_count}")
+    if given["--min-accuracy"] is not None and not 0 <= given["--min-accuracy"] <= 1:
+        parser.error(f"--min-accuracy is an accuracy between 0 and 1, got {given['--min-accuracy']}")
 
 
 def _service_for(args: argparse.Namespace, options: JobOptions) -> ScoringService:
     """The running service named on the command line."""
-    from . import deployment, scoring, workflow
+    from . import deployment, endpoint, scoring, workflow
 
     if options.target == "local":
         return scoring.ServiceEndpoint(args.scoring_uri)
-    service: ScoringService = deployment.get_service(workflow.connect(options), options.service_name or "")
+    name = options.service_name or ""
+    if options.target == "endpoint":
+        return endpoint.get_service(workflow.connect(options), name)
+    service: ScoringService = deployment.get_service(workflow.connect(options), name)
     return service
 
 
@@ -189,9 +222,12 @@ def console() -> Iterator[None]:
 
 
 def is_azure_ml_error(exc: Exception) -> bool:
-    """Whether ``exc`` is one of the Azure ML SDK's own errors (without importing the SDK for it)."""
-    sdk_errors = sys.modules.get("azureml.exceptions")
-    return sdk_errors is not None and isinstance(exc, sdk_errors.AzureMLException)
+    """Whether ``exc`` is one of the Azure SDKs' own errors: SDK v1's ``AzureMLException``, or azure-core's
+    ``AzureError`` (SDK v2 and azure-identity), without importing an SDK for it."""
+    v1_errors, azure_errors = sys.modules.get("azureml.exceptions"), sys.modules.get("azure.core.exceptions")
+    return (v1_errors is not None and isinstance(exc, v1_errors.AzureMLException)) or (
+        azure_errors is not None and isinstance(exc, azure_errors.AzureError)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

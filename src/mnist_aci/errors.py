@@ -56,6 +56,10 @@ class DeploymentError(MnistAciError, RuntimeError):
     """A deployment ended Failed/Unhealthy, timed out, or its server could not start."""
 
 
+class RolloutError(DeploymentError):
+    """A gated rollout refused the new deployment (it scored below the gate); the live one was left as it was."""
+
+
 class TargetError(MnistAciError, ValueError):
     """A deployment target that does not exist, or arguments that the chosen target cannot use."""
 

@@ -8,13 +8,19 @@ with other ones.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from .errors import DeploymentError, ModelNotFoundError
 from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
-from .versions import PINNED_PACKAGES, check_versions, read_versions, runtime_versions, serving_pip_packages
+from .versions import (
+    check_versions,
+    exact_pins,
+    read_versions,
+    runtime_versions,
+    serving_pip_packages,
+    versions_from_properties,
+)
 
 
 def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None) -> Any:
@@ -104,18 +110,10 @@ def get_or_register_environment(
     return register_environment(workspace, versions, name=name)
 
 
-EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==?\s*([^=<>!~,;\s]+)")
-
-
 def pinned_versions(environment: Any) -> dict[str, str]:
     """The exact pins of an environment: pip ``name==version`` and conda ``name=version[=build]``."""
     deps = environment.python.conda_dependencies
-    pins = {}
-    for spec in [*deps.conda_packages, *deps.pip_packages]:
-        match = EXACT_PIN.match(str(spec))
-        if match:
-            pins[match.group(1).lower()] = match.group(2)
-    return pins
+    return exact_pins([*deps.conda_packages, *deps.pip_packages])
 
 
 def check_environment_pins(environment: Any, model_versions: dict[str, str] | None) -> None:
@@ -126,6 +124,4 @@ def check_environment_pins(environment: Any, model_versions: dict[str, str] | No
 
 def model_versions(model: Any) -> dict[str, str] | None:
     """The versions record stored in a registered model's properties (None if absent)."""
-    properties = model.properties or {}
-    record = {key: str(properties[key]) for key in ("python", *PINNED_PACKAGES) if key in properties}
-    return record or None
+    return versions_from_properties(model.properties)

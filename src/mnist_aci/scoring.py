@@ -187,11 +187,16 @@ def predict(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     key: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    headers: dict[str, str] | None = None,
 ) -> np.ndarray:
-    """Predicted labels for ``images`` (n, 784), sent as ``.npy`` chunks over one connection."""
+    """Predicted labels for ``images`` (n, 784), sent as ``.npy`` chunks over one connection.
+
+    ``headers`` are sent with every request besides the key's (for example
+    ``{"azureml-model-deployment": "green"}`` to score one deployment of an endpoint).
+    """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1. Got {chunk_rows} instead.")
-    headers = auth_headers(service, key)
+    headers = {**(headers or {}), **auth_headers(service, key)}
     labels = []
     with requests.Session() as session:
         for start in range(0, len(images), chunk_rows):

@@ -1,11 +1,12 @@
-"""The one place that chooses a target: ``local``, ``aci`` or ``aks``, and the local pre-flight.
+"""The one place that chooses a target: ``local``, ``aci``, ``aks`` or ``endpoint``, and the local pre-flight.
 
 Each target family has its own ``deploy(...)`` taking only the arguments it understands
-(:func:`mnist_aci.local_service.deploy`, :func:`mnist_aci.deployment.deploy`); :func:`deploy_model`
+(:func:`mnist_aci.local_service.deploy`, :func:`mnist_aci.deployment.deploy` for SDK v1,
+:func:`mnist_aci.endpoint.deploy` for SDK v2); :func:`deploy_model`
 picks one and returns a healthy :class:`~mnist_aci.service.Service`. Before a cloud deployment it
 can run a pre-flight on the local inference server with the same entry script and model file, so a
 broken ``score.py`` or model fails in seconds on this machine instead of after minutes of image build.
-This is the only module that imports both the local and the cloud families.
+This is the only module that imports more than one target family.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import deployment, local_service
+from . import deployment, endpoint, local_service
 from ._progress import step
 from .errors import DeploymentError, MnistAciError, TargetError
 from .scoring import predict, tutorial_body
@@ -73,6 +74,7 @@ DEPLOYERS: dict[Target, Callable[..., Service]] = {
     "local": local_service.deploy,
     "aci": functools.partial(deployment.deploy, target="aci"),
     "aks": functools.partial(deployment.deploy, target="aks"),
+    "endpoint": endpoint.deploy,
 }
 #: Parameters the dispatcher fills in itself.
 _INTERNAL = ("model", "target", "preflight")
@@ -86,6 +88,9 @@ def deploy_model(target: Target, model: Any, *, preflight_image: np.ndarray | No
     - ``aci``/``aks``: a registered ``azureml.core.Model``; ``workspace`` and ``environment`` are
       required, plus the options of :func:`mnist_aci.deployment.deploy`. ``preflight_image`` (one
       test image) runs the local pre-flight on the registered model file first.
+    - ``endpoint``: a registered SDK v2 model; ``ml_client`` and ``environment`` are required, plus the
+      options of :func:`mnist_aci.endpoint.deploy` (instance type and count, ``rollout_data`` and
+      ``min_accuracy`` for the gated rollout on an existing endpoint) and ``preflight_image``.
 
     An unknown target or an option the target does not take raises :class:`TargetError`.
     """

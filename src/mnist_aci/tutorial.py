@@ -15,9 +15,14 @@ MODEL_DESCRIPTION = "Mnist handwriting recognition"
 ENVIRONMENT_NAME = "tutorial-env"
 ENVIRONMENT_VERSION = "1"
 
-Target = Literal["local", "aci", "aks"]
-#: Where the tutorial's model can be deployed: the inference server on 127.0.0.1, ACI, AKS.
-TARGETS: tuple[Target, ...] = ("local", "aci", "aks")
+Target = Literal["local", "aci", "aks", "endpoint"]
+#: Where the tutorial's model can be deployed: the inference server on 127.0.0.1, ACI and AKS (SDK v1),
+#: a managed online endpoint (SDK v2).
+TARGETS: tuple[Target, ...] = ("local", "aci", "aks", "endpoint")
+
+#: The endpoint target's default instance type: the smallest managed online endpoints accept (1 core,
+#: 3.5 GB; the model and the server need less than 0.5 GB).
+DEFAULT_INSTANCE_TYPE = "Standard_DS1_v2"
 
 #: Environment variable holding a service key for the scoring calls (never printed).
 KEY_ENV = "MNIST_ACI_SERVICE_KEY"

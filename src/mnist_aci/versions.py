@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import warnings
+from collections.abc import Iterable, Mapping
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from .errors import MnistAciWarning, VersionMismatchError
 
@@ -22,6 +25,8 @@ PINNED_PACKAGES = ("scikit-learn", "numpy", "joblib")
 #: score.py and orjson for its JSON path, each pinned to the version score.py is tested with here.
 #: ``azureml-defaults`` (SDK v1's serving bundle) stays unpinned, as the tutorial lists it.
 SERVING_PACKAGES = ("azureml-inference-server-http", "orjson")
+#: An exact pin: pip ``name==version`` or conda ``name=version[=build]``.
+EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==?\s*([^=<>!~,;\s]+)")
 
 
 def runtime_versions() -> dict[str, str]:
@@ -52,6 +57,23 @@ def serving_pip_packages(model_versions: dict[str, str]) -> list[str]:
     :data:`SERVING_PACKAGES` at this machine's versions, then ``name==version`` of each pinned package."""
     serving = [f"{package}=={version(package)}" for package in SERVING_PACKAGES]
     return serving + [f"{package}=={model_versions[package]}" for package in PINNED_PACKAGES]
+
+
+def exact_pins(specs: Iterable[object]) -> dict[str, str]:
+    """``{name: version}`` of the exact pins among package specs (others, such as ``pip``, are skipped)."""
+    pins = {}
+    for spec in specs:
+        match = EXACT_PIN.match(str(spec))
+        if match:
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+def versions_from_properties(properties: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The versions record stored in a registered model's properties (None if absent)."""
+    properties = properties or {}
+    record = {key: str(properties[key]) for key in ("python", *PINNED_PACKAGES) if key in properties}
+    return record or None
 
 
 def version_mismatches(model_versions: dict[str, str], serving_versions: dict[str, str]) -> list[str]:

@@ -10,9 +10,12 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from . import _atomic, deployment, registry, scoring
+import numpy as np
+
+from . import _atomic, deployment, endpoint_assets, endpoint_workspace, registry, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
 from .errors import ModelNotFoundError, TargetError
@@ -23,7 +26,7 @@ from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
 from .targets import deploy_model
 from .training import DEFAULT_REGULARIZATION, save_model, train_model
-from .tutorial import ENVIRONMENT_VERSION, Target
+from .tutorial import DEFAULT_INSTANCE_TYPE, ENVIRONMENT_VERSION, Target
 from .workspace import load_workspace, sdk_version
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,9 @@ class JobOptions:
     register_environment: bool = False
     timeout_sec: float | None = None
     port: int | None = None
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 1
+    min_accuracy: float | None = None
     regularization: float = DEFAULT_REGULARIZATION
     retrain: bool = False
     seed: int | None = None
@@ -101,11 +107,19 @@ def load_dataset(options: JobOptions) -> Dataset:
 
 
 def connect(options: JobOptions) -> Any:
-    """The workspace for a cloud target (None for the local target)."""
+    """The workspace for a cloud target: an SDK v1 ``Workspace`` for aci/aks, an SDK v2 ``MLClient`` for
+    endpoint (None for the local target)."""
     if options.target == "local":
         return None
     with step("Connecting to the workspace"):
+        if options.target == "endpoint":
+            return endpoint_workspace.connect(options.config, tenant_id=options.tenant_id)
         return load_workspace(options.config, tenant_id=options.tenant_id)
+
+
+def _assets(options: JobOptions) -> ModuleType:
+    """The module that registers models and environments for the options' cloud target (SDK v1 or v2)."""
+    return endpoint_assets if options.target == "endpoint" else registry
 
 
 def train_and_save(options: JobOptions, data: Dataset) -> Path:
@@ -125,9 +139,10 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
             return found
         model_file = train_and_save(options, data)
         return store.register(model_file, properties={"training_data": tag})
+    assets = _assets(options)
     if not options.retrain:
         try:
-            registered = registry.get_model(workspace)
+            registered = assets.get_model(workspace)
             if (registered.properties or {}).get("training_data", tag) == tag:
                 return registered
             log.info("==> The registered sklearn_mnist was trained on other data: training one on %s", tag)
@@ -135,7 +150,7 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
             log.info("==> No model sklearn_mnist registered in the workspace: training one")
     model_file = train_and_save(options, data)
     with step("Registering the model in the workspace"):
-        return registry.register_model(workspace, model_file, properties={"training_data": tag})
+        return assets.register_model(workspace, model_file, properties={"training_data": tag})
 
 
 def model_label(model: Any) -> str:
@@ -143,10 +158,10 @@ def model_label(model: Any) -> str:
 
 
 def registered_model(options: JobOptions, workspace: Any = None) -> Any:
-    """The latest registered ``sklearn_mnist`` (local store, or the workspace for aci/aks)."""
+    """The latest registered ``sklearn_mnist`` (local store, or the workspace for the cloud targets)."""
     if workspace is None:
         return LocalModelStore(options.store).get()
-    return registry.get_model(workspace)
+    return _assets(options).get_model(workspace)
 
 
 def deploy_service(
@@ -155,11 +170,14 @@ def deploy_service(
     workspace: Any = None,
     preflight_image: Any = None,
     deployment_config: Any = None,
+    rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Service:
     """Deploy ``model`` to the options' target and wait until it is healthy.
 
     ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment;
-    ``deployment_config`` defaults to the tutorial's ACI configuration (or AKS's for ``aks``).
+    ``deployment_config`` defaults to the tutorial's ACI configuration (or AKS's for ``aks``; an
+    endpoint runs on ``options.instance_type`` instead). ``rollout_data`` (test images and labels) lets
+    the endpoint target roll the model out to an existing endpoint through its accuracy gate.
     """
     if options.target == "local":
         return deploy_model(
@@ -170,11 +188,34 @@ def deploy_service(
             timeout_sec=options.timeout_sec,
             keep_failed=options.keep_failed,
         )
-    versions = registry.model_versions(model)
+    assets = _assets(options)
+    versions = assets.model_versions(model)
     if options.register_environment:
-        environment = registry.register_environment(workspace, versions)
+        environment = assets.register_environment(workspace, versions)
     else:
-        environment = registry.get_or_register_environment(workspace, versions, version=options.environment_version)
+        environment = assets.get_or_register_environment(workspace, versions, version=options.environment_version)
+    if options.target == "endpoint":
+        if deployment_config is not None:
+            log.info(
+                "==> The ACI configuration does not apply to a managed online endpoint: it runs on %d x %s.",
+                options.instance_count,
+                options.instance_type,
+            )
+        return deploy_model(
+            "endpoint",
+            model,
+            ml_client=workspace,
+            environment=environment,
+            entry_script=options.entry_script,
+            name=options.service_name,
+            instance_type=options.instance_type,
+            instance_count=options.instance_count,
+            keep_failed=options.keep_failed,
+            timeout_sec=options.timeout_sec,
+            preflight_image=preflight_image if options.preflight else None,
+            rollout_data=rollout_data,
+            min_accuracy=options.min_accuracy,
+        )
     config = deployment_config
     if config is None and options.target == "aks":
         if not options.compute_target:
@@ -199,13 +240,21 @@ def deploy_service(
 
 
 def deploy_registered(options: JobOptions) -> Service:
-    """``mnist-aci deploy``: deploy the registered model; the local target serves until Ctrl-C."""
+    """``mnist-aci deploy``: deploy the registered model; the local target serves until Ctrl-C.
+
+    On an existing endpoint (``--target endpoint --service-name NAME``) this is the gated blue/green
+    rollout, scored on the test set.
+    """
     workspace = connect(options)
     model = registered_model(options, workspace)
-    preflight_image = None
-    if options.target != "local" and options.preflight:
-        preflight_image = load_dataset(options).x_test[0]
-    service = deploy_service(options, model, workspace, preflight_image)
+    data = (
+        load_dataset(options)
+        if options.target == "endpoint" or (options.target != "local" and options.preflight)
+        else None
+    )
+    preflight_image = data.x_test[0] if data is not None and options.preflight else None
+    rollout_data = (data.x_test, data.y_test) if data is not None and options.target == "endpoint" else None
+    service = deploy_service(options, model, workspace, preflight_image, rollout_data=rollout_data)
     log.info("Scoring URI: %s", service.scoring_uri)
     if isinstance(service, LocalWebservice):
         log.info("Serving; press Ctrl-C to stop.")

@@ -1,0 +1,486 @@
+"""Steps 3-4 and 11 of the tutorial on SDK v2: a managed online endpoint instead of ACI, and a gated rollout.
+
+A new endpoint is made as Microsoft's v2 examples make one: ``ManagedOnlineEndpoint(name, auth_mode="key")``
+(v2 has no anonymous endpoints), a ``ManagedOnlineDeployment`` named ``blue`` running the same ``score.py``
+(``CodeConfiguration(code=<folder holding score.py>, scoring_script="score.py")``) on an instance type, then
+100 % of the traffic to ``blue``. A deployment that fails prints its provisioning state, the error and the
+tail of its logs, raises one :class:`DeploymentError` and deletes what it created unless ``keep_failed``;
+Ctrl-C while waiting does the same.
+
+On an existing endpoint, :func:`deploy` rolls the model out blue/green with a gate: the new deployment
+(``green`` beside a live ``blue``, or the reverse) starts at 0 % traffic, both are scored on the test set
+through the endpoint (the ``azureml-model-deployment`` header picks one), and traffic moves to the new one
+only if its accuracy reaches the gate (default: the live deployment's); the old one is then deleted.
+Otherwise the new deployment is deleted and the traffic stays as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import endpoint_assets
+from ._progress import step
+from .errors import DeploymentError, RolloutError, ServiceCallError, ServiceNameError, TargetError, sdk_message
+from .evaluation import evaluate
+from .score_script import resolve_entry_script
+from .scoring import predict
+from .service import Service
+from .tutorial import DEFAULT_INSTANCE_TYPE, LOG_TAIL_LINES
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_PREFIX = "sklearn-mnist-ep-"
+#: Endpoint names: 3-32 characters, letters, digits and dashes, starting with a letter. They are part of
+#: the scoring URL, so they must be unique in the Azure region.
+ENDPOINT_NAME_RULE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
+DEPLOYMENT_NAMES = ("blue", "green")
+#: The header that sends a request to one deployment of an endpoint, whatever the traffic rules.
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+SCORING_SCRIPT = "score.py"
+ENDPOINT_DESCRIPTION = "Predict MNIST with sklearn"
+ENDPOINT_TAGS = {"data": "MNIST", "method": "sklearn"}
+
+#: ``online_endpoints.invoke`` writes the key and the deployment name into a dict shared by every call in
+#: the process (``EndpointInvokeFields.DEFAULT_HEADER``); calls go one at a time and clean it each time.
+_INVOKE_LOCK = threading.Lock()
+
+
+def new_endpoint_name() -> str:
+    """``sklearn-mnist-ep-`` and 8 random hex digits (endpoint names are unique per Azure region)."""
+    return ENDPOINT_PREFIX + uuid.uuid4().hex[:8]
+
+
+def check_endpoint_name(name: str) -> str:
+    """Return ``name`` if Azure ML accepts it as an endpoint name, else raise :class:`ServiceNameError`."""
+    if not isinstance(name, str) or not ENDPOINT_NAME_RULE.fullmatch(name):
+        raise ServiceNameError(
+            f"Invalid endpoint name {name!r}: use 3-32 characters, letters, digits and dashes, starting with a "
+            f"letter and ending with a letter or digit (for example {ENDPOINT_PREFIX}1a2b3c4d)."
+        )
+    return name
+
+
+def _forget_call_headers() -> None:
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    shared = EndpointInvokeFields.DEFAULT_HEADER
+    shared.pop(EndpointInvokeFields.AUTHORIZATION, None)
+    shared.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
+
+
+def invoke(ml_client: Any, endpoint_name: str, body: str | bytes, deployment_name: str | None = None) -> Any:
+    """``ml_client.online_endpoints.invoke(...)`` with ``body`` as the request file; the decoded answer.
+
+    The SDK's shared default headers are cleaned before and after, so no key or deployment name set by one
+    call reaches another. A refused call raises :class:`ServiceCallError` with the status.
+    """
+    from azure.core.exceptions import HttpResponseError
+
+    with _INVOKE_LOCK, tempfile.TemporaryDirectory(prefix="mnist-aci-request-") as folder:
+        request = Path(folder, "request.json")
+        request.write_bytes(body.encode("utf-8") if isinstance(body, str) else body)
+        _forget_call_headers()
+        try:
+            answer = ml_client.online_endpoints.invoke(
+                endpoint_name=endpoint_name, request_file=str(request), deployment_name=deployment_name
+            )
+        except HttpResponseError as exc:
+            raise ServiceCallError(
+                f"Endpoint {endpoint_name} answered {exc.status_code}: {sdk_message(exc)}",
+                status=exc.status_code,
+                body=sdk_message(exc),
+            ) from exc
+        finally:
+            _forget_call_headers()
+    try:
+        return json.loads(answer)
+    except ValueError as exc:
+        raise ServiceCallError(
+            f"Endpoint {endpoint_name} answered with a body that is not JSON: {answer[:500]}"
+        ) from exc
+
+
+def live_deployment(endpoint: Any) -> str | None:
+    """The deployment that takes the most of an endpoint's traffic (None when none takes any)."""
+    traffic = {name: int(share) for name, share in (endpoint.traffic or {}).items() if int(share) > 0}
+    return max(traffic, key=lambda name: traffic[name]) if traffic else None
+
+
+class EndpointService:
+    """A managed online endpoint with the surface of the tutorial's ``AciWebservice``.
+
+    ``run`` is the tutorial-shaped call (``online_endpoints.invoke``); ``mnist_aci.predict`` POSTs ``.npy``
+    chunks to ``scoring_uri`` with the endpoint's key. Keys are fetched when needed and never shown.
+    """
+
+    def __init__(self, ml_client: Any, endpoint: Any) -> None:
+        self._ml = ml_client
+        self._name: str = endpoint.name
+        self._scoring_uri: str = endpoint.scoring_uri
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def scoring_uri(self) -> str:
+        return self._scoring_uri
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True  # SDK v2 endpoints always need a key or a token
+
+    @property
+    def state(self) -> str | None:
+        """The endpoint's provisioning state (``Succeeded``, ``Failed``, ``Deleting``...)."""
+        return str(self._ml.online_endpoints.get(name=self._name).provisioning_state)
+
+    def get_keys(self) -> tuple[str | None, str | None]:
+        keys = self._ml.online_endpoints.get_keys(name=self._name)
+        return keys.primary_key, keys.secondary_key
+
+    def run(self, input_data: str | bytes) -> Any:
+        """The tutorial's ``service.run(input_data=...)``: the JSON body through ``online_endpoints.invoke``."""
+        return invoke(self._ml, self._name, input_data)
+
+    def get_logs(self, num_lines: int = 5000) -> str:
+        """The last ``num_lines`` lines of the log of the deployment taking the traffic."""
+        deployment = live_deployment(self._ml.online_endpoints.get(name=self._name))
+        if deployment is None:
+            return f"(endpoint {self._name} has no deployment taking traffic)"
+        return str(self._ml.online_deployments.get_logs(name=deployment, endpoint_name=self._name, lines=num_lines))
+
+    def delete(self) -> None:
+        """``ml_client.online_endpoints.begin_delete(name=...)``: the endpoint and its deployments."""
+        self._ml.online_endpoints.begin_delete(name=self._name).result()
+
+    def __repr__(self) -> str:
+        return f"EndpointService(name={self._name!r}, scoring_uri={self._scoring_uri!r})"
+
+
+def get_service(ml_client: Any, name: str) -> EndpointService:
+    """An existing endpoint by name; :class:`ServiceNameError` when there is none."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return EndpointService(ml_client, ml_client.online_endpoints.get(name=check_endpoint_name(name)))
+    except ResourceNotFoundError as exc:
+        raise ServiceNameError(f"No endpoint called {name!r} in this workspace.") from exc
+
+
+def endpoint_exists(ml_client: Any, name: str) -> bool:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        ml_client.online_endpoints.get(name=name)
+    except ResourceNotFoundError:
+        return False
+    return True
+
+
+def _wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
+    """``poller.result(timeout=...)``; still running after the time-out raises :class:`DeploymentError`."""
+    result = poller.result(timeout=timeout_sec)
+    if not poller.done():
+        raise DeploymentError(f"{what} did not finish within {timeout_sec:g} s.")
+    return result
+
+
+def failure_hint(message: str, instance_type: str, instance_count: int) -> str:
+    """What to change after a failed deployment, from the service's error message."""
+    text = message.lower()
+    if "quota" in text:
+        return (
+            f"Azure has not enough VM quota for {instance_count} x {instance_type} (managed online endpoints also "
+            "reserve 20 % extra for upgrades). Request more quota for that VM family in the Azure portal "
+            "(Quotas), lower --instance-count, or choose another --instance-type."
+        )
+    if "sku" in text or "instance type" in text or "instancetype" in text:
+        return (
+            f"Instance type {instance_type} is not accepted here: choose one of the managed online endpoints' "
+            "SKUs with --instance-type (for example Standard_DS1_v2, Standard_F2s_v2, Standard_DS2_v2)."
+        )
+    return (
+        "Check score.py's init() and the environment; run the local pre-flight (mnist-aci deploy --target local) "
+        "to reproduce it on your machine."
+    )
+
+
+def deployment_report(ml_client: Any, endpoint_name: str, deployment_name: str) -> str:
+    """Provisioning state and the tail of ``online_deployments.get_logs(...)`` of a deployment."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        state = ml_client.online_deployments.get(name=deployment_name, endpoint_name=endpoint_name).provisioning_state
+    except AzureError as exc:
+        state = f"unknown ({sdk_message(exc)})"
+    try:
+        logs = ml_client.online_deployments.get_logs(
+            name=deployment_name, endpoint_name=endpoint_name, lines=LOG_TAIL_LINES
+        )
+    except AzureError as exc:  # the logs may be what is broken
+        logs = f"(logs unavailable: {exc.__class__.__name__})"
+    return f"deployment {deployment_name}: provisioning state {state}\n--- last lines of get_logs() ---\n{logs}"
+
+
+def _quietly(what: str, action: Callable[[], object]) -> None:
+    """Run a clean-up step; its failure is logged, not raised over the error being reported."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        action()
+    except AzureError as exc:
+        log.warning("Could not %s: %s", what, sdk_message(exc))
+
+
+@contextlib.contextmanager
+def _undo_on_failure(
+    what: str, undo: Callable[[], object], undo_label: str, *, keep_failed: bool, report: Callable[[str], str]
+) -> Iterator[None]:
+    """Run the block; an Azure error, a time-out or Ctrl-C inside it undoes it unless ``keep_failed``.
+
+    An Azure error or a time-out becomes one :class:`DeploymentError` with ``report(problem)``; Ctrl-C goes on.
+    """
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not keep_failed:
+            log.warning("Interrupted: %s.", undo_label)
+            _quietly(undo_label, undo)
+        raise
+    except (AzureError, DeploymentError) as exc:
+        problem = sdk_message(exc)
+        details = report(problem)
+        log.error("%s failed: %s\n%s", what, problem, details)
+        cleanup = f"It was kept for inspection (keep_failed); {undo_label} yourself when done."
+        if not keep_failed:
+            _quietly(undo_label, undo)
+            cleanup = f"Done: {undo_label}."
+        raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
+
+
+def _deployment_failure(ml_client: Any, deployment: Any) -> Callable[[str], str]:
+    def report(problem: str) -> str:
+        details = deployment_report(ml_client, deployment.endpoint_name, deployment.name)
+        return f"{details}\n{failure_hint(problem, deployment.instance_type, deployment.instance_count)}"
+
+    return report
+
+
+def _create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None) -> None:
+    with step(
+        f"Creating deployment {deployment.name} on {deployment.endpoint_name}: "
+        f"{deployment.instance_count} x {deployment.instance_type} (several minutes)",
+        heartbeat_s=30,
+    ):
+        poller = ml_client.online_deployments.begin_create_or_update(deployment)
+        _wait(poller, f"Deployment {deployment.name}", timeout_sec)
+
+
+def _set_traffic(ml_client: Any, endpoint: Any, traffic: dict[str, int], timeout_sec: float | None) -> None:
+    shares = ", ".join(f"{name} {share} %" for name, share in traffic.items())
+    with step(f"Traffic of {endpoint.name}: {shares}"):
+        endpoint.traffic = traffic
+        _wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Traffic of {endpoint.name}", timeout_sec)
+
+
+def new_deployment(
+    name: str, endpoint_name: str, model: Any, environment: Any, code: Path, instance_type: str, instance_count: int
+) -> Any:
+    """``ManagedOnlineDeployment`` of the registered model and environment running ``code``/score.py."""
+    from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment
+
+    return ManagedOnlineDeployment(
+        name=name,
+        endpoint_name=endpoint_name,
+        model=f"azureml:{model.name}:{model.version}",
+        environment=f"azureml:{environment.name}:{environment.version}",
+        code_configuration=CodeConfiguration(code=str(code), scoring_script=SCORING_SCRIPT),
+        instance_type=instance_type,
+        instance_count=instance_count,
+    )
+
+
+def create_endpoint(
+    ml_client: Any, deployment: Any, *, timeout_sec: float | None, keep_failed: bool
+) -> EndpointService:
+    """A new key-auth endpoint, ``deployment`` (``blue``) on it, then 100 % of the traffic to it."""
+    from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+    name = deployment.endpoint_name
+    endpoint = ManagedOnlineEndpoint(
+        name=name, auth_mode="key", description=ENDPOINT_DESCRIPTION, tags=dict(ENDPOINT_TAGS)
+    )
+    with _undo_on_failure(
+        f"Deployment of endpoint {name}",
+        lambda: ml_client.online_endpoints.begin_delete(name=name).result(),
+        f"delete endpoint {name}",
+        keep_failed=keep_failed,
+        report=_deployment_failure(ml_client, deployment),
+    ):
+        with step(f"Creating endpoint {name} (key auth)"):
+            _wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Endpoint {name}", timeout_sec)
+        _create_deployment(ml_client, deployment, timeout_sec)
+        _set_traffic(ml_client, endpoint, {deployment.name: 100}, timeout_sec)
+    return EndpointService(ml_client, ml_client.online_endpoints.get(name=name))
+
+
+def deployment_accuracy(
+    service: EndpointService, deployment_name: str, images: np.ndarray, labels: np.ndarray
+) -> float:
+    """Accuracy of one deployment on ``images``, scored through the endpoint (the deployment header picks it)."""
+    with step(f"Scoring {len(labels):,} test images on deployment {deployment_name}"):
+        predicted = predict(service, images, headers={DEPLOYMENT_HEADER: deployment_name})
+    accuracy = evaluate(labels, predicted).accuracy
+    log.info("    %s: accuracy %.4f", deployment_name, accuracy)
+    return accuracy
+
+
+def rollout(
+    ml_client: Any,
+    service: EndpointService,
+    make_deployment: Callable[[str], Any],
+    test_data: tuple[np.ndarray, np.ndarray],
+    *,
+    min_accuracy: float | None = None,
+    timeout_sec: float | None = None,
+    keep_failed: bool = False,
+) -> EndpointService:
+    """Gated blue/green rollout on an existing endpoint.
+
+    ``make_deployment(name)`` builds the new deployment. It starts at 0 % traffic beside the live one; both
+    are scored on ``test_data`` through the endpoint; traffic moves to the new one only if its accuracy is at
+    least ``min_accuracy`` (default: the live deployment's), and the old one is deleted. Otherwise the new
+    one is deleted, the traffic is left as it was, and :class:`RolloutError` says why.
+    """
+    endpoint = ml_client.online_endpoints.get(name=service.name)
+    live = live_deployment(endpoint)
+    if live is None:
+        raise DeploymentError(
+            f"Endpoint {service.name} has no deployment taking traffic, so there is nothing to roll out against. "
+            "Delete it (mnist-aci delete --target endpoint) or give it traffic first."
+        )
+    new = DEPLOYMENT_NAMES[1] if live == DEPLOYMENT_NAMES[0] else DEPLOYMENT_NAMES[0]
+    others = sorted(d.name for d in ml_client.online_deployments.list(endpoint_name=service.name) if d.name != live)
+    if others:
+        raise DeploymentError(
+            f"Endpoint {service.name} already has deployment(s) {', '.join(others)} beside the live {live!r}: "
+            "an earlier rollout was left unfinished. Delete them (az ml online-deployment delete) and run again."
+        )
+    deployment = make_deployment(new)
+
+    def delete_new() -> None:
+        ml_client.online_deployments.begin_delete(name=new, endpoint_name=service.name).result()
+
+    images, labels = test_data
+    log.info("==> Rollout on %s: %s is live; the new model goes to %s at 0 %% traffic", service.name, live, new)
+    with _undo_on_failure(
+        f"Rollout of deployment {new}",
+        delete_new,
+        f"delete deployment {new} (the traffic was not changed)",
+        keep_failed=keep_failed,
+        report=_deployment_failure(ml_client, deployment),
+    ):
+        _create_deployment(ml_client, deployment, timeout_sec)
+    try:
+        live_accuracy = deployment_accuracy(service, live, images, labels)
+        new_accuracy = deployment_accuracy(service, new, images, labels)
+    except (ServiceCallError, KeyboardInterrupt):
+        if not keep_failed:
+            log.warning("Deleting deployment %s; the traffic was not changed.", new)
+            _quietly(f"delete deployment {new}", delete_new)
+        raise
+    gate = live_accuracy if min_accuracy is None else min_accuracy
+    gate_name = f"the live {live}'s accuracy" if min_accuracy is None else "the minimum accuracy asked for"
+    if new_accuracy < gate:
+        with step(f"Gate refused: deleting deployment {new}; {live} keeps the traffic"):
+            delete_new()
+        raise RolloutError(
+            f"Rollout refused: {new} scored {new_accuracy:.4f}, below the gate of {gate:.4f} ({gate_name}). "
+            f"Deployment {new} was deleted; {live} still takes the traffic of {service.name}."
+        )
+    log.info("==> Gate passed: %s %.4f >= %.4f (%s)", new, new_accuracy, gate, gate_name)
+    _set_traffic(ml_client, endpoint, {new: 100, live: 0}, timeout_sec)
+    with step(f"Deleting the old deployment {live}"):
+        ml_client.online_deployments.begin_delete(name=live, endpoint_name=service.name).result()
+    return service
+
+
+def stage_code(entry_script: Path, folder: Path) -> Path:
+    """The deployment's code folder: ``score.py`` alone in ``folder`` (v2 uploads the whole folder)."""
+    shutil.copyfile(entry_script, folder / SCORING_SCRIPT)
+    return folder
+
+
+def deploy(
+    model: Any,
+    *,
+    ml_client: Any,
+    environment: Any,
+    entry_script: str | Path | None = None,
+    name: str | None = None,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    instance_count: int = 1,
+    keep_failed: bool = False,
+    timeout_sec: float | None = None,
+    preflight: Callable[[Path, Path], object] | None = None,
+    rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
+    min_accuracy: float | None = None,
+) -> Service:
+    """The endpoint target: deploy a registered v2 model with ``environment`` and wait.
+
+    A new endpoint (``name`` absent from the workspace, default a new one) gets deployment ``blue`` with
+    all the traffic. An existing endpoint gets the gated :func:`rollout`, which needs ``rollout_data``
+    (test images and labels); without it an existing name is refused. The environment's pins must match
+    the model's versions record; ``preflight(model_file, entry_script)``, when given, runs on a downloaded
+    copy of the model before any deployment.
+    """
+    if instance_count < 1:
+        raise TargetError(f"instance_count must be at least 1, got {instance_count}.")
+    if min_accuracy is not None and not 0.0 <= min_accuracy <= 1.0:
+        raise TargetError(f"min_accuracy is an accuracy between 0 and 1, got {min_accuracy}.")
+    script = resolve_entry_script(entry_script)
+    name = check_endpoint_name(new_endpoint_name() if name is None else name)
+    existing = get_service(ml_client, name) if endpoint_exists(ml_client, name) else None
+    if existing is not None and rollout_data is None:
+        raise ServiceNameError(
+            f"An endpoint called {name!r} already exists. Choose another name, or roll the model out to it with "
+            f"the gated blue/green rollout: mnist-aci deploy --target endpoint --service-name {name}."
+        )
+    endpoint_assets.check_environment_pins(environment, endpoint_assets.model_versions(model))
+    if preflight is not None:
+        with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
+            preflight(endpoint_assets.download_model_file(ml_client, model, folder), script)
+    with tempfile.TemporaryDirectory(prefix="mnist-aci-code-") as folder:
+        code = stage_code(script, Path(folder))
+
+        def make_deployment(deployment_name: str) -> Any:
+            return new_deployment(deployment_name, name, model, environment, code, instance_type, instance_count)
+
+        if existing is not None and rollout_data is not None:
+            return rollout(
+                ml_client,
+                existing,
+                make_deployment,
+                rollout_data,
+                min_accuracy=min_accuracy,
+                timeout_sec=timeout_sec,
+                keep_failed=keep_failed,
+            )
+        return create_endpoint(
+            ml_client, make_deployment(DEPLOYMENT_NAMES[0]), timeout_sec=timeout_sec, keep_failed=keep_failed
+        )
