@@ -14,6 +14,7 @@ Limits per request: MAX_ROWS images and MAX_BODY_BYTES bytes.
 This file imports nothing from mnist_aci: it runs as is in the Azure container.
 """
 
+import glob
 import io
 import json
 import os
@@ -76,7 +77,11 @@ def init():
     global model
     # AZUREML_MODEL_DIR is an environment variable created during deployment.
     # It is the path to the model folder (./azureml-models/$MODEL_NAME/$VERSION)
-    model_path = os.path.join(os.getenv("AZUREML_MODEL_DIR", ""), "sklearn_mnist_model.pkl")
+    model_dir = os.getenv("AZUREML_MODEL_DIR", "")
+    model_path = os.path.join(model_dir, "sklearn_mnist_model.pkl")
+    if not os.path.exists(model_path):  # SDK v2 puts a model registered from a folder one level down
+        found = glob.glob(os.path.join(model_dir, "*", "sklearn_mnist_model.pkl"))
+        model_path = found[0] if len(found) == 1 else model_path
     model = joblib.load(model_path)
     if not callable(getattr(model, "predict", None)):
         raise TypeError(f"{model_path} holds a {type(model).__name__}, not a fitted model with predict()")

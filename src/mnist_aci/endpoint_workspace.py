@@ -9,6 +9,7 @@ credential is tried once before any other call, so a missing login is one clear 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,15 @@ def check_credential(credential: Any) -> None:
     """Ask ``credential`` for a token once; no login raises :class:`WorkspaceError` saying how to log in."""
     from azure.core.exceptions import ClientAuthenticationError
 
+    identity_log = logging.getLogger("azure.identity")
+    level = identity_log.level
+    identity_log.setLevel(logging.CRITICAL)  # its warning would repeat the error below, as a page of text
     try:
         credential.get_token(ARM_SCOPE)
     except ClientAuthenticationError as exc:
         raise WorkspaceError(f"No Azure credential could sign in ({sdk_message(exc)}). {LOGIN_HELP}") from exc
+    finally:
+        identity_log.setLevel(level)
 
 
 def connect(path: str | Path | None = None, *, tenant_id: str | None = None) -> Any:
