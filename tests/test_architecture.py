@@ -10,13 +10,16 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from azure.ai.ml import MLClient
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
 from conftest import ROOT, SCORE_PY
 
 import mnist_aci
 from mnist_aci._progress import hide_progress
+from mnist_aci.endpoint import EndpointService
 from mnist_aci.local_service import LocalWebservice
 from mnist_aci.scoring import ServiceEndpoint
 from mnist_aci.service import ScoringService, Service
@@ -39,8 +42,16 @@ def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("module", "forbidden_import", "contract"),
     [
-        ("local_service.py", "from . import deployment", "The local target family does not import the Azure one"),
-        ("registry.py", "from . import model_store", "The Azure target family does not import the local one"),
+        ("local_service.py", "from . import deployment", "The local target family does not import the Azure ones"),
+        ("model_store.py", "from . import endpoint_assets", "The local target family does not import the Azure ones"),
+        ("registry.py", "from . import model_store", "The Azure SDK v1 target family does not import the local"),
+        ("deployment.py", "from . import endpoint", "The Azure SDK v1 target family does not import the local"),
+        ("endpoint.py", "from . import registry", "The Azure SDK v2 target family does not import the local"),
+        (
+            "endpoint_assets.py",
+            "from . import local_service",
+            "The Azure SDK v2 target family does not import the local",
+        ),
         ("scoring.py", "from . import targets", "Layers"),
         ("errors.py", "from . import tutorial", "Layers"),
     ],
@@ -78,6 +89,9 @@ def test_every_service_class_satisfies_the_protocol(tmp_path):
         local.delete()
     assert isinstance(ServiceEndpoint("http://127.0.0.1:1/score"), ScoringService)
     assert not isinstance(ServiceEndpoint("http://127.0.0.1:1/score"), Service)
+    endpoint = mock.Mock(scoring_uri="https://ep.region.inference.ml.azure.com/score")
+    endpoint.name = "ep"
+    assert isinstance(EndpointService(mock.create_autospec(MLClient, instance=True), endpoint), Service)
 
 
 @pytest.mark.parametrize("sdk_class", [AciWebservice, AksWebservice])
