@@ -262,7 +262,7 @@ def test_connect_reads_the_same_config_json_and_checks_the_login(tmp_path):
         mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
         mock.patch("azure.ai.ml.MLClient.from_config", autospec=True) as from_config,
     ):
-        client = endpoint_workspace.connect(config)
+        client = endpoint_workspace.load_ml_client(config)
     credential_class.return_value.get_token.assert_called_once_with(endpoint_workspace.ARM_SCOPE)
     from_config.assert_called_once_with(credential_class.return_value, path=str(config))
     assert client is from_config.return_value
@@ -277,7 +277,7 @@ def test_no_login_is_one_error_saying_how_to_log_in(tmp_path):
     ):
         credential_class.return_value.get_token.side_effect = ClientAuthenticationError("no credential found")
         with pytest.raises(WorkspaceError, match="az login"):
-            endpoint_workspace.connect(config)
+            endpoint_workspace.load_ml_client(config)
     from_config.assert_not_called()
 
 
@@ -296,7 +296,7 @@ def test_missing_config_is_refused_before_any_login(tmp_path):
         mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
         pytest.raises(WorkspaceConfigError, match="No workspace config.json found"),
     ):
-        endpoint_workspace.connect(tmp_path / "config.json")
+        endpoint_workspace.load_ml_client(tmp_path / "config.json")
     credential_class.assert_not_called()
 
 

@@ -5,6 +5,7 @@
 from ._progress import show_progress as show_progress
 from .data import Dataset as Dataset, load_data as load_data, resolve_dataset as resolve_dataset
 from .deployment import aci_config as aci_config, aks_config as aks_config, delete_service as delete_service
+from .endpoint_workspace import load_ml_client as load_ml_client
 from .errors import MnistAciError as MnistAciError
 from .evaluation import Evaluation as Evaluation, evaluate as evaluate
 from .model_store import LocalModel as LocalModel, LocalModelStore as LocalModelStore
@@ -26,6 +27,7 @@ from .scoring import (
     call_http as call_http,
     predict as predict,
     predict_tutorial as predict_tutorial,
+    service_key as service_key,
     tutorial_body as tutorial_body,
 )
 from .service import ScoringService as ScoringService, Service as Service

@@ -56,7 +56,7 @@ def check_credential(credential: Any) -> None:
         identity_log.setLevel(level)
 
 
-def connect(path: str | Path | None = None, *, tenant_id: str | None = None) -> Any:
+def load_ml_client(path: str | Path | None = None, *, tenant_id: str | None = None) -> Any:
     """``MLClient.from_config(credential, path=config.json)``, with the file and the login checked first."""
     from azure.ai.ml import MLClient
     from azure.core.exceptions import AzureError

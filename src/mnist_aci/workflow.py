@@ -113,7 +113,7 @@ def connect(options: JobOptions) -> Any:
         return None
     with step("Connecting to the workspace"):
         if options.target == "endpoint":
-            return endpoint_workspace.connect(options.config, tenant_id=options.tenant_id)
+            return endpoint_workspace.load_ml_client(options.config, tenant_id=options.tenant_id)
         return load_workspace(options.config, tenant_id=options.tenant_id)
 
 
