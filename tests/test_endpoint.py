@@ -362,3 +362,40 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
         cli.main(argv)
     assert stopped.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(fake, tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG))
+    common = ["--target", "endpoint", "--config", str(config), "--dataset", "sample", "--no-download"]
+    named = [*common, "--service-name", "mnist-ep-phases"]
+
+    def mnist_aci(*argv: str) -> tuple[int, str]:
+        code = cli.main(list(argv))
+        printed = capsys.readouterr()
+        assert PRIMARY_KEY not in printed.out + printed.err
+        return code, printed.out + printed.err
+
+    with (
+        mock.patch("azure.identity.DefaultAzureCredential", autospec=True),
+        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True, return_value=fake.client),
+    ):
+        assert mnist_aci("train", *common, "--output-dir", str(tmp_path / "out"))[0] == 0
+        assert mnist_aci("deploy", *named)[0] == 0
+        assert fake.endpoints["mnist-ep-phases"].traffic == {"blue": 100}
+        code, text = mnist_aci("evaluate", *named, "--output-dir", str(tmp_path / "eval"))
+        assert code == 0
+        assert "accuracy:" in text
+        code, text = mnist_aci("deploy", *named, "--min-accuracy", "1")
+        assert code == 1
+        assert "Rollout refused" in text
+        assert fake.endpoints["mnist-ep-phases"].traffic == {"blue": 100}
+        code, text = mnist_aci("deploy", *named)
+        assert code == 0, text
+        assert fake.endpoints["mnist-ep-phases"].traffic == {"green": 100, "blue": 0}
+        code, text = mnist_aci("run", *named)
+        assert code == 1
+        assert "already exists" in text
+        assert mnist_aci("delete", *named)[0] == 0
+    assert not fake.endpoints
+    assert fake.client.models.create_or_update.call_count == 1  # deploy and evaluate reused the trained model
