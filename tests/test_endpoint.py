@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from unittest import mock
@@ -29,6 +30,24 @@ from mnist_aci.versions import runtime_versions, serving_pip_packages
 
 pytestmark = pytest.mark.server
 CONFIG = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG))
+    return config
+
+
+@contextlib.contextmanager
+def signed_in(client=None):
+    """``DefaultAzureCredential`` and ``MLClient.from_config`` patched (autospec); yields both mocks."""
+    from_config = {"return_value": client} if client is not None else {}
+    with (
+        mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
+        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True, **from_config) as from_config_mock,
+    ):
+        yield credential_class, from_config_mock
 
 
 @pytest.fixture
@@ -255,29 +274,19 @@ def test_a_failed_green_leaves_blue_and_its_traffic(fake, registered, sample_dat
     assert fake.endpoints["mnist-ep-green"].traffic == {"blue": 100}
 
 
-def test_connect_reads_the_same_config_json_and_checks_the_login(tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(CONFIG))
-    with (
-        mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
-        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True) as from_config,
-    ):
-        client = endpoint_workspace.load_ml_client(config)
+def test_connect_reads_the_same_config_json_and_checks_the_login(config_file):
+    with signed_in() as (credential_class, from_config):
+        client = endpoint_workspace.load_ml_client(config_file)
     credential_class.return_value.get_token.assert_called_once_with(endpoint_workspace.ARM_SCOPE)
-    from_config.assert_called_once_with(credential_class.return_value, path=str(config))
+    from_config.assert_called_once_with(credential_class.return_value, path=str(config_file))
     assert client is from_config.return_value
 
 
-def test_no_login_is_one_error_saying_how_to_log_in(tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(CONFIG))
-    with (
-        mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
-        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True) as from_config,
-    ):
+def test_no_login_is_one_error_saying_how_to_log_in(config_file):
+    with signed_in() as (credential_class, from_config):
         credential_class.return_value.get_token.side_effect = ClientAuthenticationError("no credential found")
         with pytest.raises(WorkspaceError, match="az login"):
-            endpoint_workspace.load_ml_client(config)
+            endpoint_workspace.load_ml_client(config_file)
     from_config.assert_not_called()
 
 
@@ -312,14 +321,10 @@ def test_score_py_finds_the_model_where_v1_and_v2_place_it(tmp_path, small_model
         assert callable(score.model.predict)
 
 
-def test_cli_run_target_endpoint_does_the_whole_tutorial(fake, tmp_path, capsys):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(CONFIG))
+def test_cli_run_target_endpoint_does_the_whole_tutorial(fake, config_file, tmp_path, capsys):
+    config = config_file
     out = tmp_path / "out"
-    with (
-        mock.patch("azure.identity.DefaultAzureCredential", autospec=True),
-        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True, return_value=fake.client),
-    ):
+    with signed_in(fake.client):
         code = cli.main(
             [
                 "run",
@@ -364,10 +369,8 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(fake, tmp_path, capsys):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(CONFIG))
-    common = ["--target", "endpoint", "--config", str(config), "--dataset", "sample", "--no-download"]
+def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(fake, config_file, tmp_path, capsys):
+    common = ["--target", "endpoint", "--config", str(config_file), "--dataset", "sample", "--no-download"]
     named = [*common, "--service-name", "mnist-ep-phases"]
 
     def mnist_aci(*argv: str) -> tuple[int, str]:
@@ -376,10 +379,7 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(fake, tmp_path, ca
         assert PRIMARY_KEY not in printed.out + printed.err
         return code, printed.out + printed.err
 
-    with (
-        mock.patch("azure.identity.DefaultAzureCredential", autospec=True),
-        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True, return_value=fake.client),
-    ):
+    with signed_in(fake.client):
         assert mnist_aci("train", *common, "--output-dir", str(tmp_path / "out"))[0] == 0
         assert mnist_aci("deploy", *named)[0] == 0
         assert fake.endpoints["mnist-ep-phases"].traffic == {"blue": 100}

@@ -55,7 +55,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def version_line() -> str:
-    """``mnist-aci X (azureml-core Y, scikit-learn Z, Python W)``, read without importing them."""
+    """``mnist-aci X (azureml-core Y, azure-ai-ml V, scikit-learn Z, Python W)``, read without importing them."""
 
     def installed(package: str) -> str:
         try:
@@ -63,7 +63,7 @@ def version_line() -> str:
         except PackageNotFoundError:
             return "not installed"
 
-    packages = ", ".join(f"{name} {installed(name)}" for name in ("azureml-core", "scikit-learn"))
+    packages = ", ".join(f"{name} {installed(name)}" for name in ("azureml-core", "azure-ai-ml", "scikit-learn"))
     return f"mnist-aci {installed('mnist-aci')} ({packages}, Python {platform.python_version()})"
 
 
