@@ -68,7 +68,10 @@ def version_line() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist-aci", description=__doc__.splitlines()[0])
+    # Raw text: the --version line is not wrapped to the terminal width.
+    parser = argparse.ArgumentParser(
+        prog="mnist-aci", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
 
