@@ -9,7 +9,8 @@ Beside it, for speed and memory, ``run()`` also accepts a ``.npy`` array as the 
 the tutorial scales them) or floats in 0..1, shaped (n, 784) or (n, 28, 28).
 
 Bad input gets a 4xx answer whose JSON body names the problem and the expected form, never a 500.
-Limits per request: MAX_ROWS images and MAX_BODY_BYTES bytes.
+Limits per request: MAX_ROWS images and MAX_BODY_BYTES bytes. The contract is published beside this file
+as the OpenAPI 3 document swagger3.json.
 
 This file imports nothing from mnist_aci: it runs as is in the Azure container.
 """
@@ -50,6 +51,7 @@ NON_FINITE = "the data holds NaN or infinite values; every pixel must be a finit
 # The HTTP status of each kind of refusal.
 BAD_REQUEST = 400
 NOT_ALLOWED = 405
+REQUEST_TIMEOUT = 408
 TOO_LARGE = 413
 UNSUPPORTED_TYPE = 415
 
@@ -216,7 +218,10 @@ def _read_body(request):
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise PayloadError(f"the body of {length} bytes is over the limit of {MAX_BODY_BYTES}", TOO_LARGE)
-    body = request.stream.read(MAX_BODY_BYTES + 1)
+    try:
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+    except OSError:  # the server's receive timeout: the client stopped sending in mid-body
+        raise PayloadError("the body stopped arriving before its end", REQUEST_TIMEOUT) from None
     if len(body) > MAX_BODY_BYTES:
         raise PayloadError(f"the body is over the limit of {MAX_BODY_BYTES} bytes", TOO_LARGE)
     return body

@@ -53,6 +53,7 @@ class JobOptions:
     register_environment: bool = False
     timeout_sec: float | None = None
     port: int | None = None
+    workers: int = 1
     regularization: float = DEFAULT_REGULARIZATION
     retrain: bool = False
     seed: int | None = None
@@ -167,6 +168,7 @@ def deploy_service(
             model,
             entry_script=options.entry_script,
             port=options.port,
+            workers=options.workers,
             timeout_sec=options.timeout_sec,
             keep_failed=options.keep_failed,
         )
