@@ -19,6 +19,7 @@ import io
 import json
 import os
 import re
+import tokenize
 
 import joblib
 import numpy as np
@@ -197,7 +198,7 @@ def parse_npy(body):
         version = np.lib.format.read_magic(stream)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran_order, dtype = read_header(stream)
-    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError, tokenize.TokenError) as exc:
         raise PayloadError(f"the body is not a readable .npy array ({str(exc)[:200]})") from None
     if dtype != np.uint8 and dtype.kind != "f":
         raise PayloadError(f"the .npy array must be uint8 or float, got {dtype}")
