@@ -22,9 +22,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mnist_aci.local_service import HOST
+from mnist_aci.local_service import HOST, start_local_service
 from mnist_aci.project_files import CONTRACT, packaged_file
 from mnist_aci.score_script import stage_scoring_folder
+from mnist_aci.scoring import tutorial_body
 
 CONTRACT_FILE = ROOT / CONTRACT
 DOCUMENT = json.loads(CONTRACT_FILE.read_text())
@@ -98,6 +99,17 @@ def test_the_server_publishes_the_contract_at_swagger_json(live_service):
     response = requests.get(live_service.swagger_uri, timeout=30)
     assert response.status_code == 200
     assert response.json() == DOCUMENT
+
+
+@pytest.mark.server
+def test_a_score_py_without_a_contract_is_served_without_one(tmp_path, small_model_file, small_model, sample_data):
+    alone = tmp_path / "score.py"
+    alone.write_bytes(SCORE_PY.read_bytes())
+    with start_local_service(small_model_file, alone, name="no-contract") as service:
+        service.wait_for_deployment()
+        assert requests.get(service.swagger_uri, timeout=30).status_code == 404
+        images = sample_data.x_test[:2]
+        assert service.run(tutorial_body(images)) == small_model.predict(images).tolist()
 
 
 # --- Fuzzing: schemathesis against the real server, bounded in examples ---

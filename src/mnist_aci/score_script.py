@@ -44,8 +44,8 @@ def stage_scoring_folder(entry_script: str | Path, folder: str | Path) -> Path:
 
     The folder (created if needed) holds nothing else: the inference server reads any ``config.json``
     beside the script as its own settings. It serves ``swagger3.json`` from there at
-    ``/swagger.json?version=3``; a script without one beside it is staged alone, and the server
-    then answers with a generic document of its own.
+    ``/swagger.json?version=3``; a script without one beside it is staged alone (and logged), and the
+    server then has no contract to serve for it.
     """
     script, target = Path(entry_script), Path(folder)
     if not script.is_file():
