@@ -102,12 +102,15 @@ def test_the_server_publishes_the_contract_at_swagger_json(live_service):
 
 
 @pytest.mark.server
-def test_a_score_py_without_a_contract_is_served_without_one(tmp_path, small_model_file, small_model, sample_data):
+def test_a_score_py_without_a_contract_is_served_with_the_servers_generic_document(
+    tmp_path, small_model_file, small_model, sample_data
+):
     alone = tmp_path / "score.py"
     alone.write_bytes(SCORE_PY.read_bytes())
     with start_local_service(small_model_file, alone, name="no-contract") as service:
         service.wait_for_deployment()
-        assert requests.get(service.swagger_uri, timeout=30).status_code == 404
+        generic = requests.get(service.swagger_uri, timeout=30).json()
+        assert generic["components"]["schemas"]["ServiceInput"] == {"type": "object", "example": {}}
         images = sample_data.x_test[:2]
         assert service.run(tutorial_body(images)) == small_model.predict(images).tolist()
 

@@ -45,7 +45,7 @@ def stage_scoring_folder(entry_script: str | Path, folder: str | Path) -> Path:
     The folder (created if needed) holds nothing else: the inference server reads any ``config.json``
     beside the script as its own settings. It serves ``swagger3.json`` from there at
     ``/swagger.json?version=3``; a script without one beside it is staged alone (and logged), and the
-    server then has no contract to serve for it.
+    server then serves a generic document of its own there (empty input and output schemas).
     """
     script, target = Path(entry_script), Path(folder)
     if not script.is_file():
