@@ -9,7 +9,8 @@ Beside it, for speed and memory, ``run()`` also accepts a ``.npy`` array as the 
 the tutorial scales them) or floats in 0..1, shaped (n, 784) or (n, 28, 28).
 
 Bad input gets a 4xx answer whose JSON body names the problem and the expected form, never a 500.
-Limits per request: MAX_ROWS images and MAX_BODY_BYTES bytes.
+Limits per request: MAX_ROWS images and MAX_BODY_BYTES bytes. The contract is published beside this file
+as the OpenAPI 3 document swagger3.json.
 
 This file imports nothing from mnist_aci: it runs as is in the Azure container.
 """
@@ -19,6 +20,7 @@ import io
 import json
 import os
 import re
+import tokenize
 
 import joblib
 import numpy as np
@@ -51,6 +53,7 @@ NON_FINITE = "the data holds NaN or infinite values; every pixel must be a finit
 # The HTTP status of each kind of refusal.
 BAD_REQUEST = 400
 NOT_ALLOWED = 405
+REQUEST_TIMEOUT = 408
 TOO_LARGE = 413
 UNSUPPORTED_TYPE = 415
 
@@ -200,7 +203,7 @@ def parse_npy(body):
         version = np.lib.format.read_magic(stream)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran_order, dtype = read_header(stream)
-    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError, tokenize.TokenError) as exc:
         raise PayloadError(f"the body is not a readable .npy array ({str(exc)[:200]})") from None
     if dtype != np.uint8 and dtype.kind != "f":
         raise PayloadError(f"the .npy array must be uint8 or float, got {dtype}")
@@ -221,7 +224,10 @@ def _read_body(request):
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:
         raise PayloadError(f"the body of {length} bytes is over the limit of {MAX_BODY_BYTES}", TOO_LARGE)
-    body = request.stream.read(MAX_BODY_BYTES + 1)
+    try:
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+    except OSError:  # the server's receive timeout: the client stopped sending in mid-body
+        raise PayloadError("the body stopped arriving before its end", REQUEST_TIMEOUT) from None
     if len(body) > MAX_BODY_BYTES:
         raise PayloadError(f"the body is over the limit of {MAX_BODY_BYTES} bytes", TOO_LARGE)
     return body

@@ -99,6 +99,12 @@ BAD_REQUESTS = [
         status=413,
         match="over the limit",
     ),
+    BadRequest(
+        "npy-header-unclosed",
+        _npy(np.zeros((1, 784), dtype=np.uint8)).replace(b"}", b" ", 1),
+        content_type=NPY,
+        match="not a readable .npy",
+    ),
     BadRequest("npy-truncated", _npy(np.zeros((2, 784), dtype=np.uint8))[:-5], content_type=NPY, match="data bytes"),
     BadRequest("npy-object-dtype", _npy_object(), content_type=NPY, match="uint8 or float"),
     BadRequest("get", b"", method="GET", status=405, match="use POST"),

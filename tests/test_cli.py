@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, inference_servers, wait_until_gone
 
-from mnist_aci.cli import console, main
+from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
 
 pytestmark = pytest.mark.server
@@ -123,6 +123,11 @@ def test_ctrl_c_while_serving_stops_the_server(tmp_path):
         (["delete", "--target", "aks"], "needs --service-name"),
         (["run", "--target", "aks"], "--compute-target"),
         (["run", "--target", "docker"], "invalid choice: 'docker'"),
+        (["run", "--workers", "0"], "--workers must be a whole number >= 1, got 0"),
+        (["deploy", "--workers", "-2"], "--workers must be a whole number >= 1, got -2"),
+        (["run", "--workers", "two"], "invalid int value: 'two'"),
+        (["run", "--target", "aci", "--workers", "2"], "--workers is for the local target"),
+        (["deploy", "--target", "aks", "--compute-target", "k", "--workers", "1"], "--workers is for the local target"),
     ],
 )
 def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, args, message):
@@ -133,6 +138,11 @@ def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, 
     err = capsys.readouterr().err
     assert err.startswith("usage: mnist-aci")
     assert message in err
+
+
+@pytest.mark.parametrize(("args", "workers"), [(["run"], 1), (["deploy", "--workers", "2"], 2)])
+def test_workers_reach_the_local_deployment(args, workers):
+    assert options_from(build_parser().parse_args(args)).workers == workers
 
 
 def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):
@@ -203,7 +213,7 @@ def test_run_on_aci_makes_the_tutorials_calls_against_a_mocked_workspace(tmp_pat
     from_config.assert_called_once_with(path=str(config), auth=None)
     model_class.assert_called_once_with(from_config.return_value, "sklearn_mnist", version=None)
     model_class.register.assert_not_called()
-    inference_config.assert_called_once_with(entry_script=mock.ANY, environment=mock.ANY)
+    inference_config.assert_called_once_with(source_directory=mock.ANY, entry_script="score.py", environment=mock.ANY)
     deploy_kwargs = model_class.deploy.call_args.kwargs
     assert deploy_kwargs["name"] == "sklearn-mnist-svc-test"
     assert deploy_kwargs["models"] == [model]
@@ -258,6 +268,7 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
     first = run_cli(["init", str(folder)], tmp_path)
     assert first.returncode == 0, first.stderr
     assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()
+    assert (folder / "swagger3.json").read_bytes() == (ROOT / "swagger3.json").read_bytes()
     assert (folder / "config.json.example").read_bytes() == (ROOT / "config.json.example").read_bytes()
     notebook = folder / "img-classification-part2-deploy.ipynb"
     assert notebook.read_bytes() == (ROOT / "notebooks" / notebook.name).read_bytes()

@@ -70,11 +70,13 @@ def test_aks_config_names_the_cluster_and_enables_keys():
     assert kwargs["auth_enabled"] is True
 
 
-def test_inference_config_is_the_tutorials():
+def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path):
     environment = mock.create_autospec(Environment, instance=True)
     with mock.patch("azureml.core.model.InferenceConfig", autospec=True) as config_class:
-        deployment.inference_config(environment)
-    config_class.assert_called_once_with(entry_script="score.py", environment=environment)
+        deployment.inference_config(environment, tmp_path)
+    config_class.assert_called_once_with(
+        source_directory=str(tmp_path), entry_script="score.py", environment=environment
+    )
     assert isinstance(InferenceConfig, type)
 
 

@@ -119,7 +119,7 @@ def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_tr
     assert deployment.model == f"azureml:sklearn_mnist:{model.version}"
     assert deployment.environment == f"azureml:tutorial-env:{environment.version}"
     assert deployment.code_configuration.scoring_script == "score.py"
-    assert fake.code_files["blue"] == ["score.py"]
+    assert fake.code_files["blue"] == ["score.py", "swagger3.json"]  # nothing else: no config.json
     assert (deployment.instance_type, deployment.instance_count) == (DEFAULT_INSTANCE_TYPE, 1)
     assert fake.endpoints["mnist-ep-test"].traffic == {"blue": 100}
     assert (service.name, service.scoring_uri, service.auth_enabled, service.state) == (

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -20,8 +22,8 @@ import requests
 from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pids, wait_until_gone
 
 from mnist_aci import scoring
-from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError
-from mnist_aci.local_service import LocalWebservice, free_port, start_local_service
+from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError, TargetError
+from mnist_aci.local_service import THREADS_PER_WORKER, LocalWebservice, free_port, start_local_service
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 
 pytestmark = pytest.mark.server
@@ -59,7 +61,7 @@ def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, sma
 def test_model_dir_is_laid_out_as_azure_does(live_service):
     stage = live_service._stage_dir
     assert (stage / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
-    assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py"]
+    assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py", "swagger3.json"]
     worker = psutil.Process(live_service.pid).children()[0]
     assert worker.environ()["AZUREML_MODEL_DIR"].endswith("azureml-models/sklearn_mnist/1")
 
@@ -147,6 +149,21 @@ def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(smal
     assert not (tmp_path / "out").exists()
 
 
+def test_workers_are_worker_processes_that_all_serve(small_model_file, small_model, sample_data):
+    images = sample_data.x_test[:40]
+    with start_local_service(small_model_file, SCORE_PY, name="two", workers=2) as service:
+        service.wait_for_deployment()
+        assert len(psutil.Process(service.pid).children()) == 2
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            labels = list(pool.map(lambda image: service.run(scoring.tutorial_body(image[None]))[0], images))
+    assert labels == small_model.predict(images).tolist()
+
+
+def test_zero_workers_is_refused_before_starting(small_model_file):
+    with pytest.raises(TargetError, match="workers >= 1"):
+        start_local_service(small_model_file, SCORE_PY, workers=0)
+
+
 def test_missing_model_file_is_refused_before_starting(tmp_path):
     with pytest.raises(DeploymentError, match="does not exist"):
         start_local_service(tmp_path / "none.pkl", SCORE_PY)
@@ -213,7 +230,12 @@ def test_healthy_service_answers_liveness(live_service):
     assert json.loads(requests.get(live_service.scoring_uri, timeout=5).text)["error"].startswith("GET")
 
 
-def test_server_stops_when_its_owner_process_is_killed(small_model_file, tmp_path):
+def staging_folders(folder: Path) -> list[Path]:
+    """The local services' staging folders in ``folder`` (a temporary directory given to a child as TMPDIR)."""
+    return sorted(folder.glob("mnist-aci-*"))
+
+
+def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_model_file, tmp_path):
     owner_script = tmp_path / "owner.py"
     owner_script.write_text(
         "import sys, time\n"
@@ -223,17 +245,86 @@ def test_server_stops_when_its_owner_process_is_killed(small_model_file, tmp_pat
         "print(service.pid, service.port, flush=True)\n"
         "time.sleep(600)\n"
     )
-    owner = subprocess.Popen([sys.executable, str(owner_script)], stdout=subprocess.PIPE, text=True)
+    owner_tmp = tmp_path / "owner-tmp"
+    owner_tmp.mkdir()
+    owner = subprocess.Popen(
+        [sys.executable, str(owner_script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(owner_tmp)},
+    )
     try:
         assert owner.stdout is not None
         pid, port = map(int, owner.stdout.readline().split())
         server = {pid, *(child.pid for child in psutil.Process(pid).children())}
+        assert len(staging_folders(owner_tmp)) == 1
         owner.kill()
         owner.wait(timeout=BOUND_S)
         assert wait_until_gone(server) == set()
         assert port_is_closed(port)
+        assert staging_folders(owner_tmp) == []  # the master removed it before it exited
     finally:
         owner.kill()
+
+
+def test_delete_keeps_the_log_and_removes_the_staging_folder(small_model_file):
+    service = start_local_service(small_model_file, SCORE_PY, name="tidy")
+    service.wait_for_deployment()
+    stage = service._stage_dir
+    assert stage.is_dir()
+    service.delete()
+    assert not stage.exists()
+    assert "Booting worker" in service.get_logs()
+
+
+def half_sent(port: int, request: bytes) -> socket.socket:
+    """A connection that sent ``request`` and then stops, as a client whose network dropped."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=BOUND_S)
+    client.sendall(request)
+    return client
+
+
+def read_until_closed(client: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (bounded by the socket's timeout)."""
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    return received
+
+
+STALLED_BODY = (
+    b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100000\r\n\r\n" + b'{"data": [[0.5, 0.5'
+)
+STALLED_HEADERS = b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"
+
+
+def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(
+    small_model_file, small_model, sample_data, monkeypatch
+):
+    """Clients that stop in mid-body or mid-headers hold a thread each, not the service, and only for a while."""
+    read_timeout = 10.0
+    monkeypatch.setattr("mnist_aci.local_service.CLIENT_READ_TIMEOUT_S", read_timeout)
+    images = sample_data.x_test[:3]
+    with start_local_service(small_model_file, SCORE_PY, name="stalled") as service:
+        service.wait_for_deployment()
+        stalled = [half_sent(service.port, STALLED_BODY) for _ in range(THREADS_PER_WORKER - 2)]
+        stalled.append(half_sent(service.port, STALLED_HEADERS))
+        try:
+            started = time.monotonic()
+            labels = scoring.post(service.scoring_uri, scoring.npy_body(images), scoring.NPY_TYPE, timeout=5)
+            assert time.monotonic() - started < read_timeout / 2
+            assert labels == small_model.predict(images).tolist()
+            answers = [read_until_closed(client) for client in stalled]
+        finally:
+            for client in stalled:
+                client.close()
+        assert time.monotonic() - started < BOUND_S
+        for answer in answers[:-1]:
+            assert answer.startswith(b"HTTP/1.1 408 ")
+            assert b'"error": "the body stopped arriving before its end"' in answer
+        assert answers[-1] == b""  # headers never completed: closed without an answer
+        assert scoring.post(service.scoring_uri, scoring.npy_body(images), scoring.NPY_TYPE, timeout=5) == labels
 
 
 def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sample_data, small_model):

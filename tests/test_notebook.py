@@ -172,12 +172,16 @@ def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path):
 
 
 @pytest.mark.server
-def test_failing_cell_leaves_no_server_behind_once_the_kernel_stops(tmp_path):
+def test_failing_cell_leaves_no_server_and_no_folder_behind_once_the_kernel_stops(tmp_path, monkeypatch):
     before = inference_servers()
+    kernel_tmp = tmp_path / "kernel-tmp"
+    kernel_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(kernel_tmp))  # the kernel's temporary folders: only this test's
     notebook = insert_after_deploy(with_parameters(committed(), dataset="sample"), "raise RuntimeError('boom')")
     with pytest.raises(CellExecutionError, match="boom"):
         execute(notebook, tmp_path)
     assert wait_until_gone(inference_servers() - before) == set()
+    assert sorted(kernel_tmp.glob("mnist-aci-*")) == []
 
 
 SLOW_SCORE_PY = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from azureml.core import Model, Workspace
 from azureml.core.webservice import AciWebservice, Webservice
 from azureml.exceptions import WebserviceException
-from conftest import SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
+from conftest import ROOT, SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
 
 from mnist_aci import registry
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
@@ -103,10 +104,21 @@ def test_unknown_target_is_refused():
 
 def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, caplog):
     caplog.set_level("INFO", logger="mnist_aci")
+    staged = {}
+
+    def record_the_source_folder(**kwargs):
+        staged.update({path.name: path.read_bytes() for path in Path(kwargs["source_directory"]).iterdir()})
+        return mock.DEFAULT
+
+    azure.inference_class.side_effect = record_the_source_folder
     result = deploy_to_mocked_aci(azure, sample_data.x_test[0], name="sklearn-mnist-svc-ab12")
     assert "Pre-flight" in caplog.text
     azure.model.download.assert_called_once_with(target_dir=mock.ANY, exist_ok=True)
-    azure.inference_class.assert_called_once_with(entry_script=str(SCORE_PY), environment=azure.environment)
+    azure.inference_class.assert_called_once_with(
+        source_directory=mock.ANY, entry_script="score.py", environment=azure.environment
+    )
+    assert staged == {"score.py": SCORE_PY.read_bytes(), "swagger3.json": (ROOT / "swagger3.json").read_bytes()}
+    assert not Path(azure.inference_class.call_args.kwargs["source_directory"]).exists()  # removed after deploying
     azure.configure.assert_called_once_with(
         cpu_cores=1,
         memory_gb=1,

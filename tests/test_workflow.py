@@ -9,7 +9,7 @@ from azureml.core import Model, Workspace
 from mnist_aci import scoring
 from mnist_aci.errors import ServiceCallError
 from mnist_aci.versions import read_versions
-from mnist_aci.workflow import JobOptions, JobResult, evaluate_service, prepare_model
+from mnist_aci.workflow import JobOptions, JobResult, deploy_service, evaluate_service, prepare_model
 
 
 @pytest.fixture
@@ -70,3 +70,9 @@ def test_evaluation_writes_every_output_when_the_service_answers(sample_data, tm
     assert sorted(result.outputs) == ["confusion", "metrics", "samples"]
     assert all(path.is_file() for path in result.outputs.values())
     assert np.array_equal(result.evaluation.confusion.diagonal(), np.bincount(sample_data.y_test, minlength=10))
+
+
+def test_the_local_target_gets_the_workers_of_the_options():
+    with mock.patch("mnist_aci.workflow.deploy_model", autospec=True) as deploy_model:
+        deploy_service(JobOptions(workers=3), mock.sentinel.model)
+    assert deploy_model.call_args.kwargs["workers"] == 3

@@ -3,26 +3,42 @@
 The Python process that starts a local service keeps the write end of a pipe; the server's master
 inherits the read end (its number is in ``MNIST_ACI_WATCHDOG_FD``). When the starting process dies,
 however it dies and from whichever thread it started the server, the pipe reaches end-of-file and
-the master shuts itself and its workers down: no server outlives its owner.
+the master shuts itself and its workers down, and then removes the service's staging folder
+(``MNIST_ACI_STAGE_DIR``), which its dead owner can no longer remove: no server and no folder outlive
+their owner. While the owner lives, its ``delete()`` removes the folder (it keeps the log first).
+
+A client that stops sending in the middle of a request must not hold the service: every client
+connection gets a receive timeout of ``MNIST_ACI_READ_TIMEOUT_S`` seconds (``SO_RCVTIMEO``, which
+accepted connections inherit from the listening socket on Linux and macOS), so a stalled read ends
+with an error and the connection is closed, as the nginx front of an ACI container closes a stalled
+client after its ``client_body_timeout``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
+import struct
 import threading
 from typing import Any
 
 WATCHDOG_FD_ENV = "MNIST_ACI_WATCHDOG_FD"
+STAGE_DIR_ENV = "MNIST_ACI_STAGE_DIR"
+READ_TIMEOUT_ENV = "MNIST_ACI_READ_TIMEOUT_S"
 
 #: gunicorn >= 27 opens a control socket shared by every server in ~/.gunicorn: not wanted here
 #: (older versions ignore unknown settings in a config module).
 control_socket_disable = True
 
+_owner_gone = threading.Event()
+
 
 def _stop_when_owner_exits(fd: int) -> None:
     while os.read(fd, 1):
         pass
+    _owner_gone.set()
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -33,8 +49,25 @@ def on_starting(server: Any) -> None:
         threading.Thread(target=_stop_when_owner_exits, args=(int(fd),), daemon=True).start()
 
 
+def when_ready(server: Any) -> None:
+    """Give the listening sockets (and so every connection accepted from them) a receive timeout."""
+    seconds = float(os.environ.get(READ_TIMEOUT_ENV, "0"))
+    if seconds > 0:
+        whole = int(seconds)
+        timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+        for listener in server.LISTENERS:
+            listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """Workers do not need the pipe: close their copy."""
     fd = os.environ.get(WATCHDOG_FD_ENV)
     if fd is not None:
         os.close(int(fd))
+
+
+def on_exit(server: Any) -> None:
+    """Once the workers are stopped: remove the staging folder if the owner died (else it does)."""
+    stage_dir = os.environ.get(STAGE_DIR_ENV)
+    if stage_dir and _owner_gone.is_set():
+        shutil.rmtree(stage_dir, ignore_errors=True)

@@ -52,6 +52,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--timeout", dest="timeout_sec", type=float, help="deployment time-out in seconds")
     parser.add_argument("--port", type=int, help="local target: port on 127.0.0.1 (default: a free one)")
+    parser.add_argument(
+        "--workers", type=int, help="local target: scoring worker processes (default: 1, as ACI's one core)"
+    )
 
 
 def version_line() -> str:
@@ -118,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace) -> JobOptions:
+    """The job's options from the command line; options not given keep :class:`JobOptions`' defaults."""
     from .workflow import JobOptions
 
     known = set(JobOptions.__dataclass_fields__)
@@ -134,6 +138,10 @@ def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("evaluate --target local needs --scoring-uri of a running service")
     if args.command in ("evaluate", "delete") and args.target != "local" and not args.service_name:
         parser.error(f"{args.command} --target {args.target} needs --service-name")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be a whole number >= 1, got {args.workers}")
+    if args.workers is not None and args.target != "local":
+        parser.error(f"--workers is for the local target; --target {args.target} runs one worker per core it is given")
     if args.command in ("run", "deploy") and args.target == "aks" and not args.compute_target:
         parser.error("--target aks needs --compute-target, the name of your AKS compute target")
     if args.command in ("run", "deploy"):

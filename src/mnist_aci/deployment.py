@@ -2,7 +2,8 @@
 
 The tutorial's calls are kept as they are: ``AciWebservice.deploy_configuration(cpu_cores=1,
 memory_gb=1, tags=..., description=...)``, ``InferenceConfig(entry_script="score.py",
-environment=myenv)``, ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
+environment=myenv)`` (with a ``source_directory`` that holds ``score.py`` and its contract
+``swagger3.json``), ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
 deployment_config=...)`` and ``service.wait_for_deployment(show_output=True)``. Around them: the
 service name is checked before any call, an existing name needs an explicit ``overwrite``, and a
 deployment that fails prints its state, error and log tail, raises one :class:`DeploymentError`
@@ -21,7 +22,8 @@ from typing import Any, Literal
 
 from . import registry
 from .errors import DeploymentError, ServiceNameError, TargetError, sdk_message
-from .score_script import resolve_entry_script
+from .project_files import SCORE_PY
+from .score_script import resolve_entry_script, stage_scoring_folder
 from .service import Service
 from .tutorial import LOG_TAIL_LINES, MODEL_FILENAME
 
@@ -87,11 +89,12 @@ def aks_config(
     )
 
 
-def inference_config(environment: Any, entry_script: str = "score.py") -> Any:
-    """``InferenceConfig(entry_script="score.py", environment=myenv)``."""
+def inference_config(environment: Any, source_directory: str | Path) -> Any:
+    """``InferenceConfig(entry_script="score.py", environment=myenv)`` for the folder made by
+    :func:`~mnist_aci.score_script.stage_scoring_folder` (``score.py`` and its contract)."""
     from azureml.core.model import InferenceConfig
 
-    return InferenceConfig(entry_script=entry_script, environment=environment)
+    return InferenceConfig(source_directory=str(source_directory), entry_script=SCORE_PY, environment=environment)
 
 
 def new_service_name() -> str:
@@ -245,14 +248,15 @@ def deploy(
     if preflight is not None:
         with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
             preflight(download_model_file(model, folder), script)
-    service: Service = deploy_to_azure(
-        workspace,
-        model,
-        inference_config(environment, entry_script=str(script)),
-        deployment_config if deployment_config is not None else aci_config(),
-        name=name,
-        overwrite=overwrite,
-        keep_failed=keep_failed,
-        timeout_sec=timeout_sec,
-    )
+    with tempfile.TemporaryDirectory(prefix="mnist-aci-source-") as folder:
+        service: Service = deploy_to_azure(
+            workspace,
+            model,
+            inference_config(environment, stage_scoring_folder(script, Path(folder) / "app")),
+            deployment_config if deployment_config is not None else aci_config(),
+            name=name,
+            overwrite=overwrite,
+            keep_failed=keep_failed,
+            timeout_sec=timeout_sec,
+        )
     return service

@@ -2,16 +2,16 @@
 
 A new endpoint is made as Microsoft's v2 examples make one: ``ManagedOnlineEndpoint(name, auth_mode="key")``
 (v2 has no anonymous endpoints), a ``ManagedOnlineDeployment`` named ``blue`` running the same ``score.py``
-(``CodeConfiguration(code=<folder holding score.py>, scoring_script="score.py")``) on an instance type, then
-100 % of the traffic to ``blue``. A deployment that fails prints its provisioning state, the error and the
-tail of its logs, raises one :class:`DeploymentError` and deletes what it created unless ``keep_failed``;
-Ctrl-C while waiting does the same.
+(``CodeConfiguration(code=<folder of score.py and its contract>, scoring_script="score.py")``) on an instance
+type, then 100 % of the traffic to ``blue``. A deployment that fails prints its provisioning state, the error
+and the tail of its logs, raises one :class:`DeploymentError` and deletes what it created unless
+``keep_failed``; Ctrl-C while waiting does the same.
 
 On an existing endpoint, :func:`deploy` rolls the model out blue/green with a gate: the new deployment
 (``green`` beside a live ``blue``, or the reverse) starts at 0 % traffic, both are scored on the test set
 through the endpoint (the ``azureml-model-deployment`` header picks one), and traffic moves to the new one
-only if its accuracy reaches the gate (default: the live deployment's); the old one is then deleted.
-Otherwise the new deployment is deleted and the traffic stays as it was.
+only if its accuracy reaches the gate (default: the live deployment's); the old one is then deleted. Otherwise
+the new deployment is deleted and the traffic stays as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import re
-import shutil
 import tempfile
 import threading
 import uuid
@@ -34,7 +33,8 @@ from . import endpoint_assets
 from ._progress import step
 from .errors import DeploymentError, RolloutError, ServiceCallError, ServiceNameError, TargetError, sdk_message
 from .evaluation import evaluate
-from .score_script import resolve_entry_script
+from .project_files import SCORE_PY
+from .score_script import resolve_entry_script, stage_scoring_folder
 from .scoring import predict
 from .service import Service
 from .tutorial import DEFAULT_INSTANCE_TYPE, LOG_TAIL_LINES
@@ -48,7 +48,6 @@ ENDPOINT_NAME_RULE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
 DEPLOYMENT_NAMES = ("blue", "green")
 #: The header that sends a request to one deployment of an endpoint, whatever the traffic rules.
 DEPLOYMENT_HEADER = "azureml-model-deployment"
-SCORING_SCRIPT = "score.py"
 ENDPOINT_DESCRIPTION = "Predict MNIST with sklearn"
 ENDPOINT_TAGS = {"data": "MNIST", "method": "sklearn"}
 
@@ -309,7 +308,7 @@ def new_deployment(
         endpoint_name=endpoint_name,
         model=f"azureml:{model.name}:{model.version}",
         environment=f"azureml:{environment.name}:{environment.version}",
-        code_configuration=CodeConfiguration(code=str(code), scoring_script=SCORING_SCRIPT),
+        code_configuration=CodeConfiguration(code=str(code), scoring_script=SCORE_PY),
         instance_type=instance_type,
         instance_count=instance_count,
     )
@@ -420,12 +419,6 @@ def rollout(
     return service
 
 
-def stage_code(entry_script: Path, folder: Path) -> Path:
-    """The deployment's code folder: ``score.py`` alone in ``folder`` (v2 uploads the whole folder)."""
-    shutil.copyfile(entry_script, folder / SCORING_SCRIPT)
-    return folder
-
-
 def deploy(
     model: Any,
     *,
@@ -466,7 +459,7 @@ def deploy(
         with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
             preflight(endpoint_assets.download_model_file(ml_client, model, folder), script)
     with tempfile.TemporaryDirectory(prefix="mnist-aci-code-") as folder:
-        code = stage_code(script, Path(folder))
+        code = stage_scoring_folder(script, Path(folder) / "code")
 
         def make_deployment(deployment_name: str) -> Any:
             return new_deployment(deployment_name, name, model, environment, code, instance_type, instance_count)

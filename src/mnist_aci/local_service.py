@@ -3,9 +3,16 @@
 The same server runs ``score.py`` inside the ACI container. Here it runs under gunicorn in its own
 process group, with ``AZUREML_MODEL_DIR`` laid out as Azure does
 (``.../azureml-models/<name>/<version>/sklearn_mnist_model.pkl``) and the entry script staged alone in
-a folder (the server reads any ``config.json`` beside it). :class:`LocalWebservice` has the surface
-the tutorial uses on an ACI service; ``delete()`` stops the whole process group, and so do the
-context manager, interpreter exit, and the death of the Python process that started it.
+a folder with its service contract (the server reads any ``config.json`` beside it).
+:class:`LocalWebservice` has the surface the tutorial uses on an ACI service; ``delete()`` stops the
+whole process group and removes the staging folder, and so do the context manager, interpreter exit,
+and the death of the Python process that started it (then the server removes the folder itself).
+
+Each worker is gunicorn's threaded worker with :data:`THREADS_PER_WORKER` threads, and every client
+connection has a receive timeout of :data:`CLIENT_READ_TIMEOUT_S` seconds: a client that stops sending
+in the middle of a request holds one thread, not the service, and only until that timeout, as the
+nginx front of an ACI container (which buffers each request before it reaches the one sync worker)
+holds a stalled client only until its ``client_body_timeout`` of 60 s.
 """
 
 from __future__ import annotations
@@ -29,11 +36,18 @@ from typing import Any
 
 import requests
 
-from ._gunicorn_config import WATCHDOG_FD_ENV
+from ._gunicorn_config import READ_TIMEOUT_ENV, STAGE_DIR_ENV, WATCHDOG_FD_ENV
 from ._progress import step
-from .errors import DeploymentError, ModelIntegrityError, ModelTypeError, PortInUseError, ServiceCallError
+from .errors import (
+    DeploymentError,
+    ModelIntegrityError,
+    ModelTypeError,
+    PortInUseError,
+    ServiceCallError,
+    TargetError,
+)
 from .model_store import LocalModel, sha256_of
-from .score_script import resolve_entry_script
+from .score_script import CONTRACT_VERSION, resolve_entry_script, stage_scoring_folder
 from .scoring import JSON_TYPE, post_to_service
 from .tutorial import KEY_ENV, LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
 from .versions import check_versions, runtime_versions
@@ -52,6 +66,11 @@ LOCAL_NAME = "sklearn-mnist-local"
 SERVER_EXIT_GRACE_S = 5.0
 #: The worker timeout gunicorn enforces on one request (the server's own default is 300 s).
 WORKER_TIMEOUT_S = 300
+#: Threads of each worker: a stalled client holds one of them until :data:`CLIENT_READ_TIMEOUT_S`.
+THREADS_PER_WORKER = 4
+#: How long a connection may send nothing in the middle of a request before it is closed
+#: (nginx's default ``client_header_timeout`` and ``client_body_timeout``, as in front of ACI).
+CLIENT_READ_TIMEOUT_S = 60.0
 
 #: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
@@ -81,16 +100,13 @@ def check_port_free(port: int) -> None:
 def stage_deployment(
     root: Path, model_file: Path, entry_script: Path, model_name: str, model_version: int
 ) -> tuple[Path, Path]:
-    """Lay out the app folder (entry script alone) and the Azure-style model folder under ``root``."""
-    if not entry_script.is_file():
-        raise DeploymentError(f"Entry script {entry_script} does not exist. Pass the path of score.py.")
+    """Lay out the app folder (:func:`~mnist_aci.score_script.stage_scoring_folder`) and the Azure-style
+    model folder under ``root``."""
     if not model_file.is_file():
         raise DeploymentError(f"Model file {model_file} does not exist. Train or register a model first.")
-    app_dir = root / "app"
+    app_dir = stage_scoring_folder(entry_script, root / "app")
     model_dir = root / "azureml-models" / model_name / str(model_version)
-    app_dir.mkdir(parents=True)
     model_dir.mkdir(parents=True)
-    shutil.copyfile(entry_script, app_dir / "score.py")
     shutil.copyfile(model_file, model_dir / MODEL_FILENAME)
     return app_dir, model_dir
 
@@ -128,6 +144,11 @@ class LocalWebservice:
     @property
     def liveness_uri(self) -> str:
         return f"http://{HOST}:{self.port}/"
+
+    @property
+    def swagger_uri(self) -> str:
+        """The service's OpenAPI 3 contract (``swagger3.json`` staged beside ``score.py``)."""
+        return f"http://{HOST}:{self.port}/swagger.json?version={CONTRACT_VERSION}"
 
     def get_logs(self, num_lines: int = 5000) -> str:
         """The last ``num_lines`` lines of the server's log (still available after ``delete()``)."""
@@ -285,11 +306,14 @@ def start_local_service(
 ) -> LocalWebservice:
     """Stage ``entry_script`` and ``model_file`` and start the inference server on 127.0.0.1.
 
-    Returns at once, like ``Model.deploy``; call ``wait_for_deployment()`` on the result. With
-    ``sha256``, the staged copy of the model must have that hash (what the server will load).
+    Returns at once, like ``Model.deploy``; call ``wait_for_deployment()`` on the result. ``workers``
+    scoring processes (each with :data:`THREADS_PER_WORKER` threads) serve it. With ``sha256``, the
+    staged copy of the model must have that hash (what the server will load).
     """
     if os.name != "posix":
         raise DeploymentError("The local target runs gunicorn, which needs Linux or macOS (on Windows, use WSL).")
+    if workers < 1:
+        raise TargetError(f"The local target needs workers >= 1 (scoring worker processes), got {workers}.")
     if port is None:
         port = free_port()
     else:
@@ -311,13 +335,19 @@ def start_local_service(
             AZUREML_MODEL_DIR=str(model_dir),
             SERVICE_NAME=name,
             PYTHONUNBUFFERED="1",
-            **{WATCHDOG_FD_ENV: str(read_end)},
+            **{
+                WATCHDOG_FD_ENV: str(read_end),
+                STAGE_DIR_ENV: str(stage_dir),
+                READ_TIMEOUT_ENV: str(CLIENT_READ_TIMEOUT_S),
+            },
         )
         command = [
             sys.executable, "-m", "gunicorn",
             "--config", "python:mnist_aci._gunicorn_config",
             "--bind", f"{HOST}:{port}",
             "--workers", str(workers),
+            "--worker-class", "gthread",
+            "--threads", str(THREADS_PER_WORKER),
             "--timeout", str(WORKER_TIMEOUT_S),
             "--graceful-timeout", "5",
             "--access-logfile", "-",

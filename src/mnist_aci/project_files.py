@@ -1,4 +1,5 @@
-"""The tutorial's working files, shipped inside the package: ``score.py``, the notebook, ``config.json.example``.
+"""The tutorial's working files, shipped inside the package: ``score.py``, its service contract
+``swagger3.json``, the notebook, ``config.json.example``.
 
 In a source checkout ``mnist_aci/files/`` holds links to the top-level files (the single source users see
 and edit); a built wheel carries copies. :func:`write_project_files` is ``mnist-aci init``.
@@ -13,9 +14,11 @@ from pathlib import Path
 from .errors import ProjectFilesError
 
 SCORE_PY = "score.py"
+#: The OpenAPI 3 contract of ``score.py``'s ``/score``, kept beside it: the inference server serves it.
+CONTRACT = "swagger3.json"
 NOTEBOOK = "img-classification-part2-deploy.ipynb"
 CONFIG_EXAMPLE = "config.json.example"
-PROJECT_FILES = (SCORE_PY, NOTEBOOK, CONFIG_EXAMPLE)
+PROJECT_FILES = (SCORE_PY, CONTRACT, NOTEBOOK, CONFIG_EXAMPLE)
 
 
 def packaged_file(name: str) -> Path:

@@ -1,15 +1,18 @@
 """Step 2 of the tutorial: the entry script ``score.py`` (``init()`` loads the model, ``run(raw_data)`` predicts).
 
-The project's ``score.py`` keeps the tutorial's contract; this module finds which one to deploy
-(``mnist-aci init`` copies it into a folder of yours to edit).
+The project's ``score.py`` keeps the tutorial's contract, published beside it as the OpenAPI 3 document
+``swagger3.json``; this module finds which script to deploy (``mnist-aci init`` copies both into a folder
+of yours to edit) and stages it with its contract in the folder that every target deploys.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
-from .project_files import SCORE_PY, packaged_file
+from .errors import DeploymentError
+from .project_files import CONTRACT, SCORE_PY, packaged_file
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +33,28 @@ def resolve_entry_script(entry_script: str | Path | None) -> Path:
     else:
         log.info("    entry script: %s", script)
     return script
+
+
+#: The ``?version=`` of ``/swagger.json`` that serves :data:`~mnist_aci.project_files.CONTRACT`.
+CONTRACT_VERSION = "3"
+
+
+def stage_scoring_folder(entry_script: str | Path, folder: str | Path) -> Path:
+    """Copy ``entry_script`` (as ``score.py``) and the contract beside it into ``folder``; returns ``folder``.
+
+    The folder (created if needed) holds nothing else: the inference server reads any ``config.json``
+    beside the script as its own settings. It serves ``swagger3.json`` from there at
+    ``/swagger.json?version=3``; a script without one beside it is staged alone (and logged), and the
+    server then serves a generic document of its own there (empty input and output schemas).
+    """
+    script, target = Path(entry_script), Path(folder)
+    if not script.is_file():
+        raise DeploymentError(f"Entry script {script} does not exist. Pass the path of score.py.")
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(script, target / SCORE_PY)
+    contract = script.parent / CONTRACT
+    if contract.is_file():
+        shutil.copyfile(contract, target / CONTRACT)
+    else:
+        log.info("    no %s beside %s: the service is deployed without its published contract", CONTRACT, script)
+    return target

@@ -56,6 +56,7 @@ class JobOptions:
     register_environment: bool = False
     timeout_sec: float | None = None
     port: int | None = None
+    workers: int = 1
     instance_type: str = DEFAULT_INSTANCE_TYPE
     instance_count: int = 1
     min_accuracy: float | None = None
@@ -185,6 +186,7 @@ def deploy_service(
             model,
             entry_script=options.entry_script,
             port=options.port,
+            workers=options.workers,
             timeout_sec=options.timeout_sec,
             keep_failed=options.keep_failed,
         )
