@@ -2,7 +2,8 @@
 
 The tutorial's contract is unchanged: ``init()`` loads ``sklearn_mnist_model.pkl`` from the folder in
 ``AZUREML_MODEL_DIR``; ``run(raw_data)`` takes ``{"data": [[784 numbers in 0..1], ...]}`` and returns
-the list of predicted labels.
+the list of predicted labels. That body is read with pysimdjson straight into float64, a slice of rows
+at a time; other JSON layouts, and environments without pysimdjson, get a whole-body parse.
 
 Beside it, for speed and memory, ``run()`` also accepts a ``.npy`` array as the request body
 (Content-Type ``application/octet-stream``): uint8 pixels 0..255 (scaled here by /255.0, exactly as
