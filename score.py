@@ -2,7 +2,8 @@
 
 The tutorial's contract is unchanged: ``init()`` loads ``sklearn_mnist_model.pkl`` from the folder in
 ``AZUREML_MODEL_DIR``; ``run(raw_data)`` takes ``{"data": [[784 numbers in 0..1], ...]}`` and returns
-the list of predicted labels.
+the list of predicted labels. That body is read with pysimdjson straight into float64, a slice of rows
+at a time; other JSON layouts, and environments without pysimdjson, get a whole-body parse.
 
 Beside it, for speed and memory, ``run()`` also accepts a ``.npy`` array as the request body
 (Content-Type ``application/octet-stream``): uint8 pixels 0..255 (scaled here by /255.0, exactly as
@@ -31,6 +32,10 @@ try:
     import orjson
 except ImportError:  # an environment without orjson still serves, with the standard parser
     orjson = None
+try:
+    import simdjson
+except ImportError:  # an older environment without pysimdjson still serves, through the whole-body parse
+    simdjson = None
 
 N_PIXELS = 784
 MAX_ROWS = 10_000
@@ -43,11 +48,13 @@ EXPECTED_FORM = (
     f"application/octet-stream; at most {MAX_ROWS} rows and {MAX_BODY_BYTES} bytes per request"
 )
 
-# The canonical body, {"data": [ ... ]} and nothing else, which is parsed a few rows at a time.
-CANONICAL_HEAD = re.compile(rb'\A\s*\{\s*"data"\s*:\s*\[')
-CANONICAL_TAIL = re.compile(rb"\]\s*\}\s*\Z")
-ROWS_PER_PARSE = 100
-NOT_NUMBERS = (b"true", b"false", b"null", b"NaN", b"Infinity")
+# The canonical body, {"data": [rows]} and nothing else, which is parsed a slice of rows at a time.
+# JSON's whitespace only (a regex \s would also take \f and \v, which JSON refuses).
+SPACE = rb"[ \t\n\r]*"
+CANONICAL_HEAD = re.compile(rb"\A" + SPACE + rb"\{" + SPACE + rb'"data"' + SPACE + rb":" + SPACE + rb"\[")
+CANONICAL_TAIL = re.compile(rb"\]" + SPACE + rb"\}" + SPACE + rb"\Z")
+ROW_SEPARATOR = re.compile(SPACE + rb",")
+ROWS_PER_SLICE = 100
 NON_FINITE = "the data holds NaN or infinite values; every pixel must be a finite number in 0..1"
 
 # The HTTP status of each kind of refusal.
@@ -125,49 +132,59 @@ def _holds_booleans(rows, body):
     return any(type(value) is bool for row in rows for value in row)
 
 
-def _parse_in_chunks(body):
-    """The canonical body parsed ROWS_PER_PARSE rows at a time into one float64 array, so that the
-    millions of Python floats of a whole-body parse never exist at once.
+def _slice_rows(parser, piece, n_rows):
+    """The float64 rows of ``[piece]`` if it is exactly ``n_rows`` flat rows of N_PIXELS numbers, else None."""
+    try:
+        rows = parser.parse(b"[" + piece + b"]")
+        if len(rows) != n_rows:
+            return None
+        if not all(isinstance(row, simdjson.Array) and len(row) == N_PIXELS for row in rows):
+            return None
+        # as_buffer refuses booleans, nulls, strings and objects, but would flatten nested lists: the
+        # piece holds n_rows closing brackets, one per row, so no row holds a list.
+        return np.frombuffer(rows.as_buffer(of_type="d")).reshape(n_rows, N_PIXELS)
+    except (ValueError, TypeError, RuntimeError):  # simdjson's refusals (RuntimeError: integers over 64 bits)
+        return None
 
-    Returns None for any body not in that exact form: the whole-body parser then decides, and
-    explains what is wrong.
+
+def _parse_in_slices(body):
+    """The canonical body read by simdjson ROWS_PER_SLICE rows at a time straight into one float64 array:
+    no Python floats, and only one slice's parse at a time in memory.
+
+    Returns None without simdjson, and for any body not in that exact form: the whole-body parse then
+    decides, and explains what is wrong.
     """
     head, tail = CANONICAL_HEAD.match(body), CANONICAL_TAIL.search(body)
-    if head is None or tail is None or body.find(b'"', head.end()) != -1:
+    if simdjson is None or head is None or tail is None:
         return None
-    if any(word in body for word in NOT_NUMBERS):
+    text = np.frombuffer(body, dtype=np.uint8, count=tail.start() - head.end(), offset=head.end())
+    row_ends = head.end() + 1 + np.flatnonzero(text == ord("]"))  # just after each row, if the body is canonical
+    if not 0 < len(row_ends) <= MAX_ROWS:
         return None
-    text = np.frombuffer(body, dtype=np.uint8)
-    opens = np.flatnonzero(text == ord("["))[1:]
-    closes = np.flatnonzero(text == ord("]"))[:-1]
-    if not 0 < len(opens) == len(closes) <= MAX_ROWS:
-        return None
-    if not ((opens < closes).all() and (closes[:-1] < opens[1:]).all()):
-        return None  # nested or unbalanced brackets
-    gaps = zip([head.end() - 1, *closes.tolist()], [*opens.tolist(), tail.start()], strict=True)
-    expected = [b"", *[b","] * (len(opens) - 1), b""]
-    if any(body[start + 1 : end].strip() != sep for (start, end), sep in zip(gaps, expected, strict=True)):
-        return None
-    images = np.empty((len(opens), N_PIXELS))
-    for first in range(0, len(opens), ROWS_PER_PARSE):
-        last = min(first + ROWS_PER_PARSE, len(opens)) - 1
-        try:
-            chunk = np.array(_loads(b"[" + body[opens[first] : closes[last] + 1] + b"]"))
-        except (ValueError, TypeError):
+    cuts = row_ends[ROWS_PER_SLICE - 1 : -1 : ROWS_PER_SLICE].tolist()
+    images = np.empty((len(row_ends), N_PIXELS))
+    parser = simdjson.Parser()
+    first = 0
+    for start, stop in zip([head.end(), *cuts], [*cuts, tail.start()], strict=True):
+        if start != head.end():  # a slice after the first starts with the comma between two rows
+            separator = ROW_SEPARATOR.match(body, start)
+            if separator is None:
+                return None
+            start = separator.end()
+        piece = body[start:stop]
+        n_rows = piece.count(b"]")
+        rows = _slice_rows(parser, piece, n_rows)
+        if rows is None:
             return None
-        if chunk.shape != (last - first + 1, N_PIXELS) or chunk.dtype.kind not in "fiu":
-            return None
-        images[first : last + 1] = chunk
+        images[first : first + n_rows] = rows
+        first += n_rows
     return images
 
 
-def parse_json(body):
-    """Images from the tutorial's JSON body ``{"data": [[784 numbers], ...]}``."""
+def _parse_whole(body):
+    """Images from the JSON body parsed whole (Python objects): any layout, and the explanation of any refusal."""
     if not body:
         raise PayloadError("the request body is empty")
-    images = _parse_in_chunks(body)
-    if images is not None:
-        return _check_rows(images)
     try:
         document = _loads(body)
     except (ValueError, RecursionError) as exc:
@@ -191,6 +208,12 @@ def parse_json(body):
     if images.dtype.kind not in "fiu" or _holds_booleans(rows, body):
         raise PayloadError('"data" must hold only numbers (no strings, booleans, nulls or nested lists)')
     return _check_rows(images.astype(np.float64, copy=False))
+
+
+def parse_json(body):
+    """Images from the tutorial's JSON body ``{"data": [[784 numbers], ...]}``."""
+    images = _parse_in_slices(body)
+    return _parse_whole(body) if images is None else _check_rows(images)
 
 
 def parse_npy(body):

@@ -189,15 +189,18 @@ def test_port_already_taken_is_a_clear_error(small_model_file):
 def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, sample_data):
     service = start_local_service(small_model_file, SCORE_PY, name="killed")
     service.wait_for_deployment()
-    body = scoring.tutorial_body(np.repeat(sample_data.x_test, 10, axis=0)[:10_000])
-    killer = threading.Timer(0.3, os.killpg, args=(service.pid, signal.SIGKILL))
+    body = scoring.tutorial_body(sample_data.x_test)
+
+    def body_killing_the_server_halfway():  # mid-request by construction, however fast the server is
+        yield body[: len(body) // 2]
+        os.killpg(service.pid, signal.SIGKILL)
+        yield body[len(body) // 2 :]
+
     started = time.monotonic()
-    killer.start()
     try:
         with pytest.raises(ServiceCallError) as info:
-            service.run(body)
+            service.run(body_killing_the_server_halfway())
     finally:
-        killer.join()
         service.delete()
     assert time.monotonic() - started < BOUND_S
     assert "stopped (server exit code -9)" in str(info.value)

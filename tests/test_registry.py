@@ -1,3 +1,4 @@
+from importlib.metadata import version
 from unittest import mock
 
 import pytest
@@ -78,6 +79,8 @@ def test_missing_environment_is_registered_with_exact_pins(workspace):
     pip = list(built.python.conda_dependencies.pip_packages)
     for package in ("scikit-learn", "numpy", "joblib"):
         assert f"{package}=={versions[package]}" in pip
+    for package in ("azureml-inference-server-http", "orjson", "pysimdjson"):  # what score.py is tested with
+        assert f"{package}=={version(package)}" in pip
     assert "azureml-defaults" in pip
 
 

@@ -1,6 +1,7 @@
 """score.py for real, in-process: init() with a model trained in the test, run() on good and bad input."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -67,8 +68,11 @@ def test_run_with_an_npy_request(score, small_model, sample_data, dtype):
     assert score.run(request(body, NPY)) == expected.tolist()
 
 
+@pytest.mark.parametrize("simdjson", ["with simdjson", "without simdjson"])
 @pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda bad: bad.id)
-def test_bad_requests_get_a_client_error_naming_the_problem(score, bad: BadRequest):
+def test_bad_requests_get_a_client_error_naming_the_problem(score, bad: BadRequest, simdjson, monkeypatch):
+    if simdjson == "without simdjson":
+        monkeypatch.setattr(score, "simdjson", None)
     response = score.run(request(bad.body, bad.content_type, bad.method))
     assert response.status_code == bad.status
     answer = json.loads(response.get_data())
@@ -104,12 +108,24 @@ def test_json_is_read_exactly_whatever_its_layout(score, sample_data, encode):
     np.testing.assert_array_equal(score.parse_json(body), images)
 
 
-def test_canonical_json_is_parsed_in_chunks_without_a_whole_body_parse(score, sample_data, monkeypatch):
+def test_canonical_json_is_parsed_in_slices_without_a_whole_body_parse(score, sample_data, monkeypatch):
     images = sample_data.x_test[:250]
     body = json.dumps({"data": images.tolist()}).encode()
-    parsed_sizes = []
-    real_loads = score._loads
-    monkeypatch.setattr(score, "_loads", lambda text: parsed_sizes.append(len(text)) or real_loads(text))
+    slice_rows = []
+    real_slice_rows = score._slice_rows
+    monkeypatch.setattr(score, "_loads", None)  # the whole-body parse would fail
+    monkeypatch.setattr(
+        score, "_slice_rows", lambda parser, piece, n: slice_rows.append(n) or real_slice_rows(parser, piece, n)
+    )
     np.testing.assert_array_equal(score.parse_json(body), images)
-    assert len(parsed_sizes) == 3  # 100 + 100 + 50 rows
-    assert max(parsed_sizes) < len(body) / 2
+    assert slice_rows == [100, 100, 50]
+
+
+def test_without_simdjson_score_py_serves_the_tutorials_json(small_model_file, small_model, sample_data, monkeypatch):
+    monkeypatch.setitem(sys.modules, "simdjson", None)  # import simdjson raises ImportError
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(small_model_file.parent))
+    module = load_score_module()
+    module.init()
+    images = sample_data.x_test[:25]
+    assert module.simdjson is None
+    assert module.run(request(tutorial_body(images))) == small_model.predict(images).tolist()

@@ -22,9 +22,9 @@ VERSIONS_SUFFIX = ".versions.json"
 #: The packages whose versions must match between training and serving.
 PINNED_PACKAGES = ("scikit-learn", "numpy", "joblib")
 #: Serving packages of a cloud environment besides the model's pins: the inference server that runs
-#: score.py and orjson for its JSON path, each pinned to the version score.py is tested with here.
+#: score.py, and orjson and pysimdjson for its JSON path, each pinned to the version score.py is tested with here.
 #: ``azureml-defaults`` (SDK v1's serving bundle) stays unpinned, as the tutorial lists it.
-SERVING_PACKAGES = ("azureml-inference-server-http", "orjson")
+SERVING_PACKAGES = ("azureml-inference-server-http", "orjson", "pysimdjson")
 #: An exact pin: pip ``name==version`` or conda ``name=version[=build]``.
 EXACT_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==?\s*([^=<>!~,;\s]+)")
 
