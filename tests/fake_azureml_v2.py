@@ -179,19 +179,25 @@ class FakeAzureML:
     def _get_endpoint(self, name: str, **_: Any) -> Any:
         if name not in self.endpoints:
             raise not_found(f"endpoint {name}")
-        return self.endpoints[name]
+        return self._snapshot(self.endpoints[name])  # a copy, as the service sends one: changing it changes nothing
 
     def _create_endpoint(self, endpoint: Any, **_: Any) -> Any:
-        stored = mock.Mock(
+        stored = self._snapshot(endpoint)
+        stored.scoring_uri, stored.provisioning_state = self.scoring_uri, "Succeeded"
+        self.endpoints[endpoint.name] = stored
+        return done(self._snapshot(stored))
+
+    @staticmethod
+    def _snapshot(endpoint: Any) -> Any:
+        copy = mock.Mock(
             spec=["name", "auth_mode", "traffic", "scoring_uri", "provisioning_state"],
             auth_mode=endpoint.auth_mode,
             traffic=dict(endpoint.traffic or {}),
-            scoring_uri=self.scoring_uri,
-            provisioning_state="Succeeded",
+            scoring_uri=getattr(endpoint, "scoring_uri", None),
+            provisioning_state=getattr(endpoint, "provisioning_state", None),
         )
-        stored.name = endpoint.name
-        self.endpoints[endpoint.name] = stored
-        return done(stored)
+        copy.name = endpoint.name
+        return copy
 
     def _create_deployment(self, deployment: Any, **_: Any) -> Any:
         code = Path(deployment.code_configuration.code)

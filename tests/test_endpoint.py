@@ -360,6 +360,8 @@ def test_cli_run_target_endpoint_does_the_whole_tutorial(fake, config_file, tmp_
         (["run", "--target", "endpoint", "--instance-count", "0"], "at least 1"),
         (["deploy", "--target", "endpoint", "--min-accuracy", "91"], "between 0 and 1"),
         (["delete", "--target", "endpoint"], "needs --service-name"),
+        (["deploy", "--target", "endpoint", "--overwrite"], "rolls the model out"),
+        (["run", "--target", "endpoint", "--compute-target", "aks1"], "--compute-target is for aks"),
     ],
 )
 def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
@@ -399,3 +401,51 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(fake, config_file,
         assert mnist_aci("delete", *named)[0] == 0
     assert not fake.endpoints
     assert fake.client.models.create_or_update.call_count == 1  # deploy and evaluate reused the trained model
+
+
+def test_a_refused_endpoint_is_reported_as_such_and_deleted(fake, registered):
+    fake.client.online_endpoints.begin_create_or_update.side_effect = HttpResponseError(
+        message="Endpoint name mnist-ep-taken2 is already in use in region westeurope"
+    )
+    with pytest.raises(DeploymentError, match="Creation of endpoint mnist-ep-taken2 failed") as failed:
+        deploy_to_fake(fake, registered, name="mnist-ep-taken2")
+    text = str(failed.value)
+    assert "unique in the Azure region" in text
+    assert "get_logs()" not in text  # no deployment was made: no deployment report
+    fake.client.online_deployments.begin_create_or_update.assert_not_called()
+    fake.client.online_endpoints.begin_delete.assert_called_once_with(name="mnist-ep-taken2")
+
+
+def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(fake, registered):
+    fake.client.online_deployments.begin_create_or_update.side_effect = HttpResponseError(message="crashed")
+    fake.client.online_endpoints.begin_delete.side_effect = HttpResponseError(message="Conflict: operation running")
+    with pytest.raises(DeploymentError) as failed:
+        deploy_to_fake(fake, registered, name="mnist-ep-stuck")
+    text = str(failed.value)
+    assert "Could not delete endpoint mnist-ep-stuck (Conflict: operation running)" in text
+    assert "az ml online-endpoint delete --name mnist-ep-stuck" in text
+    assert "Done:" not in text
+
+
+def test_a_failed_traffic_shift_keeps_both_deployments_and_says_how_to_finish(fake, registered, sample_data):
+    deploy_to_fake(fake, registered, name="mnist-ep-shift")
+    fake.client.online_endpoints.begin_create_or_update.side_effect = HttpResponseError(message="throttled")
+    data = (sample_data.x_test[:100], sample_data.y_test[:100])
+    with pytest.raises(DeploymentError, match="green passed the gate, but moving the traffic to it failed") as failed:
+        deploy_to_fake(fake, registered, name="mnist-ep-shift", rollout_data=data)
+    assert '--traffic "green=100 blue=0"' in str(failed.value)
+    assert sorted(d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-shift")) == [
+        "blue",
+        "green",
+    ]
+    assert fake.endpoints["mnist-ep-shift"].traffic == {"blue": 100}
+
+
+def test_a_scoring_failure_during_the_rollout_deletes_green_and_keeps_the_traffic(fake, registered, sample_data):
+    deploy_to_fake(fake, registered, name="mnist-ep-keys")
+    fake.client.online_endpoints.get_keys.side_effect = HttpResponseError(message="Forbidden")
+    data = (sample_data.x_test[:100], sample_data.y_test[:100])
+    with pytest.raises(DeploymentError, match="Scoring of the test set for the rollout of green failed: Forbidden"):
+        deploy_to_fake(fake, registered, name="mnist-ep-keys", rollout_data=data)
+    assert [d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-keys")] == ["blue"]
+    assert fake.endpoints["mnist-ep-keys"].traffic == {"blue": 100}

@@ -149,7 +149,7 @@ def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(smal
     assert not (tmp_path / "out").exists()
 
 
-def test_workers_are_worker_processes_that_all_serve(small_model_file, small_model, sample_data):
+def test_two_workers_are_two_processes_serving_concurrent_clients(small_model_file, small_model, sample_data):
     images = sample_data.x_test[:40]
     with start_local_service(small_model_file, SCORE_PY, name="two", workers=2) as service:
         service.wait_for_deployment()

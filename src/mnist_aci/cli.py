@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train the tutorial's model and register it")
     deploy = commands.add_parser("deploy", help="deploy the registered model (local: serve until Ctrl-C)")
     evaluate = commands.add_parser("evaluate", help="score the test set through a running service")
-    delete = commands.add_parser("delete", help="delete a web service (aci/aks)")
+    delete = commands.add_parser("delete", help="delete a web service (aci/aks) or an endpoint")
     for sub in (run, train, deploy, evaluate, delete):
         _common(sub)
     for sub in (run, train):
@@ -157,6 +157,10 @@ def check_endpoint_usage(parser: argparse.ArgumentParser, args: argparse.Namespa
         parser.error(f"{', '.join(used)} apply to --target endpoint only")
     if args.target == "endpoint" and args.auth_enabled:
         parser.error("--auth is for aci: an endpoint always needs a key")
+    if args.target == "endpoint" and args.overwrite:
+        parser.error("--overwrite is for aci/aks: deploy to an existing endpoint rolls the model out to it (gated)")
+    if args.target == "endpoint" and args.compute_target:
+        parser.error("--compute-target is for aks: an endpoint runs on --instance-type")
     if args.instance_count is not None and args.instance_count < 1:
         parser.error(f"--instance-count must be at least 1, got {args.instance_count}")
     if given["--min-accuracy"] is not None and not 0 <= given["--min-accuracy"] <= 1:

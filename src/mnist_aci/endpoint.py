@@ -24,6 +24,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,8 @@ class EndpointService:
     @property
     def state(self) -> str | None:
         """The endpoint's provisioning state (``Succeeded``, ``Failed``, ``Deleting``...)."""
-        return str(self._ml.online_endpoints.get(name=self._name).provisioning_state)
+        state = self._ml.online_endpoints.get(name=self._name).provisioning_state
+        return None if state is None else str(state)
 
     def get_keys(self) -> tuple[str | None, str | None]:
         keys = self._ml.online_endpoints.get_keys(name=self._name)
@@ -234,42 +236,82 @@ def deployment_report(ml_client: Any, endpoint_name: str, deployment_name: str) 
     return f"deployment {deployment_name}: provisioning state {state}\n--- last lines of get_logs() ---\n{logs}"
 
 
-def _quietly(what: str, action: Callable[[], object]) -> None:
-    """Run a clean-up step; its failure is logged, not raised over the error being reported."""
-    from azure.core.exceptions import AzureError
+@dataclass(frozen=True)
+class Undo:
+    """A clean-up step: what it does (``label``), how, and the command that does it by hand."""
 
-    try:
-        action()
-    except AzureError as exc:
-        log.warning("Could not %s: %s", what, sdk_message(exc))
+    label: str
+    action: Callable[[], object]
+    by_hand: str
+
+    def run(self) -> str:
+        """Run it; say what happened (its failure is told, not raised over the error being reported)."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            self.action()
+        except AzureError as exc:
+            log.warning("Could not %s: %s", self.label, sdk_message(exc))
+            return (
+                f"Could not {self.label} ({sdk_message(exc)}): it may still exist and be billed; "
+                f"{self.by_hand} when it is done."
+            )
+        return f"Done: {self.label}."
+
+
+def delete_endpoint_step(ml_client: Any, name: str) -> Undo:
+    return Undo(
+        f"delete endpoint {name}",
+        lambda: ml_client.online_endpoints.begin_delete(name=name).result(),
+        f"delete it with `az ml online-endpoint delete --name {name}`",
+    )
+
+
+def delete_deployment_step(ml_client: Any, endpoint_name: str, name: str) -> Undo:
+    return Undo(
+        f"delete deployment {name}",
+        lambda: ml_client.online_deployments.begin_delete(name=name, endpoint_name=endpoint_name).result(),
+        f"delete it with `az ml online-deployment delete --name {name} --endpoint-name {endpoint_name}`",
+    )
 
 
 @contextlib.contextmanager
-def _undo_on_failure(
-    what: str, undo: Callable[[], object], undo_label: str, *, keep_failed: bool, report: Callable[[str], str]
-) -> Iterator[None]:
-    """Run the block; an Azure error, a time-out or Ctrl-C inside it undoes it unless ``keep_failed``.
-
-    An Azure error or a time-out becomes one :class:`DeploymentError` with ``report(problem)``; Ctrl-C goes on.
-    """
+def _undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callable[[str], str]) -> Iterator[None]:
+    """Run the block; an Azure error, a time-out, a failed call or Ctrl-C inside it runs ``undo`` unless
+    ``keep_failed``. Errors become one :class:`DeploymentError` with ``report(problem)``; Ctrl-C goes on."""
     from azure.core.exceptions import AzureError
 
     try:
         yield
     except KeyboardInterrupt:
         if not keep_failed:
-            log.warning("Interrupted: %s.", undo_label)
-            _quietly(undo_label, undo)
+            log.warning("Interrupted: %s", undo.run())
         raise
-    except (AzureError, DeploymentError) as exc:
+    except (AzureError, DeploymentError, ServiceCallError) as exc:
         problem = sdk_message(exc)
         details = report(problem)
         log.error("%s failed: %s\n%s", what, problem, details)
-        cleanup = f"It was kept for inspection (keep_failed); {undo_label} yourself when done."
+        cleanup = f"It was kept for inspection (keep_failed); {undo.by_hand} when done."
         if not keep_failed:
-            _quietly(undo_label, undo)
-            cleanup = f"Done: {undo_label}."
+            cleanup = undo.run()
         raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
+
+
+def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
+    """Provisioning state of an endpoint that failed, and what to change."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        state = ml_client.online_endpoints.get(name=name).provisioning_state
+    except AzureError as exc:
+        state = f"unknown ({sdk_message(exc)})"
+    hint = (
+        "Endpoint names are unique in the Azure region: choose another --service-name if it is taken. Check "
+        "that your account may create endpoints in this workspace."
+    )
+    if "quota" in problem.lower():
+        hint = "The subscription's quota of endpoints is used up: delete unused endpoints or request more quota."
+    return f"endpoint {name}: provisioning state {state}\n{hint}"
 
 
 def _deployment_failure(ml_client: Any, deployment: Any) -> Callable[[str], str]:
@@ -324,18 +366,26 @@ def create_endpoint(
     endpoint = ManagedOnlineEndpoint(
         name=name, auth_mode="key", description=ENDPOINT_DESCRIPTION, tags=dict(ENDPOINT_TAGS)
     )
+    delete_endpoint = delete_endpoint_step(ml_client, name)
+    with (
+        _undo_on_failure(
+            f"Creation of endpoint {name}",
+            delete_endpoint,
+            keep_failed=keep_failed,
+            report=lambda problem: endpoint_report(ml_client, name, problem),
+        ),
+        step(f"Creating endpoint {name} (key auth)"),
+    ):
+        _wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Endpoint {name}", timeout_sec)
     with _undo_on_failure(
         f"Deployment of endpoint {name}",
-        lambda: ml_client.online_endpoints.begin_delete(name=name).result(),
-        f"delete endpoint {name}",
+        delete_endpoint,
         keep_failed=keep_failed,
         report=_deployment_failure(ml_client, deployment),
     ):
-        with step(f"Creating endpoint {name} (key auth)"):
-            _wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Endpoint {name}", timeout_sec)
         _create_deployment(ml_client, deployment, timeout_sec)
         _set_traffic(ml_client, endpoint, {deployment.name: 100}, timeout_sec)
-    return EndpointService(ml_client, ml_client.online_endpoints.get(name=name))
+        return EndpointService(ml_client, ml_client.online_endpoints.get(name=name))
 
 
 def deployment_accuracy(
@@ -381,42 +431,55 @@ def rollout(
             "an earlier rollout was left unfinished. Delete them (az ml online-deployment delete) and run again."
         )
     deployment = make_deployment(new)
-
-    def delete_new() -> None:
-        ml_client.online_deployments.begin_delete(name=new, endpoint_name=service.name).result()
-
+    delete_new = delete_deployment_step(ml_client, service.name, new)
     images, labels = test_data
     log.info("==> Rollout on %s: %s is live; the new model goes to %s at 0 %% traffic", service.name, live, new)
     with _undo_on_failure(
         f"Rollout of deployment {new}",
         delete_new,
-        f"delete deployment {new} (the traffic was not changed)",
         keep_failed=keep_failed,
-        report=_deployment_failure(ml_client, deployment),
+        report=lambda problem: _deployment_failure(ml_client, deployment)(problem) + f"\n{live} keeps the traffic.",
     ):
         _create_deployment(ml_client, deployment, timeout_sec)
-    try:
+    with _undo_on_failure(
+        f"Scoring of the test set for the rollout of {new}",
+        delete_new,
+        keep_failed=keep_failed,
+        report=lambda problem: f"The traffic was not changed: {live} keeps it.",
+    ):
         live_accuracy = deployment_accuracy(service, live, images, labels)
         new_accuracy = deployment_accuracy(service, new, images, labels)
-    except (ServiceCallError, KeyboardInterrupt):
-        if not keep_failed:
-            log.warning("Deleting deployment %s; the traffic was not changed.", new)
-            _quietly(f"delete deployment {new}", delete_new)
-        raise
     gate = live_accuracy if min_accuracy is None else min_accuracy
     gate_name = f"the live {live}'s accuracy" if min_accuracy is None else "the minimum accuracy asked for"
     if new_accuracy < gate:
         with step(f"Gate refused: deleting deployment {new}; {live} keeps the traffic"):
-            delete_new()
+            cleanup = delete_new.run()
         raise RolloutError(
             f"Rollout refused: {new} scored {new_accuracy:.4f}, below the gate of {gate:.4f} ({gate_name}). "
-            f"Deployment {new} was deleted; {live} still takes the traffic of {service.name}."
+            f"{cleanup} {live} still takes the traffic of {service.name}."
         )
     log.info("==> Gate passed: %s %.4f >= %.4f (%s)", new, new_accuracy, gate, gate_name)
-    _set_traffic(ml_client, endpoint, {new: 100, live: 0}, timeout_sec)
+    shift_traffic(ml_client, service.name, live, new, timeout_sec)
     with step(f"Deleting the old deployment {live}"):
-        ml_client.online_deployments.begin_delete(name=live, endpoint_name=service.name).result()
+        cleanup = delete_deployment_step(ml_client, service.name, live).run()
+    if not cleanup.startswith("Done"):
+        log.warning("%s takes the traffic; the old deployment is still there. %s", new, cleanup)
     return service
+
+
+def shift_traffic(ml_client: Any, endpoint_name: str, live: str, new: str, timeout_sec: float | None) -> None:
+    """All the traffic to ``new``; a failure says where the endpoint stands and how to finish by hand."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        endpoint = ml_client.online_endpoints.get(name=endpoint_name)  # as it is now, not minutes ago
+        _set_traffic(ml_client, endpoint, {new: 100, live: 0}, timeout_sec)
+    except (AzureError, DeploymentError) as exc:
+        raise DeploymentError(
+            f"{new} passed the gate, but moving the traffic to it failed: {sdk_message(exc)}. Both deployments "
+            f"are kept ({live} with the traffic it had, {new}). Finish with `az ml online-endpoint update "
+            f'--name {endpoint_name} --traffic "{new}=100 {live}=0"`, or delete {new}.'
+        ) from exc
 
 
 def deploy(

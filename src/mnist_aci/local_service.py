@@ -10,9 +10,10 @@ and the death of the Python process that started it (then the server removes the
 
 Each worker is gunicorn's threaded worker with :data:`THREADS_PER_WORKER` threads, and every client
 connection has a receive timeout of :data:`CLIENT_READ_TIMEOUT_S` seconds: a client that stops sending
-in the middle of a request holds one thread, not the service, and only until that timeout, as the
-nginx front of an ACI container (which buffers each request before it reaches the one sync worker)
-holds a stalled client only until its ``client_body_timeout`` of 60 s.
+in the middle of a request holds one thread, and only until that timeout, as the nginx front of an ACI
+container (which buffers each request before it reaches the one sync worker) holds a stalled client only
+until its ``client_body_timeout`` of 60 s. Up to ``THREADS_PER_WORKER - 1`` stalled clients per worker
+leave the others served at once; beyond that, a request waits for the oldest stall's timeout.
 """
 
 from __future__ import annotations

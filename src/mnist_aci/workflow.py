@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import _atomic, deployment, endpoint_assets, endpoint_workspace, registry, scoring
+from . import _atomic, deployment, endpoint, endpoint_assets, endpoint_workspace, registry, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
 from .errors import ModelNotFoundError, TargetError
@@ -249,13 +250,14 @@ def deploy_registered(options: JobOptions) -> Service:
     """
     workspace = connect(options)
     model = registered_model(options, workspace)
-    data = (
-        load_dataset(options)
-        if options.target == "endpoint" or (options.target != "local" and options.preflight)
-        else None
+    rolling_out = (
+        options.target == "endpoint"
+        and options.service_name is not None
+        and endpoint.endpoint_exists(workspace, endpoint.check_endpoint_name(options.service_name))
     )
+    data = load_dataset(options) if rolling_out or (options.target != "local" and options.preflight) else None
     preflight_image = data.x_test[0] if data is not None and options.preflight else None
-    rollout_data = (data.x_test, data.y_test) if data is not None and options.target == "endpoint" else None
+    rollout_data = (data.x_test, data.y_test) if data is not None and rolling_out else None
     service = deploy_service(options, model, workspace, preflight_image, rollout_data=rollout_data)
     log.info("Scoring URI: %s", service.scoring_uri)
     if isinstance(service, LocalWebservice):
@@ -297,7 +299,10 @@ def evaluate_service(service: ScoringService, data: Dataset, options: JobOptions
 
 def run_job(options: JobOptions) -> JobResult:
     """The whole tutorial: data, model, deployment, evaluation, figures, clean-up."""
-    log.info("Azure ML SDK Version:  %s", sdk_version())
+    if options.target == "endpoint":
+        log.info("Azure ML SDK v2 (azure-ai-ml) Version:  %s", version("azure-ai-ml"))
+    else:
+        log.info("Azure ML SDK Version:  %s", sdk_version())
     result = JobResult()
     data = load_dataset(options)
     result.data_source, result.used_sample = data.source, data.is_sample
