@@ -241,7 +241,7 @@ def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(fake, r
     data = (sample_data.x_test[:300], sample_data.y_test[:300])
     with pytest.raises(RolloutError, match=r"green scored 0\.\d+, below the gate of 1\.0000") as refused:
         deploy_to_fake(fake, registered, name="mnist-ep-gate", rollout_data=data, min_accuracy=1.0)
-    assert "blue still takes the traffic" in str(refused.value)
+    assert "Deployment green was deleted; blue still takes the traffic" in str(refused.value)
     assert fake.endpoints["mnist-ep-gate"].traffic == {"blue": 100}
     assert [d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-gate")] == ["blue"]
 

@@ -244,8 +244,9 @@ class Undo:
     action: Callable[[], object]
     by_hand: str
 
-    def run(self) -> str:
-        """Run it; say what happened (its failure is told, not raised over the error being reported)."""
+    def run(self) -> str | None:
+        """Run it: None when done, else what went wrong and what to do (logged, not raised over the error
+        being reported)."""
         from azure.core.exceptions import AzureError
 
         try:
@@ -256,7 +257,7 @@ class Undo:
                 f"Could not {self.label} ({sdk_message(exc)}): it may still exist and be billed; "
                 f"{self.by_hand} when it is done."
             )
-        return f"Done: {self.label}."
+        return None
 
 
 def delete_endpoint_step(ml_client: Any, name: str) -> Undo:
@@ -285,7 +286,7 @@ def _undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callab
         yield
     except KeyboardInterrupt:
         if not keep_failed:
-            log.warning("Interrupted: %s", undo.run())
+            log.warning("Interrupted: %s", undo.run() or f"done: {undo.label}")
         raise
     except (AzureError, DeploymentError, ServiceCallError) as exc:
         problem = sdk_message(exc)
@@ -293,7 +294,7 @@ def _undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callab
         log.error("%s failed: %s\n%s", what, problem, details)
         cleanup = f"It was kept for inspection (keep_failed); {undo.by_hand} when done."
         if not keep_failed:
-            cleanup = undo.run()
+            cleanup = undo.run() or f"Done: {undo.label}."
         raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
 
 
@@ -453,7 +454,7 @@ def rollout(
     gate_name = f"the live {live}'s accuracy" if min_accuracy is None else "the minimum accuracy asked for"
     if new_accuracy < gate:
         with step(f"Gate refused: deleting deployment {new}; {live} keeps the traffic"):
-            cleanup = delete_new.run()
+            cleanup = delete_new.run() or f"Deployment {new} was deleted;"
         raise RolloutError(
             f"Rollout refused: {new} scored {new_accuracy:.4f}, below the gate of {gate:.4f} ({gate_name}). "
             f"{cleanup} {live} still takes the traffic of {service.name}."
@@ -461,9 +462,9 @@ def rollout(
     log.info("==> Gate passed: %s %.4f >= %.4f (%s)", new, new_accuracy, gate, gate_name)
     shift_traffic(ml_client, service.name, live, new, timeout_sec)
     with step(f"Deleting the old deployment {live}"):
-        cleanup = delete_deployment_step(ml_client, service.name, live).run()
-    if not cleanup.startswith("Done"):
-        log.warning("%s takes the traffic; the old deployment is still there. %s", new, cleanup)
+        failure = delete_deployment_step(ml_client, service.name, live).run()
+    if failure is not None:
+        log.warning("%s takes the traffic; the old deployment %s is still there. %s", new, live, failure)
     return service
 
 
