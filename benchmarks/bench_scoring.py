@@ -104,16 +104,23 @@ def under_load(
     return len(all_latencies) / elapsed, sum(sent for sent, _ in results) / elapsed, all_latencies
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def benchmark_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace | None:
+    """The command line with ``--data-dir`` and ``--model`` added and checked; None (said why) if unusable."""
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"), help="full MNIST folder")
     parser.add_argument("--model", type=Path, help="a saved sklearn_mnist_model.pkl (default: train one)")
     args = parser.parse_args()
     if not args.data_dir:
         print("Set MNIST_DATA_DIR (or --data-dir) to the folder of the four MNIST files.", file=sys.stderr)
-        return 2
+        return None
     if args.model is not None and not args.model.is_file():
         print(f"No model file at {args.model}.", file=sys.stderr)
+        return None
+    return args
+
+
+def main() -> int:
+    args = benchmark_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    if args is None:
         return 2
     data = load_mnist(args.data_dir)
     with tempfile.TemporaryDirectory() as folder:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_scoring import under_load
+from bench_scoring import benchmark_arguments, under_load
 
 from mnist_aci import load_model, save_model, scoring, train_model
 from mnist_aci.data import load_mnist
@@ -47,16 +47,10 @@ def measure(model_file: Path, x_test: np.ndarray, expected: np.ndarray, workers:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"), help="full MNIST folder")
-    parser.add_argument("--model", type=Path, help="a saved sklearn_mnist_model.pkl (default: train one)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (8)")
     parser.add_argument("--requests", type=int, default=250, help="requests per client (250)")
-    args = parser.parse_args()
-    if not args.data_dir:
-        print("Set MNIST_DATA_DIR (or --data-dir) to the folder of the four MNIST files.", file=sys.stderr)
-        return 2
-    if args.model is not None and not args.model.is_file():
-        print(f"No model file at {args.model}.", file=sys.stderr)
+    args = benchmark_arguments(parser)
+    if args is None:
         return 2
     data = load_mnist(args.data_dir)
     with tempfile.TemporaryDirectory() as folder:
