@@ -21,6 +21,16 @@ UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
 
 .PHONY: run test test-stress bench lock clean
 
+# The Azure stand-in's HTTPS proxy (mitmproxy) in its own venv: it pins other cryptography and Flask releases
+# than the project. Locked with hashes in tests/standin/requirements-mitmproxy.txt.
+MITMPROXY := $(TOOLS)/mitmproxy
+MITMPROXY_LOCK := tests/standin/requirements-mitmproxy.txt
+$(MITMPROXY)/bin/mitmdump: $(MITMPROXY_LOCK) | $(UV)
+	rm -rf $(MITMPROXY)
+	$(UV_ENV) $(UV) venv --quiet $(MITMPROXY)
+	VIRTUAL_ENV=$(MITMPROXY) $(UV) pip install --quiet --require-hashes -r $(MITMPROXY_LOCK)
+	touch $@
+
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
@@ -34,7 +44,7 @@ $(BIN)/.installed: pyproject.toml uv.lock | $(UV)
 run: $(BIN)/.installed
 	$(BIN)/mnist-aci run $(ARGS)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump
 	$(BIN)/ruff check src tests benchmarks score.py
 	$(BIN)/ruff format --check src tests benchmarks score.py
 	$(BIN)/mypy
@@ -42,7 +52,7 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(ARGS)
 
 # stress-ng comes from Debian (installed here when missing); it is stopped however pytest ends.
-test-stress: $(BIN)/.installed
+test-stress: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump
 	command -v stress-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq stress-ng; }
 	stress-ng --cpu "$$(nproc)" --timeout 2h --quiet & stress=$$!; \
 	trap 'kill $$stress 2>/dev/null; wait $$stress 2>/dev/null' EXIT INT TERM; \

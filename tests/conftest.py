@@ -18,6 +18,7 @@ from types import ModuleType
 import numpy as np
 import psutil
 import pytest
+from standin import AzureStandIn, running_standin
 
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local_service import SERVER_APP, LocalWebservice, start_local_service
@@ -163,3 +164,21 @@ def full_model(full_data):
 @pytest.fixture(scope="session")
 def full_model_file(full_model, tmp_path_factory) -> Path:
     return save_model(full_model, tmp_path_factory.mktemp("full-model"))
+
+
+@pytest.fixture(scope="session")
+def standin_session(tmp_path_factory) -> Iterator[AzureStandIn]:
+    """The Azure stand-in (proxy, server, tenant), started once per test run."""
+    with running_standin(tmp_path_factory.mktemp("azure-standin")) as standin:
+        yield standin
+
+
+@pytest.fixture
+def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
+    """The stand-in, with no calls, faults or containers left from other tests, and its environment set in
+    this process (subprocesses the test starts inherit it): the SDKs reach it instead of Azure."""
+    standin_session.reset()
+    for name, value in standin_session.environment().items():
+        monkeypatch.setenv(name, value)
+    yield standin_session
+    standin_session.reset()

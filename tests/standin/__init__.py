@@ -1,0 +1,93 @@
+"""An offline stand-in of the Azure services, with the real Azure SDKs in front of it.
+
+Only the network is replaced. The package, its CLI (as a subprocess) and the notebook (in a real kernel) run
+exactly as against Azure, with :meth:`AzureStandIn.environment` in their environment: an HTTPS proxy
+(:mod:`.proxy`, mitmdump) whose certificate authority they trust, and a service principal to sign in with.
+The proxy sends every request to one local server (:mod:`.server`) where each Azure service the flows use
+has its routes: sign-in (:mod:`.aad`), and the services of each SDK family, whose deployments run the real
+inference server (:mod:`.container`) from what the SDK uploaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .aad import Entra
+from .container import Container
+from .proxy import Proxy
+from .server import StandInServer
+
+__all__ = ["AzureStandIn", "Container", "running_standin"]
+
+
+@dataclass
+class AzureStandIn:
+    """The proxy, the server behind it, the tenant, and the containers started for deployments."""
+
+    server: StandInServer
+    proxy: Proxy
+    workdir: Path
+    entra: Entra = field(default_factory=Entra)
+    containers: list[Container] = field(default_factory=list)
+
+    def environment(self) -> dict[str, str]:
+        """What a process needs in its environment to reach the stand-in instead of Azure."""
+        ca = str(self.proxy.ca_file)
+        return {
+            "HTTPS_PROXY": self.proxy.url,
+            "HTTP_PROXY": self.proxy.url,
+            "https_proxy": self.proxy.url,
+            "http_proxy": self.proxy.url,
+            # The local target and the pre-flight talk to servers on this machine directly.
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "REQUESTS_CA_BUNDLE": ca,
+            "SSL_CERT_FILE": ca,
+            "CURL_CA_BUNDLE": ca,
+            **self.entra.principal.environment(),
+        }
+
+    def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Container:
+        """Run a deployment's inference server from ``app_root``; it is stopped with the stand-in."""
+        container = Container(app_root, environment, entry_script)
+        self.containers.append(container)
+        return container
+
+    def new_folder(self, prefix: str) -> Path:
+        """A fresh folder under the stand-in's work folder (for a deployment's app root, an upload...)."""
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.workdir))
+
+    def reset(self) -> None:
+        """Forget calls and faults, and stop the containers, between tests (routes and the tenant stay)."""
+        self.server.reset()
+        self.entra.issued = 0
+        for container in self.containers:
+            container.stop()
+        self.containers.clear()
+
+    def close(self) -> None:
+        self.reset()
+        self.proxy.stop()
+        self.server.stop()
+
+
+@contextlib.contextmanager
+def running_standin(workdir: Path) -> Iterator[AzureStandIn]:
+    """Start the server and the proxy in front of it; stop both, and every container, on exit."""
+    server = StandInServer()
+    port = server.start()
+    try:
+        proxy = Proxy(port, workdir / "mitmproxy")
+    except BaseException:
+        server.stop()
+        raise
+    standin = AzureStandIn(server, proxy, workdir)
+    standin.entra.install(server)
+    try:
+        yield standin
+    finally:
+        standin.close()
