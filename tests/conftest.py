@@ -19,6 +19,7 @@ import numpy as np
 import psutil
 import pytest
 from standin import AzureStandIn, running_standin
+from standin.azureml_v2 import WorkspaceV2
 
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local_service import SERVER_APP, LocalWebservice, start_local_service
@@ -182,3 +183,19 @@ def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
         monkeypatch.setenv(name, value)
     yield standin_session
     standin_session.reset()
+
+
+@pytest.fixture(scope="session")
+def workspace_v2_session(standin_session) -> WorkspaceV2:
+    """The SDK v2 workspace of the stand-in (management API, blob storage, scoring hosts), installed once."""
+    workspace = WorkspaceV2(standin_session)
+    workspace.install(standin_session.server)
+    return workspace
+
+
+@pytest.fixture
+def workspace_v2(azure_standin, workspace_v2_session) -> Iterator[WorkspaceV2]:
+    """The SDK v2 workspace, empty, with the stand-in's environment set (see ``azure_standin``)."""
+    workspace_v2_session.reset()
+    yield workspace_v2_session
+    workspace_v2_session.reset()

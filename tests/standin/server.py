@@ -94,14 +94,17 @@ class StandInServer:
     _server: BaseWSGIServer | None = None
     _thread: threading.Thread | None = None
 
-    def route(self, method: str, host: str, path: str) -> Callable[[Handler], Handler]:
+    def route(self, method: str, host: str, path: str, *, first: bool = False) -> Callable[[Handler], Handler]:
         """Register ``handler(request, match)`` for ``method`` on hosts and paths matching the patterns
-        (full match, case-insensitive; the path's named groups are in ``match``)."""
+        (full match, case-insensitive; the path's named groups are in ``match``). ``first``: tried before the
+        routes already registered (a narrower route beside a broader one of another service)."""
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(
-                Route(method.upper(), re.compile(host, re.I), re.compile(path, re.I), handler, handler.__name__)
-            )
+            route = Route(method.upper(), re.compile(host, re.I), re.compile(path, re.I), handler, handler.__name__)
+            if first:
+                self.routes.insert(0, route)
+            else:
+                self.routes.append(route)
             return handler
 
         return register

@@ -1,0 +1,847 @@
+"""SDK v2 (azure-ai-ml): the workspace's management API, its blob storage and its endpoints' scoring hosts.
+
+Shaped on Microsoft's recordings of the real service (Azure/azure-sdk-assets, folder
+``python/sdk/ml/azure-ai-ml/tests/recordings/``), cited per route as ``OD[i]``: the entries of
+``online_services/e2etests/test_online_deployment.pyTestOnlineDeploymenttest_online_deployment.json``
+(commit b4cd9fb8; negative indexes count from the end), and on what azure-ai-ml 1.35.2 sends and parses
+(``SDK:`` cites its source). Request bodies are checked against the published REST API (:mod:`.rest_spec`): a
+body the spec refuses gets a 400 and is kept in :attr:`WorkspaceV2.refused`.
+
+Long-running operations answer 201/202 with ``Azure-AsyncOperation`` and ``Location`` (OD[1], OD[17], OD[-2]);
+each GET of the status URL moves the operation one step: ``Updating`` for :attr:`WorkspaceV2.updating_polls`
+polls, then ``Succeeded`` or ``Failed`` (OD[2..4]). The recordings carry no ``Retry-After`` (the SDK then waits
+5-30 s between polls); the stand-in adds ``retry-after-ms`` (read by azure-core's ``get_retry_after``) so tests
+poll every few milliseconds: states move with polls, never with the clock.
+
+A deployment runs the real inference server (:mod:`.container`) from an app root built from the blobs the SDK
+uploaded: the code folder under ``/var/azureml-app/<folder>`` and the model file under
+``azureml-models/<name>/<version>``, with ``AZUREML_MODEL_DIR``, ``AZUREML_ENTRY_SCRIPT`` and ``AML_APP_ROOT`` set
+as the recorded deployment shows them (OD[-17]).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import requests
+from werkzeug.wrappers import Request, Response
+
+from . import rest_spec
+from .aad import Entra
+from .blob import BlobStore
+from .server import Handler, StandInServer, azure_error, json_response
+
+if TYPE_CHECKING:
+    from . import AzureStandIn
+    from .container import Container
+
+ARM = r"management\.azure\.com"
+REGION = "eastus"
+MFE_STATUS = "mfeOperationsStatus"
+#: The deployment defaults the service fills in (OD[17]): 5 s per request, one request at a time per instance.
+DEFAULT_REQUEST_SETTINGS = {"maxQueueWait": "PT0S", "requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1}
+#: Largest scoring request body the stand-in relays (413 above it). Managed endpoints front the container with
+#: their own gateway; the inference server's nginx in Azure ML images allows 100 MB bodies.
+MAX_REQUEST_BYTES = 100 * 1024 * 1024
+CONTAINER_START_TIMEOUT_S = 120.0
+#: How much of a VM family's quota a deployment takes per instance: managed endpoints reserve 20 % extra.
+QUOTA_RESERVE = 1.2
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+@dataclass
+class Operation:
+    """A long-running operation, moved one step by each poll of its status URL."""
+
+    id: str
+    polls_left: int
+    finish: Callable[[], dict[str, str] | None]
+    status: str = "InProgress"
+    error: dict[str, str] | None = None
+    held: bool = False  # a test holds it: it stays "Updating" until released
+
+    @property
+    def running(self) -> bool:
+        return self.status not in {"Succeeded", "Failed", "Canceled"}
+
+    def poll(self) -> str:
+        if not self.running or self.held:
+            return self.status if not self.running else "Updating"
+        if self.polls_left > 0:
+            self.polls_left -= 1
+            return "Updating"
+        self.error = self.finish()
+        self.status = "Failed" if self.error else "Succeeded"
+        return self.status
+
+
+@dataclass
+class Deployment:
+    body: dict[str, Any]
+    container: Container | None = None
+    operation: Operation | None = None
+    concurrent: int = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.body["name"])
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.body["properties"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Endpoint:
+    body: dict[str, Any]
+    keys: tuple[str, str] = field(default_factory=lambda: (uuid.uuid4().hex, uuid.uuid4().hex))
+    deployments: dict[str, Deployment] = field(default_factory=dict)
+    operation: Operation | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.body["name"])
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.body["properties"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class WorkspaceV2:
+    """One Azure ML workspace as azure-ai-ml sees it, with its storage account and endpoints."""
+
+    standin: AzureStandIn
+    subscription_id: str = "00000000-0000-4000-8000-0000000000f2"
+    resource_group: str = "mnist-rg"
+    name: str = "mnist-ws-v2"
+    workspace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: Status answers that say ``Updating`` before an operation ends (OD[2], OD[3]: two for the endpoint).
+    updating_polls: int = 2
+    #: Milliseconds the SDK is told to wait between polls (``retry-after-ms``).
+    poll_delay_ms: int = 5
+    #: Instances of each VM family the subscription's quota allows (with the 20 % reserve, see QUOTA_RESERVE).
+    vm_quota: float = 2.0
+    #: The error the next deployment operation ends with (a test's fault), e.g. ``{"code", "message"}``.
+    next_deployment_error: dict[str, str] | None = None
+    #: Hold every new operation in ``Updating`` until :meth:`release` (a time-out test).
+    hold_operations: bool = False
+    models: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    environments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    codes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    #: Request bodies the REST spec refused: (method, path, the validator's message).
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Request bodies checked against the spec: (method, path, api-version).
+    checked: list[tuple[str, str, str]] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self.blob = BlobStore(f"mnistws{self.workspace_id[:8]}st")
+
+    # -- names ---------------------------------------------------------------------------------------------------
+
+    @property
+    def arm_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
+        )
+
+    @property
+    def datastore_container(self) -> str:
+        return f"azureml-blobstore-{self.workspace_id}"
+
+    @property
+    def code_container(self) -> str:
+        return f"{self.workspace_id}-code"
+
+    def config(self) -> dict[str, str]:
+        """The workspace's ``config.json``, as the portal downloads it."""
+        return {"subscription_id": self.subscription_id, "resource_group": self.resource_group, "workspace_name": self.name}
+
+    def scoring_host(self, endpoint: str) -> str:
+        return f"{endpoint}.{REGION}.inference.ml.azure.com"
+
+    # -- set-up --------------------------------------------------------------------------------------------------
+
+    def install(self, server: StandInServer) -> None:
+        """Register the routes: management calls need a token of the stand-in's tenant (401 otherwise)."""
+        ws = re.escape(self.arm_id)
+        endpoint = rf"{ws}/onlineEndpoints/(?P<endpoint>[^/]+)"
+        deployment = rf"{endpoint}/deployments/(?P<deployment>[^/]+)"
+        asset = rf"{ws}/(?P<kind>models|environments|codes)/(?P<name>[^/]+)"
+        signed = [
+            ("GET", ws, self.get_workspace),
+            ("GET", rf"{ws}/datastores/(?P<datastore>[^/]+)", self.get_datastore),
+            ("POST", rf"{ws}/datastores/(?P<datastore>[^/]+)/listSecrets", self.list_secrets),
+            ("GET", asset, self.get_container),
+            ("GET", rf"{asset}/versions", self.list_versions),
+            ("GET", rf"{asset}/versions/(?P<version>[^/]+)", self.get_version),
+            ("PUT", rf"{asset}/versions/(?P<version>[^/]+)", self.put_version),
+            ("POST", rf"{asset}/versions/(?P<version>[^/]+)/startPendingUpload", self.start_pending_upload),
+            ("GET", endpoint, self.get_endpoint),
+            ("PUT", endpoint, self.put_endpoint),
+            ("DELETE", endpoint, self.delete_endpoint),
+            ("POST", rf"{endpoint}/listKeys", self.list_keys),
+            ("GET", rf"{endpoint}/deployments", self.list_deployments),
+            ("GET", deployment, self.get_deployment),
+            ("PUT", deployment, self.put_deployment),
+            ("DELETE", deployment, self.delete_deployment),
+            ("POST", rf"{deployment}/getLogs", self.get_logs),
+            (
+                "GET",
+                rf"/subscriptions/{re.escape(self.subscription_id)}/providers/Microsoft\.MachineLearningServices"
+                rf"/locations/{REGION}/(?P<kind>mfeOperationsStatus|mfeOperationResults)/(?P<operation>[^/]+)",
+                self.get_operation,
+            ),
+        ]
+        for method, path, handler in signed:
+            server.route(method, ARM, path, first=True)(self._checked(handler))
+        self.blob.install(server)
+        server.route("POST", r"[a-z0-9-]+\." + REGION + r"\.inference\.ml\.azure\.com", r"/score")(self.score)
+
+    def reset(self) -> None:
+        """Forget every asset, endpoint and operation (between tests)."""
+        with self._lock:
+            self.models.clear()
+            self.environments.clear()
+            self.codes.clear()
+            self.endpoints.clear()
+            self.operations.clear()
+            self.refused.clear()
+            self.checked.clear()
+            self.next_deployment_error = None
+            self.hold_operations = False
+            self.vm_quota = 2.0
+            self.updating_polls = 2
+        self.blob.reset([self.datastore_container, self.code_container])
+
+    def release(self) -> None:
+        """Let held operations move on (see :attr:`hold_operations`)."""
+        with self._lock:
+            self.hold_operations = False
+            for operation in self.operations.values():
+                operation.held = False
+
+    def _checked(self, handler: Handler) -> Handler:
+        """Refuse unsigned calls (401) and bodies the REST spec refuses (400), as ARM would."""
+
+        def checked(request: Request, match: re.Match[str]) -> Response:
+            refused = Entra.refuse_unless_signed_in(request)
+            if refused is not None:
+                return refused
+            if request.method in {"PUT", "POST"} and request.get_data():
+                api_version = request.args.get("api-version", "")
+                problem = rest_spec.check_body(request.method, request.path, api_version, json.loads(request.get_data()))
+                with self._lock:
+                    self.checked.append((request.method, request.path, api_version))
+                    if problem is not None:
+                        self.refused.append((request.method, request.path, problem))
+                if problem is not None:
+                    return azure_error(400, "BadRequest", f"The request body is invalid: {problem}")
+            with self._lock:
+                return handler(request, match)
+
+        checked.__name__ = handler.__name__
+        return checked
+
+    # -- long-running operations ---------------------------------------------------------------------------------
+
+    def _start_operation(self, prefix: str, finish: Callable[[], dict[str, str] | None]) -> tuple[Operation, dict[str, str]]:
+        """A new operation and the headers of its 201/202 answer (OD[1]: ``Azure-AsyncOperation`` with an
+        ``oeidp:``/``odidp:`` id, ``x-ms-async-operation-timeout: PT30M``)."""
+        operation = Operation(f"{prefix}:{self.workspace_id}:{uuid.uuid4()}", self.updating_polls, finish)
+        operation.held = self.hold_operations
+        self.operations[operation.id] = operation
+        base = (
+            f"https://management.azure.com/subscriptions/{self.subscription_id}/providers/"
+            f"Microsoft.MachineLearningServices/locations/{REGION}"
+        )
+        return operation, {
+            "Azure-AsyncOperation": f"{base}/{MFE_STATUS}/{operation.id}?api-version=2022-02-01-preview",
+            "x-ms-async-operation-timeout": "PT30M",
+            "retry-after-ms": str(self.poll_delay_ms),
+        }
+
+    def get_operation(self, request: Request, match: re.Match[str]) -> Response:
+        """Status polls, OD[2..4] (``Updating`` with ``endTime 0001-01-01...``, then ``Succeeded``); a failure
+        carries ``error {code, message}``. ``mfeOperationResults`` (the DELETE's ``Location``, OD[-2]) answers 200."""
+        operation = self.operations.get(match["operation"])
+        if operation is None:
+            return azure_error(404, "UserError", f"Operation {match['operation']} not found.")
+        if match["kind"] == "mfeOperationResults":
+            return Response(status=200 if not operation.running else 202)
+        status = operation.poll()
+        body: dict[str, Any] = {
+            "id": request.path,
+            "name": match["operation"],
+            "status": status,
+            "startTime": now(),
+            "endTime": "0001-01-01T00:00:00+00:00" if operation.running else now(),
+            "percentComplete": 0.0 if operation.running else 1.0,
+        }
+        if operation.error:
+            body["error"] = operation.error
+        return json_response(200, body, {"retry-after-ms": str(self.poll_delay_ms)})
+
+    # -- workspace and datastore ---------------------------------------------------------------------------------
+
+    def get_workspace(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[0]: the workspace (the SDK reads ``location`` before each endpoint or deployment PUT)."""
+        return json_response(
+            200,
+            {
+                "id": self.arm_id,
+                "name": self.name,
+                "type": "Microsoft.MachineLearningServices/workspaces",
+                "location": REGION,
+                "tags": {},
+                "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid4()), "tenantId": self.standin.entra.principal.tenant_id},
+                "kind": "Default",
+                "sku": {"name": "Basic", "tier": "Basic"},
+                "properties": {
+                    "friendlyName": self.name,
+                    "storageAccount": f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                    f"/providers/Microsoft.Storage/storageAccounts/{self.blob.account}",
+                    "workspaceId": self.workspace_id,
+                    "discoveryUrl": f"https://{REGION}.api.azureml.ms/discovery",
+                    "provisioningState": "Succeeded",
+                    "publicNetworkAccess": "Enabled",
+                    "systemDatastoresAuthMode": "identity",
+                },
+            },
+        )
+
+    def get_datastore(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[11]: ``workspaceblobstore`` with ``credentials {"credentialsType": "None"}``: uploads use the
+        caller's own token (SDK: ``_artifacts/_artifact_utilities.py`` get_datastore_info)."""
+        if match["datastore"] != "workspaceblobstore":
+            return azure_error(404, "UserError", f"Datastore {match['datastore']} not found.")
+        return json_response(
+            200,
+            {
+                "id": f"{self.arm_id}/datastores/workspaceblobstore",
+                "name": "workspaceblobstore",
+                "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+                "properties": {
+                    "description": None,
+                    "tags": None,
+                    "properties": None,
+                    "isDefault": True,
+                    "credentials": {"credentialsType": "None"},
+                    "subscriptionId": self.subscription_id,
+                    "resourceGroup": self.resource_group,
+                    "datastoreType": "AzureBlob",
+                    "accountName": self.blob.account,
+                    "containerName": self.datastore_container,
+                    "endpoint": "core.windows.net",
+                    "protocol": "https",
+                    "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
+                },
+            },
+        )
+
+    def list_secrets(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[12]: 400 "No secrets for credentials of type None." (the SDK then uses the caller's token)."""
+        return azure_error(400, "UserError", "No secrets for credentials of type None.")
+
+    # -- assets: models, environments, code ----------------------------------------------------------------------
+
+    def _versions(self, kind: str, name: str) -> list[dict[str, Any]]:
+        if kind == "models":
+            return self.models.get(name, [])
+        store = self.environments if kind == "environments" else self.codes
+        return list(store.get(name, {}).values())
+
+    def get_container(self, request: Request, match: re.Match[str]) -> Response:
+        """An asset's container: ``latestVersion`` and ``nextVersion`` (SDK: ``_utils/_asset_utils.py``
+        ``_get_next_version_from_container``); 404 for a name never registered."""
+        kind, name = match["kind"], match["name"]
+        versions = self._versions(kind, name)
+        if not versions:
+            return azure_error(404, "UserError", f"Could not find asset with ID: {kind}/{name}")
+        numbers = [int(v["name"]) for v in versions if str(v["name"]).isdigit()]
+        latest = max(numbers) if numbers else 0
+        return json_response(
+            200,
+            {
+                "id": f"{self.arm_id}/{kind}/{name}",
+                "name": name,
+                "type": f"Microsoft.MachineLearningServices/workspaces/{kind}",
+                "properties": {
+                    "latestVersion": str(latest),
+                    "nextVersion": str(latest + 1),
+                    "isArchived": all(v["properties"].get("isArchived") for v in versions),
+                    "description": None,
+                    "tags": {},
+                    "properties": {},
+                },
+            },
+        )
+
+    def list_versions(self, request: Request, match: re.Match[str]) -> Response:
+        """A version list. Models: ``$orderBy=createdtime desc&$top=1`` for "latest", answered ``{"value": []}``
+        when none is active (OD[10]); ``listViewType`` ActiveOnly (the default), ArchivedOnly or All. Code:
+        ``hash=<sha256>`` finds an upload with the same content under any name (OD[7], CODE[0])."""
+        kind, name = match["kind"], match["name"]
+        if kind == "codes" and "hash" in request.args:
+            found = [
+                version
+                for versions in self.codes.values()
+                for version in versions.values()
+                if version["properties"]["properties"].get("hash_sha256") == request.args["hash"]
+            ]
+            return json_response(200, {"value": found[:1]})
+        view = request.args.get("listViewType", "ActiveOnly")
+        versions = [
+            v
+            for v in self._versions(kind, name)
+            if view == "All" or bool(v["properties"].get("isArchived")) == (view == "ArchivedOnly")
+        ]
+        versions.sort(key=lambda v: v["systemData"]["createdAt"], reverse=True)
+        if "$top" in request.args:
+            versions = versions[: int(request.args["$top"])]
+        return json_response(200, {"value": versions})
+
+    def get_version(self, request: Request, match: re.Match[str]) -> Response:
+        kind, name, number = match["kind"], match["name"], match["version"]
+        found = [v for v in self._versions(kind, name) if v["name"] == number]
+        if not found:
+            return azure_error(404, "UserError", f"Could not find asset with ID: {kind}/{name}/versions/{number}")
+        return json_response(200, found[0])
+
+    def put_version(self, request: Request, match: re.Match[str]) -> Response:
+        """Register a version. Models: OD[15] (``flavors {}``, ``stage "Logged"``); environments: OD[9]
+        (``osType``, ``environmentType``), an existing version with other content answers 409 and the SDK then
+        registers ``nextVersion`` (SDK: ``operations/_environment_operations.py``); code: as OD[7]."""
+        kind, name, number = match["kind"], match["name"], match["version"]
+        sent = json.loads(request.get_data())
+        properties = dict(sent["properties"])
+        existing = [v for v in self._versions(kind, name) if v["name"] == number]
+        if existing:
+            if kind == "environments" and _content(existing[0]) != _content({"properties": properties}):
+                return azure_error(
+                    409,
+                    "UserError",
+                    f"Conflict: environment {name} version {number} already exists with other content; versions "
+                    "are immutable.",
+                )
+            if kind != "models":
+                return json_response(200, existing[0])
+        properties |= {"provisioningState": "Succeeded", "stage": "Logged", "isArchived": properties.get("isArchived", False)}
+        if kind == "models":
+            properties |= {"flavors": properties.get("flavors") or {}, "jobName": None}
+        if kind == "environments":
+            properties |= {"osType": "Linux", "environmentType": "UserCreated", "autoRebuild": "Disabled"}
+        version = {
+            "id": f"{self.arm_id}/{kind}/{name}/versions/{number}",
+            "name": number,
+            "type": f"Microsoft.MachineLearningServices/workspaces/{kind}/versions",
+            "properties": properties,
+            "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
+        }
+        if kind == "models":
+            versions = self.models.setdefault(name, [])
+            versions[:] = [v for v in versions if v["name"] != number] + [version]
+        else:
+            (self.environments if kind == "environments" else self.codes).setdefault(name, {})[number] = version
+        return json_response(201 if not existing else 200, version, {"Location": request.url})
+
+    def archive(self, model: str) -> None:
+        """Archive every version of a model (as ``az ml model archive`` does)."""
+        with self._lock:
+            for version in self.models.get(model, []):
+                version["properties"]["isArchived"] = True
+
+    def start_pending_upload(self, request: Request, match: re.Match[str]) -> Response:
+        """Code upload: a container SAS on the workspace's storage (spec example
+        ``createOrGetStartPendingUpload.json``; SDK reads ``blobReferenceForConsumption.credential.sasUri``)."""
+        container = f"{self.blob.url}/{self.code_container}"
+        return json_response(
+            200,
+            {
+                "blobReferenceForConsumption": {
+                    "blobUri": container,
+                    "storageAccountArmId": f"/subscriptions/{self.subscription_id}/resourceGroups/"
+                    f"{self.resource_group}/providers/Microsoft.Storage/storageAccounts/{self.blob.account}",
+                    "credential": {"credentialType": "SAS", "sasUri": f"{container}?{self.blob.container_sas(self.code_container)}"},
+                },
+                "pendingUploadId": str(uuid.uuid4()),
+                "pendingUploadType": "TemporaryBlobReference",
+            },
+        )
+
+    # -- online endpoints ----------------------------------------------------------------------------------------
+
+    def _endpoint(self, match: re.Match[str]) -> Endpoint | Response:
+        found = self.endpoints.get(match["endpoint"])
+        if found is None:
+            return azure_error(404, "UserError", f"Online endpoint {match['endpoint']} not found.")
+        return found
+
+    def get_endpoint(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[5]/OD[-8]: the endpoint; ``scoringUri`` null while it is being created; ``traffic`` holds the
+        non-zero shares only (the SDK fills in zeros from the deployment list)."""
+        found = self._endpoint(match)
+        return found if isinstance(found, Response) else json_response(200, found.body)
+
+    def put_endpoint(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[1] (create) and OD[-13] (traffic): 201 ``Creating`` with ``scoringUri`` null, then polls. Traffic
+        may only name deployments of the endpoint, and must add up to 100 or 0 (the service's rule)."""
+        name = match["endpoint"]
+        sent = json.loads(request.get_data())
+        endpoint = self.endpoints.get(name)
+        if endpoint is not None and endpoint.operation is not None and endpoint.operation.running:
+            return azure_error(409, "UserError", f"Endpoint {name} has an operation in progress; try again when it ends.")
+        traffic = {d: int(share) for d, share in (sent["properties"].get("traffic") or {}).items() if int(share)}
+        unknown = sorted(set(traffic) - set(endpoint.deployments if endpoint else ()))
+        if unknown:
+            return azure_error(400, "BadArgument", f"Traffic names deployments that do not exist: {', '.join(unknown)}.")
+        if traffic and sum(traffic.values()) != 100:
+            return azure_error(400, "BadArgument", "The traffic shares must add up to 100.")
+        properties = {
+            "description": sent["properties"].get("description"),
+            "properties": {"azureml.onlineendpointid": f"{self.arm_id}/onlineEndpoints/{name}".lower()},
+            "scoringUri": None,
+            "swaggerUri": None,
+            "authMode": sent["properties"].get("authMode", "Key"),
+            "provisioningState": "Creating",
+            "compute": None,
+            "traffic": endpoint.properties["traffic"] if endpoint else {},
+            "mirrorTraffic": {},
+            "publicNetworkAccess": "Enabled",
+        }
+        body = {
+            "id": f"{self.arm_id}/onlineEndpoints/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "kind": "Managed",
+            "location": REGION,
+            "tags": sent.get("tags") or {},
+            "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid4()), "tenantId": self.standin.entra.principal.tenant_id},
+            "properties": properties,
+            "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
+        }
+        if endpoint is None:
+            endpoint = self.endpoints[name] = Endpoint(body)
+        else:
+            endpoint.body = body
+
+        def finish() -> None:
+            properties.update(
+                provisioningState="Succeeded",
+                scoringUri=f"https://{self.scoring_host(name)}/score",
+                swaggerUri=f"https://{self.scoring_host(name)}/swagger.json",
+                traffic=traffic,
+            )
+
+        endpoint.operation, headers = self._start_operation("oeidp", finish)
+        properties["properties"]["AzureAsyncOperationUri"] = headers["Azure-AsyncOperation"]
+        return json_response(201, body, {**headers, "Location": request.url})
+
+    def delete_endpoint(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[-2]: 202, body ``null``, ``Azure-AsyncOperation`` and ``Location`` (``mfeOperationResults``). The
+        endpoint goes with its deployments. While an operation on it runs, 409 (ARM's conflict)."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        if self._busy(found):
+            return azure_error(409, "Conflict", f"Endpoint {found.name} has an operation in progress; delete it when that ends.")
+        found.properties["provisioningState"] = "Deleting"
+
+        def finish() -> None:
+            for deployment in found.deployments.values():
+                if deployment.container is not None:
+                    deployment.container.stop()
+            self.endpoints.pop(found.name, None)
+
+        found.operation, headers = self._start_operation("oeidp", finish)
+        headers["Location"] = headers["Azure-AsyncOperation"].replace(MFE_STATUS, "mfeOperationResults")
+        return Response("null", status=202, headers=headers, content_type="application/json")
+
+    def _busy(self, endpoint: Endpoint) -> bool:
+        operations = [endpoint.operation, *(d.operation for d in endpoint.deployments.values())]
+        return any(op is not None and op.running for op in operations)
+
+    def list_keys(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[-4]: ``{"primaryKey", "secondaryKey"}``."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        return json_response(200, {"primaryKey": found.keys[0], "secondaryKey": found.keys[1]})
+
+    # -- deployments ---------------------------------------------------------------------------------------------
+
+    def list_deployments(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[-6]: ``{"value": [...]}``, no ``nextLink``."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        return json_response(200, {"value": [d.body for d in found.deployments.values()]})
+
+    def get_deployment(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[-17]: the deployment, with the environment variables the service set once it succeeded."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        deployment = found.deployments.get(match["deployment"])
+        if deployment is None:
+            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        return json_response(200, deployment.body)
+
+    def put_deployment(self, request: Request, match: re.Match[str]) -> Response:
+        """OD[17]: 201 ``Creating`` with the service's defaults filled in (``requestSettings`` PT5S / 1,
+        ``scaleSettings`` Default, probes); the container starts now and the last poll waits for it: a
+        server that does not start (``init()`` failed) ends the operation ``Failed``, as does a lack of quota."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        name = match["deployment"]
+        sent = json.loads(request.get_data())
+        sent_properties = sent["properties"]
+        count = int(sent.get("sku", {}).get("capacity", 1))
+        properties = {
+            "description": sent_properties.get("description"),
+            "properties": {},
+            "codeConfiguration": sent_properties.get("codeConfiguration"),
+            "environmentId": sent_properties.get("environmentId"),
+            "environmentVariables": sent_properties.get("environmentVariables") or {},
+            "scaleSettings": {"scaleType": "Default"},
+            "requestSettings": {**DEFAULT_REQUEST_SETTINGS, **(sent_properties.get("requestSettings") or {})},
+            "modelMountPath": None,
+            "appInsightsEnabled": False,
+            "livenessProbe": _PROBE,
+            "readinessProbe": _PROBE,
+            "provisioningState": "Creating",
+            "instanceType": sent_properties.get("instanceType"),
+            "model": sent_properties.get("model"),
+            "egressPublicNetworkAccess": "Enabled",
+            "endpointComputeType": "Managed",
+        }
+        body = {
+            "id": f"{self.arm_id}/onlineEndpoints/{found.name}/deployments/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+            "kind": "Managed",
+            "location": REGION,
+            "tags": sent.get("tags") or {},
+            "sku": {"name": "Default", "tier": "Standard", "capacity": count},
+            "properties": properties,
+            "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
+        }
+        deployment = found.deployments[name] = Deployment(body)
+        failure = self.next_deployment_error or self._quota_problem(found, deployment)
+        self.next_deployment_error = None
+        if failure is None:
+            deployment.container = self._start_container(deployment)
+
+        def finish() -> dict[str, str] | None:
+            error = failure or self._wait_for_container(deployment)
+            properties["provisioningState"] = "Failed" if error else "Succeeded"
+            return error
+
+        deployment.operation, headers = self._start_operation("odidp", finish)
+        properties["properties"] = {"AzureAsyncOperationUri": headers["Azure-AsyncOperation"]}
+        return json_response(201, body, {**headers, "Location": request.url})
+
+    def _quota_problem(self, endpoint: Endpoint, new: Deployment) -> dict[str, str] | None:
+        """Managed endpoints take ``instance_count x 1.2`` of the VM family's quota for each deployment."""
+        family = new.properties["instanceType"]
+        used = sum(
+            QUOTA_RESERVE * int(d.body["sku"]["capacity"])
+            for e in self.endpoints.values()
+            for d in e.deployments.values()
+            if d is not new and d.properties["instanceType"] == family and d.properties["provisioningState"] != "Failed"
+        )
+        needed = QUOTA_RESERVE * int(new.body["sku"]["capacity"])
+        if used + needed <= self.vm_quota + 1e-9:
+            return None
+        return {
+            "code": "BadArgument",
+            "message": f"Not enough quota available for {family} in SubscriptionId {self.subscription_id}. Current "
+            f"usage/limit: {math.ceil(used)}/{math.floor(self.vm_quota)}. Additional needed: {math.ceil(needed)}. "
+            "Please see troubleshooting guide, available here: https://aka.ms/oe-tsg#error-outofquota",
+        }
+
+    def _start_container(self, deployment: Deployment) -> Container:
+        """The app root from the uploads: code under ``/var/azureml-app/<folder>``, the model under
+        ``azureml-models/<name>/<version>/<file>``; the variables the recorded deployment shows (OD[-17])."""
+        root = self.standin.new_folder(f"deployment-{deployment.name}-")
+        code = self._code_version(deployment.properties["codeConfiguration"]["codeId"])
+        code_url = urlparse(code["properties"]["codeUri"])
+        container, _, folder = code_url.path.lstrip("/").partition("/")
+        app_root = root / "var" / "azureml-app" / Path(folder).name
+        for blob_name, data in self.blob.read(container, folder.rstrip("/") + "/").items():
+            _write(app_root / blob_name[len(folder.rstrip("/")) + 1 :], data)
+        model_name, model_version, model_uri = self._model_version(deployment.properties["model"])
+        model_dir = root / "var" / "azureml-app" / "azureml-models" / model_name / model_version
+        prefix = model_uri.split("/paths/", 1)[1]
+        for blob_name, data in self.blob.read(self.datastore_container, prefix).items():
+            _write(model_dir / Path(blob_name).name, data)
+        environment = {
+            "AZUREML_MODEL_DIR": str(model_dir),
+            "AZUREML_ENTRY_SCRIPT": deployment.properties["codeConfiguration"]["scoringScript"],
+            "AML_APP_ROOT": str(app_root),
+        }
+        deployment.properties["environmentVariables"] = {
+            **deployment.properties["environmentVariables"],
+            "AZUREML_MODEL_DIR": f"/var/azureml-app/azureml-models/{model_name}/{model_version}",
+            "AZUREML_ENTRY_SCRIPT": environment["AZUREML_ENTRY_SCRIPT"],
+            "AML_APP_ROOT": f"/var/azureml-app/{app_root.name}",
+        }
+        return self.standin.start_container(app_root, environment, environment["AZUREML_ENTRY_SCRIPT"])
+
+    def _code_version(self, arm_id: str) -> dict[str, Any]:
+        _, name, number = re.fullmatch(r".*/codes/([^/]+)/versions/([^/]+)", arm_id, re.I).group(0, 1, 2)  # type: ignore[union-attr]
+        return self.codes[name][number]
+
+    def _model_version(self, arm_id: str) -> tuple[str, str, str]:
+        name, number = re.fullmatch(r".*/models/([^/]+)/versions/([^/]+)", arm_id, re.I).group(1, 2)  # type: ignore[union-attr]
+        version = next(v for v in self.models[name] if v["name"] == number)
+        return name, number, unquote(version["properties"]["modelUri"])
+
+    @staticmethod
+    def _wait_for_container(deployment: Deployment) -> dict[str, str] | None:
+        container = deployment.container
+        if container is not None and container.wait_until_started(CONTAINER_START_TIMEOUT_S):
+            return None
+        return {
+            "code": "ResourceNotReady",
+            "message": "User container has crashed or terminated. Please see troubleshooting guide, available "
+            "here: https://aka.ms/oe-tsg#error-resourcenotready",
+        }
+
+    def delete_deployment(self, request: Request, match: re.Match[str]) -> Response:
+        """202 with ``Location`` and ``Azure-AsyncOperation`` (spec: OnlineDeployments_Delete); 409 while an
+        operation on it runs; a deployment with traffic cannot be deleted (400, the service's rule)."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        deployment = found.deployments.get(match["deployment"])
+        if deployment is None:
+            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        if deployment.operation is not None and deployment.operation.running:
+            return azure_error(409, "Conflict", f"Deployment {deployment.name} has an operation in progress.")
+        if found.properties["traffic"].get(deployment.name):
+            return azure_error(400, "BadArgument", f"Deployment {deployment.name} takes traffic; move it first.")
+        deployment.properties["provisioningState"] = "Deleting"
+
+        def finish() -> None:
+            if deployment.container is not None:
+                deployment.container.stop()
+            found.deployments.pop(deployment.name, None)
+
+        deployment.operation, headers = self._start_operation("odidp", finish)
+        headers["Location"] = headers["Azure-AsyncOperation"].replace(MFE_STATUS, "mfeOperationResults")
+        return Response("null", status=202, headers=headers, content_type="application/json")
+
+    def get_logs(self, request: Request, match: re.Match[str]) -> Response:
+        """getLogs: body ``{"tail": n}``, answer ``{"content": "..."}`` (spec example ``getLogs.json``)."""
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        deployment = found.deployments.get(match["deployment"])
+        if deployment is None:
+            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        tail = int(json.loads(request.get_data() or b"{}").get("tail") or 5000)
+        content = deployment.container.logs(tail) if deployment.container is not None else ""
+        return json_response(200, {"content": content})
+
+    # -- the scoring host ----------------------------------------------------------------------------------------
+
+    def score(self, request: Request, match: re.Match[str]) -> Response:
+        """``https://<endpoint>.eastus.inference.ml.azure.com/score`` (OD[-3]). Key in ``Authorization:
+        Bearer`` (401 otherwise); ``azureml-model-deployment`` picks a deployment, else the traffic does; a body
+        over :data:`MAX_REQUEST_BYTES` is 413; past ``maxConcurrentRequestsPerInstance`` x instances, 429;
+        past ``requestTimeout``, 408; any non-200 answer of the container becomes 424 with
+        ``ms-azureml-model-error-statuscode`` and the container's body."""
+        host = request.headers.get("X-Standin-Host", "")
+        endpoint = self.endpoints.get(host.split(".")[0])
+        if endpoint is None or endpoint.properties["scoringUri"] is None:
+            return Response("no healthy upstream", status=404, content_type="text/plain")
+        if request.headers.get("Authorization", "") not in {f"Bearer {key}" for key in endpoint.keys}:
+            return azure_error(401, "Unauthorized", "Key based authentication failed: wrong or missing key.")
+        chosen = request.headers.get("azureml-model-deployment")
+        if chosen is None:
+            traffic = endpoint.properties["traffic"]
+            chosen = max(traffic, key=lambda name: traffic[name]) if traffic else None
+        deployment = endpoint.deployments.get(chosen or "")
+        if deployment is None or deployment.container is None:
+            return azure_error(404, "DeploymentNotFound", f"No deployment {chosen!r} on endpoint {endpoint.name}.")
+        if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+            return azure_error(413, "RequestEntityTooLarge", f"Request body larger than {MAX_REQUEST_BYTES} bytes.")
+        return self._relay(request, deployment)
+
+    def _relay(self, request: Request, deployment: Deployment) -> Response:
+        settings = deployment.properties["requestSettings"]
+        limit = int(settings["maxConcurrentRequestsPerInstance"]) * int(deployment.body["sku"]["capacity"])
+        with self._lock:
+            if deployment.concurrent >= limit:
+                return azure_error(429, "TooManyRequests", "Too many pending requests: the deployment's concurrency limit is reached.")
+            deployment.concurrent += 1
+        try:
+            return _relay_with_timeout(request, deployment, _seconds(settings["requestTimeout"]))
+        finally:
+            with self._lock:
+                deployment.concurrent -= 1
+
+
+def _relay_with_timeout(request: Request, deployment: Deployment, timeout_s: float) -> Response:
+    assert deployment.container is not None
+    headers = {k: v for k, v in request.headers.items() if k.lower() in {"content-type", "accept"}}
+    try:
+        with requests.Session() as direct:
+            direct.trust_env = False
+            answer = direct.post(
+                deployment.container.base_url + "/score", data=request.get_data(), headers=headers, timeout=timeout_s
+            )
+    except requests.Timeout:
+        return azure_error(408, "RequestTimeout", f"Request timed out after {timeout_s:g} s (request_timeout_ms).")
+    except requests.ConnectionError:
+        return Response("upstream connect error", status=502, content_type="text/plain")
+    common = {"azureml-model-deployment": deployment.name, "x-ms-run-function-failed": str(answer.status_code != 200)}
+    if answer.status_code == 200:
+        return Response(answer.content, status=200, headers=common, content_type=answer.headers.get("Content-Type"))
+    return Response(
+        answer.content,
+        status=424,
+        headers={**common, "ms-azureml-model-error-statuscode": str(answer.status_code), "ms-azureml-model-error-reason": "model_error"},
+        content_type=answer.headers.get("Content-Type"),
+    )
+
+
+_PROBE = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S", "initialDelay": "PT10S"}
+
+
+def _seconds(duration: str) -> float:
+    """An ISO 8601 duration of the service (``PT5S``, ``PT1M30S``) in seconds."""
+    parts = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", duration)
+    if parts is None:
+        raise ValueError(f"not a duration: {duration}")
+    hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _content(version: dict[str, Any]) -> tuple[Any, ...]:
+    properties = version["properties"]
+    return properties.get("condaFile"), properties.get("image"), properties.get("build")
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
