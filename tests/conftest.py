@@ -7,6 +7,7 @@ import ctypes
 import gzip
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -24,6 +25,7 @@ from standin.azureml_v2 import WorkspaceV2
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local_service import SERVER_APP, LocalWebservice, start_local_service
 from mnist_aci.training import save_model, train_model
+from mnist_aci.versions import UV_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORE_PY = ROOT / "score.py"
@@ -74,6 +76,9 @@ def restore_ctrl_c() -> None:
 PR_SET_CHILD_SUBREAPER = 36
 adopt_orphans()
 restore_ctrl_c()
+# The resolver of the cloud environments' pins (mnist_aci.versions): the uv the Makefile installs when none is on PATH.
+if not shutil.which("uv") and (ROOT / ".tools" / "bin" / "uv").is_file():
+    os.environ.setdefault(UV_ENV, str(ROOT / ".tools" / "bin" / "uv"))
 
 
 def inference_servers() -> set[int]:

@@ -1,22 +1,39 @@
-"""The SDK v2 target: a managed online endpoint, against autospecced azure-ai-ml and the real local server."""
+"""The SDK v2 target: a managed online endpoint, through the real azure-ai-ml against the Azure stand-in.
+
+Only the network is replaced (see ``tests/standin``): the package signs in with azure-identity, uploads with
+azure-storage-blob and deploys with azure-ai-ml; the stand-in answers as Microsoft's recordings of the service
+show it, and each deployment runs the real inference server from what the SDK uploaded.
+"""
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
+import requests
+import yaml
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
-from azure.ai.ml.entities import ManagedOnlineEndpoint
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity import EnvironmentCredential
 from conftest import SCORE_PY, inference_servers, load_score_module, wait_until_gone
-from fake_azureml_v2 import PRIMARY_KEY, FakeAzureML
+from standin.azureml_v2 import ARM
+from standin.server import azure_error, json_response
 
-from mnist_aci import cli, endpoint, endpoint_assets, endpoint_workspace, predict
+from mnist_aci import call_http, cli, endpoint, endpoint_assets, endpoint_workspace, predict, predict_tutorial
 from mnist_aci.errors import (
     DeploymentError,
+    EnvironmentSpecError,
+    ModelNotFoundError,
     RolloutError,
     ServiceCallError,
     ServiceNameError,
@@ -26,144 +43,253 @@ from mnist_aci.errors import (
 )
 from mnist_aci.targets import deploy_model
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
-from mnist_aci.versions import runtime_versions, serving_pip_packages
+from mnist_aci.versions import python_pin, resolve_serving_packages, runtime_versions, serving_pip_packages
 
 pytestmark = pytest.mark.server
-CONFIG = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
+ENDPOINTS = r".*/onlineEndpoints/[^/]+"
+DEPLOYMENTS = r".*/onlineEndpoints/[^/]+/deployments/[^/]+"
+STATUS = r".*/mfeOperationsStatus/[^/]+"
 
 
 @pytest.fixture
-def config_file(tmp_path):
+def config_file(workspace_v2, tmp_path):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps(CONFIG))
+    config.write_text(json.dumps(workspace_v2.config()))
     return config
 
 
-@contextlib.contextmanager
-def signed_in(client=None):
-    """``DefaultAzureCredential`` and ``MLClient.from_config`` patched (autospec); yields both mocks."""
-    from_config = {"return_value": client} if client is not None else {}
-    with (
-        mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
-        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True, **from_config) as from_config_mock,
-    ):
-        yield credential_class, from_config_mock
+@pytest.fixture
+def ml_client(config_file):
+    """The package's own sign-in and ``MLClient.from_config``, against the stand-in."""
+    return endpoint_workspace.load_ml_client(config_file)
 
 
 @pytest.fixture
-def fake(tmp_path):
+def workspace(workspace_v2):
+    """The stand-in's workspace; no inference server of a test outlives it."""
     servers_before = inference_servers()
-    azure = FakeAzureML(tmp_path)
-    yield azure
-    azure.close()
+    yield workspace_v2
+    workspace_v2.standin.reset()
     assert not wait_until_gone(inference_servers() - servers_before)
+    assert workspace_v2.refused == [], "a request body the REST spec refuses"
 
 
 @pytest.fixture
-def registered(fake, small_model_file):
+def registered(workspace, ml_client, small_model_file):
     """The small model registered as SDK v2 registers it, and tutorial-env v2 pinned to it."""
-    model = endpoint_assets.register_model(fake.client, small_model_file, properties={"training_data": "test"})
-    environment = endpoint_assets.get_or_register_environment(fake.client, endpoint_assets.model_versions(model))
+    model = endpoint_assets.register_model(ml_client, small_model_file, properties={"training_data": "test"})
+    environment = endpoint_assets.get_or_register_environment(ml_client, endpoint_assets.model_versions(model))
     return model, environment
 
 
-def deploy_to_fake(fake, registered, **options):
+def deploy_to(ml_client, registered, **options):
     model, environment = registered
     return deploy_model(
-        "endpoint", model, ml_client=fake.client, environment=environment, entry_script=SCORE_PY, **options
+        "endpoint", model, ml_client=ml_client, environment=environment, entry_script=SCORE_PY, **options
     )
 
 
-def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(fake, registered):
+def sent(workspace, method: str, path: str) -> list[dict]:
+    """The JSON bodies the SDK sent with ``method`` to paths matching ``path``."""
+    return [call.json() for call in workspace.standin.server.calls_to(method, path) if call.body]
+
+
+def primary_key(workspace, name: str) -> str:
+    return workspace.endpoints[name].keys[0]
+
+
+def traffic(workspace, name: str) -> dict[str, int]:
+    return dict(workspace.endpoints[name].properties["traffic"])
+
+
+def deployments(workspace, name: str) -> list[str]:
+    return sorted(workspace.endpoints[name].deployments)
+
+
+def scoring_bodies(workspace) -> list[bytes]:
+    return [call.body for call in workspace.standin.server.calls if call.host.endswith(".inference.ml.azure.com")]
+
+
+def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(workspace, registered):
     model, _ = registered
-    (sent,), _ = fake.client.models.create_or_update.call_args
-    assert (sent.name, sent.type, sent.tags, sent.description) == (
-        "sklearn_mnist",
+    (body,) = sent(workspace, "PUT", r".*/models/sklearn_mnist/versions/1")
+    properties = body["properties"]
+    assert (properties["modelType"], properties["tags"], properties["description"]) == (
         "custom_model",
         MODEL_TAGS,
         MODEL_DESCRIPTION,
     )
-    assert sent.properties == {**runtime_versions(), "training_data": "test"}
+    assert properties["properties"] == {**runtime_versions(), "training_data": "test"}
+    assert properties["modelUri"].endswith(f"/{MODEL_FILENAME}")
     assert endpoint_assets.model_versions(model) == runtime_versions()
 
 
-def test_environment_pins_the_models_python_and_packages_on_the_base_image(fake, registered):
+def test_environment_pins_the_models_python_minor_and_packages_on_the_base_image(workspace, registered):
     _, environment = registered
-    (sent,), _ = fake.client.environments.create_or_update.call_args
-    assert (sent.name, sent.version, sent.image) == ("tutorial-env", "1", endpoint_assets.BASE_IMAGE)
+    (body,) = sent(workspace, "PUT", r".*/environments/tutorial-env/versions/1")
+    assert body["properties"]["image"] == endpoint_assets.BASE_IMAGE
     versions = runtime_versions()
-    assert sent.conda_file["dependencies"] == [
-        f"python={versions['python']}",
+    conda = yaml.safe_load(body["properties"]["condaFile"])
+    assert conda["dependencies"] == [
+        f"python={'.'.join(versions['python'].split('.')[:2])}",  # major.minor: the image has its own patch release
         "pip",
         {"pip": serving_pip_packages(versions)},
     ]
     assert endpoint_assets.pinned_versions(environment)["scikit-learn"] == versions["scikit-learn"]
 
 
-def test_an_existing_environment_with_other_pins_is_refused_before_any_deployment(fake, registered):
+def test_an_uninstallable_pin_fails_in_seconds_before_any_cloud_call(workspace, ml_client):
+    calls_before = len(workspace.standin.server.calls)
+    versions = {**runtime_versions(), "scikit-learn": "0.20.0"}  # no wheel for Python 3.11 on Linux
+    with pytest.raises(EnvironmentSpecError, match=r"cannot be installed on the cloud image \(Linux x86_64, Python"):
+        endpoint_assets.get_or_register_environment(ml_client, versions)
+    assert len(workspace.standin.server.calls) == calls_before
+    assert python_pin("3.11.7") == "3.11"
+
+
+def test_the_pins_are_resolved_for_the_images_python_not_this_ones():
+    # numpy 1.26 has wheels for Python 3.12 on Linux, none for 3.13: only the target's Python decides
+    resolve_serving_packages(["numpy==1.26.4"], "3.12.1")
+    with pytest.raises(EnvironmentSpecError, match=r"Python 3\.13"):
+        resolve_serving_packages(["numpy==1.26.4"], "3.13.0")
+
+
+def test_registering_changed_pins_gets_the_next_version_as_the_service_answers(workspace, ml_client, registered):
+    other = endpoint_assets.register_environment(ml_client, {**runtime_versions(), "joblib": "1.4.2"})
+    assert other.version == "2"
+    statuses = [call.status for call in workspace.standin.server.calls_to("PUT", r".*/environments/tutorial-env/.*")]
+    assert statuses == [201, 409, 201]  # the SDK tries the latest version first; the service refuses to change it
+
+
+def test_an_existing_environment_with_other_pins_is_refused_before_any_deployment(workspace, ml_client, registered):
     model, _ = registered
-    other = endpoint_assets.register_environment(fake.client, {**runtime_versions(), "scikit-learn": "0.22.2"})
-    with pytest.raises(VersionMismatchError, match=r"scikit-learn: model saved with .*, serving with 0\.22\.2"):
-        deploy_to_fake(fake, (model, other))
-    fake.client.online_endpoints.begin_create_or_update.assert_not_called()
+    other = endpoint_assets.register_environment(ml_client, {**runtime_versions(), "joblib": "1.4.2"})
+    with pytest.raises(VersionMismatchError, match=r"joblib: model saved with .*, serving with 1\.4\.2"):
+        deploy_to(ml_client, (model, other))
+    assert workspace.standin.server.calls_to("PUT", ENDPOINTS) == []
 
 
-def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_traffic(fake, registered, sample_data):
+def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_traffic(
+    workspace, ml_client, registered, sample_data
+):
     model, environment = registered
-    service = deploy_to_fake(fake, registered, name="mnist-ep-test", preflight_image=sample_data.x_test[0])
-    (first,), _ = fake.client.online_endpoints.begin_create_or_update.call_args_list[0]
-    assert isinstance(first, ManagedOnlineEndpoint)
-    assert (first.name, first.auth_mode) == ("mnist-ep-test", "key")
-    (deployment,), _ = fake.client.online_deployments.begin_create_or_update.call_args
-    assert (deployment.name, deployment.endpoint_name) == ("blue", "mnist-ep-test")
-    assert deployment.model == f"azureml:sklearn_mnist:{model.version}"
-    assert deployment.environment == f"azureml:tutorial-env:{environment.version}"
-    assert deployment.code_configuration.scoring_script == "score.py"
-    assert fake.code_files["blue"] == ["score.py", "swagger3.json"]  # nothing else: no config.json
-    assert (deployment.instance_type, deployment.instance_count) == (DEFAULT_INSTANCE_TYPE, 1)
-    assert fake.endpoints["mnist-ep-test"].traffic == {"blue": 100}
+    service = deploy_to(ml_client, registered, name="mnist-ep-test", preflight_image=sample_data.x_test[0])
+    first = sent(workspace, "PUT", ENDPOINTS)[0]
+    assert first["properties"]["authMode"] == "Key"
+    (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
+    properties = deployment["properties"]
+    assert properties["model"].endswith(f"/models/sklearn_mnist/versions/{model.version}")
+    assert properties["environmentId"].endswith(f"/environments/tutorial-env/versions/{environment.version}")
+    assert properties["codeConfiguration"]["scoringScript"] == "score.py"
+    code = workspace.blob.read(workspace.code_container, "")
+    assert sorted(Path(name).name for name in code) == ["score.py", "swagger3.json"]  # nothing else: no config.json
+    assert (properties["instanceType"], deployment["sku"]["capacity"]) == (DEFAULT_INSTANCE_TYPE, 1)
+    assert traffic(workspace, "mnist-ep-test") == {"blue": 100}
     assert (service.name, service.scoring_uri, service.auth_enabled, service.state) == (
         "mnist-ep-test",
-        fake.scoring_uri,
+        "https://mnist-ep-test.eastus.inference.ml.azure.com/score",
         True,
         "Succeeded",
     )
     images = sample_data.x_test[:50]
     assert predict(service, images).tolist() == service.run(json.dumps({"data": images.tolist()}))
-    assert service.get_logs(num_lines=5)  # the live deployment's server log
+    assert "POST /score 200" in service.get_logs(num_lines=5)  # the live deployment's server log
     service.delete()
-    assert "mnist-ep-test" not in fake.endpoints
+    assert "mnist-ep-test" not in workspace.endpoints
 
 
-def test_scoring_needs_the_key_which_is_never_shown(fake, registered, sample_data):
-    service = deploy_to_fake(fake, registered)
+def test_the_states_progress_as_recorded_one_poll_at_a_time(workspace, ml_client, registered):
+    deploy_to(ml_client, registered, name="mnist-ep-states")
+    created = workspace.standin.server.calls_to("PUT", ENDPOINTS)[0]
+    answer = json.loads(created.answer)["properties"]
+    assert (created.status, answer["provisioningState"], answer["scoringUri"]) == (201, "Creating", None)
+    polls: dict[str, list[str]] = {}
+    for call in workspace.standin.server.calls_to("GET", STATUS):
+        polls.setdefault(call.path, []).append(json.loads(call.answer)["status"])
+    # endpoint, deployment, traffic: each polled until it ended, and each poll moved it one step (OD[2..4])
+    assert list(polls.values()) == [["Updating", "Updating", "Succeeded"]] * 3
+    final = json.loads(workspace.standin.server.calls_to("GET", ENDPOINTS)[-1].answer)["properties"]
+    assert (final["provisioningState"], final["traffic"]) == ("Succeeded", {"blue": 100})
+    assert final["scoringUri"] == "https://mnist-ep-states.eastus.inference.ml.azure.com/score"
+
+
+def test_the_deployment_asks_for_the_request_settings_the_package_needs(workspace, ml_client, registered):
+    deploy_to(ml_client, registered, name="mnist-ep-settings")
+    (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
+    assert deployment["properties"]["requestSettings"]["requestTimeout"] == "PT30S"
+    assert deployment["properties"]["requestSettings"]["maxConcurrentRequestsPerInstance"] == 1
+
+
+def test_the_tutorials_whole_test_set_call_goes_in_bounded_requests(workspace, ml_client, registered, sample_data):
+    service = deploy_to(ml_client, registered, name="mnist-ep-whole")
+    images = np.concatenate([sample_data.x_test] * 3)[:2500]  # the sample has 1,000 test images
+    before = len(scoring_bodies(workspace))
+    labels = predict_tutorial(service, images)
+    bodies = scoring_bodies(workspace)[before:]
+    assert [len(json.loads(body)["data"]) for body in bodies] == [1000, 1000, 500]
+    assert max(len(body) for body in bodies) < 8 * 1024 * 1024
+    assert labels.tolist() == predict(service, images).tolist()
+
+
+def test_scoring_needs_the_key_which_is_never_shown(workspace, ml_client, registered, sample_data):
+    service = deploy_to(ml_client, registered)
     with pytest.raises(ServiceCallError, match="401") as refused:
         predict(service, sample_data.x_test[:2], key="wrong")
-    assert PRIMARY_KEY not in str(refused.value) + repr(service)
-    assert service.get_keys()[0] == PRIMARY_KEY
+    key = primary_key(workspace, service.name)
+    assert key not in str(refused.value) + repr(service)
+    assert service.get_keys()[0] == key
 
 
-def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(fake, registered, sample_data):
-    service = deploy_to_fake(fake, registered)
+def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(workspace, ml_client, registered, sample_data):
+    service = deploy_to(ml_client, registered)
     body = json.dumps({"data": sample_data.x_test[:3].tolist()})
-    assert len(endpoint.invoke(fake.client, service.name, body, deployment_name="blue")) == 3
+    requests_left_before = set(Path(tempfile.gettempdir()).glob("mnist-aci-request-*"))
+    assert len(endpoint.invoke(ml_client, service.name, body, deployment_name="blue")) == 3
     assert EndpointInvokeFields.DEFAULT_HEADER == {"Content-Type": "application/json"}
-    (_, kwargs) = fake.client.online_endpoints.invoke.call_args
-    assert kwargs["deployment_name"] == "blue"
-    assert not Path(kwargs["request_file"]).exists()
+    scored = [call for call in workspace.standin.server.calls if call.host.endswith(".inference.ml.azure.com")]
+    assert scored[-1].headers["Azureml-Model-Deployment"] == "blue"
+    assert set(Path(tempfile.gettempdir()).glob("mnist-aci-request-*")) == requests_left_before
 
 
-def test_invoke_refused_is_a_service_call_error_with_the_status(fake, registered):
-    service = deploy_to_fake(fake, registered)
-    with pytest.raises(ServiceCallError, match="400") as refused:
-        service.run('{"data": [[1, 2]]}')
-    assert refused.value.status == 400
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ('{"data": [[1, 2]]}', 400, "784 numbers"),
+        ("[1, 2]", 400, ""),
+    ],
+)
+def test_a_refused_request_is_the_models_status_and_message_on_run_predict_and_call_http(
+    workspace, ml_client, registered, body, status, message
+):
+    service = deploy_to(ml_client, registered)
+    with pytest.raises(ServiceCallError, match=f"the model answered {status}") as refused:
+        service.run(body)
+    assert refused.value.status == status
+    assert message in str(refused.value)
+    wrong = np.zeros((1, 783))
+    with pytest.raises(ServiceCallError, match=f"the model answered {status}") as by_predict:
+        predict(service, wrong)
+    assert by_predict.value.status == status
+    with pytest.raises(ServiceCallError, match=f"the model answered {status}.*784") as by_http:
+        call_http(service.scoring_uri, wrong, key=service.get_keys()[0])
+    assert by_http.value.status == status
 
 
-def test_instance_type_and_count_are_passed_on(fake, registered):
-    deploy_to_fake(fake, registered, instance_type="Standard_F2s_v2", instance_count=2)
-    (deployment,), _ = fake.client.online_deployments.begin_create_or_update.call_args
-    assert (deployment.instance_type, deployment.instance_count) == ("Standard_F2s_v2", 2)
+def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml_client, registered, sample_data):
+    service = deploy_to(ml_client, registered, name="mnist-ep-busy")
+    (blue,) = workspace.endpoints["mnist-ep-busy"].deployments.values()
+    blue.concurrent = 1  # one request in flight: the deployment's limit (1 per instance, 1 instance)
+    with pytest.raises(ServiceCallError, match="429") as refused:
+        predict(service, sample_data.x_test[:2])
+    assert refused.value.status == 429
+    blue.concurrent = 0
+    assert predict(service, sample_data.x_test[:2]).shape == (2,)
+
+
+def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered):
+    deploy_to(ml_client, registered, instance_type="Standard_F2s_v2", instance_count=2)
+    (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
+    assert (deployment["properties"]["instanceType"], deployment["sku"]["capacity"]) == ("Standard_F2s_v2", 2)
 
 
 @pytest.mark.parametrize(
@@ -174,80 +300,112 @@ def test_instance_type_and_count_are_passed_on(fake, registered):
         ("Container crashed: init() failed", "local pre-flight"),
     ],
 )
-def test_failed_deployment_reports_state_and_logs_and_deletes_the_endpoint(fake, registered, message, hint):
-    fake.client.online_deployments.begin_create_or_update.side_effect = HttpResponseError(message=message)
+def test_failed_deployment_reports_state_and_logs_and_deletes_the_endpoint(
+    workspace, ml_client, registered, message, hint
+):
+    workspace.next_deployment_error = {"code": "BadArgument", "message": message}
     with pytest.raises(DeploymentError, match="failed") as failed:
-        deploy_to_fake(fake, registered, name="mnist-ep-fail")
+        deploy_to(ml_client, registered, name="mnist-ep-fail")
     text = str(failed.value)
     assert message in text
     assert hint in text
-    assert "provisioning state" in text
+    assert "provisioning state Failed" in text
     assert "get_logs()" in text
-    fake.client.online_endpoints.begin_delete.assert_called_once_with(name="mnist-ep-fail")
-    assert "mnist-ep-fail" not in fake.endpoints
+    assert [call.path.rsplit("/", 1)[1] for call in workspace.standin.server.calls_to("DELETE", ENDPOINTS)] == [
+        "mnist-ep-fail"
+    ]
+    assert "mnist-ep-fail" not in workspace.endpoints
 
 
-def test_keep_failed_keeps_the_endpoint(fake, registered):
-    fake.client.online_deployments.begin_create_or_update.side_effect = HttpResponseError(message="crashed")
+def test_keep_failed_keeps_the_endpoint(workspace, ml_client, registered):
+    workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     with pytest.raises(DeploymentError, match="kept for inspection"):
-        deploy_to_fake(fake, registered, name="mnist-ep-kept", keep_failed=True)
-    fake.client.online_endpoints.begin_delete.assert_not_called()
-    assert "mnist-ep-kept" in fake.endpoints
+        deploy_to(ml_client, registered, name="mnist-ep-kept", keep_failed=True)
+    assert workspace.standin.server.calls_to("DELETE", ENDPOINTS) == []
+    assert "mnist-ep-kept" in workspace.endpoints
 
 
-def test_ctrl_c_while_waiting_deletes_the_endpoint(fake, registered):
-    fake.client.online_deployments.begin_create_or_update.side_effect = KeyboardInterrupt
+def interrupt_on_first_poll(workspace, kind: str) -> None:
+    """Ctrl-C in the test's main thread while the SDK waits on an operation's first status poll."""
+
+    def answer(request):
+        _thread.interrupt_main()
+        return json_response(200, {"status": "Updating"}, {"retry-after-ms": "5"})
+
+    workspace.standin.server.inject("GET", ARM, rf".*/mfeOperationsStatus/{kind}:.*", answer)
+
+
+def test_ctrl_c_while_waiting_deletes_the_endpoint_or_says_how_to(workspace, ml_client, registered):
+    interrupt_on_first_poll(workspace, "odidp")
     with pytest.raises(KeyboardInterrupt):
-        deploy_to_fake(fake, registered, name="mnist-ep-ctrlc")
-    fake.client.online_endpoints.begin_delete.assert_called_once_with(name="mnist-ep-ctrlc")
+        deploy_to(ml_client, registered, name="mnist-ep-ctrlc")
+    assert [call.path.rsplit("/", 1)[1] for call in workspace.standin.server.calls_to("DELETE", ENDPOINTS)] == [
+        "mnist-ep-ctrlc"
+    ]
 
 
-def test_a_deployment_still_running_after_the_timeout_fails_and_is_deleted(fake, registered):
-    poller = fake.client.online_deployments.begin_create_or_update
-    poller.side_effect = None
-    poller.return_value.done.return_value = False
-    with pytest.raises(DeploymentError, match="did not finish within 5 s"):
-        deploy_to_fake(fake, registered, name="mnist-ep-slow", timeout_sec=5)
-    poller.return_value.result.assert_called_once_with(timeout=5)
-    fake.client.online_endpoints.begin_delete.assert_called_once_with(name="mnist-ep-slow")
+def test_a_time_out_says_what_is_known_and_does_not_delete_while_azure_is_busy(workspace, ml_client, registered):
+    deploy_to(ml_client, registered, name="mnist-ep-slow")
+    workspace.standin.server.calls.clear()
+    workspace.hold_operations = True
+    with pytest.raises(DeploymentError, match="did not finish within 1 s") as failed:
+        deploy_to(ml_client, registered, name="mnist-ep-slow", timeout_sec=1, rollout_data=([[0.0] * 784], [0]))
+    text = str(failed.value)
+    assert "the operation goes on in Azure" in text
+    assert "provisioning state Creating" in text
+    assert "Not cleaned up, as Azure refuses to delete deployment green while the operation runs" in text
+    assert workspace.standin.server.calls_to("DELETE", DEPLOYMENTS) == []
+    workspace.release()
 
 
-def test_an_existing_endpoint_is_not_replaced_without_a_rollout(fake, registered):
-    deploy_to_fake(fake, registered, name="mnist-ep-taken")
+def test_an_existing_endpoint_is_not_replaced_without_a_rollout(workspace, ml_client, registered):
+    deploy_to(ml_client, registered, name="mnist-ep-taken")
     with pytest.raises(ServiceNameError, match="already exists.*--service-name mnist-ep-taken"):
-        deploy_to_fake(fake, registered, name="mnist-ep-taken")
+        deploy_to(ml_client, registered, name="mnist-ep-taken")
 
 
-@pytest.mark.parametrize("name", ["ab", "1endpoint", "end_point", "x" * 33, "trailing-"])
-def test_invalid_endpoint_names_are_refused_before_any_call(fake, registered, name):
+@pytest.mark.parametrize("name", ["ab", "1endpoint", "end_point", "x" * 33, "trailing-", "two--dashes"])
+def test_invalid_endpoint_names_are_refused_before_any_call(workspace, ml_client, registered, name):
     with pytest.raises(ServiceNameError, match="Invalid endpoint name"):
-        deploy_to_fake(fake, registered, name=name)
-    fake.client.online_endpoints.get.assert_not_called()
+        deploy_to(ml_client, registered, name=name)
+    assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
 
 
-def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(fake, registered, sample_data, caplog):
-    deploy_to_fake(fake, registered, name="mnist-ep-roll")
+def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_client, registered, sample_data, caplog):
+    deploy_to(ml_client, registered, name="mnist-ep-roll")
     caplog.set_level("INFO", logger="mnist_aci")
     data = (sample_data.x_test[:300], sample_data.y_test[:300])
-    service = deploy_to_fake(fake, registered, name="mnist-ep-roll", rollout_data=data)
-    assert fake.endpoints["mnist-ep-roll"].traffic == {"green": 100, "blue": 0}
-    assert [d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-roll")] == ["green"]
+    service = deploy_to(ml_client, registered, name="mnist-ep-roll", rollout_data=data)
+    assert traffic(workspace, "mnist-ep-roll") == {"green": 100}
+    assert ml_client.online_endpoints.get(name="mnist-ep-roll").traffic == {"green": 100}
+    assert deployments(workspace, "mnist-ep-roll") == ["green"]
     assert "Gate passed: green" in caplog.text
+    assert "needs VM quota for twice 1 x Standard_DS1_v2" in caplog.text
     assert predict(service, data[0]).shape == (300,)
 
 
-def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(fake, registered, sample_data):
-    deploy_to_fake(fake, registered, name="mnist-ep-gate")
+def test_a_rollout_beyond_the_quota_says_it_runs_two_deployments(workspace, ml_client, registered, sample_data):
+    workspace.vm_quota = 2.0  # room for one deployment of one instance (1.2 with the reserve), not two
+    deploy_to(ml_client, registered, name="mnist-ep-quota")
+    data = (sample_data.x_test[:10], sample_data.y_test[:10])
+    with pytest.raises(DeploymentError, match="Not enough quota available for Standard_DS1_v2") as failed:
+        deploy_to(ml_client, registered, name="mnist-ep-quota", rollout_data=data)
+    assert "a rollout runs the old and the new deployment side by side" in str(failed.value)
+    assert traffic(workspace, "mnist-ep-quota") == {"blue": 100}
+
+
+def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(workspace, ml_client, registered, sample_data):
+    deploy_to(ml_client, registered, name="mnist-ep-gate")
     data = (sample_data.x_test[:300], sample_data.y_test[:300])
     with pytest.raises(RolloutError, match=r"green scored 0\.\d+, below the gate of 1\.0000") as refused:
-        deploy_to_fake(fake, registered, name="mnist-ep-gate", rollout_data=data, min_accuracy=1.0)
+        deploy_to(ml_client, registered, name="mnist-ep-gate", rollout_data=data, min_accuracy=1.0)
     assert "Deployment green was deleted; blue still takes the traffic" in str(refused.value)
-    assert fake.endpoints["mnist-ep-gate"].traffic == {"blue": 100}
-    assert [d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-gate")] == ["blue"]
+    assert traffic(workspace, "mnist-ep-gate") == {"blue": 100}
+    assert deployments(workspace, "mnist-ep-gate") == ["blue"]
 
 
-def test_rollout_compares_green_with_the_live_deployment_by_default(fake, registered, sample_data):
-    deploy_to_fake(fake, registered, name="mnist-ep-worse")
+def test_rollout_compares_green_with_the_live_deployment_by_default(workspace, ml_client, registered, sample_data):
+    deploy_to(ml_client, registered, name="mnist-ep-worse")
     images, labels = sample_data.x_test[:300], sample_data.y_test[:300]
     good = endpoint.deployment_accuracy
     scores = {}
@@ -257,36 +415,56 @@ def test_rollout_compares_green_with_the_live_deployment_by_default(fake, regist
         return scores[deployment_name]
 
     with mock.patch.object(endpoint, "deployment_accuracy", side_effect=accuracy), pytest.raises(RolloutError):
-        deploy_to_fake(fake, registered, name="mnist-ep-worse", rollout_data=(images, labels))
+        deploy_to(ml_client, registered, name="mnist-ep-worse", rollout_data=(images, labels))
     assert scores["green"] < scores["blue"]
-    assert fake.endpoints["mnist-ep-worse"].traffic == {"blue": 100}
+    assert traffic(workspace, "mnist-ep-worse") == {"blue": 100}
 
 
-def test_a_failed_green_leaves_blue_and_its_traffic(fake, registered, sample_data):
-    deploy_to_fake(fake, registered, name="mnist-ep-green")
-    fake.client.online_deployments.begin_create_or_update.side_effect = HttpResponseError(message="crashed")
+def test_a_failed_green_leaves_blue_and_its_traffic(workspace, ml_client, registered, sample_data):
+    deploy_to(ml_client, registered, name="mnist-ep-green")
+    workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     with pytest.raises(DeploymentError, match="Rollout of deployment green failed"):
-        deploy_to_fake(
-            fake, registered, name="mnist-ep-green", rollout_data=(sample_data.x_test[:10], sample_data.y_test[:10])
+        deploy_to(
+            ml_client,
+            registered,
+            name="mnist-ep-green",
+            rollout_data=(sample_data.x_test[:10], sample_data.y_test[:10]),
         )
-    fake.client.online_deployments.begin_delete.assert_called_once_with(name="green", endpoint_name="mnist-ep-green")
-    fake.client.online_endpoints.begin_delete.assert_not_called()
-    assert fake.endpoints["mnist-ep-green"].traffic == {"blue": 100}
+    deleted = [
+        call.path.rsplit("/", 2)[1:] for call in workspace.standin.server.calls_to("DELETE", r".*/onlineEndpoints/.*")
+    ]
+    assert deleted == [["deployments", "green"]]
+    assert traffic(workspace, "mnist-ep-green") == {"blue": 100}
+    assert deployments(workspace, "mnist-ep-green") == ["blue"]
 
 
-def test_connect_reads_the_same_config_json_and_checks_the_login(config_file):
-    with signed_in() as (credential_class, from_config):
-        client = endpoint_workspace.load_ml_client(config_file)
-    credential_class.return_value.get_token.assert_called_once_with(endpoint_workspace.ARM_SCOPE)
-    from_config.assert_called_once_with(credential_class.return_value, path=str(config_file))
-    assert client is from_config.return_value
+def test_connect_reads_the_same_config_json_and_signs_in(workspace, config_file):
+    client = endpoint_workspace.load_ml_client(config_file)
+    assert (client.subscription_id, client.resource_group_name, client.workspace_name) == (
+        workspace.subscription_id,
+        workspace.resource_group,
+        workspace.name,
+    )
+    assert workspace.standin.entra.issued == 1  # the sign-in is checked once, before any other call
 
 
-def test_no_login_is_one_error_saying_how_to_log_in(config_file):
+@contextlib.contextmanager
+def signed_in():
+    """``DefaultAzureCredential`` and ``MLClient.from_config`` patched (autospec): sign-in failures without Azure."""
+    with (
+        mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
+        mock.patch("azure.ai.ml.MLClient.from_config", autospec=True) as from_config_mock,
+    ):
+        yield credential_class, from_config_mock
+
+
+def test_no_login_is_one_error_saying_how_to_log_in(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
     with signed_in() as (credential_class, from_config):
         credential_class.return_value.get_token.side_effect = ClientAuthenticationError("no credential found")
         with pytest.raises(WorkspaceError, match="az login"):
-            endpoint_workspace.load_ml_client(config_file)
+            endpoint_workspace.load_ml_client(config)
     from_config.assert_not_called()
 
 
@@ -321,33 +499,70 @@ def test_score_py_finds_the_model_where_v1_and_v2_place_it(tmp_path, small_model
         assert callable(score.model.predict)
 
 
-def test_cli_run_target_endpoint_does_the_whole_tutorial(fake, config_file, tmp_path, capsys):
-    config = config_file
+def test_a_model_whose_versions_are_all_archived_is_said_so(workspace, ml_client, registered):
+    workspace.archive("sklearn_mnist")
+    with pytest.raises(ModelNotFoundError, match=r"Every version of model 'sklearn_mnist' .* is archived \(1\)"):
+        endpoint_assets.get_model(ml_client)
+
+
+def test_no_model_at_all_is_a_model_not_found_error(workspace, ml_client):
+    with pytest.raises(ModelNotFoundError, match="No model 'sklearn_mnist' is registered"):
+        endpoint_assets.get_model(ml_client)
+
+
+def test_without_the_storage_role_the_upload_is_refused_with_what_to_ask_for(
+    workspace, ml_client, small_model_file, caplog
+):
+    caplog.set_level("INFO", logger="mnist_aci")
+    workspace.blob.data_role = False
+    with pytest.raises(WorkspaceError, match="Storage Blob Data Contributor role"):
+        endpoint_assets.register_model(ml_client, small_model_file)
+    assert "uploaded with your own sign-in" in caplog.text  # said before the upload
+
+
+def test_the_pollers_dots_stay_off_stdout(workspace, ml_client, registered, capfd):
+    deploy_to(ml_client, registered, name="mnist-ep-dots")
+    printed = capfd.readouterr().out
+    assert not re.search(r"(^|[^.])\.{1,3}($|[^.])", printed.replace("...", "")), printed
+
+
+def run_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``mnist-aci`` as a subprocess, with the stand-in's environment (set by the fixtures)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_aci.cli", *argv],
+        cwd=cwd,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, config_file, tmp_path, request):
+    """``mnist-aci run --target endpoint`` as a user runs it; on full MNIST (MNIST_DATA_DIR) with the full model
+    registered first (trained once per test run), so the run reuses it and scores the 10,000 test images."""
+    folder = os.environ.get("MNIST_DATA_DIR")
+    dataset = ["--dataset", "mnist", "--data-dir", folder] if folder else ["--dataset", "sample"]
+    if folder:
+        endpoint_assets.register_model(ml_client, request.getfixturevalue("full_model_file"))
     out = tmp_path / "out"
-    with signed_in(fake.client):
-        code = cli.main(
-            [
-                "run",
-                "--target",
-                "endpoint",
-                "--config",
-                str(config),
-                "--dataset",
-                "sample",
-                "--no-download",
-                "--output-dir",
-                str(out),
-                "--service-name",
-                "mnist-ep-cli",
-            ]
-        )
-    printed = capsys.readouterr()
-    assert code == 0, printed.err
+    done = run_cli(
+        "run", "--target", "endpoint", "--config", str(config_file), *dataset, "--no-download",
+        "--output-dir", str(out), "--service-name", "mnist-ep-cli", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["accuracy"] > 0.8
-    assert "mnist-ep-cli" not in fake.endpoints  # the run deletes what it made
-    assert fake.client.online_endpoints.invoke.called  # the tutorial-shaped path went through invoke
-    assert PRIMARY_KEY not in printed.out + printed.err
+    if folder:
+        assert f"{metrics['accuracy']:.4f}" == "0.9193"
+    else:
+        assert metrics["accuracy"] > 0.8
+    assert "mnist-ep-cli" not in workspace.endpoints  # the run deletes what it made
+    json_bodies = [body for body in scoring_bodies(workspace) if body.startswith(b"{")]
+    assert json_bodies  # the tutorial-shaped path (online_endpoints.invoke) went through the endpoint
+    for found_key in re.findall(rb'"primaryKey": "(\w+)"', b"".join(c.answer for c in workspace.standin.server.calls)):
+        assert found_key.decode() not in done.stdout + done.stderr
+    assert not re.search(r"^\.+|\.{2,}\n", done.stdout, re.M), done.stdout  # no poller dots between lines
     assert (out / "conf.png").is_file()
 
 
@@ -371,81 +586,136 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(fake, config_file, tmp_path, capsys):
+def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_file, tmp_path):
     common = ["--target", "endpoint", "--config", str(config_file), "--dataset", "sample", "--no-download"]
     named = [*common, "--service-name", "mnist-ep-phases"]
 
     def mnist_aci(*argv: str) -> tuple[int, str]:
-        code = cli.main(list(argv))
-        printed = capsys.readouterr()
-        assert PRIMARY_KEY not in printed.out + printed.err
-        return code, printed.out + printed.err
+        done = run_cli(*argv, cwd=tmp_path)
+        printed = done.stdout + done.stderr
+        for found in workspace.endpoints.values():
+            assert found.keys[0] not in printed
+        return done.returncode, printed
 
-    with signed_in(fake.client):
-        assert mnist_aci("train", *common, "--output-dir", str(tmp_path / "out"))[0] == 0
-        assert mnist_aci("deploy", *named)[0] == 0
-        assert fake.endpoints["mnist-ep-phases"].traffic == {"blue": 100}
-        code, text = mnist_aci("evaluate", *named, "--output-dir", str(tmp_path / "eval"))
-        assert code == 0
-        assert "accuracy:" in text
-        code, text = mnist_aci("deploy", *named, "--min-accuracy", "1")
-        assert code == 1
-        assert "Rollout refused" in text
-        assert fake.endpoints["mnist-ep-phases"].traffic == {"blue": 100}
-        code, text = mnist_aci("deploy", *named)
-        assert code == 0, text
-        assert fake.endpoints["mnist-ep-phases"].traffic == {"green": 100, "blue": 0}
-        code, text = mnist_aci("run", *named)
-        assert code == 1
-        assert "already exists" in text
-        assert mnist_aci("delete", *named)[0] == 0
-    assert not fake.endpoints
-    assert fake.client.models.create_or_update.call_count == 1  # deploy and evaluate reused the trained model
+    assert mnist_aci("train", *common, "--output-dir", str(tmp_path / "out"))[0] == 0
+    code, text = mnist_aci("deploy", *named)
+    assert code == 0, text
+    assert traffic(workspace, "mnist-ep-phases") == {"blue": 100}
+    code, text = mnist_aci("evaluate", *named, "--output-dir", str(tmp_path / "eval"))
+    assert code == 0, text
+    assert "accuracy:" in text
+    code, text = mnist_aci("deploy", *named, "--min-accuracy", "1")
+    assert code == 1
+    assert "Rollout refused" in text
+    assert traffic(workspace, "mnist-ep-phases") == {"blue": 100}
+    assert deployments(workspace, "mnist-ep-phases") == ["blue"]
+    code, text = mnist_aci("deploy", *named)
+    assert code == 0, text
+    assert traffic(workspace, "mnist-ep-phases") == {"green": 100}
+    code, text = mnist_aci("run", *named)
+    assert code == 1
+    assert "already exists" in text
+    assert mnist_aci("delete", *named)[0] == 0
+    assert not workspace.endpoints
+    assert len(sent(workspace, "PUT", r".*/models/sklearn_mnist/versions/[^/]+")) == 1  # deploy and evaluate reused it
 
 
-def test_a_refused_endpoint_is_reported_as_such_and_deleted(fake, registered):
-    fake.client.online_endpoints.begin_create_or_update.side_effect = HttpResponseError(
-        message="Endpoint name mnist-ep-taken2 is already in use in region westeurope"
+def test_a_refused_endpoint_is_reported_as_such_and_deleted(workspace, ml_client, registered):
+    workspace.standin.server.inject(
+        "PUT",
+        ARM,
+        ENDPOINTS,
+        lambda request: azure_error(
+            400, "BadArgument", "Endpoint name mnist-ep-taken2 is already in use in region eastus"
+        ),
     )
     with pytest.raises(DeploymentError, match="Creation of endpoint mnist-ep-taken2 failed") as failed:
-        deploy_to_fake(fake, registered, name="mnist-ep-taken2")
+        deploy_to(ml_client, registered, name="mnist-ep-taken2")
     text = str(failed.value)
     assert "unique in the Azure region" in text
     assert "get_logs()" not in text  # no deployment was made: no deployment report
-    fake.client.online_deployments.begin_create_or_update.assert_not_called()
-    fake.client.online_endpoints.begin_delete.assert_called_once_with(name="mnist-ep-taken2")
+    assert workspace.standin.server.calls_to("PUT", DEPLOYMENTS) == []
+    assert len(workspace.standin.server.calls_to("DELETE", ENDPOINTS)) == 1
 
 
-def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(fake, registered):
-    fake.client.online_deployments.begin_create_or_update.side_effect = HttpResponseError(message="crashed")
-    fake.client.online_endpoints.begin_delete.side_effect = HttpResponseError(message="Conflict: operation running")
+def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(workspace, ml_client, registered):
+    workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
+    workspace.standin.server.inject(
+        "DELETE", ARM, ENDPOINTS, lambda request: azure_error(409, "Conflict", "Conflict: operation running")
+    )
     with pytest.raises(DeploymentError) as failed:
-        deploy_to_fake(fake, registered, name="mnist-ep-stuck")
+        deploy_to(ml_client, registered, name="mnist-ep-stuck")
     text = str(failed.value)
-    assert "Could not delete endpoint mnist-ep-stuck (Conflict: operation running)" in text
+    assert "Could not delete endpoint mnist-ep-stuck ((Conflict) Conflict: operation running)" in text
     assert "az ml online-endpoint delete --name mnist-ep-stuck" in text
     assert "Done:" not in text
+    workspace.standin.server.faults.clear()
 
 
-def test_a_failed_traffic_shift_keeps_both_deployments_and_says_how_to_finish(fake, registered, sample_data):
-    deploy_to_fake(fake, registered, name="mnist-ep-shift")
-    fake.client.online_endpoints.begin_create_or_update.side_effect = HttpResponseError(message="throttled")
+def test_a_failed_traffic_shift_keeps_both_deployments_and_says_where_traffic_stands(
+    workspace, ml_client, registered, sample_data
+):
+    deploy_to(ml_client, registered, name="mnist-ep-shift")
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
+    shifts = workspace.standin.server.inject(
+        "PUT", ARM, ENDPOINTS, lambda request: azure_error(409, "Conflict", "Another operation is in progress")
+    )
     with pytest.raises(DeploymentError, match="green passed the gate, but moving the traffic to it failed") as failed:
-        deploy_to_fake(fake, registered, name="mnist-ep-shift", rollout_data=data)
+        deploy_to(ml_client, registered, name="mnist-ep-shift", rollout_data=data)
+    assert shifts.used == 1
     assert '--traffic "green=100 blue=0"' in str(failed.value)
-    assert sorted(d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-shift")) == [
-        "blue",
-        "green",
-    ]
-    assert fake.endpoints["mnist-ep-shift"].traffic == {"blue": 100}
+    assert "its traffic now: blue 100 %, green 0 %." in str(failed.value)
+    assert deployments(workspace, "mnist-ep-shift") == ["blue", "green"]
+    assert traffic(workspace, "mnist-ep-shift") == {"blue": 100}
 
 
-def test_a_scoring_failure_during_the_rollout_deletes_green_and_keeps_the_traffic(fake, registered, sample_data):
-    deploy_to_fake(fake, registered, name="mnist-ep-keys")
-    fake.client.online_endpoints.get_keys.side_effect = HttpResponseError(message="Forbidden")
+def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(workspace, ml_client, registered, sample_data):
+    deploy_to(ml_client, registered, name="mnist-ep-late")
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
-    with pytest.raises(DeploymentError, match="Scoring of the test set for the rollout of green failed: Forbidden"):
-        deploy_to_fake(fake, registered, name="mnist-ep-keys", rollout_data=data)
-    assert [d.name for d in fake.client.online_deployments.list(endpoint_name="mnist-ep-keys")] == ["blue"]
-    assert fake.endpoints["mnist-ep-keys"].traffic == {"blue": 100}
+    original = endpoint._set_traffic
+
+    def slow_traffic(client, found, shares, timeout_sec):
+        workspace.hold_operations = True  # green is up; the traffic change then outlives the wait
+        return original(client, found, shares, 1)
+
+    with (
+        mock.patch.object(endpoint, "_set_traffic", side_effect=slow_traffic),
+        pytest.raises(DeploymentError) as failed,
+    ):
+        deploy_to(ml_client, registered, name="mnist-ep-late", rollout_data=data)
+    text = str(failed.value)
+    assert "did not finish within 1 s" in text
+    assert "A change is still under way (provisioning state Creating)" in text
+    assert "kept (blue with the traffic it had" not in text
+    workspace.release()
+
+
+def test_a_scoring_failure_during_the_rollout_deletes_green_and_keeps_the_traffic(
+    workspace, ml_client, registered, sample_data
+):
+    deploy_to(ml_client, registered, name="mnist-ep-keys")
+    workspace.standin.server.inject(
+        "POST", ARM, ENDPOINTS + "/listKeys", lambda request: azure_error(403, "AuthorizationFailed", "Forbidden")
+    )
+    data = (sample_data.x_test[:100], sample_data.y_test[:100])
+    with pytest.raises(DeploymentError, match=r"Scoring of the test set for the rollout of green failed: .*Forbidden"):
+        deploy_to(ml_client, registered, name="mnist-ep-keys", rollout_data=data)
+    assert deployments(workspace, "mnist-ep-keys") == ["blue"]
+    assert traffic(workspace, "mnist-ep-keys") == {"blue": 100}
+
+
+def test_a_body_the_rest_spec_refuses_is_a_400_and_is_recorded(workspace):
+    token = EnvironmentCredential().get_token(endpoint_workspace.ARM_SCOPE).token
+    url = f"https://management.azure.com{workspace.arm_id}/onlineEndpoints/mnist-ep-bad?api-version=2022-02-01-preview"
+    answer = requests.put(
+        url,
+        json={"location": "eastus", "properties": {"authMode": "Password"}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert "authMode" in answer.json()["error"]["message"]
+    assert [(method, path.rsplit("/", 1)[1]) for method, path, _problem in workspace.refused] == [
+        ("PUT", "mnist-ep-bad")
+    ]
+    workspace.refused.clear()

@@ -17,9 +17,11 @@ the new deployment is deleted and the traffic stays as it was.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import re
+import sys
 import tempfile
 import threading
 import uuid
@@ -36,16 +38,17 @@ from .errors import DeploymentError, RolloutError, ServiceCallError, ServiceName
 from .evaluation import evaluate
 from .project_files import SCORE_PY
 from .score_script import resolve_entry_script, stage_scoring_folder
-from .scoring import predict
+from .scoring import predict, refused_call
 from .service import Service
 from .tutorial import DEFAULT_INSTANCE_TYPE, LOG_TAIL_LINES
 
 log = logging.getLogger(__name__)
 
 ENDPOINT_PREFIX = "sklearn-mnist-ep-"
-#: Endpoint names: 3-32 characters, letters, digits and dashes, starting with a letter. They are part of
-#: the scoring URL, so they must be unique in the Azure region.
-ENDPOINT_NAME_RULE = re.compile(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
+#: Endpoint names: 3-32 characters, letters, digits and dashes, starting with a letter, no two dashes in a row
+#: (the name is a DNS label of the scoring URL, ``<name>.<region>.inference.ml.azure.com``, where ``--`` is
+#: reserved). They must be unique in the Azure region.
+ENDPOINT_NAME_RULE = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
 DEPLOYMENT_NAMES = ("blue", "green")
 #: The header that sends a request to one deployment of an endpoint, whatever the traffic rules.
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -55,6 +58,15 @@ ENDPOINT_TAGS = {"data": "MNIST", "method": "sklearn"}
 #: ``online_endpoints.invoke`` writes the key and the deployment name into a dict shared by every call in
 #: the process (``EndpointInvokeFields.DEFAULT_HEADER``); calls go one at a time and clean it each time.
 _INVOKE_LOCK = threading.Lock()
+#: How the deployment serves requests: the service's defaults are 5 s and one request at a time per instance
+#: (the recorded deployment answer: ``requestTimeout PT5S``, ``maxConcurrentRequestsPerInstance 1``). The
+#: package sends one request at a time, of at most :data:`REQUEST_ROWS` images; 30 s leaves a small instance
+#: room for a cold start and a full request.
+REQUEST_TIMEOUT_MS = 30_000
+MAX_CONCURRENT_REQUESTS = 1
+#: Images per JSON request of the tutorial's call on an endpoint (about 5 MB of JSON for MNIST): the whole test
+#: set in one request (52 MB) does not fit an endpoint's request time-out and bandwidth.
+REQUEST_ROWS = 1000
 
 
 def new_endpoint_name() -> str:
@@ -66,10 +78,30 @@ def check_endpoint_name(name: str) -> str:
     """Return ``name`` if Azure ML accepts it as an endpoint name, else raise :class:`ServiceNameError`."""
     if not isinstance(name, str) or not ENDPOINT_NAME_RULE.fullmatch(name):
         raise ServiceNameError(
-            f"Invalid endpoint name {name!r}: use 3-32 characters, letters, digits and dashes, starting with a "
-            f"letter and ending with a letter or digit (for example {ENDPOINT_PREFIX}1a2b3c4d)."
+            f"Invalid endpoint name {name!r}: use 3-32 characters, letters, digits and single dashes, starting with "
+            f"a letter and ending with a letter or digit (for example {ENDPOINT_PREFIX}1a2b3c4d)."
         )
     return name
+
+
+class _DropPollerDots(io.TextIOBase):
+    """``sys.stdout`` without the dots azure-ai-ml's poller prints there after each status poll."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return len(text) if text.strip(".") == "" and text else self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+@contextlib.contextmanager
+def _quiet_poller() -> Iterator[None]:
+    """No poller dots between the progress lines (``AzureMLPolling.update_status`` prints them)."""
+    with contextlib.redirect_stdout(_DropPollerDots(sys.stdout)):
+        yield
 
 
 def _forget_call_headers() -> None:
@@ -80,28 +112,48 @@ def _forget_call_headers() -> None:
     shared.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
 
 
+@contextlib.contextmanager
+def _refusals_as_service_call_errors(where: str) -> Iterator[None]:
+    """While ``online_endpoints.invoke`` runs, a non-200 answer raises :class:`ServiceCallError` with the model's
+    status and body: the SDK's own check (``validate_response``) reads ``error`` as an object, and score.py's
+    ``{"error": "<text>"}`` makes it raise ``AttributeError``, a non-JSON body an ``MlException`` without status."""
+    from azure.ai.ml.operations import _online_endpoint_operations as operations
+
+    checked = getattr(operations, "validate_response")  # noqa: B009 - replaced for the call, put back after
+
+    def check(response: Any) -> None:
+        if response.status_code not in (200, 201):
+            raise refused_call(where, response.status_code, response.headers, response.text()[:2000])
+        checked(response)
+
+    setattr(operations, "validate_response", check)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(operations, "validate_response", checked)  # noqa: B010
+
+
 def invoke(ml_client: Any, endpoint_name: str, body: str | bytes, deployment_name: str | None = None) -> Any:
     """``ml_client.online_endpoints.invoke(...)`` with ``body`` as the request file; the decoded answer.
 
     The SDK's shared default headers are cleaned before and after, so no key or deployment name set by one
-    call reaches another. A refused call raises :class:`ServiceCallError` with the status.
+    call reaches another. A refused call raises :class:`ServiceCallError` with the model's status and message.
     """
-    from azure.core.exceptions import HttpResponseError
+    from azure.core.exceptions import AzureError
 
+    where = f"Endpoint {endpoint_name}"
     with _INVOKE_LOCK, tempfile.TemporaryDirectory(prefix="mnist-aci-request-") as folder:
         request = Path(folder, "request.json")
         request.write_bytes(body.encode("utf-8") if isinstance(body, str) else body)
         _forget_call_headers()
         try:
-            answer = ml_client.online_endpoints.invoke(
-                endpoint_name=endpoint_name, request_file=str(request), deployment_name=deployment_name
-            )
-        except HttpResponseError as exc:
-            raise ServiceCallError(
-                f"Endpoint {endpoint_name} answered {exc.status_code}: {sdk_message(exc)}",
-                status=exc.status_code,
-                body=sdk_message(exc),
-            ) from exc
+            with _refusals_as_service_call_errors(where):
+                answer = ml_client.online_endpoints.invoke(
+                    endpoint_name=endpoint_name, request_file=str(request), deployment_name=deployment_name
+                )
+        except AzureError as exc:
+            status = getattr(exc, "status_code", None)
+            raise ServiceCallError(f"{where} could not be called: {sdk_message(exc)}", status=status) from exc
         finally:
             _forget_call_headers()
     try:
@@ -110,6 +162,13 @@ def invoke(ml_client: Any, endpoint_name: str, body: str | bytes, deployment_nam
         raise ServiceCallError(
             f"Endpoint {endpoint_name} answered with a body that is not JSON: {answer[:500]}"
         ) from exc
+
+
+def provisioning_state(resource: Any) -> str | None:
+    """An endpoint's or deployment's provisioning state as Azure spells it (``Succeeded``, ``Creating``...):
+    azure-ai-ml gives an enum whose ``str()`` is its Python name."""
+    state = resource.provisioning_state
+    return None if state is None else str(getattr(state, "value", state))
 
 
 def live_deployment(endpoint: Any) -> str | None:
@@ -123,7 +182,10 @@ class EndpointService:
 
     ``run`` is the tutorial-shaped call (``online_endpoints.invoke``); ``mnist_aci.predict`` POSTs ``.npy``
     chunks to ``scoring_uri`` with the endpoint's key. Keys are fetched when needed and never shown.
+    ``mnist_aci.predict_tutorial`` sends at most :attr:`max_rows_per_request` images per ``run``.
     """
+
+    max_rows_per_request = REQUEST_ROWS
 
     def __init__(self, ml_client: Any, endpoint: Any) -> None:
         self._ml = ml_client
@@ -145,8 +207,7 @@ class EndpointService:
     @property
     def state(self) -> str | None:
         """The endpoint's provisioning state (``Succeeded``, ``Failed``, ``Deleting``...)."""
-        state = self._ml.online_endpoints.get(name=self._name).provisioning_state
-        return None if state is None else str(state)
+        return provisioning_state(self._ml.online_endpoints.get(name=self._name))
 
     def get_keys(self) -> tuple[str | None, str | None]:
         keys = self._ml.online_endpoints.get_keys(name=self._name)
@@ -191,12 +252,19 @@ def endpoint_exists(ml_client: Any, name: str) -> bool:
     return True
 
 
+class StillRunningError(DeploymentError):
+    """A wait timed out: the operation goes on in Azure (and a delete is refused until it ends)."""
+
+
 def _wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
-    """``poller.result(timeout=...)``; still running after the time-out raises :class:`DeploymentError`."""
-    result = poller.result(timeout=timeout_sec)
+    """Wait for ``poller`` at most ``timeout_sec``; still running then raises :class:`StillRunningError`."""
+    poller.wait(timeout=timeout_sec)  # not result(timeout=): on a running operation it parses a partial answer
     if not poller.done():
-        raise DeploymentError(f"{what} did not finish within {timeout_sec:g} s.")
-    return result
+        raise StillRunningError(
+            f"{what} did not finish within {timeout_sec:g} s; the operation goes on in Azure (status: "
+            f"{poller.status()})."
+        )
+    return poller.result()
 
 
 def failure_hint(message: str, instance_type: str, instance_count: int) -> str:
@@ -205,8 +273,9 @@ def failure_hint(message: str, instance_type: str, instance_count: int) -> str:
     if "quota" in text:
         return (
             f"Azure has not enough VM quota for {instance_count} x {instance_type} (managed online endpoints also "
-            "reserve 20 % extra for upgrades). Request more quota for that VM family in the Azure portal "
-            "(Quotas), lower --instance-count, or choose another --instance-type."
+            "reserve 20 % extra for upgrades, and a rollout runs the old and the new deployment side by side: "
+            "twice the instances). Request more quota for that VM family in the Azure portal (Quotas), lower "
+            "--instance-count, or choose another --instance-type."
         )
     if "sku" in text or "instance type" in text or "instancetype" in text:
         return (
@@ -224,7 +293,7 @@ def deployment_report(ml_client: Any, endpoint_name: str, deployment_name: str) 
     from azure.core.exceptions import AzureError
 
     try:
-        state = ml_client.online_deployments.get(name=deployment_name, endpoint_name=endpoint_name).provisioning_state
+        state = provisioning_state(ml_client.online_deployments.get(name=deployment_name, endpoint_name=endpoint_name))
     except AzureError as exc:
         state = f"unknown ({sdk_message(exc)})"
     try:
@@ -293,7 +362,12 @@ def _undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callab
         details = report(problem)
         log.error("%s failed: %s\n%s", what, problem, details)
         cleanup = f"It was kept for inspection (keep_failed); {undo.by_hand} when done."
-        if not keep_failed:
+        if isinstance(exc, StillRunningError):  # Azure refuses a delete (409) while the operation runs
+            cleanup = (
+                f"Not cleaned up, as Azure refuses to {undo.label} while the operation runs: "
+                f"{undo.by_hand} once it has ended."
+            )
+        elif not keep_failed:
             cleanup = undo.run() or f"Done: {undo.label}."
         raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
 
@@ -303,7 +377,7 @@ def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
     from azure.core.exceptions import AzureError
 
     try:
-        state = ml_client.online_endpoints.get(name=name).provisioning_state
+        state = provisioning_state(ml_client.online_endpoints.get(name=name))
     except AzureError as exc:
         state = f"unknown ({sdk_message(exc)})"
     hint = (
@@ -324,10 +398,13 @@ def _deployment_failure(ml_client: Any, deployment: Any) -> Callable[[str], str]
 
 
 def _create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None) -> None:
-    with step(
-        f"Creating deployment {deployment.name} on {deployment.endpoint_name}: "
-        f"{deployment.instance_count} x {deployment.instance_type} (several minutes)",
-        heartbeat_s=30,
+    with (
+        step(
+            f"Creating deployment {deployment.name} on {deployment.endpoint_name}: "
+            f"{deployment.instance_count} x {deployment.instance_type} (several minutes)",
+            heartbeat_s=30,
+        ),
+        _quiet_poller(),
     ):
         poller = ml_client.online_deployments.begin_create_or_update(deployment)
         _wait(poller, f"Deployment {deployment.name}", timeout_sec)
@@ -337,14 +414,16 @@ def _set_traffic(ml_client: Any, endpoint: Any, traffic: dict[str, int], timeout
     shares = ", ".join(f"{name} {share} %" for name, share in traffic.items())
     with step(f"Traffic of {endpoint.name}: {shares}"):
         endpoint.traffic = traffic
-        _wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Traffic of {endpoint.name}", timeout_sec)
+        with _quiet_poller():
+            poller = ml_client.online_endpoints.begin_create_or_update(endpoint)
+            _wait(poller, f"Traffic of {endpoint.name}", timeout_sec)
 
 
 def new_deployment(
     name: str, endpoint_name: str, model: Any, environment: Any, code: Path, instance_type: str, instance_count: int
 ) -> Any:
     """``ManagedOnlineDeployment`` of the registered model and environment running ``code``/score.py."""
-    from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment
+    from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, OnlineRequestSettings
 
     return ManagedOnlineDeployment(
         name=name,
@@ -354,6 +433,9 @@ def new_deployment(
         code_configuration=CodeConfiguration(code=str(code), scoring_script=SCORE_PY),
         instance_type=instance_type,
         instance_count=instance_count,
+        request_settings=OnlineRequestSettings(
+            request_timeout_ms=REQUEST_TIMEOUT_MS, max_concurrent_requests_per_instance=MAX_CONCURRENT_REQUESTS
+        ),
     )
 
 
@@ -376,6 +458,7 @@ def create_endpoint(
             report=lambda problem: endpoint_report(ml_client, name, problem),
         ),
         step(f"Creating endpoint {name} (key auth)"),
+        _quiet_poller(),
     ):
         _wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Endpoint {name}", timeout_sec)
     with _undo_on_failure(
@@ -435,6 +518,14 @@ def rollout(
     delete_new = delete_deployment_step(ml_client, service.name, new)
     images, labels = test_data
     log.info("==> Rollout on %s: %s is live; the new model goes to %s at 0 %% traffic", service.name, live, new)
+    log.info(
+        "    %s and %s run side by side until the gate decides: the rollout needs VM quota for twice %d x %s "
+        "(plus the 20 %% reserve of managed endpoints).",
+        live,
+        new,
+        deployment.instance_count,
+        deployment.instance_type,
+    )
     with _undo_on_failure(
         f"Rollout of deployment {new}",
         delete_new,
@@ -478,9 +569,25 @@ def shift_traffic(ml_client: Any, endpoint_name: str, live: str, new: str, timeo
     except (AzureError, DeploymentError) as exc:
         raise DeploymentError(
             f"{new} passed the gate, but moving the traffic to it failed: {sdk_message(exc)}. Both deployments "
-            f"are kept ({live} with the traffic it had, {new}). Finish with `az ml online-endpoint update "
-            f'--name {endpoint_name} --traffic "{new}=100 {live}=0"`, or delete {new}.'
+            f"are kept; {traffic_now(ml_client, endpoint_name)} Finish with `az ml online-endpoint update "
+            f'--name {endpoint_name} --traffic "{new}=100 {live}=0"` once no operation runs, or delete {new}.'
         ) from exc
+
+
+def traffic_now(ml_client: Any, endpoint_name: str) -> str:
+    """Where an endpoint's traffic stands, as Azure says now (a change may still be under way)."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        endpoint = ml_client.online_endpoints.get(name=endpoint_name)
+    except AzureError as exc:
+        return f"its traffic could not be read ({sdk_message(exc)})."
+    shares = ", ".join(f"{name} {share} %" for name, share in (endpoint.traffic or {}).items()) or "none"
+    state = provisioning_state(endpoint)
+    running = (
+        f" A change is still under way (provisioning state {state})." if state not in ("Succeeded", "Failed") else ""
+    )
+    return f"its traffic now: {shares}.{running}"
 
 
 def deploy(

@@ -48,6 +48,10 @@ class VersionMismatchError(MnistAciError, ValueError):
     """The environment's pinned packages differ from those the model was saved with."""
 
 
+class EnvironmentSpecError(MnistAciError, ValueError):
+    """A serving environment's packages cannot be installed on the serving image's platform and Python."""
+
+
 class ServiceNameError(MnistAciError, ValueError):
     """A web service name that Azure ML would refuse, or one that already exists."""
 

@@ -32,6 +32,8 @@ from .tutorial import KEY_ENV
 DEFAULT_CHUNK_ROWS = 1000
 DEFAULT_TIMEOUT_S = 120.0
 JSON_TYPE = "application/json"
+#: The header in which a managed endpoint's 424 carries the status its container answered.
+MODEL_STATUS_HEADER = "ms-azureml-model-error-statuscode"
 NPY_TYPE = "application/octet-stream"
 
 
@@ -77,6 +79,19 @@ def auth_headers(service: ScoringService | None = None, key: str | None = None) 
     return {"Authorization": f"Bearer {chosen}"} if chosen else {}
 
 
+def refused_call(where: str, status: int, headers: Any, text: str, hint: str = "") -> ServiceCallError:
+    """The error for a refused scoring call. A managed online endpoint relays any non-200 answer of its container
+    as 424 with the container's status in ``ms-azureml-model-error-statuscode``: that status is reported."""
+    model_status = headers.get(MODEL_STATUS_HEADER) if status == 424 else None
+    if model_status is not None and str(model_status).isdigit():
+        return ServiceCallError(
+            f"{where}: the model answered {model_status} (relayed by the endpoint as 424): {text}{hint}",
+            status=int(model_status),
+            body=text,
+        )
+    return ServiceCallError(f"{where} answered {status}: {text}{hint}", status=status, body=text)
+
+
 def post(
     url: str,
     body: str | bytes,
@@ -111,11 +126,7 @@ def post(
         hint = ""
         if response.status_code == 401:
             hint = f" The service needs a key: pass key= or set {KEY_ENV}."
-        raise ServiceCallError(
-            f"{url} answered {response.status_code} {response.reason}: {text}{hint}",
-            status=response.status_code,
-            body=text,
-        )
+        raise refused_call(url, response.status_code, response.headers, text, hint)
     try:
         return response.json()
     except ValueError as exc:
@@ -170,14 +181,20 @@ def post_to_service(service: ScoringService, body: str | bytes, content_type: st
 
 
 def predict_tutorial(service: ScoringService, images: np.ndarray) -> np.ndarray:
-    """The tutorial's path: one JSON request with every image, through ``service.run``."""
+    """The tutorial's path: the images as JSON through ``service.run``, in one request, or in requests of at
+    most ``service.max_rows_per_request`` images where the service has such a limit (a managed endpoint)."""
     from azureml.exceptions import WebserviceException
 
-    try:
-        answer = service.run(input_data=tutorial_body(images))
-    except WebserviceException as exc:
-        raise ServiceCallError(f"{service.scoring_uri} refused the request: {sdk_message(exc)}") from exc
-    return _labels(answer, len(images))
+    rows = getattr(service, "max_rows_per_request", None) or max(len(images), 1)
+    labels = []
+    for start in range(0, len(images), rows):
+        chunk = images[start : start + rows]
+        try:
+            answer = service.run(input_data=tutorial_body(chunk))
+        except WebserviceException as exc:
+            raise ServiceCallError(f"{service.scoring_uri} refused the request: {sdk_message(exc)}") from exc
+        labels.append(_labels(answer, len(chunk)))
+    return np.concatenate(labels) if labels else _labels(service.run(input_data=tutorial_body(images)), 0)
 
 
 def predict(

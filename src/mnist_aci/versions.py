@@ -7,16 +7,21 @@ versions beside it; every target refuses to serve it with other ones.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import platform
 import re
+import shutil
+import subprocess
+import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from .errors import MnistAciWarning, VersionMismatchError
+from .errors import EnvironmentSpecError, MnistAciWarning, VersionMismatchError
 
 VERSIONS_SUFFIX = ".versions.json"
 #: The packages whose versions must match between training and serving.
@@ -50,6 +55,90 @@ def read_versions(model_path: str | Path) -> dict[str, str] | None:
 
 def _minor(python_version: str) -> str:
     return ".".join(python_version.split(".")[:2])
+
+
+def python_pin(python_version: str) -> str:
+    """The Python of a cloud environment: major.minor only (``3.11``), as conda's images offer the latest patch."""
+    return _minor(python_version)
+
+
+#: How long the resolver may take (it reads package indexes; a warm cache answers in seconds).
+RESOLVE_TIMEOUT_S = 300.0
+#: Overrides the ``uv`` found on PATH (the resolver of :func:`resolve_serving_packages`).
+UV_ENV = "MNIST_ACI_UV"
+
+
+def resolver_command(python_version: str) -> list[str]:
+    """The command that resolves requirements (one per line on stdin) for Linux x86_64 and ``python_version``
+    as the cloud image will, from wheels only (a source build is what fails late on the image): ``uv pip
+    compile``, else ``pip install --dry-run`` for that platform."""
+    uv = os.environ.get(UV_ENV) or shutil.which("uv")
+    if uv:
+        return [
+            uv,
+            "pip",
+            "compile",
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            "--python-version",
+            python_pin(python_version),
+            "--only-binary",
+            ":all:",
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+            "-",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--quiet",
+        "--ignore-installed",
+        "--only-binary=:all:",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        python_pin(python_version),
+        "--report",
+        "-",
+        "-r",
+        "/dev/stdin",
+    ]
+
+
+@functools.lru_cache(maxsize=16)
+def _resolve(packages: tuple[str, ...], python_version: str) -> str:
+    command = resolver_command(python_version)
+    try:
+        done = subprocess.run(
+            command, input="\n".join(packages), capture_output=True, text=True, timeout=RESOLVE_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentSpecError(
+            f"Could not check that the serving environment installs on the cloud image ({exc}). Install uv "
+            f"(pip install uv) or set {UV_ENV} to a uv binary, and check that the package index is reachable."
+        ) from exc
+    if done.returncode != 0:
+        explanation = "\n  ".join(done.stderr.strip().splitlines()[-8:])
+        raise EnvironmentSpecError(
+            f"The serving environment cannot be installed on the cloud image (Linux x86_64, Python "
+            f"{python_pin(python_version)}); the image build would fail after many minutes. The resolver says:\n  "
+            f"{explanation}\nPin versions that exist for that platform and Python (retrain the model with them if "
+            "they are the model's), then run again."
+        )
+    return done.stdout
+
+
+def resolve_serving_packages(packages: Sequence[str], python_version: str) -> None:
+    """Check, before any cloud call, that pip ``packages`` install together on the serving image: Linux
+    x86_64 with Python ``python_version`` (major.minor). Raises :class:`EnvironmentSpecError` saying why not.
+
+    Shared by SDK v1's and v2's ``tutorial-env``; each set of pins is resolved once per process.
+    """
+    _resolve(tuple(packages), python_pin(python_version))
 
 
 def serving_pip_packages(model_versions: dict[str, str]) -> list[str]:

@@ -28,6 +28,7 @@ from .service import ScoringService, Service
 from .targets import deploy_model
 from .training import DEFAULT_REGULARIZATION, save_model, train_model
 from .tutorial import DEFAULT_INSTANCE_TYPE, ENVIRONMENT_VERSION, Target
+from .versions import resolve_serving_packages, runtime_versions, serving_pip_packages
 from .workspace import load_workspace, sdk_version
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,8 @@ def run_job(options: JobOptions) -> JobResult:
     else:
         log.info("Azure ML SDK Version:  %s", sdk_version())
     result = JobResult()
+    if options.target == "endpoint":  # the environment a new model needs installs on the image: seconds, not a build
+        resolve_serving_packages(serving_pip_packages(runtime_versions()), runtime_versions()["python"])
     data = load_dataset(options)
     result.data_source, result.used_sample = data.source, data.is_sample
     workspace = connect(options)

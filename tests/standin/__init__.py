@@ -16,12 +16,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import certifi
+
 from .aad import Entra
 from .container import Container
 from .proxy import Proxy
 from .server import StandInServer
 
 __all__ = ["AzureStandIn", "Container", "running_standin"]
+
+#: The package index, reached directly (not through the proxy) by the resolver of the environments' pins.
+PACKAGE_INDEX_HOSTS = ("pypi.org", "files.pythonhosted.org")
 
 
 @dataclass
@@ -36,20 +41,29 @@ class AzureStandIn:
 
     def environment(self) -> dict[str, str]:
         """What a process needs in its environment to reach the stand-in instead of Azure."""
-        ca = str(self.proxy.ca_file)
+        ca = str(self._ca_bundle())
+        direct = ",".join(("127.0.0.1", "localhost", *PACKAGE_INDEX_HOSTS))
         return {
             "HTTPS_PROXY": self.proxy.url,
             "HTTP_PROXY": self.proxy.url,
             "https_proxy": self.proxy.url,
             "http_proxy": self.proxy.url,
-            # The local target and the pre-flight talk to servers on this machine directly.
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
+            # The local target and the pre-flight talk to servers on this machine directly; the resolver of the
+            # cloud environments' pins (mnist_aci.versions) reads the real package index.
+            "NO_PROXY": direct,
+            "no_proxy": direct,
             "REQUESTS_CA_BUNDLE": ca,
             "SSL_CERT_FILE": ca,
             "CURL_CA_BUNDLE": ca,
             **self.entra.principal.environment(),
         }
+
+    def _ca_bundle(self) -> Path:
+        """The proxy's authority beside the usual public ones (the package index is reached directly)."""
+        bundle = self.workdir / "ca-bundle.pem"
+        if not bundle.is_file():
+            bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + self.proxy.ca_file.read_bytes())
+        return bundle
 
     def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Container:
         """Run a deployment's inference server from ``app_root``; it is stopped with the stand-in."""

@@ -56,6 +56,8 @@ MAX_REQUEST_BYTES = 100 * 1024 * 1024
 CONTAINER_START_TIMEOUT_S = 120.0
 #: How much of a VM family's quota a deployment takes per instance: managed endpoints reserve 20 % extra.
 QUOTA_RESERVE = 1.2
+#: Endpoint names the service accepts: 3-32 characters, a letter first, no ``--`` (a DNS label of the scoring URI).
+ENDPOINT_NAME = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
 
 
 def now() -> str:
@@ -134,7 +136,7 @@ class WorkspaceV2:
     #: Milliseconds the SDK is told to wait between polls (``retry-after-ms``).
     poll_delay_ms: int = 5
     #: Instances of each VM family the subscription's quota allows (with the 20 % reserve, see QUOTA_RESERVE).
-    vm_quota: float = 2.0
+    vm_quota: float = 8.0
     #: The error the next deployment operation ends with (a test's fault), e.g. ``{"code", "message"}``.
     next_deployment_error: dict[str, str] | None = None
     #: Hold every new operation in ``Updating`` until :meth:`release` (a time-out test).
@@ -172,7 +174,11 @@ class WorkspaceV2:
 
     def config(self) -> dict[str, str]:
         """The workspace's ``config.json``, as the portal downloads it."""
-        return {"subscription_id": self.subscription_id, "resource_group": self.resource_group, "workspace_name": self.name}
+        return {
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "workspace_name": self.name,
+        }
 
     def scoring_host(self, endpoint: str) -> str:
         return f"{endpoint}.{REGION}.inference.ml.azure.com"
@@ -187,6 +193,7 @@ class WorkspaceV2:
         asset = rf"{ws}/(?P<kind>models|environments|codes)/(?P<name>[^/]+)"
         signed = [
             ("GET", ws, self.get_workspace),
+            ("GET", rf"{ws}/datastores", self.list_datastores),
             ("GET", rf"{ws}/datastores/(?P<datastore>[^/]+)", self.get_datastore),
             ("POST", rf"{ws}/datastores/(?P<datastore>[^/]+)/listSecrets", self.list_secrets),
             ("GET", asset, self.get_container),
@@ -227,7 +234,7 @@ class WorkspaceV2:
             self.checked.clear()
             self.next_deployment_error = None
             self.hold_operations = False
-            self.vm_quota = 2.0
+            self.vm_quota = 8.0
             self.updating_polls = 2
         self.blob.reset([self.datastore_container, self.code_container])
 
@@ -247,7 +254,9 @@ class WorkspaceV2:
                 return refused
             if request.method in {"PUT", "POST"} and request.get_data():
                 api_version = request.args.get("api-version", "")
-                problem = rest_spec.check_body(request.method, request.path, api_version, json.loads(request.get_data()))
+                problem = rest_spec.check_body(
+                    request.method, request.path, api_version, json.loads(request.get_data())
+                )
                 with self._lock:
                     self.checked.append((request.method, request.path, api_version))
                     if problem is not None:
@@ -262,7 +271,9 @@ class WorkspaceV2:
 
     # -- long-running operations ---------------------------------------------------------------------------------
 
-    def _start_operation(self, prefix: str, finish: Callable[[], dict[str, str] | None]) -> tuple[Operation, dict[str, str]]:
+    def _start_operation(
+        self, prefix: str, finish: Callable[[], dict[str, str] | None]
+    ) -> tuple[Operation, dict[str, str]]:
         """A new operation and the headers of its 201/202 answer (OD[1]: ``Azure-AsyncOperation`` with an
         ``oeidp:``/``odidp:`` id, ``x-ms-async-operation-timeout: PT30M``)."""
         operation = Operation(f"{prefix}:{self.workspace_id}:{uuid.uuid4()}", self.updating_polls, finish)
@@ -311,7 +322,11 @@ class WorkspaceV2:
                 "type": "Microsoft.MachineLearningServices/workspaces",
                 "location": REGION,
                 "tags": {},
-                "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid4()), "tenantId": self.standin.entra.principal.tenant_id},
+                "identity": {
+                    "type": "SystemAssigned",
+                    "principalId": str(uuid.uuid4()),
+                    "tenantId": self.standin.entra.principal.tenant_id,
+                },
                 "kind": "Default",
                 "sku": {"name": "Basic", "tier": "Basic"},
                 "properties": {
@@ -332,29 +347,34 @@ class WorkspaceV2:
         caller's own token (SDK: ``_artifacts/_artifact_utilities.py`` get_datastore_info)."""
         if match["datastore"] != "workspaceblobstore":
             return azure_error(404, "UserError", f"Datastore {match['datastore']} not found.")
-        return json_response(
-            200,
-            {
-                "id": f"{self.arm_id}/datastores/workspaceblobstore",
-                "name": "workspaceblobstore",
-                "type": "Microsoft.MachineLearningServices/workspaces/datastores",
-                "properties": {
-                    "description": None,
-                    "tags": None,
-                    "properties": None,
-                    "isDefault": True,
-                    "credentials": {"credentialsType": "None"},
-                    "subscriptionId": self.subscription_id,
-                    "resourceGroup": self.resource_group,
-                    "datastoreType": "AzureBlob",
-                    "accountName": self.blob.account,
-                    "containerName": self.datastore_container,
-                    "endpoint": "core.windows.net",
-                    "protocol": "https",
-                    "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
-                },
+        return json_response(200, self.datastore())
+
+    def list_datastores(self, request: Request, match: re.Match[str]) -> Response:
+        """The datastore list (``datastores.get_default()`` asks for ``isDefault=true``): the one above."""
+        return json_response(200, {"value": [self.datastore()]})
+
+    def datastore(self) -> dict[str, Any]:
+        """``workspaceblobstore`` as OD[11] shows it."""
+        return {
+            "id": f"{self.arm_id}/datastores/workspaceblobstore",
+            "name": "workspaceblobstore",
+            "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+            "properties": {
+                "description": None,
+                "tags": None,
+                "properties": None,
+                "isDefault": True,
+                "credentials": {"credentialsType": "None"},
+                "subscriptionId": self.subscription_id,
+                "resourceGroup": self.resource_group,
+                "datastoreType": "AzureBlob",
+                "accountName": self.blob.account,
+                "containerName": self.datastore_container,
+                "endpoint": "core.windows.net",
+                "protocol": "https",
+                "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
             },
-        )
+        }
 
     def list_secrets(self, request: Request, match: re.Match[str]) -> Response:
         """OD[12]: 400 "No secrets for credentials of type None." (the SDK then uses the caller's token)."""
@@ -443,7 +463,11 @@ class WorkspaceV2:
                 )
             if kind != "models":
                 return json_response(200, existing[0])
-        properties |= {"provisioningState": "Succeeded", "stage": "Logged", "isArchived": properties.get("isArchived", False)}
+        properties |= {
+            "provisioningState": "Succeeded",
+            "stage": "Logged",
+            "isArchived": properties.get("isArchived", False),
+        }
         if kind == "models":
             properties |= {"flavors": properties.get("flavors") or {}, "jobName": None}
         if kind == "environments":
@@ -479,7 +503,10 @@ class WorkspaceV2:
                     "blobUri": container,
                     "storageAccountArmId": f"/subscriptions/{self.subscription_id}/resourceGroups/"
                     f"{self.resource_group}/providers/Microsoft.Storage/storageAccounts/{self.blob.account}",
-                    "credential": {"credentialType": "SAS", "sasUri": f"{container}?{self.blob.container_sas(self.code_container)}"},
+                    "credential": {
+                        "credentialType": "SAS",
+                        "sasUri": f"{container}?{self.blob.container_sas(self.code_container)}",
+                    },
                 },
                 "pendingUploadId": str(uuid.uuid4()),
                 "pendingUploadType": "TemporaryBlobReference",
@@ -504,14 +531,22 @@ class WorkspaceV2:
         """OD[1] (create) and OD[-13] (traffic): 201 ``Creating`` with ``scoringUri`` null, then polls. Traffic
         may only name deployments of the endpoint, and must add up to 100 or 0 (the service's rule)."""
         name = match["endpoint"]
+        if not ENDPOINT_NAME.fullmatch(name):
+            return azure_error(
+                400, "BadArgument", f"Invalid endpoint name {name}: it is a DNS label of the scoring URI."
+            )
         sent = json.loads(request.get_data())
         endpoint = self.endpoints.get(name)
         if endpoint is not None and endpoint.operation is not None and endpoint.operation.running:
-            return azure_error(409, "UserError", f"Endpoint {name} has an operation in progress; try again when it ends.")
+            return azure_error(
+                409, "UserError", f"Endpoint {name} has an operation in progress; try again when it ends."
+            )
         traffic = {d: int(share) for d, share in (sent["properties"].get("traffic") or {}).items() if int(share)}
         unknown = sorted(set(traffic) - set(endpoint.deployments if endpoint else ()))
         if unknown:
-            return azure_error(400, "BadArgument", f"Traffic names deployments that do not exist: {', '.join(unknown)}.")
+            return azure_error(
+                400, "BadArgument", f"Traffic names deployments that do not exist: {', '.join(unknown)}."
+            )
         if traffic and sum(traffic.values()) != 100:
             return azure_error(400, "BadArgument", "The traffic shares must add up to 100.")
         properties = {
@@ -533,7 +568,11 @@ class WorkspaceV2:
             "kind": "Managed",
             "location": REGION,
             "tags": sent.get("tags") or {},
-            "identity": {"type": "SystemAssigned", "principalId": str(uuid.uuid4()), "tenantId": self.standin.entra.principal.tenant_id},
+            "identity": {
+                "type": "SystemAssigned",
+                "principalId": str(uuid.uuid4()),
+                "tenantId": self.standin.entra.principal.tenant_id,
+            },
             "properties": properties,
             "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
         }
@@ -561,7 +600,9 @@ class WorkspaceV2:
         if isinstance(found, Response):
             return found
         if self._busy(found):
-            return azure_error(409, "Conflict", f"Endpoint {found.name} has an operation in progress; delete it when that ends.")
+            return azure_error(
+                409, "Conflict", f"Endpoint {found.name} has an operation in progress; delete it when that ends."
+            )
         found.properties["provisioningState"] = "Deleting"
 
         def finish() -> None:
@@ -792,7 +833,9 @@ class WorkspaceV2:
         limit = int(settings["maxConcurrentRequestsPerInstance"]) * int(deployment.body["sku"]["capacity"])
         with self._lock:
             if deployment.concurrent >= limit:
-                return azure_error(429, "TooManyRequests", "Too many pending requests: the deployment's concurrency limit is reached.")
+                return azure_error(
+                    429, "TooManyRequests", "Too many pending requests: the deployment's concurrency limit is reached."
+                )
             deployment.concurrent += 1
         try:
             return _relay_with_timeout(request, deployment, _seconds(settings["requestTimeout"]))
@@ -820,7 +863,11 @@ def _relay_with_timeout(request: Request, deployment: Deployment, timeout_s: flo
     return Response(
         answer.content,
         status=424,
-        headers={**common, "ms-azureml-model-error-statuscode": str(answer.status_code), "ms-azureml-model-error-reason": "model_error"},
+        headers={
+            **common,
+            "ms-azureml-model-error-statuscode": str(answer.status_code),
+            "ms-azureml-model-error-reason": "model_error",
+        },
         content_type=answer.headers.get("Content-Type"),
     )
 

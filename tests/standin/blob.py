@@ -120,7 +120,7 @@ class BlobStore:
             if request.headers.get("If-None-Match") == "*" and name in blobs:
                 return blob_error(409, "BlobAlreadyExists", "The specified blob already exists.")
             blob = blobs[name] = Blob(request.get_data(), metadata)
-        md5 = base64.b64encode(hashlib.md5(blob.data).digest()).decode()  # noqa: S324 - the protocol's checksum
+        md5 = base64.b64encode(hashlib.md5(blob.data).digest()).decode()
         return Response(status=201, headers={**_etag_headers(blob), "Content-MD5": md5})
 
     def get_blob(self, request: Request, match: re.Match[str]) -> Response:
@@ -181,7 +181,9 @@ class BlobStore:
     def read(self, container: str, prefix: str) -> dict[str, bytes]:
         """The blobs of ``container`` under ``prefix`` (for a deployment's app root), by name."""
         with self._lock:
-            return {name: blob.data for name, blob in self.containers.get(container, {}).items() if name.startswith(prefix)}
+            return {
+                name: blob.data for name, blob in self.containers.get(container, {}).items() if name.startswith(prefix)
+            }
 
 
 def _sign(container: str) -> str:
@@ -194,5 +196,9 @@ def _etag_headers(blob: Blob) -> dict[str, str]:
 
 def blob_error(status: int, code: str, message: str, *, head: bool = False) -> Response:
     """The Blob service's error: ``x-ms-error-code`` and, except for HEAD, the XML ``<Error>`` body."""
-    body = "" if head else f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    body = (
+        ""
+        if head
+        else f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
+    )
     return Response(body, status=status, headers={"x-ms-error-code": code}, content_type="application/xml")

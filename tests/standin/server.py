@@ -53,6 +53,8 @@ class Call:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    #: The answer's body (JSON answers only: what a test reads to follow states).
+    answer: bytes = b""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -166,6 +168,8 @@ class StandInServer:
         )
         response = self._fault_for(request, host) or self._route_for(request, host, call)
         call.status = response.status_code
+        if response.mimetype == "application/json" and not response.direct_passthrough:
+            call.answer = response.get_data()
         with self._lock:
             self.calls.append(call)
         return response
