@@ -586,16 +586,24 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_file, tmp_path):
+def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_file, tmp_path, capsys):
+    """The phases in this process (``cli.main``); the two rollouts, refused then accepted, as subprocesses."""
     common = ["--target", "endpoint", "--config", str(config_file), "--dataset", "sample", "--no-download"]
     named = [*common, "--service-name", "mnist-ep-phases"]
 
-    def mnist_aci(*argv: str) -> tuple[int, str]:
-        done = run_cli(*argv, cwd=tmp_path)
-        printed = done.stdout + done.stderr
+    def no_key_in(printed: str) -> str:
         for found in workspace.endpoints.values():
             assert found.keys[0] not in printed
-        return done.returncode, printed
+        return printed
+
+    def mnist_aci(*argv: str) -> tuple[int, str]:
+        code = cli.main(list(argv))
+        printed = capsys.readouterr()
+        return code, no_key_in(printed.out + printed.err)
+
+    def mnist_aci_process(*argv: str) -> tuple[int, str]:
+        done = run_cli(*argv, cwd=tmp_path)
+        return done.returncode, no_key_in(done.stdout + done.stderr)
 
     assert mnist_aci("train", *common, "--output-dir", str(tmp_path / "out"))[0] == 0
     code, text = mnist_aci("deploy", *named)
@@ -604,14 +612,16 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_
     code, text = mnist_aci("evaluate", *named, "--output-dir", str(tmp_path / "eval"))
     assert code == 0, text
     assert "accuracy:" in text
-    code, text = mnist_aci("deploy", *named, "--min-accuracy", "1")
+    code, text = mnist_aci_process("deploy", *named, "--min-accuracy", "1")
     assert code == 1
     assert "Rollout refused" in text
     assert traffic(workspace, "mnist-ep-phases") == {"blue": 100}
     assert deployments(workspace, "mnist-ep-phases") == ["blue"]
-    code, text = mnist_aci("deploy", *named)
+    code, text = mnist_aci_process("deploy", *named)
     assert code == 0, text
+    assert "Gate passed: green" in text
     assert traffic(workspace, "mnist-ep-phases") == {"green": 100}
+    assert deployments(workspace, "mnist-ep-phases") == ["green"]
     code, text = mnist_aci("run", *named)
     assert code == 1
     assert "already exists" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import threading
@@ -137,37 +138,23 @@ def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path):
     assert wait_until_gone(inference_servers() - before) == set()
 
 
-FAKE_AZURE_ML_V2 = """
-import sys
-from pathlib import Path
-from unittest import mock
-sys.path.insert(0, {tests!r})
-from fake_azureml_v2 import FakeAzureML
-fake_ml = FakeAzureML(Path.cwd())
-mock.patch("azure.identity.DefaultAzureCredential", autospec=True).start()
-mock.patch("azure.ai.ml.MLClient.from_config", autospec=True, return_value=fake_ml.client).start()
-"""
-
-
 @pytest.mark.server
-def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path):
-    """SDK v2 in a real kernel: autospecced azure-ai-ml whose endpoint answers through real local servers."""
+def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspace_v2):
+    """SDK v2 in a real kernel: the real azure-ai-ml against the Azure stand-in (the kernel inherits its
+    environment), whose deployment runs the real inference server."""
     before = inference_servers()
     config = tmp_path / "config.json"
-    config.write_text('{"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}')
+    config.write_text(json.dumps(workspace_v2.config()))
     notebook = with_parameters(committed(), target="endpoint", config=str(config), dataset="sample")
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(FAKE_AZURE_ML_V2.format(tests=str(ROOT / "tests"))))
-    notebook.cells.append(
-        nbformat.v4.new_code_cell(
-            "print('endpoints left:', len(fake_ml.endpoints), fake_ml.client.online_endpoints.invoke.called)"
-        )
-    )
     text = stream_text(execute(notebook, tmp_path))
     assert "Creating deployment blue" in text
     assert "The ACI configuration does not apply to a managed online endpoint" in text
     assert "same labels: True" in text
     assert "Overall accuracy:" in text
-    assert "endpoints left: 0 True" in text
+    assert not workspace_v2.endpoints  # the notebook deleted what it made
+    scored = [c.body for c in workspace_v2.standin.server.calls if c.host.endswith(".inference.ml.azure.com")]
+    assert any(body.startswith(b'{"data"') for body in scored)  # service.run went through online_endpoints.invoke
+    assert workspace_v2.refused == []
     assert wait_until_gone(inference_servers() - before) == set()
 
 

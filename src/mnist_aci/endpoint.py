@@ -226,7 +226,8 @@ class EndpointService:
 
     def delete(self) -> None:
         """``ml_client.online_endpoints.begin_delete(name=...)``: the endpoint and its deployments."""
-        self._ml.online_endpoints.begin_delete(name=self._name).result()
+        with _quiet_poller():
+            self._ml.online_endpoints.begin_delete(name=self._name).result()
 
     def __repr__(self) -> str:
         return f"EndpointService(name={self._name!r}, scoring_uri={self._scoring_uri!r})"
@@ -319,7 +320,8 @@ class Undo:
         from azure.core.exceptions import AzureError
 
         try:
-            self.action()
+            with _quiet_poller():
+                self.action()
         except AzureError as exc:
             log.warning("Could not %s: %s", self.label, sdk_message(exc))
             return (
