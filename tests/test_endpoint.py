@@ -208,6 +208,13 @@ def test_the_states_progress_as_recorded_one_poll_at_a_time(workspace, ml_client
         polls.setdefault(call.path, []).append(json.loads(call.answer)["status"])
     # endpoint, deployment, traffic: each polled until it ended, and each poll moved it one step (OD[2..4])
     assert list(polls.values()) == [["Updating", "Updating", "Succeeded"]] * 3
+    checked = [(method, path.rsplit("/", 2)[-2], version) for method, path, version in workspace.checked]
+    assert checked == [  # every PUT body checked against the published api-version; none refused (fixture)
+        ("PUT", "onlineEndpoints", "2022-02-01-preview"),
+        ("PUT", "deployments", "2023-04-01-preview"),
+        ("PUT", "onlineEndpoints", "2022-02-01-preview"),
+    ]
+    assert workspace.tolerated == []
     final = json.loads(workspace.standin.server.calls_to("GET", ENDPOINTS)[-1].answer)["properties"]
     assert (final["provisioningState"], final["traffic"]) == ("Succeeded", {"blue": 100})
     assert final["scoringUri"] == "https://mnist-ep-states.eastus.inference.ml.azure.com/score"
@@ -380,6 +387,11 @@ def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_c
     assert ml_client.online_endpoints.get(name="mnist-ep-roll").traffic == {"green": 100}
     assert deployments(workspace, "mnist-ep-roll") == ["green"]
     assert "Gate passed: green" in caplog.text
+    # beyond its api-version, azure-ai-ml echoes the endpoint's publicNetworkAccess in the traffic PUT (Azure takes it)
+    assert [problem for _method, _path, problem in workspace.tolerated] == [
+        "OnlineEndpointTrackedResource at properties: Additional properties are not allowed "
+        "('publicNetworkAccess' was unexpected)"
+    ]
     assert "needs VM quota for twice 1 x Standard_DS1_v2" in caplog.text
     assert predict(service, data[0]).shape == (300,)
 
@@ -719,12 +731,13 @@ def test_a_body_the_rest_spec_refuses_is_a_400_and_is_recorded(workspace):
     url = f"https://management.azure.com{workspace.arm_id}/onlineEndpoints/mnist-ep-bad?api-version=2022-02-01-preview"
     answer = requests.put(
         url,
-        json={"location": "eastus", "properties": {"authMode": "Password"}},
+        json={"location": "eastus", "properties": {"authmode": "Key"}},  # misspelt: the spec's name is authMode
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
     assert answer.status_code == 400
-    assert "authMode" in answer.json()["error"]["message"]
+    assert "'authMode' is a required property" in answer.json()["error"]["message"]
+    assert "'authmode' was unexpected" in answer.json()["error"]["message"]
     assert [(method, path.rsplit("/", 1)[1]) for method, path, _problem in workspace.refused] == [
         ("PUT", "mnist-ep-bad")
     ]

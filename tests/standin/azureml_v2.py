@@ -150,6 +150,8 @@ class WorkspaceV2:
     refused: list[tuple[str, str, str]] = field(default_factory=list)
     #: Request bodies checked against the spec: (method, path, api-version).
     checked: list[tuple[str, str, str]] = field(default_factory=list)
+    #: What the spec refuses but :data:`.rest_spec.KNOWN_DEVIATIONS` lists (the SDK sends it; Azure accepts it).
+    tolerated: list[tuple[str, str, str]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -232,6 +234,7 @@ class WorkspaceV2:
             self.operations.clear()
             self.refused.clear()
             self.checked.clear()
+            self.tolerated.clear()
             self.next_deployment_error = None
             self.hold_operations = False
             self.vm_quota = 8.0
@@ -254,15 +257,15 @@ class WorkspaceV2:
                 return refused
             if request.method in {"PUT", "POST"} and request.get_data():
                 api_version = request.args.get("api-version", "")
-                problem = rest_spec.check_body(
-                    request.method, request.path, api_version, json.loads(request.get_data())
-                )
+                body = json.loads(request.get_data())
+                refused, tolerated = rest_spec.problems(request.method, request.path, api_version, body)
                 with self._lock:
-                    self.checked.append((request.method, request.path, api_version))
-                    if problem is not None:
-                        self.refused.append((request.method, request.path, problem))
-                if problem is not None:
-                    return azure_error(400, "BadRequest", f"The request body is invalid: {problem}")
+                    if rest_spec.definition_for(request.method, request.path, api_version):
+                        self.checked.append((request.method, request.path, api_version))
+                    self.refused += [(request.method, request.path, problem) for problem in refused]
+                    self.tolerated += [(request.method, request.path, problem) for problem in tolerated]
+                if refused:
+                    return azure_error(400, "BadRequest", f"The request body is invalid: {'; '.join(refused)}")
             with self._lock:
                 return handler(request, match)
 
