@@ -262,7 +262,8 @@ class WorkspaceV2:
                 with self._lock:
                     if rest_spec.definition_for(request.method, request.path, api_version):
                         self.checked.append((request.method, request.path, api_version))
-                    self.refused += [(request.method, request.path, problem) for problem in refused]
+                    if refused:
+                        self.refused.append((request.method, request.path, "; ".join(refused)))
                     self.tolerated += [(request.method, request.path, problem) for problem in tolerated]
                 if refused:
                     return azure_error(400, "BadRequest", f"The request body is invalid: {'; '.join(refused)}")
