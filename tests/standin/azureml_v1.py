@@ -229,7 +229,8 @@ class WorkspaceV1:
         data = self.blobs.get(f"{match['container']}/{match['blob']}")
         if data is None:
             return blob_error(404, "BlobNotFound", "The specified blob does not exist.")
-        wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", request.headers.get("x-ms-range") or request.headers.get("Range") or "")
+        asked = request.headers.get("x-ms-range") or request.headers.get("Range") or ""
+        wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", asked)
         if wanted is None:
             return Response(data, status=200, headers=blob_headers(data), content_type="application/octet-stream")
         first = int(wanted[1])
