@@ -184,6 +184,8 @@ def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
     standin_session.reset()
     for name, value in standin_session.environment().items():
         monkeypatch.setenv(name, value)
+    for name in ("MSI_ENDPOINT", "IDENTITY_ENDPOINT"):  # a managed identity would be tried before the principal
+        monkeypatch.delenv(name, raising=False)
     yield standin_session
     standin_session.reset()
 

@@ -10,18 +10,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import requests
 from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
-from conftest import SCORE_PY
+from conftest import SCORE_PY, load_score_module
 from werkzeug.wrappers import Response
 
 from mnist_aci import deploy_model, predict, registry, tutorial_body
 from mnist_aci.deployment import CONTRACT_NOTE, aks_config, delete_service
-from mnist_aci.errors import DeploymentError, ModelNotFoundError, VersionMismatchError
+from mnist_aci.errors import DeploymentError, ModelNotFoundError, VersionMismatchError, WorkspaceError
 from mnist_aci.versions import python_minor, runtime_versions
 from mnist_aci.workspace import load_workspace
 
@@ -86,10 +87,14 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 900, **extra: str) -> s
 
 
 def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_uploaded(
-    azure_v1, workspace, model, environment, small_model, sample_data, caplog
+    azure_v1, workspace, model, environment, small_model, sample_data, caplog, tmp_path, monkeypatch
 ):
     caplog.set_level("INFO", logger="mnist_aci")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # this test's temporary folder: only its files
     service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+    assert sorted(scratch.iterdir()) == []  # nothing of the SDK's or the package's left there
 
     (sent,) = posted_services(azure_v1)
     assert sent["computeType"] == "ACI"
@@ -105,8 +110,10 @@ def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_u
     assert predict(service, images).tolist() == expected
     assert "Listening at" in service.get_logs()
     # The contract: what ACI serves at the swagger URI, and what the package says about it.
-    served = requests.get(service.swagger_uri, timeout=30).json()
-    assert served["info"]["title"] == "ML service"
+    generic = requests.get(service.swagger_uri, timeout=30).json()
+    served = requests.get(service.swagger_uri, params={"version": "3"}, timeout=30).json()
+    assert generic["info"]["title"] == "ML service"  # version 2: the server's own
+    assert served == json.loads((SCORE_PY.parent / "swagger3.json").read_text())
     assert CONTRACT_NOTE in caplog.text
     delete_service(service)
     assert azure_v1.services.services == {}
@@ -173,6 +180,27 @@ def test_a_model_without_versions_record_is_not_deployed_into_the_tutorials_envi
     assert "azureml-inference-server-http" in message
     assert "--register-environment" in message
     assert posted_services(azure_v1) == []
+
+
+def test_the_contract_is_published_only_where_the_server_lacks_it(tmp_path, monkeypatch, capsys):
+    score = load_score_module()
+    contract = Path(score.__file__).with_name("swagger3.json")
+    app_root = tmp_path / "azureml-app"
+    app_root.mkdir()
+    monkeypatch.setenv("AML_APP_ROOT", str(app_root))
+
+    score.publish_contract()
+    assert (app_root / "swagger3.json").read_bytes() == contract.read_bytes()
+
+    (app_root / "swagger3.json").write_text("{}")  # there already: left as it is
+    score.publish_contract()
+    assert (app_root / "swagger3.json").read_text() == "{}"
+
+    unwritable = tmp_path / "not-a-folder"
+    unwritable.write_text("")  # an app root that cannot take the copy: init() goes on, the server keeps its own
+    monkeypatch.setenv("AML_APP_ROOT", str(unwritable))
+    score.publish_contract()
+    assert "the contract stays unpublished" in capsys.readouterr().out
 
 
 # -- what a user sees when Azure refuses or fails --------------------------------------------------------------
@@ -359,3 +387,20 @@ def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1
     assert (
         azure_v1.workspace.model_file(versions[0])[1] == (elsewhere / "model" / "sklearn_mnist_model.pkl").read_bytes()
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("AZUREML_SERVICE_PRINCIPAL_TENANT_ID", "00000000-0000-0000-0000-00000000dead", "authority"),
+        ("AZUREML_SERVICE_PRINCIPAL_PASSWORD", "not-the-secret", "AADSTS7000215"),
+    ],
+)
+def test_a_sign_in_that_fails_is_one_clear_error(azure_v1, monkeypatch, variable, value, said):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(WorkspaceError, match="Could not open workspace 'mnist-ws'") as refused:
+        load_workspace(azure_v1.config_file)
+
+    assert said in str(refused.value)
+    assert azure_v1.standin.entra.issued == 0

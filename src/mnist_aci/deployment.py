@@ -16,7 +16,8 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,12 +37,12 @@ SERVICE_PREFIX = "sklearn-mnist-svc-"
 SERVICE_NAME_RULE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 #: Where ``wait_for_deployment``'s message points when the image build failed.
 BUILD_LOG = re.compile(r"More information can be found here: (\S+)")
-#: Where the contract is served, and where not: SDK v1 unpacks the source directory below the container's app
-#: root (``/var/azureml-app/<folder>``), and the inference server reads ``swagger3.json`` from the app root only.
+#: Where the contract is served: SDK v1 unpacks the source directory below the container's app root
+#: (``/var/azureml-app/app``) and the inference server reads ``swagger3.json`` from the app root only, so
+#: score.py's ``init()`` copies it there (``publish_contract``).
 CONTRACT_NOTE = (
-    "contract: ACI and AKS serve Azure ML's generic document at the service's swagger URI, not score.py's "
-    "swagger3.json (SDK v1 puts it in a subfolder of the container's app root, where the server does not look); "
-    "the contract is the swagger3.json beside score.py (mnist-aci init writes it)"
+    "contract: the service's swagger URI with ?version=3 serves score.py's swagger3.json, which score.py's "
+    "init() copies into the container's app root (a read-only one would leave Azure ML's generic document)"
 )
 
 
@@ -221,7 +222,7 @@ def deploy_to_azure(
             f"A service called {name!r} already exists in this workspace. Choose another name, "
             "or pass overwrite=True (--overwrite) to replace it."
         )
-    with azure_ml_call(f"Deploying {name}"):
+    with azure_ml_call(f"Deploying {name}"), sdk_scratch_folder():
         service = Model.deploy(
             workspace=workspace,
             name=name,
@@ -231,6 +232,22 @@ def deploy_to_azure(
             overwrite=overwrite,
         )
     return wait_for_service(service, timeout_sec=timeout_sec, keep_failed=keep_failed)
+
+
+@contextmanager
+def sdk_scratch_folder() -> Iterator[None]:
+    """Point the temporary folder of the block at a folder of its own, removed after it.
+
+    ``Model.deploy`` writes the wrapper of the entry script and the source directory's archive into the
+    temporary folder and never removes them; here they go with the block's folder.
+    """
+    saved = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="mnist-aci-sdk-") as folder:
+        tempfile.tempdir = folder
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
 
 
 def get_service(workspace: Any, name: str) -> Any:

@@ -87,6 +87,8 @@ class Entra:
 
     def openid_configuration(self, request: Request, match: re.Match[str]) -> Response:
         tenant = match["tenant"]
+        if tenant not in (self.principal.tenant_id, "common", "organizations"):
+            return _oauth_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
         v2 = "/v2.0" if match["v2"] else ""
         base = f"https://login.microsoftonline.com/{tenant}"
         return json_response(
