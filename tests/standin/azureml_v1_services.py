@@ -158,7 +158,9 @@ class WebservicesV1:
             self.operations[operation.id] = operation
         if old is not None and old.container is not None:
             old.container.stop()
-        threading.Thread(target=self.provision, args=(service, payload), name=f"deploy-{name}", daemon=True).start()
+        threading.Thread(
+            target=self.provision_or_fail, args=(service, payload), name=f"deploy-{name}", daemon=True
+        ).start()
         location = (
             f"https://{REGION}.api.azureml.ms/modelmanagement/v1.0{self.workspace.arm_id}/operations/{operation.id}"
         )
@@ -215,6 +217,14 @@ class WebservicesV1:
                 "namespace": "azureml-mnist-ws",
             }
         return record
+
+    def provision_or_fail(self, service: Service, payload: dict[str, Any]) -> None:
+        """:meth:`provision`; a bug of the stand-in ends the operation Failed (saying so) instead of leaving the
+        SDK polling a Running operation for ever."""
+        try:
+            self.provision(service, payload)
+        except Exception as exc:
+            self.finish(service, "Failed", "StandInError", f"the stand-in failed to provision: {exc!r}")
 
     def provision(self, service: Service, payload: dict[str, Any]) -> None:
         """Build the image (check the environment), lay out the app root, start the container, report."""
