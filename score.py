@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import tokenize
 
 import joblib
@@ -83,8 +84,34 @@ def wrong_shape(shape):
     return PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}")
 
 
+#: The contract published beside this script (OpenAPI 3, served at /swagger.json?version=3).
+CONTRACT = "swagger3.json"
+
+
+def publish_contract():
+    """Copy the contract beside this script into the server's app root, the only place it reads it from.
+
+    SDK v1 (ACI, AKS) unpacks this script's folder one level below the container's app root
+    (``/var/azureml-app/app/``); ``init()`` runs before the server reads its contract files. Nothing is copied
+    where the app root has the contract already (the local target, SDK v2); an app root that cannot be
+    written leaves the server's generic document, as without this copy.
+    """
+    app_root = os.getenv("AML_APP_ROOT")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), CONTRACT)
+    if not app_root or not os.path.isfile(source) or os.path.exists(os.path.join(app_root, CONTRACT)):
+        return
+    try:
+        handle, copy = tempfile.mkstemp(prefix=".swagger3-", dir=app_root)
+        with os.fdopen(handle, "wb") as target, open(source, "rb") as contract:
+            target.write(contract.read())
+        os.replace(copy, os.path.join(app_root, CONTRACT))  # whole, even with several workers at once
+    except OSError as exc:
+        print(f"score.py: the contract stays unpublished ({app_root} refused it: {exc})")
+
+
 def init():
     global model
+    publish_contract()
     # AZUREML_MODEL_DIR is an environment variable created during deployment.
     # It is the path to the model folder (./azureml-models/$MODEL_NAME/$VERSION)
     model_dir = os.getenv("AZUREML_MODEL_DIR", "")

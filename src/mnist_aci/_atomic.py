@@ -26,8 +26,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             Path(tmp).unlink()
 
 
+def write_text(target: str | Path, content: str) -> Path:
+    """Write ``content`` as UTF-8 text, atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(content, encoding="utf-8")
+    return Path(target)
+
+
 def write_json(target: str | Path, content: Any) -> Path:
     """Write ``content`` as indented JSON, atomically."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return Path(target)
+    return write_text(target, json.dumps(content, indent=2, sort_keys=True) + "\n")

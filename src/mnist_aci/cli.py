@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._progress import hide_progress, show_progress
+from .azure_errors import is_sdk_v1_error
 from .errors import MnistAciError, MnistAciWarning, sdk_message
 from .model_store import DEFAULT_STORE
 from .project_files import PROJECT_FILES, write_project_files
@@ -237,12 +238,11 @@ def console() -> Iterator[None]:
 
 
 def is_azure_ml_error(exc: Exception) -> bool:
-    """Whether ``exc`` is one of the Azure SDKs' own errors: SDK v1's ``AzureMLException``, or azure-core's
-    ``AzureError`` (SDK v2 and azure-identity), without importing an SDK for it."""
-    v1_errors, azure_errors = sys.modules.get("azureml.exceptions"), sys.modules.get("azure.core.exceptions")
-    return (v1_errors is not None and isinstance(exc, v1_errors.AzureMLException)) or (
-        azure_errors is not None and isinstance(exc, azure_errors.AzureError)
-    )
+    """Whether ``exc`` is one of the Azure SDKs' own errors: SDK v1's (``AzureMLException``, msrest's
+    ``HttpOperationError``), or azure-core's ``AzureError`` (SDK v2 and azure-identity), without importing an
+    SDK for it."""
+    azure_errors = sys.modules.get("azure.core.exceptions")
+    return is_sdk_v1_error(exc) or (azure_errors is not None and isinstance(exc, azure_errors.AzureError))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

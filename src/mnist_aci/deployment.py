@@ -16,15 +16,17 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from . import registry
+from .azure_errors import azure_ml_call
 from .errors import DeploymentError, ServiceNameError, TargetError, sdk_message
 from .project_files import SCORE_PY
 from .score_script import resolve_entry_script, stage_scoring_folder
-from .service import Service
+from .service import Service, startup_error
 from .tutorial import LOG_TAIL_LINES, MODEL_FILENAME
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,15 @@ ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
 ACI_DESCRIPTION = "Predict MNIST with sklearn"
 SERVICE_PREFIX = "sklearn-mnist-svc-"
 SERVICE_NAME_RULE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
+#: Where ``wait_for_deployment``'s message points when the image build failed.
+BUILD_LOG = re.compile(r"More information can be found here: (\S+)")
+#: Where the contract is served: SDK v1 unpacks the source directory below the container's app root
+#: (``/var/azureml-app/app``) and the inference server reads ``swagger3.json`` from the app root only, so
+#: score.py's ``init()`` copies it there (``publish_contract``).
+CONTRACT_NOTE = (
+    "contract: the service's swagger URI with ?version=3 serves score.py's swagger3.json, which score.py's "
+    "init() copies into the container's app root (a read-only one would leave Azure ML's generic document)"
+)
 
 
 def aci_config(
@@ -118,22 +129,31 @@ def service_exists(workspace: Any, name: str) -> bool:
     from azureml.core.webservice import Webservice
     from azureml.exceptions import WebserviceException
 
-    try:
-        Webservice(workspace, name)
-    except WebserviceException as exc:
-        if "notfound" in str(exc).replace(" ", "").lower():
-            return False
-        raise
+    with azure_ml_call(f"Looking up service {name!r}"):
+        try:
+            Webservice(workspace, name)
+        except WebserviceException as exc:
+            if "notfound" in str(exc).replace(" ", "").lower():
+                return False
+            raise
     return True
 
 
-def failure_report(service: Any) -> str:
-    """State, error and the tail of ``get_logs()`` of a service that failed to deploy."""
+def failure_report(service: Any, sdk_error: BaseException | None = None) -> str:
+    """State, error, the build log's address when the image build failed, and the tail of ``get_logs()``."""
     try:
-        logs = service.get_logs(num_lines=LOG_TAIL_LINES)
+        logs = service.get_logs()
     except Exception as exc:  # the logs may be what is broken
         logs = f"(logs unavailable: {exc.__class__.__name__})"
-    return f"state: {service.state}\nerror: {service.error}\n--- last lines of get_logs() ---\n{logs}"
+    lines = [f"state: {service.state}", f"error: {service.error}"]
+    build_log = BUILD_LOG.search(str(sdk_error or ""))
+    if build_log:
+        lines.append(f"image build log: {build_log.group(1)}")
+    cause = startup_error(logs)
+    if cause:
+        lines.append(f"score.py failed to load or init() raised: {cause}")
+    tail = "\n".join(logs.splitlines()[-LOG_TAIL_LINES:]) or "(empty: the container never started)"
+    return "\n".join([*lines, "--- last lines of get_logs() ---", tail])
 
 
 def wait_for_service(
@@ -143,29 +163,43 @@ def wait_for_service(
     one :class:`DeploymentError` and deletes the service unless ``keep_failed``."""
     from azureml.exceptions import WebserviceException
 
+    sdk_error: WebserviceException | None = None
     try:
         service.wait_for_deployment(show_output=show_output, timeout_sec=timeout_sec)
         problem = None if service.state == "Healthy" else f"it ended {service.state}"
     except WebserviceException as exc:
-        problem = sdk_message(exc)
+        sdk_error = exc
+        timed_out = "exceeded timeout" in str(exc)
+        problem = f"it was not ready after {timeout_sec:g} s" if timed_out else sdk_message(exc)
     except KeyboardInterrupt:
         if not keep_failed:
             log.warning("Interrupted: deleting the half-made service %s.", service.name)
-            delete_service(service)
+            delete_after_failure(service)
         raise
     if problem is None:
+        log.info("    %s", CONTRACT_NOTE)
         return service
-    report = failure_report(service)
+    report = failure_report(service, sdk_error)
     log.error("Deployment of %s failed: %s\n%s", service.name, problem, report)
-    cleanup = "It was kept for inspection (keep_failed=True)."
-    if not keep_failed:
-        delete_service(service)
-        cleanup = "The half-made service was deleted."
+    cleanup = "It was kept for inspection (keep_failed=True)." if keep_failed else delete_after_failure(service)
     raise DeploymentError(
         f"Deployment of {service.name} failed: {problem}. {cleanup}\n{report}\n"
         "Check score.py's init() and the environment; run the local pre-flight (mnist-aci deploy "
         "--target local) to reproduce it on your machine."
     )
+
+
+def delete_after_failure(service: Any) -> str:
+    """Delete a service whose deployment failed or was given up; what became of it, as a sentence."""
+    try:
+        delete_service(service)
+    except DeploymentError as exc:
+        log.warning("%s", exc)
+        return (
+            f"It could not be deleted yet: {exc} Once its operation has ended, delete it with "
+            f"mnist-aci delete --target {service.compute_type.lower()} --service-name {service.name}."
+        )
+    return "The half-made service was deleted."
 
 
 def deploy_to_azure(
@@ -181,7 +215,6 @@ def deploy_to_azure(
 ) -> Any:
     """``Model.deploy(...)`` then :func:`wait_for_service`; returns the healthy service."""
     from azureml.core.model import Model
-    from azureml.exceptions import WebserviceException
 
     name = check_service_name(new_service_name() if name is None else name)
     if not overwrite and service_exists(workspace, name):
@@ -189,7 +222,7 @@ def deploy_to_azure(
             f"A service called {name!r} already exists in this workspace. Choose another name, "
             "or pass overwrite=True (--overwrite) to replace it."
         )
-    try:
+    with azure_ml_call(f"Deploying {name}"), sdk_scratch_folder():
         service = Model.deploy(
             workspace=workspace,
             name=name,
@@ -198,21 +231,37 @@ def deploy_to_azure(
             deployment_config=deployment_config,
             overwrite=overwrite,
         )
-    except WebserviceException as exc:
-        raise DeploymentError(f"Azure ML refused to deploy {name}: {sdk_message(exc)}") from exc
     return wait_for_service(service, timeout_sec=timeout_sec, keep_failed=keep_failed)
+
+
+@contextmanager
+def sdk_scratch_folder() -> Iterator[None]:
+    """Point the temporary folder of the block at a folder of its own, removed after it.
+
+    ``Model.deploy`` writes the wrapper of the entry script and the source directory's archive into the
+    temporary folder and never removes them; here they go with the block's folder.
+    """
+    saved = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="mnist-aci-sdk-") as folder:
+        tempfile.tempdir = folder
+        try:
+            yield
+        finally:
+            tempfile.tempdir = saved
 
 
 def get_service(workspace: Any, name: str) -> Any:
     """An existing web service by name (``Webservice(ws, name)``)."""
     from azureml.core.webservice import Webservice
 
-    return Webservice(workspace, check_service_name(name))
+    with azure_ml_call(f"Looking up service {name!r}"):
+        return Webservice(workspace, check_service_name(name))
 
 
 def delete_service(service: Any) -> None:
-    """``service.delete()``."""
-    service.delete()
+    """``service.delete()``; a refusal (an operation still running on it: 409) is a :class:`DeploymentError`."""
+    with azure_ml_call(f"Deleting service {service.name}"):
+        service.delete()
 
 
 def download_model_file(model: Any, folder: str | Path) -> Path:

@@ -23,7 +23,7 @@ from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, 
 from .versions import (
     check_versions,
     exact_pins,
-    python_pin,
+    python_minor,
     read_versions,
     resolve_serving_packages,
     runtime_versions,
@@ -138,7 +138,7 @@ def conda_specification(versions: dict[str, str]) -> dict[str, Any]:
     return {
         "name": ENVIRONMENT_NAME,
         "channels": ["conda-forge"],
-        "dependencies": [f"python={python_pin(versions['python'])}", "pip", {"pip": serving_pip_packages(versions)}],
+        "dependencies": [f"python={python_minor(versions['python'])}", "pip", {"pip": serving_pip_packages(versions)}],
     }
 
 

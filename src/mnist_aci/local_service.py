@@ -22,7 +22,6 @@ import atexit
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -50,6 +49,7 @@ from .errors import (
 from .model_store import LocalModel, sha256_of
 from .score_script import CONTRACT_VERSION, resolve_entry_script, stage_scoring_folder
 from .scoring import JSON_TYPE, post_to_service
+from .service import startup_error
 from .tutorial import KEY_ENV, LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
 from .versions import check_versions, runtime_versions
 
@@ -73,8 +73,6 @@ THREADS_PER_WORKER = 4
 #: (nginx's default ``client_header_timeout`` and ``client_body_timeout``, as in front of ACI).
 CLIENT_READ_TIMEOUT_S = 60.0
 
-#: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
-EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
 
 _live_services: weakref.WeakSet[LocalWebservice] = weakref.WeakSet()
 
@@ -161,15 +159,8 @@ class LocalWebservice:
             text = ""
         return "\n".join(text.splitlines()[-num_lines:])
 
-    def startup_error(self) -> str | None:
-        """The first exception line of the server log (the root cause of a failed ``init()``), if any."""
-        for line in self.get_logs().splitlines():
-            if EXCEPTION_LINE.match(line.strip()) and "UserScript" not in line:
-                return line.strip()
-        return None
-
     def _fail(self, reason: str, keep_failed: bool) -> DeploymentError:
-        cause = self.startup_error()
+        cause = startup_error(self.get_logs())
         if cause:
             reason = f"{reason}; score.py failed to load or init() raised {cause}"
         self.state = "Failed"

@@ -8,14 +8,21 @@ with other ones.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .azure_errors import azure_ml_call, describe
 from .errors import DeploymentError, ModelNotFoundError
 from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
 from .versions import (
-    check_versions,
+    check_serving_versions,
     exact_pins,
+    python_minor,
     read_versions,
     runtime_versions,
     serving_pip_packages,
@@ -28,15 +35,16 @@ def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None
     from azureml.core import Model
     from azureml.exceptions import ModelNotFoundException, WebserviceException
 
-    try:
-        return Model(workspace, name, version=version)
-    except (ModelNotFoundException, WebserviceException) as exc:
-        if "not found" not in str(exc).lower():
-            raise
-        raise ModelNotFoundError(
-            f"No model {name!r}{f' version {version}' if version else ''} is registered in this workspace. "
-            "Train one (mnist-aci train) or register a model file with register_model()."
-        ) from exc
+    with azure_ml_call(f"Looking up model {name!r} in the workspace"):
+        try:
+            return Model(workspace, name, version=version)
+        except (ModelNotFoundException, WebserviceException) as exc:
+            if "not found" not in str(exc).lower():
+                raise
+            raise ModelNotFoundError(
+                f"No model {name!r}{f' version {version}' if version else ''} is registered in this workspace. "
+                "Train one (mnist-aci train) or register a model file with register_model()."
+            ) from exc
 
 
 def register_model(
@@ -50,18 +58,43 @@ def register_model(
 ) -> Any:
     """The notebook's prerequisite cell: ``Model.register(...)`` with its tags and description.
 
-    The model file's versions record (and ``properties``) go into the model's properties.
+    The model file's versions record (and ``properties``) go into the model's properties. ``Model.register``
+    uploads only files below the current folder; a file elsewhere is uploaded from a copy made there for the
+    call (:func:`below_current_folder`), under its own name.
     """
     from azureml.core import Model
 
-    return Model.register(
-        workspace=workspace,
-        model_path=str(model_path),
-        model_name=name,
-        tags=dict(MODEL_TAGS if tags is None else tags),
-        properties={**(read_versions(model_path) or {}), **(properties or {})},
-        description=description,
-    )
+    source = Path(model_path)
+    if not source.is_file():
+        raise ModelNotFoundError(f"Cannot register {source}: no such file. Train a model first (mnist-aci train).")
+    with below_current_folder(source) as uploadable, azure_ml_call(f"Registering model {name!r} from {source}"):
+        return Model.register(
+            workspace=workspace,
+            model_path=str(uploadable),
+            model_name=name,
+            tags=dict(MODEL_TAGS if tags is None else tags),
+            properties={**(read_versions(source) or {}), **(properties or {})},
+            description=description,
+        )
+
+
+@contextmanager
+def below_current_folder(path: Path) -> Iterator[Path]:
+    """``path`` relative to the current folder, or a copy of the file in a temporary folder made there.
+
+    SDK v1's ``Model.register`` refuses any path outside the current folder with a bare ``PermissionError``
+    (``Model._validate_model_path``). The copy keeps the file's name, which the registered model keeps too,
+    and is removed after the block.
+    """
+    here = Path.cwd().resolve()
+    resolved = path.resolve()
+    if resolved.is_relative_to(here):
+        yield resolved.relative_to(here)
+        return
+    with tempfile.TemporaryDirectory(prefix=".mnist-aci-upload-", dir=here) as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(resolved, copy)
+        yield Path(os.path.relpath(copy, here))
 
 
 def get_or_register_model(workspace: Any, model_path: str | Path, *, name: str = MODEL_NAME) -> Any:
@@ -80,7 +113,8 @@ def build_environment(versions: dict[str, str] | None = None, *, name: str = ENV
     versions = versions or runtime_versions()
     env = Environment(name)
     env.python.conda_dependencies = CondaDependencies.create(
-        python_version=versions["python"], pip_packages=["azureml-defaults", *serving_pip_packages(versions)]
+        python_version=python_minor(versions["python"]),
+        pip_packages=["azureml-defaults", *serving_pip_packages(versions)],
     )
     return env
 
@@ -89,7 +123,8 @@ def register_environment(
     workspace: Any, versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME
 ) -> Any:
     """Register a new version of ``tutorial-env`` pinned to ``versions`` (default: this Python's)."""
-    return build_environment(versions, name=name).register(workspace=workspace)
+    with azure_ml_call(f"Registering environment {name!r}"):
+        return build_environment(versions, name=name).register(workspace=workspace)
 
 
 def get_or_register_environment(
@@ -106,7 +141,7 @@ def get_or_register_environment(
         return Environment.get(workspace=workspace, name=name, version=version)
     except Exception as exc:  # the SDK raises a bare Exception carrying the HTTP code
         if "Code: 404" not in str(exc):
-            raise DeploymentError(f"Could not get environment {name!r} version {version}: {exc}") from exc
+            raise DeploymentError(describe(f"Getting environment {name!r} version {version}", exc)) from exc
     return register_environment(workspace, versions, name=name)
 
 
@@ -117,9 +152,9 @@ def pinned_versions(environment: Any) -> dict[str, str]:
 
 
 def check_environment_pins(environment: Any, model_versions: dict[str, str] | None) -> None:
-    """:func:`check_versions` of a model against an Azure ML environment's pins."""
+    """:func:`~mnist_aci.versions.check_serving_versions` of a model against an Azure ML environment's own pins."""
     where = f"environment {environment.name!r} version {environment.version}"
-    check_versions(model_versions, pinned_versions(environment), where)
+    check_serving_versions(model_versions, pinned_versions(environment), where)
 
 
 def model_versions(model: Any) -> dict[str, str] | None:

@@ -7,7 +7,11 @@ the notebook, the CLI and :func:`mnist_aci.predict` never branch on the target. 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol, runtime_checkable
+
+#: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
 
 
 @runtime_checkable
@@ -46,3 +50,12 @@ class Service(ScoringService, Protocol):
 
     def delete(self) -> None:
         """Delete the service (and whatever runs it)."""
+
+
+def startup_error(log: str) -> str | None:
+    """The first exception line of a server log that is score.py's own (the root cause of a failed ``init()``:
+    the inference server's ``UserScriptException`` wraps it), if any."""
+    for line in log.splitlines():
+        if EXCEPTION_LINE.match(line.strip()) and "UserScript" not in line:
+            return line.strip()
+    return None

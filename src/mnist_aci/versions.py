@@ -53,13 +53,10 @@ def read_versions(model_path: str | Path) -> dict[str, str] | None:
     return {str(key): str(value) for key, value in content.items()}
 
 
-def _minor(python_version: str) -> str:
+def python_minor(python_version: str) -> str:
+    """``3.11`` of ``3.11.7``: what a model needs of Python, and what an environment should pin (an image's
+    conda channels need not carry every patch release)."""
     return ".".join(python_version.split(".")[:2])
-
-
-def python_pin(python_version: str) -> str:
-    """The Python of a cloud environment: major.minor only (``3.11``), as conda's images offer the latest patch."""
-    return _minor(python_version)
 
 
 #: How long the resolver may take (it reads package indexes; a warm cache answers in seconds).
@@ -81,7 +78,7 @@ def resolver_command(python_version: str) -> list[str]:
             "--python-platform",
             "x86_64-manylinux_2_28",
             "--python-version",
-            python_pin(python_version),
+            python_minor(python_version),
             "--only-binary",
             ":all:",
             "--no-header",
@@ -101,7 +98,7 @@ def resolver_command(python_version: str) -> list[str]:
         "--platform",
         "manylinux_2_28_x86_64",
         "--python-version",
-        python_pin(python_version),
+        python_minor(python_version),
         "--report",
         "-",
         "-r",
@@ -125,7 +122,7 @@ def _resolve(packages: tuple[str, ...], python_version: str) -> str:
         explanation = "\n  ".join(done.stderr.strip().splitlines()[-8:])
         raise EnvironmentSpecError(
             f"The serving environment cannot be installed on the cloud image (Linux x86_64, Python "
-            f"{python_pin(python_version)}); the image build would fail after many minutes. The resolver says:\n  "
+            f"{python_minor(python_version)}); the image build would fail after many minutes. The resolver says:\n  "
             f"{explanation}\nPin versions that exist for that platform and Python (retrain the model with them if "
             "they are the model's), then run again."
         )
@@ -138,7 +135,7 @@ def resolve_serving_packages(packages: Sequence[str], python_version: str) -> No
 
     Shared by SDK v1's and v2's ``tutorial-env``; each set of pins is resolved once per process.
     """
-    _resolve(tuple(packages), python_pin(python_version))
+    _resolve(tuple(packages), python_minor(python_version))
 
 
 def serving_pip_packages(model_versions: dict[str, str]) -> list[str]:
@@ -165,17 +162,58 @@ def versions_from_properties(properties: Mapping[str, Any] | None) -> dict[str, 
     return record or None
 
 
-def version_mismatches(model_versions: dict[str, str], serving_versions: dict[str, str]) -> list[str]:
-    """What differs between a model's versions record and the versions that would load it."""
+def version_mismatches(
+    model_versions: dict[str, str], serving_versions: dict[str, str], source: str = "model saved with"
+) -> list[str]:
+    """What differs between a model's versions (``source`` says where they come from) and the versions that
+    would load it."""
     problems = []
     for package in PINNED_PACKAGES:
         wanted, got = model_versions.get(package), serving_versions.get(package)
         if wanted and wanted != got:
-            problems.append(f"{package}: model saved with {wanted}, serving with {got or 'an unpinned version'}")
+            problems.append(f"{package}: {source} {wanted}, serving with {got or 'an unpinned version'}")
     wanted, got = model_versions.get("python"), serving_versions.get("python")
-    if wanted and (not got or _minor(wanted) != _minor(got)):
-        problems.append(f"python: model saved with {wanted}, serving with {got or 'an unpinned version'}")
+    if wanted and (not got or python_minor(wanted) != python_minor(got)):
+        problems.append(f"python: {source} {wanted}, serving with {got or 'an unpinned version'}")
     return problems
+
+
+def serving_package_mismatches(pins: dict[str, str]) -> list[str]:
+    """The :data:`SERVING_PACKAGES` a cloud environment's ``pins`` lack or pin at other versions than the ones
+    score.py runs with here (and in the pre-flight)."""
+    problems = []
+    for package in SERVING_PACKAGES:
+        wanted, got = version(package), pins.get(package)
+        if got != wanted:
+            problems.append(f"{package}: score.py runs with {wanted}, the environment has {got or 'none'}")
+    return problems
+
+
+def check_serving_versions(model_versions: dict[str, str] | None, pins: dict[str, str], where: str) -> None:
+    """Refuse a cloud environment whose own ``pins`` would not serve the model as the pre-flight did here.
+
+    Its serving packages must be those score.py runs with here; its scikit-learn, numpy, joblib and Python
+    those of the model's versions record, or, for a model without one, those that loaded it here (a warning
+    says the record is missing). Raises :class:`VersionMismatchError` naming each difference.
+    """
+    if model_versions is None:
+        warnings.warn(
+            f"This model has no versions record: {where} is checked against the scikit-learn/numpy/joblib "
+            "versions that load it on this machine. Re-save it with mnist_aci.save_model to record its own.",
+            MnistAciWarning,
+            stacklevel=2,
+        )
+        problems = version_mismatches(runtime_versions(), pins, source="loaded here with")
+    else:
+        problems = version_mismatches(model_versions, pins)
+    problems = serving_package_mismatches(pins) + problems
+    if problems:
+        raise VersionMismatchError(
+            f"Refusing to deploy: {where} pins other packages than the ones this model is served with:\n  "
+            + "\n  ".join(problems)
+            + "\nRegister a new version of the environment pinned to them (mnist-aci ... --register-environment, "
+            "or mnist_aci.register_environment(ws, versions)) and deploy with it."
+        )
 
 
 def check_versions(model_versions: dict[str, str] | None, serving_versions: dict[str, str], where: str) -> None:

@@ -298,6 +298,17 @@ def evaluate_service(service: ScoringService, data: Dataset, options: JobOptions
     result.outputs["metrics"] = _atomic.write_json(out / "metrics.json", metrics)
 
 
+def save_service_log(service: Service, folder: Path) -> Path | None:
+    """Keep the service's log in ``folder/service.log`` before the service is deleted with it (None if the
+    log cannot be read: that must not hide how the run itself ended)."""
+    try:
+        text = service.get_logs()
+    except Exception as exc:  # any SDK's or server's failure to answer
+        log.warning("Could not keep the service's log: %s", exc)
+        return None
+    return _atomic.write_text(folder / "service.log", text)
+
+
 def run_job(options: JobOptions) -> JobResult:
     """The whole tutorial: data, model, deployment, evaluation, figures, clean-up."""
     if options.target == "endpoint":
@@ -320,6 +331,8 @@ def run_job(options: JobOptions) -> JobResult:
             log.info("Serving at %s; press Ctrl-C to stop.", service.scoring_uri)
             service.serve_until_stopped()
     finally:
+        if (saved := save_service_log(service, options.output_dir)) is not None:
+            result.outputs["log"] = saved
         if not options.keep or options.target == "local":
             deployment.delete_service(service)
         result.service_state = "kept" if options.keep and options.target != "local" else "deleted"

@@ -30,7 +30,7 @@ def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = No
     try:
         auth = InteractiveLoginAuthentication(tenant_id=tenant_id) if tenant_id else None
         return Workspace.from_config(path=str(found), auth=auth)
-    except AzureMLException as exc:
+    except (AzureMLException, ValueError) as exc:  # MSAL raises ValueError for a tenant Entra ID does not know
         raise WorkspaceError(
             f"Could not open workspace {config['workspace_name']!r} from {found}: {sdk_message(exc)}. "
             "Check the resource group and workspace name, that your account can access them, and "

@@ -55,6 +55,8 @@ class AzureStandIn:
             "REQUESTS_CA_BUNDLE": ca,
             "SSL_CERT_FILE": ca,
             "CURL_CA_BUNDLE": ca,
+            # azureml-core caches the workspace's discovery answer under ~/.azureml: not in the real home.
+            "HOME": str(self.home),
             **self.entra.principal.environment(),
         }
 
@@ -64,6 +66,13 @@ class AzureStandIn:
         if not bundle.is_file():
             bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + self.proxy.ca_file.read_bytes())
         return bundle
+
+    @property
+    def home(self) -> Path:
+        """The home folder of the processes that use the stand-in (the SDKs' caches go there)."""
+        folder = self.workdir / "home"
+        folder.mkdir(exist_ok=True)
+        return folder
 
     def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Container:
         """Run a deployment's inference server from ``app_root``; it is stopped with the stand-in."""

@@ -34,11 +34,16 @@ class ServicePrincipal:
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def environment(self) -> dict[str, str]:
-        """The variables azure-identity's ``EnvironmentCredential`` reads (and the package's v1 sign-in)."""
+        """The variables of a service principal sign-in: azure-identity's ``EnvironmentCredential`` (SDK v2)
+        reads ``AZURE_*``; azureml-core's ambient authentication (SDK v1, ``Workspace.from_config`` without
+        ``auth``) reads ``AZUREML_SERVICE_PRINCIPAL_*`` (``azureml/core/authentication.py``, ``_get_ambient``)."""
         return {
             "AZURE_TENANT_ID": self.tenant_id,
             "AZURE_CLIENT_ID": self.client_id,
             "AZURE_CLIENT_SECRET": self.client_secret,
+            "AZUREML_SERVICE_PRINCIPAL_TENANT_ID": self.tenant_id,
+            "AZUREML_SERVICE_PRINCIPAL_ID": self.client_id,
+            "AZUREML_SERVICE_PRINCIPAL_PASSWORD": self.client_secret,
         }
 
 
@@ -82,6 +87,8 @@ class Entra:
 
     def openid_configuration(self, request: Request, match: re.Match[str]) -> Response:
         tenant = match["tenant"]
+        if tenant not in (self.principal.tenant_id, "common", "organizations"):
+            return _oauth_error(400, "invalid_tenant", f"AADSTS90002: Tenant '{tenant}' not found.")
         v2 = "/v2.0" if match["v2"] else ""
         base = f"https://login.microsoftonline.com/{tenant}"
         return json_response(

@@ -9,6 +9,7 @@ hosts) register routes; a request that no route answers gets a 404 naming it and
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ class Call:
     """One request the stand-in received, and its answer's status."""
 
     method: str
+    scheme: str
     host: str
     path: str
     query: str
@@ -59,8 +61,12 @@ class Call:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}{self.path}{'?' + self.query if self.query else ''}"
+
     def __str__(self) -> str:
-        return f"{self.method} https://{self.host}{self.path}{'?' + self.query if self.query else ''} -> {self.status}"
+        return f"{self.method} {self.url} -> {self.status}"
 
 
 @dataclass
@@ -137,6 +143,7 @@ class StandInServer:
 
     def start(self) -> int:
         """Serve in a daemon thread; returns the port."""
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="azure-standin", daemon=True)
         self._thread.start()
@@ -160,6 +167,7 @@ class StandInServer:
         body = request.get_data()
         call = Call(
             request.method,
+            request.headers.get(SCHEME_HEADER, "http"),
             host,
             request.path,
             request.query_string.decode("latin-1"),
@@ -199,14 +207,15 @@ class StandInServer:
                     return azure_error(500, "StandInError", f"{route.name} failed: {exc!r}")
         with self._lock:
             self.unknown.append(call)
-        return azure_error(404, "StandInUnknownRoute", f"The stand-in has no route for {call}")
+        return azure_error(404, "StandInUnknownRoute", f"The stand-in has no route for {call.method} {call.url}")
 
 
-def relay(request: Request, base_url: str, *, timeout_s: float = 300.0) -> Response:
-    """Forward ``request`` to ``base_url`` (a container's server on 127.0.0.1) and return its answer as is."""
+def relay(request: Request, base_url: str, *, path: str | None = None, timeout_s: float = 300.0) -> Response:
+    """Forward ``request`` to ``base_url`` (a container's server on 127.0.0.1), at ``path`` if given (a front
+    that routes ``/api/v1/service/<name>/score`` to the container's ``/score``), and return its answer as is."""
     headers = {key: value for key, value in request.headers.items() if key.lower() not in RELAY_HEADERS}
     query = request.query_string.decode("latin-1")
-    url = f"{base_url}{request.path}{'?' + query if query else ''}"
+    url = f"{base_url}{path or request.path}{'?' + query if query else ''}"
     try:
         with requests.Session() as direct:
             direct.trust_env = False  # never back through the proxy of the test's environment

@@ -1,0 +1,425 @@
+"""SDK v1 web services (ACI and AKS) of the stand-in's workspace: deploy, operations, logs, keys, scoring, delete.
+
+Answers are shaped as azureml-core 1.61 parses them (``azureml/core/webservice/webservice.py``, ``aci.py``,
+``aks.py``): the validation calls before a deployment, ``POST /services`` answering 202 with
+``Operation-Location``, the operation polled by ``wait_for_deployment`` (its states, ``error`` and
+``operationDetails.subOperationType``), the service record with the keys each web service class requires, and
+``listkeys``/``logs``/``DELETE``.
+
+A deployment runs on this machine: its container's app root (``/var/azureml-app`` in Azure) is laid out from
+what the SDK uploaded, the driver program as ``main.py``, the source directory's archive unpacked, each model
+under ``azureml-models/<name>/<version>/``, and the real inference server is started from it with the
+environment variables the SDK sent (:mod:`.container`). Its scoring URI routes to that server. The image is
+this machine's Python environment: an environment whose pins this machine does not have cannot be built here,
+and its build fails with a log saying which pin.
+"""
+
+from __future__ import annotations
+
+import io
+import platform
+import re
+import secrets
+import tarfile
+import threading
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from . import AzureStandIn
+from .azureml_v1 import API, REGION, WORKSPACE_PATH, WorkspaceV1, now, signed_in
+from .container import Container
+from .server import azure_error, json_response, relay, target_host
+
+MMS = rf"/modelmanagement/v1\.0{WORKSPACE_PATH}"
+ACI_HOST = rf"(?P<id>[0-9a-f]{{32}})\.{REGION}\.azurecontainer\.io"
+AKS_HOST = rf"(?P<cluster>[a-z0-9-]+)\.{REGION}\.cloudapp\.azure\.com"
+#: How long a container may take to answer its liveness route (the SDK's own wait has no limit by default).
+START_TIMEOUT_S = 180.0
+#: nginx in front of the inference server (``client_max_body_size 100m``).
+MAX_BODY_BYTES = 100 * 1024 * 1024
+PIP_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)$")
+CONDA_PYTHON = re.compile(r"^python=(\S+)$")
+
+
+@dataclass
+class Operation:
+    id: str
+    operation_type: str
+    state: str = "Running"
+    sub_operation: str = "BuildEnvironment"
+    error: dict[str, Any] | None = None
+    log_uri: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "operationType": self.operation_type,
+            "state": self.state,
+            "createdTime": now(),
+            "operationDetails": {"subOperationType": self.sub_operation},
+        }
+        if self.error is not None:
+            body["error"] = self.error
+        if self.log_uri is not None:
+            body["operationLog"] = self.log_uri
+        return body
+
+
+@dataclass
+class Service:
+    record: dict[str, Any]
+    operation: Operation
+    keys: tuple[str, str] = field(default_factory=lambda: (secrets.token_urlsafe(24), secrets.token_urlsafe(24)))
+    container: Container | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.record["name"])
+
+
+@dataclass
+class Failures:
+    """What the next deployment meets, set by a test: a refused resource check, a failed image build."""
+
+    quota_message: str | None = None
+    build_log: str | None = None
+
+
+@dataclass
+class WebservicesV1:
+    """The workspace's web services; deployments run as local containers of ``standin``."""
+
+    standin: AzureStandIn
+    workspace: WorkspaceV1
+    services: dict[str, Service] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    failures: Failures = field(default_factory=Failures)
+    build_logs: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def install(self) -> None:
+        server = self.standin.server
+        signed = [
+            ("POST", API, rf"{MMS}/services/validate(/name/(?P<name>[^/]+)|/resource)?", self.validate),
+            ("POST", API, rf"{MMS}/services", self.create_service),
+            ("GET", API, rf"{MMS}/services/(?P<name>[^/]+)", self.get_service),
+            ("GET", API, rf"{MMS}/services/(?P<name>[^/]+)/logs", self.get_logs),
+            ("POST", API, rf"{MMS}/services/(?P<name>[^/]+)/listkeys", self.list_keys),
+            ("DELETE", API, rf"{MMS}/services/(?P<name>[^/]+)", self.delete_service),
+            ("GET", API, rf"{MMS}/operations/(?P<id>[^/]+)", self.get_operation),
+        ]
+        for method, host, path, handler in signed:
+            server.route(method, host, path)(signed_in(handler))
+        server.route("GET", API, r"/operationlogs/(?P<id>[^/]+)")(self.operation_log)
+        for host in (ACI_HOST, AKS_HOST):
+            server.route("POST", host, r"(/api/v1/service/(?P<name>[^/]+))?/score")(self.score)
+            server.route("GET", host, r"(/api/v1/service/(?P<name>[^/]+))?/swagger\.json")(self.swagger)
+
+    def reset(self) -> None:
+        """Forget every service (the stand-in stops their containers) and the injected failures."""
+        with self._lock:
+            self.services.clear()
+            self.operations.clear()
+            self.failures = Failures()
+
+    # -- validation (Webservice._check_for_* and check_for_existing_webservice) -----------------------------------
+
+    def validate(self, request: Request, match: re.Match[str]) -> Response:
+        """200 with ``{}`` lets the SDK go on; 200 with ``{"error": {"message"}}`` makes it raise that message."""
+        name = match["name"]
+        if name is not None:
+            if name in self.services:
+                return json_response(
+                    200, {"error": {"code": "ServiceExists", "message": f"Service {name} already exists."}}
+                )
+            return json_response(200, {})
+        if match.group(0).endswith("/resource") and self.failures.quota_message:
+            return json_response(200, {"error": {"code": "QuotaExceeded", "message": self.failures.quota_message}})
+        return json_response(200, {})
+
+    # -- deployment ----------------------------------------------------------------------------------------------------
+
+    def create_service(self, request: Request, match: re.Match[str]) -> Response:
+        payload = request.get_json()
+        name = payload["name"]
+        if name in self.services and self.services[name].operation.state == "Running":
+            return azure_error(409, "Conflict", f"An operation on service {name} is still running.")
+        operation = Operation(str(uuid.uuid4()), "Service")
+        service = Service(self.service_record(payload), operation)
+        with self._lock:
+            old = self.services.get(name)
+            self.services[name] = service
+            self.operations[operation.id] = operation
+        if old is not None and old.container is not None:
+            old.container.stop()
+        threading.Thread(
+            target=self.provision_or_fail, args=(service, payload), name=f"deploy-{name}", daemon=True
+        ).start()
+        location = (
+            f"https://{REGION}.api.azureml.ms/modelmanagement/v1.0{self.workspace.arm_id}/operations/{operation.id}"
+        )
+        return json_response(202, {}, {"Operation-Location": location})
+
+    def service_record(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The service as ``Webservice(ws, name)`` reads it; the keys each class requires are all present."""
+        name, compute = payload["name"], payload["computeType"]
+        resources = payload.get("containerResourceRequirements") or {}
+        record: dict[str, Any] = {
+            "name": name,
+            "computeType": compute,
+            "createdTime": now(),
+            "updatedTime": now(),
+            "description": payload.get("description"),
+            "kvTags": payload.get("kvTags") or {},
+            "properties": payload.get("properties") or {},
+            "state": "Transitioning",
+            "error": None,
+            "authEnabled": bool(payload.get("authEnabled")),
+            "appInsightsEnabled": bool(payload.get("appInsightsEnabled")),
+            "containerResourceRequirements": {
+                "cpu": resources.get("cpu"),
+                "memoryInGB": resources.get("memoryInGB"),
+                "cpuLimit": resources.get("cpuLimit"),
+                "memoryInGBLimit": resources.get("memoryInGBLimit"),
+                "gpu": resources.get("gpu"),
+            },
+            "scoringUri": None,
+            "environmentImageRequest": payload.get("environmentImageRequest"),
+            "models": [],
+        }
+        if compute == "ACI":
+            record |= {
+                "cname": None,
+                "location": REGION,
+                "publicIp": None,
+                "sslCertificate": None,
+                "sslEnabled": False,
+                "sslKey": None,
+                "publicFqdn": None,
+            }
+        else:
+            record |= {
+                "computeName": payload.get("computeName"),
+                "autoScaler": payload.get("autoScaler"),
+                "dataCollection": payload.get("dataCollection") or {"eventHubEnabled": False, "storageEnabled": False},
+                "maxConcurrentRequestsPerContainer": payload.get("maxConcurrentRequestsPerContainer", 1),
+                "maxQueueWaitMs": payload.get("maxQueueWaitMs", 500),
+                "numReplicas": payload.get("numReplicas"),
+                "scoringTimeoutMs": payload.get("scoringTimeoutMs", 60000),
+                "livenessProbeRequirements": payload.get("livenessProbeRequirements"),
+                "aadAuthEnabled": bool(payload.get("aadAuthEnabled")),
+                "namespace": "azureml-mnist-ws",
+            }
+        return record
+
+    def provision_or_fail(self, service: Service, payload: dict[str, Any]) -> None:
+        """:meth:`provision`; a bug of the stand-in ends the operation Failed (saying so) instead of leaving the
+        SDK polling a Running operation for ever."""
+        try:
+            self.provision(service, payload)
+        except Exception as exc:
+            self.finish(service, "Failed", "StandInError", f"the stand-in failed to provision: {exc!r}")
+
+    def provision(self, service: Service, payload: dict[str, Any]) -> None:
+        """Build the image (check the environment), lay out the app root, start the container, report."""
+        operation, record = service.operation, service.record
+        image_request = payload["environmentImageRequest"]
+        build_log = self.failures.build_log or self.build_problem(image_request["environment"])
+        if build_log is not None:
+            operation.log_uri = f"https://{REGION}.api.azureml.ms/operationlogs/{operation.id}"
+            self.build_logs[operation.id] = build_log
+            self.finish(
+                service,
+                "Failed",
+                "EnvironmentBuildFailed",
+                f"Image build failed. For more details, check log file {operation.log_uri}",
+            )
+            return
+        operation.sub_operation = "DeployService"
+        app_root = self.standin.new_folder(f"{service.name}-") / "azureml-app"
+        variables = self.lay_out_app_root(app_root, image_request)
+        container = self.standin.start_container(app_root, variables, variables.get("AZUREML_ENTRY_SCRIPT", "main.py"))
+        service.container = container
+        if not container.wait_until_started(START_TIMEOUT_S):
+            container.stop()
+            compute = record["computeType"]
+            self.finish(
+                service,
+                "Failed",
+                f"{compute.title()}DeploymentFailed",
+                f"{compute} Deployment failed with exception: Your container application crashed. This may be "
+                "caused by errors in your scoring file's init() function.\n\t1. Please check the logs for your "
+                f"container instance: {service.name}. From the AML SDK, you can run print(service.get_logs()) if "
+                "you have service object to fetch the logs.",
+            )
+            return
+        record["scoringUri"] = self.scoring_uri(record)
+        self.finish(service, "Succeeded")
+
+    def finish(self, service: Service, state: str, code: str = "", message: str = "") -> None:
+        """End the operation; the service is Healthy after a success, Failed otherwise."""
+        if state == "Succeeded":
+            service.record["state"] = "Healthy"
+        else:
+            error = {"code": code, "statusCode": 400, "message": message}
+            service.record |= {"state": "Failed", "error": error}
+            service.operation.error = error
+        service.record["updatedTime"] = now()
+        service.operation.state = state
+
+    @staticmethod
+    def build_problem(environment: dict[str, Any]) -> str | None:
+        """Why this machine's Python environment (the stand-in's image) cannot be built from ``environment``'s
+        conda specification: a Python or a pip pin it does not have. None when every pin is met."""
+        dependencies = environment["python"]["condaDependencies"]["dependencies"]
+        problems = []
+        for spec in dependencies:
+            if isinstance(spec, str) and (python := CONDA_PYTHON.match(spec)):
+                wanted = python[1]
+                if not platform.python_version().startswith(wanted):
+                    problems.append(f"python={wanted} (the image has Python {platform.python_version()})")
+            elif isinstance(spec, dict):
+                for pin in spec.get("pip", []):
+                    if (pinned := PIP_PIN.match(pin)) is None:
+                        continue
+                    try:
+                        installed = version(pinned[1])
+                    except PackageNotFoundError:
+                        installed = None
+                    if installed != pinned[2]:
+                        problems.append(f"{pin} (the image has {installed or 'none'})")
+        if not problems:
+            return None
+        return "Building the image of environment {} version {} failed:\nResolvePackageNotFound:\n{}".format(
+            environment.get("name"), environment.get("version"), "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+    def lay_out_app_root(self, app_root: Path, image_request: dict[str, Any]) -> dict[str, str]:
+        """Write the container's ``/var/azureml-app`` from the uploaded assets and models; its variables."""
+        app_root.mkdir(parents=True)
+        for asset in image_request["assets"]:
+            content = self.workspace.artifact_bytes(asset["url"].removeprefix("aml://artifact/"))
+            if asset.get("unpack"):
+                with tarfile.open(fileobj=io.BytesIO(content)) as archive:
+                    archive.extractall(app_root, filter="data")
+            else:
+                target = "main.py" if asset["id"] == image_request.get("driverProgram") else asset["id"]
+                (app_root / target).write_bytes(content)
+        model_dirs = []
+        for model_id in image_request.get("modelIds", []):
+            name, _, number = model_id.partition(":")
+            model = next(m for m in self.workspace.models[name] if str(m["version"]) == number)
+            filename, content = self.workspace.model_file(model)
+            folder = app_root / "azureml-models" / name / number
+            folder.mkdir(parents=True)
+            (folder / filename).write_bytes(content)
+            model_dirs.append(folder)
+        variables = dict(image_request["environment"].get("environmentVariables") or {})
+        model_dir = model_dirs[0] if len(model_dirs) == 1 else app_root / "azureml-models"
+        return {**variables, "AZUREML_MODEL_DIR": str(model_dir)}
+
+    @staticmethod
+    def scoring_uri(record: dict[str, Any]) -> str:
+        if record["computeType"] == "ACI":
+            return f"http://{uuid.uuid4().hex}.{REGION}.azurecontainer.io/score"
+        cluster = f"{record['computeName']}-{uuid.uuid4().hex[:6]}".lower()
+        return f"http://{cluster}.{REGION}.cloudapp.azure.com:80/api/v1/service/{record['name']}/score"
+
+    # -- reading, keys, logs ---------------------------------------------------------------------------------------
+
+    def _service(self, name: str) -> Service | None:
+        with self._lock:
+            return self.services.get(name)
+
+    def get_service(self, request: Request, match: re.Match[str]) -> Response:
+        service = self._service(match["name"])
+        if service is None:
+            return azure_error(404, "NotFound", f"No service with name {match['name']} found.")
+        return json_response(200, service.record)
+
+    def get_operation(self, request: Request, match: re.Match[str]) -> Response:
+        operation = self.operations.get(match["id"])
+        if operation is None:
+            return azure_error(404, "NotFound", f"Operation {match['id']} not found.")
+        return json_response(200, operation.payload())
+
+    def operation_log(self, request: Request, match: re.Match[str]) -> Response:
+        log = self.build_logs.get(match["id"])
+        if log is None:
+            return azure_error(404, "NotFound", "No such operation log.")
+        return Response(log, status=200, content_type="text/plain")
+
+    def list_keys(self, request: Request, match: re.Match[str]) -> Response:
+        service = self._service(match["name"])
+        if service is None:
+            return azure_error(404, "NotFound", f"No service with name {match['name']} found.")
+        if not service.record["authEnabled"]:
+            return azure_error(400, "BadArgument", "Keys are not enabled for this service.")
+        return json_response(200, {"primaryKey": service.keys[0], "secondaryKey": service.keys[1]})
+
+    def get_logs(self, request: Request, match: re.Match[str]) -> Response:
+        service = self._service(match["name"])
+        if service is None:
+            return azure_error(404, "NotFound", f"No service with name {match['name']} found.")
+        tail = request.args.get("tail", type=int)
+        content = service.container.logs(tail) if service.container is not None else ""
+        return json_response(200, {"content": content})
+
+    # -- deletion ----------------------------------------------------------------------------------------------------
+
+    def delete_service(self, request: Request, match: re.Match[str]) -> Response:
+        """202 with an operation, done before the answer (the SDK then polls once); 409 while an operation runs;
+        204 when there is no such service (the SDK prints that it found none)."""
+        service = self._service(match["name"])
+        if service is None:
+            return Response(status=204)
+        if service.operation.state == "Running":
+            return azure_error(
+                409, "Conflict", f"Service {service.name} has an operation in progress; try again when it has ended."
+            )
+        if service.container is not None:
+            service.container.stop()
+        operation = Operation(str(uuid.uuid4()), "Delete", state="Succeeded", sub_operation="DeleteService")
+        with self._lock:
+            self.services.pop(service.name, None)
+            self.operations[operation.id] = operation
+        location = (
+            f"https://{REGION}.api.azureml.ms/modelmanagement/v1.0{self.workspace.arm_id}/operations/{operation.id}"
+        )
+        return json_response(202, {}, {"Operation-Location": location})
+
+    # -- the scoring hosts -------------------------------------------------------------------------------------------
+
+    def _service_at(self, request: Request) -> Service | None:
+        """The service whose scoring URI has the host this request was sent to (each has its own)."""
+        host = target_host(request)
+        with self._lock:
+            for service in self.services.values():
+                if urllib.parse.urlsplit(service.record.get("scoringUri") or "").hostname == host:
+                    return service
+        return None
+
+    def score(self, request: Request, match: re.Match[str]) -> Response:
+        """The service's front: its key when auth is on, nginx's body limit, then the container's own answer."""
+        service = self._service_at(request)
+        if service is None or service.container is None or not service.container.running:
+            return Response("upstream connect error or disconnect/reset before headers", status=502)
+        if service.record["authEnabled"]:
+            scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or key not in service.keys:
+                return Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return Response("<html><body><h1>413 Request Entity Too Large</h1></body></html>", status=413)
+        return relay(request, service.container.base_url, path="/score")
+
+    def swagger(self, request: Request, match: re.Match[str]) -> Response:
+        service = self._service_at(request)
+        if service is None or service.container is None:
+            return Response(status=502)
+        return relay(request, service.container.base_url, path="/swagger.json")

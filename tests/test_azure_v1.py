@@ -1,0 +1,392 @@
+"""SDK v1 (ACI and AKS) through the real azureml-core, against the Azure stand-in: only the network is replaced.
+
+Every call below runs azureml-core's own code (its validation, uploads, polling, parsing); the stand-in answers
+as the service does and runs each deployment's container from what the SDK uploaded (see tests/standin/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+from azureml.core import Environment
+from azureml.core.conda_dependencies import CondaDependencies
+from conftest import SCORE_PY, load_score_module
+from werkzeug.wrappers import Response
+
+from mnist_aci import deploy_model, predict, registry, tutorial_body
+from mnist_aci.deployment import CONTRACT_NOTE, aks_config, delete_service
+from mnist_aci.errors import DeploymentError, ModelNotFoundError, VersionMismatchError, WorkspaceError
+from mnist_aci.versions import python_minor, runtime_versions
+from mnist_aci.workspace import load_workspace
+
+pytestmark = pytest.mark.server
+
+CLI = str(Path(sys.executable).parent / "mnist-aci")
+WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
+MMS = rf"/modelmanagement/v1\.0{WORKSPACE}"
+API_HOST = r"westeurope\.api\.azureml\.ms"
+CRASHING_SCORE_PY = """
+def init():
+    raise RuntimeError("init() could not find the model: boom")
+
+def run(raw_data):
+    return []
+"""
+SLOW_SCORE_PY = """
+import time
+
+def init():
+    time.sleep(600)
+
+def run(raw_data):
+    return []
+"""
+
+
+@pytest.fixture
+def workspace(azure_v1):
+    return load_workspace(azure_v1.config_file)
+
+
+@pytest.fixture
+def model(workspace, small_model_file):
+    return registry.register_model(workspace, small_model_file)
+
+
+@pytest.fixture
+def environment(workspace, model):
+    return registry.get_or_register_environment(workspace, registry.model_versions(model))
+
+
+def posted_services(azure_v1) -> list[dict]:
+    return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 900, **extra: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a subprocess, with the stand-in's environment (set by the fixtures) and ``extra``."""
+    env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}
+    return subprocess.run(
+        [CLI, *args],
+        cwd=cwd,
+        env={**env, "MPLBACKEND": "Agg", **extra},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# -- the tutorial's flow, in process -----------------------------------------------------------------------------
+
+
+def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_uploaded(
+    azure_v1, workspace, model, environment, small_model, sample_data, caplog, tmp_path, monkeypatch
+):
+    caplog.set_level("INFO", logger="mnist_aci")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # this test's temporary folder: only its files
+    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+    assert sorted(scratch.iterdir()) == []  # nothing of the SDK's or the package's left there
+
+    (sent,) = posted_services(azure_v1)
+    assert sent["computeType"] == "ACI"
+    assert sent["containerResourceRequirements"] == {"cpu": 1, "memoryInGB": 1}
+    assert sent["kvTags"] == {"data": "MNIST", "method": "sklearn"}
+    assert sent["description"] == "Predict MNIST with sklearn"
+    assert sent["authEnabled"] is False
+    variables = sent["environmentImageRequest"]["environment"]["environmentVariables"]
+    assert variables["AZUREML_ENTRY_SCRIPT"] == "app/score.py"
+    images = sample_data.x_test[:50]
+    expected = small_model.predict(images).tolist()
+    assert service.run(tutorial_body(images)) == expected
+    assert predict(service, images).tolist() == expected
+    assert "Listening at" in service.get_logs()
+    # The contract: what ACI serves at the swagger URI, and what the package says about it.
+    generic = requests.get(service.swagger_uri, timeout=30).json()
+    served = requests.get(service.swagger_uri, params={"version": "3"}, timeout=30).json()
+    assert generic["info"]["title"] == "ML service"  # version 2: the server's own
+    assert served == json.loads((SCORE_PY.parent / "swagger3.json").read_text())
+    assert CONTRACT_NOTE in caplog.text
+    delete_service(service)
+    assert azure_v1.services.services == {}
+    assert not any(container.running for container in azure_v1.standin.containers)
+
+
+def test_model_file_outside_the_current_folder_is_registered_under_its_own_name(
+    azure_v1, workspace, small_model_file, tmp_path, monkeypatch
+):
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert not small_model_file.resolve().is_relative_to(elsewhere)
+
+    registered = registry.register_model(workspace, small_model_file.resolve())
+
+    (versions,) = azure_v1.workspace.models.values()
+    name, content = azure_v1.workspace.model_file(versions[0])
+    assert (name, content) == (small_model_file.name, small_model_file.read_bytes())
+    assert registered.properties["scikit-learn"] == runtime_versions()["scikit-learn"]
+    assert sorted(elsewhere.iterdir()) == []  # the copy made for the upload is gone
+
+
+def test_a_missing_model_file_is_a_clear_error_before_any_upload(azure_v1, workspace, tmp_path):
+    with pytest.raises(ModelNotFoundError, match="no such file"):
+        registry.register_model(workspace, tmp_path / "nope.pkl")
+    assert azure_v1.standin.server.calls_to("POST", r"/artifact/.*") == []
+
+
+def test_environment_pins_python_major_minor_not_this_machines_patch_release(azure_v1, workspace):
+    registry.register_environment(workspace, runtime_versions())
+
+    (put,) = azure_v1.standin.server.calls_to("PUT", r"/environment/v1\.0/.*/environments/tutorial-env")
+    dependencies = put.json()["python"]["condaDependencies"]["dependencies"]
+    assert f"python={python_minor(runtime_versions()['python'])}" in dependencies
+
+
+def register_the_tutorials_environment(workspace) -> Environment:
+    """``tutorial-env`` version 1 as Microsoft's notebook registers it: its own scikit-learn, no inference server."""
+    env = Environment("tutorial-env")
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=["azureml-dataset-runtime[pandas,fuse]", "azureml-defaults", "scikit-learn==0.22.1"]
+    )
+    return env.register(workspace=workspace)
+
+
+def test_a_model_without_versions_record_is_not_deployed_into_the_tutorials_environment(
+    azure_v1, workspace, small_model_file, sample_data, tmp_path
+):
+    bare = tmp_path / small_model_file.name
+    bare.write_bytes(small_model_file.read_bytes())  # no .versions.json beside it
+    model = registry.register_model(workspace, bare)
+    assert registry.model_versions(model) is None
+    register_the_tutorials_environment(workspace)
+    environment = registry.get_or_register_environment(workspace, None)
+    assert environment.version == "1"
+
+    with pytest.warns(UserWarning, match="no versions record"), pytest.raises(VersionMismatchError) as refused:
+        deploy_model("aci", model, workspace=workspace, environment=environment, preflight_image=sample_data.x_test[0])
+
+    message = str(refused.value)
+    assert "scikit-learn: loaded here with" in message
+    assert "serving with 0.22.1" in message
+    assert "azureml-inference-server-http" in message
+    assert "--register-environment" in message
+    assert posted_services(azure_v1) == []
+
+
+def test_the_contract_is_published_only_where_the_server_lacks_it(tmp_path, monkeypatch, capsys):
+    score = load_score_module()
+    contract = Path(score.__file__).with_name("swagger3.json")
+    app_root = tmp_path / "azureml-app"
+    app_root.mkdir()
+    monkeypatch.setenv("AML_APP_ROOT", str(app_root))
+
+    score.publish_contract()
+    assert (app_root / "swagger3.json").read_bytes() == contract.read_bytes()
+
+    (app_root / "swagger3.json").write_text("{}")  # there already: left as it is
+    score.publish_contract()
+    assert (app_root / "swagger3.json").read_text() == "{}"
+
+    unwritable = tmp_path / "not-a-folder"
+    unwritable.write_text("")  # an app root that cannot take the copy: init() goes on, the server keeps its own
+    monkeypatch.setenv("AML_APP_ROOT", str(unwritable))
+    score.publish_contract()
+    assert "the contract stays unpublished" in capsys.readouterr().out
+
+
+# -- what a user sees when Azure refuses or fails --------------------------------------------------------------
+
+
+def test_quota_refused_before_the_deployment_is_one_clear_error(azure_v1, workspace, model, environment):
+    azure_v1.services.failures.quota_message = (
+        "Not enough quota available for Standard_D in westeurope: 1 cores requested, 0 available."
+    )
+    with pytest.raises(DeploymentError, match="Not enough quota available") as refused:
+        deploy_model("aci", model, workspace=workspace, environment=environment)
+    assert str(refused.value).startswith("Deploying sklearn-mnist-svc-")
+    assert posted_services(azure_v1) == []
+
+
+def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(azure_v1, workspace, model, environment):
+    azure_v1.services.failures.build_log = "ResolvePackageNotFound:\n  - python=3.11.7"
+
+    with pytest.raises(DeploymentError) as failed:
+        deploy_model("aci", model, workspace=workspace, environment=environment)
+
+    message = str(failed.value)
+    (log_uri,) = [line.split(": ", 1)[1] for line in message.splitlines() if line.startswith("image build log: ")]
+    assert requests.get(log_uri, timeout=30).text == azure_v1.services.failures.build_log
+    assert "EnvironmentBuildFailed" in message
+    assert "The half-made service was deleted." in message
+    assert azure_v1.services.services == {}
+
+
+def test_score_py_crashing_in_init_is_seen_through_get_logs(azure_v1, workspace, model, environment, tmp_path):
+    script = tmp_path / "score.py"
+    script.write_text(CRASHING_SCORE_PY)
+
+    with pytest.raises(DeploymentError) as failed:
+        deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=script)
+
+    message = str(failed.value)
+    assert "Your container application crashed" in message
+    assert "init() raised: RuntimeError: init() could not find the model: boom" in message
+    assert azure_v1.services.services == {}
+
+
+def test_a_wait_that_times_out_says_what_is_known_and_how_to_delete_later(
+    azure_v1, workspace, model, environment, tmp_path
+):
+    script = tmp_path / "score.py"
+    script.write_text(SLOW_SCORE_PY)
+
+    with pytest.raises(DeploymentError) as failed:
+        deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=script, timeout_sec=1)
+
+    message = str(failed.value)
+    assert "it was not ready after 1 s" in message
+    assert "state: Transitioning" in message
+    (name,) = azure_v1.services.services  # its operation still runs: Azure refused the delete (409)
+    assert "Azure ML answered 409" in message
+    assert f"mnist-aci delete --target aci --service-name {name}" in message
+
+
+def throttle_model_lookups(azure_v1, times: int) -> None:
+    body = json.dumps({"error": {"code": "TooManyRequests", "message": "Rate limit exceeded."}})
+    azure_v1.standin.server.inject(
+        "GET",
+        API_HOST,
+        rf"{MMS}/models",
+        lambda request: Response(body, status=429, headers={"Retry-After": "1"}, content_type="application/json"),
+        times=times,
+    )
+
+
+def train_through_the_cli(azure_v1, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``mnist-aci train`` on a workspace that has the model: its first service call is the model lookup.
+    azureml-core backs off 32 s, 64 s, 128 s on 429 (it ignores ``Retry-After``); its own
+    ``AZUREML_DEFAULT_BACKOFF`` sets the base to 1 s here."""
+    args = ["train", "--target", "aci", "--config", str(azure_v1.config_file), "--dataset", "sample"]
+    return run_cli([*args, "--no-download"], cwd, timeout=300, AZUREML_DEFAULT_BACKOFF="1")
+
+
+def test_throttled_calls_are_retried_by_the_sdk(azure_v1, workspace, model):
+    throttle_model_lookups(azure_v1, times=1)
+
+    assert registry.get_model(workspace).version == model.version
+    assert [call.status for call in azure_v1.standin.server.calls_to("GET", rf"{MMS}/models")] == [429, 200]
+
+
+def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(azure_v1, model, tmp_path):
+    throttle_model_lookups(azure_v1, times=100)
+
+    result = train_through_the_cli(azure_v1, tmp_path)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()
+    assert error[0] == (
+        "mnist-aci: error: Looking up model 'sklearn_mnist' in the workspace failed. "
+        "Azure ML answered 429: Rate limit exceeded."
+    )
+    assert "asked for 1 s" in error[1]
+
+
+def test_aks_needs_keys_and_the_package_sends_them(azure_v1, workspace, model, environment, small_model, sample_data):
+    service = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=aks_config("my-aks")
+    )
+    try:
+        (sent,) = posted_services(azure_v1)
+        assert (sent["computeType"], sent["computeName"], sent["authEnabled"]) == ("AKS", "my-aks", True)
+        images = sample_data.x_test[:20]
+        refused = requests.post(service.scoring_uri, data=tutorial_body(images), timeout=30)
+        assert refused.status_code == 401
+        assert predict(service, images).tolist() == small_model.predict(images).tolist()
+    finally:
+        delete_service(service)
+    assert azure_v1.services.services == {}
+
+
+# -- the CLI as a user runs it ---------------------------------------------------------------------------------
+
+
+def register_full_model(azure_v1, full_model_file: Path) -> None:
+    """The tutorial's model trained on full MNIST, registered through the real SDK as part 1 leaves it."""
+    workspace = load_workspace(azure_v1.config_file)
+    registry.register_model(workspace, full_model_file, properties={"training_data": "mnist"})
+
+
+def scored_accuracy(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return next(line for line in result.stdout.splitlines() if line.startswith("Overall accuracy:"))
+
+
+@pytest.mark.full_mnist
+@pytest.mark.parametrize("target", ["aci", "aks"])
+def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
+    target, azure_v1, full_model_file, mnist_dir, tmp_path
+):
+    register_full_model(azure_v1, full_model_file)
+    extra = ["--compute-target", "my-aks"] if target == "aks" else []
+
+    result = run_cli(
+        ["run", "--target", target, "--config", str(azure_v1.config_file), "--data-dir", str(mnist_dir), *extra],
+        tmp_path,
+    )
+
+    assert scored_accuracy(result) == "Overall accuracy: 0.9193"
+    (sent,) = posted_services(azure_v1)
+    assert sent["authEnabled"] is (target == "aks")
+    scored = [call for call in azure_v1.standin.server.calls if call.path.endswith("/score")]
+    assert len(scored) >= 3  # .npy chunks, the tutorial's JSON samples, the raw HTTP call
+    assert {call.status for call in scored} == {200}
+    if target == "aks":
+        assert all(call.headers.get("Authorization", "").startswith("Bearer ") for call in scored)
+    assert "Listening at" in (tmp_path / "outputs" / "service.log").read_text()
+    (environment,) = azure_v1.workspace.environments["tutorial-env"]  # registered by the run, pinned to the model
+    python = python_minor(runtime_versions()["python"])
+    assert environment["python"]["condaDependencies"]["dependencies"][0] == f"python={python}"
+    assert azure_v1.services.services == {}
+    assert azure_v1.standin.server.unknown == []
+
+
+def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1, tmp_path):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    args = ["train", "--target", "aci", "--config", str(azure_v1.config_file), "--dataset", "sample"]
+
+    result = run_cli([*args, "--no-download", "--output-dir", str(elsewhere)], project, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Registered model sklearn_mnist:1" in result.stdout
+    (versions,) = azure_v1.workspace.models.values()
+    assert (
+        azure_v1.workspace.model_file(versions[0])[1] == (elsewhere / "model" / "sklearn_mnist_model.pkl").read_bytes()
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("AZUREML_SERVICE_PRINCIPAL_TENANT_ID", "00000000-0000-0000-0000-00000000dead", "authority"),
+        ("AZUREML_SERVICE_PRINCIPAL_PASSWORD", "not-the-secret", "AADSTS7000215"),
+    ],
+)
+def test_a_sign_in_that_fails_is_one_clear_error(azure_v1, monkeypatch, variable, value, said):
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(WorkspaceError, match="Could not open workspace 'mnist-ws'") as refused:
+        load_workspace(azure_v1.config_file)
+
+    assert said in str(refused.value)
+    assert azure_v1.standin.entra.issued == 0
