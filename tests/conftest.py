@@ -83,6 +83,8 @@ restore_ctrl_c()
 # The resolver of the cloud environments' pins (mnist_aci.versions): the uv the Makefile installs when none is on PATH.
 if not shutil.which("uv") and (ROOT / ".tools" / "bin" / "uv").is_file():
     os.environ.setdefault(UV_ENV, str(ROOT / ".tools" / "bin" / "uv"))
+# ... with this machine's package cache, also under the stand-in's own HOME.
+os.environ.setdefault("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
 
 
 def inference_servers() -> set[int]:

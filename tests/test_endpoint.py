@@ -282,6 +282,12 @@ def test_a_refused_request_is_the_models_status_and_message_on_run_predict_and_c
     assert by_http.value.status == status
 
 
+def test_a_body_that_is_not_json_is_refused_before_it_is_sent(workspace, ml_client):
+    with pytest.raises(ServiceCallError, match="not JSON.*sends JSON only"):
+        endpoint.invoke(ml_client, "mnist-ep-none", b"\x93NUMPY")
+    assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
+
+
 def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml_client, registered, sample_data):
     service = deploy_to(ml_client, registered, name="mnist-ep-busy")
     (blue,) = workspace.endpoints["mnist-ep-busy"].deployments.values()

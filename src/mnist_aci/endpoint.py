@@ -154,6 +154,11 @@ def invoke(ml_client: Any, endpoint_name: str, body: str | bytes, deployment_nam
         except AzureError as exc:
             status = getattr(exc, "status_code", None)
             raise ServiceCallError(f"{where} could not be called: {sdk_message(exc)}", status=status) from exc
+        except ValueError as exc:  # invoke parses the request file before sending it
+            raise ServiceCallError(
+                f"The request body is not JSON ({exc}); online_endpoints.invoke sends JSON only. Send other "
+                "bodies with mnist_aci.predict or a POST to service.scoring_uri."
+            ) from exc
         finally:
             _forget_call_headers()
     try:
