@@ -14,6 +14,12 @@ in the middle of a request holds one thread, and only until that timeout, as the
 container (which buffers each request before it reaches the one sync worker) holds a stalled client only
 until its ``client_body_timeout`` of 60 s. Up to ``THREADS_PER_WORKER - 1`` stalled clients per worker
 leave the others served at once; beyond that, a request waits for the oldest stall's timeout.
+
+Each worker is kept lean: it leaves out :data:`WORKER_HIDDEN_MODULES` (pandas and pyarrow, which
+scikit-learn imports when installed but a worker never uses: 69 MB; ``MNIST_ACI_HIDDEN_MODULES`` set in
+the environment overrides the list, empty for none), and glibc gives its threads one malloc arena
+(``MALLOC_ARENA_MAX=1`` unless set): with one arena per thread, each of the 4 threads kept the freed
+buffers of its last request (6 MB for 1,000 images) and the worker's peak grew with every thread used.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from typing import Any
 
 import requests
 
-from ._gunicorn_config import READ_TIMEOUT_ENV, STAGE_DIR_ENV, WATCHDOG_FD_ENV
+from ._gunicorn_config import HIDDEN_MODULES_ENV, READ_TIMEOUT_ENV, STAGE_DIR_ENV, WATCHDOG_FD_ENV
 from ._progress import step
 from .errors import (
     DeploymentError,
@@ -72,6 +78,10 @@ THREADS_PER_WORKER = 4
 #: How long a connection may send nothing in the middle of a request before it is closed
 #: (nginx's default ``client_header_timeout`` and ``client_body_timeout``, as in front of ACI).
 CLIENT_READ_TIMEOUT_S = 60.0
+#: Installed packages a scoring worker leaves out (an import of them fails, saying why).
+WORKER_HIDDEN_MODULES = ("pandas", "pyarrow")
+#: glibc malloc arenas of the server's processes (one per thread by default, up to 8 per core).
+MALLOC_ARENAS = 1
 
 #: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
@@ -330,6 +340,8 @@ def start_local_service(
                 f"Refusing to serve {model_file}: its content does not match the registered SHA-256 {sha256}."
             )
         env = {key: value for key, value in os.environ.items() if key != KEY_ENV}
+        env.setdefault(HIDDEN_MODULES_ENV, ",".join(WORKER_HIDDEN_MODULES))
+        env.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENAS))
         env.update(
             AML_APP_ROOT=str(app_dir),
             AZUREML_ENTRY_SCRIPT="score.py",
