@@ -17,9 +17,12 @@ leave the others served at once; beyond that, a request waits for the oldest sta
 
 Each worker is kept lean: it leaves out :data:`WORKER_HIDDEN_MODULES` (pandas and pyarrow, which
 scikit-learn imports when installed but a worker never uses: 69 MB; ``MNIST_ACI_HIDDEN_MODULES`` set in
-the environment overrides the list, empty for none), and glibc gives its threads one malloc arena
-(``MALLOC_ARENA_MAX=1`` unless set): with one arena per thread, each of the 4 threads kept the freed
-buffers of its last request (6 MB for 1,000 images) and the worker's peak grew with every thread used.
+the environment overrides the list, empty for none), and :data:`WORKER_ENV_DEFAULTS` apply unless the
+environment sets them: one glibc malloc arena (with one per thread, each of the 4 threads kept the freed
+buffers of its last request, 6 MB for 1,000 images, and the worker's peak grew with every thread used)
+and one OpenBLAS thread per BLAS call (the model's products are 1,000 x 784 by 784 x 1 at most: extra
+BLAS threads only spun, 21,000 ``sched_yield`` calls and 70% of the worker's CPU time for 30
+requests, and took the cores the request threads and the clients need).
 """
 
 from __future__ import annotations
@@ -80,8 +83,9 @@ THREADS_PER_WORKER = 4
 CLIENT_READ_TIMEOUT_S = 60.0
 #: Installed packages a scoring worker leaves out (an import of them fails, saying why).
 WORKER_HIDDEN_MODULES = ("pandas", "pyarrow")
-#: glibc malloc arenas of the server's processes (one per thread by default, up to 8 per core).
-MALLOC_ARENAS = 1
+#: The worker environment's defaults (a variable already set in the environment wins): one glibc malloc
+#: arena (by default one per thread, up to 8 per core) and one OpenBLAS thread (by default one per core).
+WORKER_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 #: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
@@ -341,7 +345,7 @@ def start_local_service(
             )
         env = {key: value for key, value in os.environ.items() if key != KEY_ENV}
         env.setdefault(HIDDEN_MODULES_ENV, ",".join(WORKER_HIDDEN_MODULES))
-        env.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENAS))
+        env = {**WORKER_ENV_DEFAULTS, **env}
         env.update(
             AML_APP_ROOT=str(app_dir),
             AZUREML_ENTRY_SCRIPT="score.py",
