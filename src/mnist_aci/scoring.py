@@ -64,10 +64,9 @@ def npy_body(images: np.ndarray) -> bytes:
     """A ``.npy`` body for the images: uint8 when that is lossless (images == pixels / 255.0)."""
     images = np.asarray(images)
     pixels = as_pixels(images)
-    array = np.ascontiguousarray(images if pixels is None else pixels)
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
-    return header.getvalue() + array.tobytes()
+    buffer = io.BytesIO()
+    np.save(buffer, images if pixels is None else pixels, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def service_key(service: ScoringService | None = None, key: str | None = None) -> str | None:
