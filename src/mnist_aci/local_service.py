@@ -367,7 +367,6 @@ def start_local_service(
             "--threads", str(THREADS_PER_WORKER),
             "--timeout", str(WORKER_TIMEOUT_S),
             "--graceful-timeout", "5",
-            "--access-logfile", "-",
             "--error-logfile", "-",
             SERVER_APP,
         ]  # fmt: skip
