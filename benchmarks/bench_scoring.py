@@ -1,6 +1,7 @@
 """Scoring the MNIST test set through the local service, beside in-process predict and MLServer.
 
-Prints, from one run on the same data and model file: in-process ``model.predict`` time, the tutorial's
+Prints, from one run on the same data and model file, each path's best time beside in-process
+``model.predict``'s best time measured in turn with it (so that both see the same machine): the tutorial's
 single JSON request as the tutorial writes it (``json.dumps``), the library's JSON path (the same request
 encoded by orjson, read by score.py with simdjson), its default path (``mnist_aci.predict``: .npy chunks
 over two connections), each path's scoring-worker peak RSS (a fresh one-worker service per path), and
@@ -25,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlserver_beside
@@ -37,7 +39,7 @@ from mnist_aci.data import load_mnist
 from mnist_aci.local_service import LocalWebservice, start_local_service
 
 ROOT = Path(__file__).resolve().parents[1]
-REPEATS = 3
+REPEATS = 5
 LATENCY_REQUESTS = 500
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 250
@@ -67,29 +69,58 @@ def worker_peak_rss_mb(service: LocalWebservice) -> float:
     return peak_rss_mb(psutil.Process(service.pid).children()[0].pid)
 
 
-def best_of(repeats: int, action: Callable[[], object]) -> tuple[float, object]:
-    """The fastest of ``repeats`` runs of ``action`` (seconds) and its last result."""
-    times, result = [], None
+@dataclass(frozen=True)
+class PathResult:
+    """A scoring path's best time, in-process ``model.predict``'s best time in the same runs (one each,
+    in turn, so that both see the same machine), the serving process's peak RSS, and its labels."""
+
+    seconds: float
+    in_process_seconds: float
+    peak_rss_mb: float
+    labels: np.ndarray
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.in_process_seconds
+
+
+def best_of_interleaved(
+    repeats: int, action: Callable[[], object], baseline: Callable[[], object]
+) -> tuple[float, float, object]:
+    """``action`` and ``baseline`` run in turn ``repeats`` times: the best time (seconds) of each, and the
+    last result of ``action``."""
+    times: list[float] = []
+    baseline_times: list[float] = []
+    result = None
     for _ in range(repeats):
+        start = time.perf_counter()
+        baseline()
+        baseline_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         result = action()
         times.append(time.perf_counter() - start)
-    return min(times), result
+    return min(times), min(baseline_times), result
 
 
-def measure_path(model_file: Path, action: Callable[[LocalWebservice], np.ndarray]) -> tuple[float, float, np.ndarray]:
-    """Run a scoring path on a fresh one-worker service: best time, worker peak RSS, predictions."""
+def measure_path(
+    model_file: Path, action: Callable[[LocalWebservice], np.ndarray], baseline: Callable[[], object]
+) -> PathResult:
+    """Run a scoring path on a fresh one-worker service, in turn with ``baseline`` (in-process predict)."""
     with start_local_service(model_file, ROOT / "score.py", name="bench") as service:
         service.wait_for_deployment()
-        elapsed, labels = best_of(REPEATS, lambda: action(service))
-        return elapsed, worker_peak_rss_mb(service), np.asarray(labels)
+        action(service)  # warm-up: the first request after start pays one-time costs
+        elapsed, in_process, labels = best_of_interleaved(REPEATS, lambda: action(service), baseline)
+        return PathResult(elapsed, in_process, worker_peak_rss_mb(service), np.asarray(labels))
 
 
-def measure_mlserver(model_file: Path, images: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """MLServer on the same images, 1,000 per request: best time, peak RSS, predictions."""
+def measure_mlserver(model_file: Path, images: np.ndarray, baseline: Callable[[], object]) -> PathResult:
+    """MLServer on the same images, 1,000 per request, in turn with ``baseline`` (in-process predict)."""
     with mlserver_beside.running_mlserver(model_file) as server:
-        elapsed, labels = best_of(REPEATS, lambda: mlserver_beside.predict(server.infer_url, images))
-        return elapsed, peak_rss_mb(server.pid), np.asarray(labels)
+        mlserver_beside.predict(server.infer_url, images)  # warm-up, as for the project's paths
+        elapsed, in_process, labels = best_of_interleaved(
+            REPEATS, lambda: mlserver_beside.predict(server.infer_url, images), baseline
+        )
+        return PathResult(elapsed, in_process, peak_rss_mb(server.pid), np.asarray(labels))
 
 
 def project_sender(url: str) -> Sender:
@@ -215,7 +246,10 @@ def main() -> int:
         model_file = args.model or save_model(train_model(data.x_train, data.y_train), folder)
         model = load_model(model_file)
         x_test = data.x_test
-        in_process, expected = best_of(5, lambda: model.predict(x_test))
+        expected = model.predict(x_test)
+
+        def baseline() -> object:
+            return model.predict(x_test)
 
         paths = {
             TUTORIAL: lambda service: service.run(input_data=bytes(json.dumps({"data": x_test.tolist()}), "utf8")),
@@ -224,29 +258,35 @@ def main() -> int:
         }
         results = {}
         for name, action in paths.items():
-            results[name] = measure_path(model_file, action)
+            results[name] = measure_path(model_file, action, baseline)
             loads.append(os.getloadavg()[0])
         if missing is None:
-            results[MLSERVER] = measure_mlserver(model_file, x_test)
+            results[MLSERVER] = measure_mlserver(model_file, x_test, baseline)
         latency = latency_figures(model_file, x_test, missing is None)
         loads.append(os.getloadavg()[0])
         load = load_figures(model_file, x_test, missing is None)
         loads.append(os.getloadavg()[0])
 
     print(f"{os.cpu_count()} CPUs; 1-minute load average {min(loads):.1f} to {max(loads):.1f} during the run")
-    print(f"MNIST test set: {len(x_test):,} images; best of {REPEATS} runs per path; one scoring worker")
+    print(
+        f"MNIST test set: {len(x_test):,} images; best of {REPEATS} runs per path, each after an in-process "
+        "model.predict; one scoring worker"
+    )
     print(f"MLServer: {mlserver_beside.mlserver_versions() if missing is None else f'not available ({missing})'}")
-    print(f"{'in-process model.predict':34} {in_process:7.3f} s")
-    for name, (elapsed, rss, _) in results.items():
-        print(f"{name:34} {elapsed:7.3f} s  {elapsed / in_process:5.1f} x in-process   peak RSS {rss:5.0f} MB")
-    default_s, default_rss, _ = results[DEFAULT]
-    json_rss = results[JSON_PATH][1]
+    print(f"{'path':34} {'best s':>7} {'in-process best s':>18} {'ratio':>6}  serving process peak RSS")
+    for name, result in results.items():
+        print(
+            f"{name:34} {result.seconds:7.3f} {result.in_process_seconds:18.3f} {result.ratio:5.1f}x"
+            f"  {result.peak_rss_mb:5.0f} MB"
+        )
+    default, json_path = results[DEFAULT], results[JSON_PATH]
     print("targets:")
-    print(target_line("default vs in-process", default_s / in_process, "x", DEFAULT_RATIO_TARGET))
-    print(target_line("default worker peak RSS", default_rss, "MB", DEFAULT_RSS_TARGET_MB))
-    print(target_line("JSON path worker peak RSS", json_rss, "MB", JSON_RSS_TARGET_MB))
+    print(target_line("default vs in-process", default.ratio, "x", DEFAULT_RATIO_TARGET))
+    print(target_line("default worker peak RSS", default.peak_rss_mb, "MB", DEFAULT_RSS_TARGET_MB))
+    print(target_line("JSON path worker peak RSS", json_path.peak_rss_mb, "MB", JSON_RSS_TARGET_MB))
     if MLSERVER in results:
-        print(f"  {'default vs MLServer':28} {results[MLSERVER][0] / default_s:6.1f} x faster")
+        print(f"  {'default vs MLServer':28} {results[MLSERVER].seconds / default.seconds:6.1f} x faster")
+        print(f"  {'default peak vs MLServer':28} {results[MLSERVER].peak_rss_mb - default.peak_rss_mb:6.0f} MB less")
     warm_up = LATENCY_REQUESTS // 10
     print(f"single-image latency ({LATENCY_REQUESTS} requests each, interleaved, after {warm_up} to warm up):")
     quantiles = {name: quantiles_ms(values) for name, values in latency.items()}
@@ -260,7 +300,7 @@ def main() -> int:
     for name, (req_s, img_s, latencies) in load.items():
         p50, p99 = quantiles_ms(latencies)
         print(f"  {name:36} {req_s:5.0f} requests/s {img_s:7,.0f} images/s   p50 {p50:5.1f} ms   p99 {p99:5.1f} ms")
-    identical = {name: bool(np.array_equal(labels, expected)) for name, (_, _, labels) in results.items()}
+    identical = {name: bool(np.array_equal(result.labels, expected)) for name, result in results.items()}
     print(f"predictions identical to model.predict: {identical}")
     return 0 if all(identical.values()) else 1
 
