@@ -33,7 +33,9 @@ from .service import ScoringService
 from .tutorial import KEY_ENV
 
 DEFAULT_CHUNK_ROWS = 1000
-#: Requests :func:`predict` keeps in flight: one uploads while the service predicts the other.
+#: Requests :func:`predict` keeps in flight: one uploads while the service predicts the other. Not more: a
+#: managed online endpoint refuses (429) requests beyond 2 x ``max_concurrent_requests_per_instance``
+#: (default 1) x instances in parallel, and AKS queues requests beyond ``replica_max_concurrent_requests``.
 DEFAULT_CONNECTIONS = 2
 DEFAULT_TIMEOUT_S = 120.0
 JSON_TYPE = "application/json"
