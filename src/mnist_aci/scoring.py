@@ -32,7 +32,7 @@ from .errors import ServiceCallError, sdk_message
 from .service import ScoringService
 from .tutorial import KEY_ENV
 
-DEFAULT_CHUNK_ROWS = 1000
+DEFAULT_CHUNK_ROWS = 2000
 #: Requests :func:`predict` keeps in flight: one uploads while the service predicts the other. Not more: a
 #: managed online endpoint refuses (429) requests beyond 2 x ``max_concurrent_requests_per_instance``
 #: (default 1) x instances in parallel, and AKS queues requests beyond ``replica_max_concurrent_requests``.
