@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from azureml.core.webservice import AciWebservice, AksWebservice
 from azureml.exceptions import WebserviceException
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mnist_aci import scoring
@@ -76,16 +76,18 @@ def npy_body_before(images: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-pixel_images = hnp.arrays(np.uint8, st.tuples(st.integers(1, 5), st.just(784))).map(lambda pixels: pixels / 255.0)
+pixel_images = hnp.arrays(np.uint8, st.tuples(st.integers(1, 3), st.just(784)), fill=st.integers(0, 255)).map(
+    lambda pixels: pixels / 255.0
+)
+odd_values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-300, 300).map(lambda value: value / 255.0)
+)
 odd_images = hnp.arrays(
-    np.float64,
-    st.tuples(st.integers(1, 5), st.sampled_from([784, 3])),
-    elements=st.one_of(
-        st.floats(allow_nan=True, allow_infinity=True), st.integers(-300, 300).map(lambda value: value / 255.0)
-    ),
+    np.float64, st.tuples(st.integers(1, 3), st.sampled_from([784, 3])), elements=odd_values, fill=odd_values
 )
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(images=st.one_of(pixel_images, odd_images, pixel_images.map(lambda images: images[:, ::-1])))
 def test_npy_body_is_byte_for_byte_the_body_np_save_made(images):
     assert scoring.npy_body(images) == npy_body_before(images)
@@ -174,7 +176,11 @@ class _EchoHandler(_Handler):
 
     fail_at = 10**9
     received = 0
+    answered = 0
     lock = threading.Lock()
+    #: A chunk whose first label is ``held_label`` is answered only once ``release`` is set.
+    held_label = -1
+    release = threading.Event()
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -183,6 +189,10 @@ class _EchoHandler(_Handler):
             failing = type(self).received >= self.fail_at
         first_pixels = np.load(io.BytesIO(body))[:, 0]
         labels = first_pixels if first_pixels.dtype == np.uint8 else np.rint(first_pixels * 255)
+        if labels[0] == self.held_label:
+            self.release.wait(timeout=60)
+        with self.lock:
+            type(self).answered += 1
         self.send_response(500 if failing else 200)
         self.end_headers()
         self.wfile.write(b"boom" if failing else json.dumps([int(label) for label in labels]).encode())
@@ -190,7 +200,7 @@ class _EchoHandler(_Handler):
 
 @pytest.fixture
 def echo_server(fake_server) -> Iterator[tuple[str, type[_EchoHandler]]]:
-    handler = type("Echo", (_EchoHandler,), {"lock": threading.Lock()})
+    handler = type("Echo", (_EchoHandler,), {"lock": threading.Lock(), "release": threading.Event()})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -221,6 +231,18 @@ def test_predict_stops_sending_after_a_failed_chunk(echo_server, connections):
     with pytest.raises(ServiceCallError, match="500"):
         scoring.predict(scoring.ServiceEndpoint(url), labelled_images(40), chunk_rows=2, connections=connections)
     assert handler.received <= 2 + connections - 1  # up to the failed chunk, and what was already in flight
+
+
+def test_a_failed_chunk_does_not_wait_for_the_chunk_in_flight_on_the_other_connection(echo_server):
+    url, handler = echo_server
+    handler.fail_at, handler.held_label = 1, 1  # the first request fails; the chunk of label 1 is held
+    images = labelled_images(2)
+    try:
+        with pytest.raises(ServiceCallError, match="500"):
+            scoring.predict(scoring.ServiceEndpoint(url), images, chunk_rows=1, connections=2)
+        assert handler.answered <= 1  # the held chunk is still unanswered: predict did not wait for it
+    finally:
+        handler.release.set()
 
 
 def test_predict_refuses_zero_connections(fake_server, sample_data):

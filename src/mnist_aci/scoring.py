@@ -207,7 +207,8 @@ def predict(
 
     ``connections`` kept-alive connections carry them, each one request at a time, so that the next
     chunk is encoded and uploaded while the service predicts the current one; labels come back in
-    order. The first failed chunk raises its error and no further chunk is sent. ``headers`` are sent
+    order. A failed chunk raises its error at its turn, and no chunk is sent after the failure (one
+    already in flight on another connection is not waited for). ``headers`` are sent
     with every request besides the key's (for example ``{"azureml-model-deployment": "green"}`` to
     score one deployment of an endpoint).
     """
@@ -240,7 +241,8 @@ def predict(
     try:
         labels = list(pool.map(send, range(0, len(images), chunk_rows)))
     finally:
-        pool.shutdown(cancel_futures=True)
+        failed.set()  # on an error or Ctrl-C: chunks not yet started are not sent, and the caller does not
+        pool.shutdown(wait=False, cancel_futures=True)  # wait for one in flight (its own timeout ends it)
         for session in sessions:
             session.close()
     return np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
