@@ -296,6 +296,8 @@ def main() -> int:
         (ours_p50, ours_p99), (their_p50, their_p99) = quantiles.values()
         print(target_line("p50 vs MLServer's p50", ours_p50, "ms", their_p50))
         print(target_line("p99 vs MLServer's p99", ours_p99, "ms", their_p99))
+    else:
+        print("  target p50 <= MLServer's p50: not measured (MLServer not available)")
     print(f"{CLIENTS} clients x {REQUESTS_PER_CLIENT} requests of 1-100 images:")
     for name, (req_s, img_s, latencies) in load.items():
         p50, p99 = quantiles_ms(latencies)
