@@ -1,7 +1,8 @@
 # Two commands do everything; each builds the virtual environment on first use, exactly as uv.lock says.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
 #   make test   ruff, mypy, the import contracts and the whole test suite
-#   make bench  the scoring benchmark (needs MNIST_DATA_DIR)
+#   make bench  the scoring benchmark (needs MNIST_DATA_DIR), MLServer beside the project's service
+#   make mlserver  MLServer for the benchmark, in its own environment under .tools (done by make bench)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
 #   make lock   re-resolve uv.lock after a change to pyproject.toml (ARGS=--upgrade: newest releases allowed)
 # scikit-learn 1.9 needs Python >= 3.11; prefer python3.11 where several are installed.
@@ -19,7 +20,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
   UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: run test test-stress bench lock clean
+.PHONY: run test test-stress bench mlserver lock clean
 
 # The Azure stand-in's HTTPS proxy (mitmproxy) in its own venv: it pins other cryptography and Flask releases
 # than the project. Locked with hashes in tests/standin/requirements-mitmproxy.txt.
@@ -58,7 +59,24 @@ test-stress: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump
 	trap 'kill $$stress 2>/dev/null; wait $$stress 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python -m pytest -m server $(ARGS)
 
-bench: $(BIN)/.installed
+# MLServer, served beside the project's service by the benchmark only: its own environment, kept out of
+# uv.lock (a benchmark's yardstick and ~60 packages the project does not need), pinned, with .venv's
+# scikit-learn, numpy, joblib and scipy so that it loads the very model file the project serves.
+MLSERVER_VERSION := 1.7.1
+MLSERVER_VENV := $(TOOLS)/mlserver
+MODEL_PINS = $$($(BIN)/python -c "from importlib.metadata import version as v; \
+  print(*(f'{p}=={v(p)}' for p in ('scikit-learn', 'numpy', 'joblib', 'scipy')))")
+
+$(MLSERVER_VENV)/bin/mlserver: $(BIN)/.installed | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) venv --quiet --allow-existing \
+	  --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')" $(MLSERVER_VENV)
+	$(UV) pip install --quiet --python $(MLSERVER_VENV)/bin/python \
+	  mlserver==$(MLSERVER_VERSION) mlserver-sklearn==$(MLSERVER_VERSION) $(MODEL_PINS)
+	touch $@
+
+mlserver: $(MLSERVER_VENV)/bin/mlserver
+
+bench: $(BIN)/.installed $(MLSERVER_VENV)/bin/mlserver
 	$(BIN)/python benchmarks/bench_scoring.py $(ARGS)
 
 lock: | $(UV)

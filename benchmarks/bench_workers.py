@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_scoring import benchmark_arguments, under_load
+from bench_scoring import benchmark_arguments, project_sender, under_load
 
 from mnist_aci import load_model, save_model, scoring, train_model
 from mnist_aci.data import load_mnist
@@ -37,10 +37,9 @@ def measure(model_file: Path, x_test: np.ndarray, expected: np.ndarray, workers:
         service.wait_for_deployment()
         if not np.array_equal(scoring.predict(service, x_test), expected):
             raise SystemExit(f"{workers} worker(s): predictions differ from model.predict")
-        under_load(service.scoring_uri, x_test, clients=args.clients, requests_per_client=20)  # warm-up
-        req_s, img_s, latencies = under_load(
-            service.scoring_uri, x_test, clients=args.clients, requests_per_client=args.requests
-        )
+        send = project_sender(service.scoring_uri)
+        under_load(send, x_test, clients=args.clients, requests_per_client=20)  # warm-up
+        req_s, img_s, latencies = under_load(send, x_test, clients=args.clients, requests_per_client=args.requests)
     quantiles = statistics.quantiles(latencies, n=100)
     return {"req_s": req_s, "img_s": img_s, "p50": quantiles[49], "p99": quantiles[98]}
 

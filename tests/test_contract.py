@@ -207,7 +207,10 @@ def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body):
     else:
         assert outcome.ndim == 2
         assert outcome.shape[1] == SCORE.N_PIXELS
-        assert 0.0 <= outcome.min() <= outcome.max() <= 1.0
+        assert outcome.dtype in (np.uint8, np.float64)
+        images = SCORE.as_float(outcome)
+        assert images.dtype == np.float64
+        assert 0.0 <= images.min() <= images.max() <= 1.0
 
 
 NPY_BODIES = st.one_of(valid_npy(), mutated_npy(), mutated_npy(), st.binary(max_size=256))

@@ -20,8 +20,10 @@ import psutil
 import pytest
 import requests
 from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pids, wait_until_gone
+from hypothesis import given, strategies as st
 
 from mnist_aci import scoring
+from mnist_aci._gunicorn_config import HIDDEN_MODULES_ENV, HiddenModules
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError, TargetError
 from mnist_aci.local_service import THREADS_PER_WORKER, LocalWebservice, free_port, start_local_service
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
@@ -175,6 +177,44 @@ def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
     service = start_local_service(small_model_file, script, name="bad-import")
     with pytest.raises(DeploymentError, match=r"sklearn\.externals"):
         service.wait_for_deployment(timeout_sec=BOUND_S)
+
+
+def test_the_worker_leaves_out_pandas_and_pyarrow_and_uses_one_malloc_arena(live_service):
+    worker = psutil.Process(live_service.pid).children()[0]
+    packages = {part for region in worker.memory_maps() for part in Path(region.path).parts}
+    assert "numpy" in packages  # the listing sees the packages the worker loaded
+    assert "pandas" not in packages
+    assert "pyarrow" not in packages
+    assert worker.environ()["MALLOC_ARENA_MAX"] == "1"
+
+
+def test_a_score_py_that_needs_a_left_out_package_says_how_to_allow_it(tmp_path, small_model_file, monkeypatch):
+    script = tmp_path / "score.py"
+    script.write_text("import pandas\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
+    service = start_local_service(small_model_file, script, name="needs-pandas")
+    with pytest.raises(
+        DeploymentError, match=f"leaves pandas out to save memory.*set {HIDDEN_MODULES_ENV} to the empty"
+    ):
+        service.wait_for_deployment(timeout_sec=BOUND_S)
+    monkeypatch.setenv(HIDDEN_MODULES_ENV, "")
+    with start_local_service(small_model_file, script, name="with-pandas") as allowed:
+        allowed.wait_for_deployment(timeout_sec=BOUND_S)
+        worker = psutil.Process(allowed.pid).children()[0]
+        assert any("pandas" in Path(region.path).parts for region in worker.memory_maps())
+
+
+module_names = st.lists(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), min_size=1, max_size=3).map(".".join)
+
+
+@given(hidden=st.sets(st.sampled_from(["pandas", "pyarrow", "numpy", "a"]), max_size=3), name=module_names)
+def test_hidden_modules_refuse_exactly_the_hidden_packages_and_their_submodules(hidden, name):
+    finder = HiddenModules(hidden)
+    if name.split(".")[0] in hidden:
+        with pytest.raises(ModuleNotFoundError, match=HIDDEN_MODULES_ENV) as refused:
+            finder.find_spec(name)
+        assert refused.value.name == name
+    else:
+        assert finder.find_spec(name) is None
 
 
 def test_port_already_taken_is_a_clear_error(small_model_file):

@@ -68,6 +68,16 @@ def test_run_with_an_npy_request(score, small_model, sample_data, dtype):
     assert score.run(request(body, NPY)) == expected.tolist()
 
 
+@pytest.mark.parametrize("rows", [1, 999, 1000, 1001, 2500])
+def test_requests_of_several_prediction_blocks_get_the_models_labels(score, small_model, sample_data, rows):
+    """score.py predicts ROWS_PER_PREDICT images at a time: the labels are still the model's, in order."""
+    assert score.ROWS_PER_PREDICT == 1000
+    images = np.resize(sample_data.x_test, (rows, 784))
+    expected = small_model.predict(images).tolist()
+    assert score.run(request(npy_body(images), NPY)) == expected
+    assert score.run(request(tutorial_body(images))) == expected
+
+
 @pytest.mark.parametrize("simdjson", ["with simdjson", "without simdjson"])
 @pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda bad: bad.id)
 def test_bad_requests_get_a_client_error_naming_the_problem(score, bad: BadRequest, simdjson, monkeypatch):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import numpy as np
 import pytest
 from azureml.core.webservice import AciWebservice, AksWebservice
 from azureml.exceptions import WebserviceException
+from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 from mnist_aci import scoring
 from mnist_aci.errors import ServiceCallError
@@ -37,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_server() -> Iterator[tuple[str, type[_Handler]]]:
     handler = type("Handler", (_Handler,), {})
-    server = HTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/score", handler
@@ -57,6 +60,37 @@ def test_npy_body_keeps_floats_that_are_not_pixels_over_255():
     array = np.load(io.BytesIO(scoring.npy_body(images)))
     assert array.dtype == np.float64
     np.testing.assert_array_equal(array, images)
+
+
+def npy_body_before(images: np.ndarray) -> bytes:
+    """The .npy body as the client built it before it was made faster (np.save of the chosen array)."""
+    images = np.asarray(images)
+    with np.errstate(over="ignore"):
+        pixels = np.rint(images * 255.0)
+    if np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 255:
+        as_uint8 = pixels.astype(np.uint8)
+        if np.array_equal(as_uint8 / 255.0, images):
+            images = as_uint8
+    buffer = io.BytesIO()
+    np.save(buffer, images, allow_pickle=False)
+    return buffer.getvalue()
+
+
+pixel_images = hnp.arrays(np.uint8, st.tuples(st.integers(1, 3), st.just(784)), fill=st.integers(0, 255)).map(
+    lambda pixels: pixels / 255.0
+)
+odd_values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-300, 300).map(lambda value: value / 255.0)
+)
+odd_images = hnp.arrays(
+    np.float64, st.tuples(st.integers(1, 3), st.sampled_from([784, 3])), elements=odd_values, fill=odd_values
+)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(images=st.one_of(pixel_images, odd_images, pixel_images.map(lambda images: images[:, ::-1])))
+def test_npy_body_is_byte_for_byte_the_body_np_save_made(images):
+    assert scoring.npy_body(images) == npy_body_before(images)
 
 
 def test_tutorial_body_is_json_of_the_list(sample_data):
@@ -134,6 +168,87 @@ def test_predict_chunks_requests(fake_server, sample_data):
     assert labels.tolist() == [0] * 6
     with pytest.raises(ValueError, match="chunk_rows must be >= 1"):
         scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], chunk_rows=0)
+
+
+class _EchoHandler(_Handler):
+    """Answers each .npy chunk with the labels written in its images (first pixel x 255); 500 from the
+    request number ``fail_at`` on."""
+
+    fail_at = 10**9
+    received = 0
+    answered = 0
+    lock = threading.Lock()
+    #: A chunk whose first label is ``held_label`` is answered only once ``release`` is set.
+    held_label = -1
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with self.lock:
+            type(self).received += 1
+            failing = type(self).received >= self.fail_at
+        first_pixels = np.load(io.BytesIO(body))[:, 0]
+        labels = first_pixels if first_pixels.dtype == np.uint8 else np.rint(first_pixels * 255)
+        if labels[0] == self.held_label:
+            self.release.wait(timeout=60)
+        with self.lock:
+            type(self).answered += 1
+        self.send_response(500 if failing else 200)
+        self.end_headers()
+        self.wfile.write(b"boom" if failing else json.dumps([int(label) for label in labels]).encode())
+
+
+@pytest.fixture
+def echo_server(fake_server) -> Iterator[tuple[str, type[_EchoHandler]]]:
+    handler = type("Echo", (_EchoHandler,), {"lock": threading.Lock(), "release": threading.Event()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/score", handler
+    server.shutdown()
+    server.server_close()
+
+
+def labelled_images(count: int) -> np.ndarray:
+    images = np.zeros((count, 784))
+    images[:, 0] = np.arange(count) % 10 / 255.0
+    return images
+
+
+@pytest.mark.parametrize(("connections", "chunk_rows"), [(1, 3), (2, 1), (3, 4), (5, 100)])
+def test_predict_returns_the_labels_in_order_whatever_the_connections(echo_server, connections, chunk_rows):
+    url, handler = echo_server
+    images = labelled_images(23)
+    labels = scoring.predict(scoring.ServiceEndpoint(url), images, chunk_rows=chunk_rows, connections=connections)
+    assert labels.tolist() == [index % 10 for index in range(23)]
+    assert handler.received == -(-23 // chunk_rows)
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_predict_stops_sending_after_a_failed_chunk(echo_server, connections):
+    url, handler = echo_server
+    handler.fail_at = 2
+    with pytest.raises(ServiceCallError, match="500"):
+        scoring.predict(scoring.ServiceEndpoint(url), labelled_images(40), chunk_rows=2, connections=connections)
+    assert handler.received <= 2 + connections - 1  # up to the failed chunk, and what was already in flight
+
+
+def test_a_failed_chunk_does_not_wait_for_the_chunk_in_flight_on_the_other_connection(echo_server):
+    url, handler = echo_server
+    handler.fail_at, handler.held_label = 1, 1  # the first request fails; the chunk of label 1 is held
+    images = labelled_images(2)
+    try:
+        with pytest.raises(ServiceCallError, match="500"):
+            scoring.predict(scoring.ServiceEndpoint(url), images, chunk_rows=1, connections=2)
+        assert handler.answered <= 1  # the held chunk is still unanswered: predict did not wait for it
+    finally:
+        handler.release.set()
+
+
+def test_predict_refuses_zero_connections(fake_server, sample_data):
+    url, _handler = fake_server
+    with pytest.raises(ValueError, match="connections must be >= 1"):
+        scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], connections=0)
 
 
 def test_predict_tutorial_is_the_tutorials_service_run(sample_data):

@@ -6,8 +6,9 @@ Three ways, one answer:
   with the JSON document of ``json.dumps(array.tolist())`` (the tutorial's ``str(list(row))`` is
   not JSON under numpy 2);
 - :func:`predict`: the default, fast and lean path: the images as ``.npy`` bodies in chunks over
-  one kept-alive connection (uint8 pixels when the images are exactly ``pixels / 255.0``, as the
-  tutorial's are, so nothing is rounded; float64 otherwise);
+  two kept-alive connections, so that one chunk travels while the service predicts the other
+  (uint8 pixels when the images are exactly ``pixels / 255.0``, as the tutorial's are, so nothing is
+  rounded; float64 otherwise);
 - :func:`call_http`: the tutorial's raw HTTP POST with ``requests``, optionally with a key.
 
 Keys come from the argument, the ``MNIST_ACI_SERVICE_KEY`` environment variable or the service
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +32,11 @@ from .errors import ServiceCallError, sdk_message
 from .service import ScoringService
 from .tutorial import KEY_ENV
 
-DEFAULT_CHUNK_ROWS = 1000
+DEFAULT_CHUNK_ROWS = 2000
+#: Requests :func:`predict` keeps in flight: one uploads while the service predicts the other. Not more: a
+#: managed online endpoint refuses (429) requests beyond 2 x ``max_concurrent_requests_per_instance``
+#: (default 1) x instances in parallel, and AKS queues requests beyond ``replica_max_concurrent_requests``.
+DEFAULT_CONNECTIONS = 2
 DEFAULT_TIMEOUT_S = 120.0
 JSON_TYPE = "application/json"
 #: The header in which a managed endpoint's 424 carries the status its container answered.
@@ -47,16 +54,22 @@ def tutorial_body(images: np.ndarray) -> bytes:
     return orjson.dumps({"data": array}, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def as_pixels(images: np.ndarray) -> np.ndarray | None:
+    """The uint8 pixels whose ``/ 255.0`` is exactly ``images``, or None if there are none."""
+    with np.errstate(over="ignore", invalid="ignore"):  # NaN, infinities, values out of 0..255 fail the check
+        scaled = np.multiply(images, 255.0, dtype=np.float64)
+        np.rint(scaled, out=scaled)
+        pixels = scaled.astype(np.uint8)
+    np.divide(pixels, 255.0, out=scaled)
+    return pixels if np.array_equal(scaled, images) else None
+
+
 def npy_body(images: np.ndarray) -> bytes:
     """A ``.npy`` body for the images: uint8 when that is lossless (images == pixels / 255.0)."""
     images = np.asarray(images)
-    pixels = np.rint(images * 255.0)
-    if np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= 255:
-        as_uint8 = pixels.astype(np.uint8)
-        if np.array_equal(as_uint8 / 255.0, images):
-            images = as_uint8
+    pixels = as_pixels(images)
     buffer = io.BytesIO()
-    np.save(buffer, images, allow_pickle=False)
+    np.save(buffer, images if pixels is None else pixels, allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -205,23 +218,50 @@ def predict(
     key: str | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     headers: dict[str, str] | None = None,
+    connections: int = DEFAULT_CONNECTIONS,
 ) -> np.ndarray:
-    """Predicted labels for ``images`` (n, 784), sent as ``.npy`` chunks over one connection.
+    """Predicted labels for ``images`` (n, 784), sent as ``.npy`` chunks of ``chunk_rows`` images.
 
-    ``headers`` are sent with every request besides the key's (for example
-    ``{"azureml-model-deployment": "green"}`` to score one deployment of an endpoint).
+    ``connections`` kept-alive connections carry them, each one request at a time, so that the next
+    chunk is encoded and uploaded while the service predicts the current one; labels come back in
+    order. A failed chunk raises its error at its turn, and no chunk is sent after the failure (one
+    already in flight on another connection is not waited for). ``headers`` are sent
+    with every request besides the key's (for example ``{"azureml-model-deployment": "green"}`` to
+    score one deployment of an endpoint).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1. Got {chunk_rows} instead.")
+    if connections < 1:
+        raise ValueError(f"connections must be >= 1. Got {connections} instead.")
     headers = {**(headers or {}), **auth_headers(service, key)}
-    labels = []
-    with requests.Session() as session:
-        for start in range(0, len(images), chunk_rows):
-            chunk = images[start : start + chunk_rows]
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    failed = threading.Event()
+
+    def send(start: int) -> np.ndarray:
+        if failed.is_set():  # a chunk after the failed one: its error is raised first, in order
+            raise ServiceCallError("not sent: an earlier chunk failed")
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            sessions.append(local.session)
+        chunk = images[start : start + chunk_rows]
+        try:
             answer = post_to_service(
-                service, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=session
+                service, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=local.session
             )
-            labels.append(_labels(answer, len(chunk)))
+            return _labels(answer, len(chunk))
+        except BaseException:
+            failed.set()
+            raise
+
+    pool = ThreadPoolExecutor(connections, thread_name_prefix="mnist-aci-predict")
+    try:
+        labels = list(pool.map(send, range(0, len(images), chunk_rows)))
+    finally:
+        failed.set()  # on an error or Ctrl-C: chunks not yet started are not sent, and the caller does not
+        pool.shutdown(wait=False, cancel_futures=True)  # wait for one in flight (its own timeout ends it)
+        for session in sessions:
+            session.close()
     return np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
 
 
