@@ -291,7 +291,7 @@ def test_a_body_that_is_not_json_is_refused_before_it_is_sent(workspace, ml_clie
 def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml_client, registered, sample_data):
     service = deploy_to(ml_client, registered, name="mnist-ep-busy")
     (blue,) = workspace.endpoints["mnist-ep-busy"].deployments.values()
-    blue.concurrent = 1  # one request in flight: the deployment's limit (1 per instance, 1 instance)
+    blue.concurrent = 2  # in flight: the limit (2 x 1 request per instance x 1 instance)
     with pytest.raises(ServiceCallError, match="429") as refused:
         predict(service, sample_data.x_test[:2])
     assert refused.value.status == 429

@@ -60,8 +60,9 @@ ENDPOINT_TAGS = {"data": "MNIST", "method": "sklearn"}
 _INVOKE_LOCK = threading.Lock()
 #: How the deployment serves requests: the service's defaults are 5 s and one request at a time per instance
 #: (the recorded deployment answer: ``requestTimeout PT5S``, ``maxConcurrentRequestsPerInstance 1``). The
-#: package sends one request at a time, of at most :data:`REQUEST_ROWS` images; 30 s leaves a small instance
-#: room for a cold start and a full request.
+#: package keeps at most two requests in flight (``predict``'s connections, within the 2 x per-instance limit of
+#: managed endpoints), of at most :data:`REQUEST_ROWS` images; 30 s leaves a small instance room for a cold start
+#: and a full request.
 REQUEST_TIMEOUT_MS = 30_000
 MAX_CONCURRENT_REQUESTS = 1
 #: Images per JSON request of the tutorial's call on an endpoint (about 5 MB of JSON for MNIST): the whole test

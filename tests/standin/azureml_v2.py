@@ -812,8 +812,8 @@ class WorkspaceV2:
     def score(self, request: Request, match: re.Match[str]) -> Response:
         """``https://<endpoint>.eastus.inference.ml.azure.com/score`` (OD[-3]). Key in ``Authorization:
         Bearer`` (401 otherwise); ``azureml-model-deployment`` picks a deployment, else the traffic does; a body
-        over :data:`MAX_REQUEST_BYTES` is 413; past ``maxConcurrentRequestsPerInstance`` x instances, 429;
-        past ``requestTimeout``, 408; any non-200 answer of the container becomes 424 with
+        over :data:`MAX_REQUEST_BYTES` is 413; past 2 x ``maxConcurrentRequestsPerInstance`` x instances in
+        parallel, 429; past ``requestTimeout``, 408; any non-200 answer of the container becomes 424 with
         ``ms-azureml-model-error-statuscode`` and the container's body."""
         host = request.headers.get("X-Standin-Host", "")
         endpoint = self.endpoints.get(host.split(".")[0])
@@ -834,7 +834,9 @@ class WorkspaceV2:
 
     def _relay(self, request: Request, deployment: Deployment) -> Response:
         settings = deployment.properties["requestSettings"]
-        limit = int(settings["maxConcurrentRequestsPerInstance"]) * int(deployment.body["sku"]["capacity"])
+        # Beyond max_concurrent_requests_per_instance requests wait; beyond twice that per instance, 429 (Azure ML's
+        # troubleshooting of HTTP 429 for managed online endpoints).
+        limit = 2 * int(settings["maxConcurrentRequestsPerInstance"]) * int(deployment.body["sku"]["capacity"])
         with self._lock:
             if deployment.concurrent >= limit:
                 return azure_error(
