@@ -22,7 +22,13 @@ from werkzeug.wrappers import Response
 
 from mnist_aci import deploy_model, predict, registry, tutorial_body
 from mnist_aci.deployment import CONTRACT_NOTE, aks_config, delete_service
-from mnist_aci.errors import DeploymentError, ModelNotFoundError, VersionMismatchError, WorkspaceError
+from mnist_aci.errors import (
+    DeploymentError,
+    EnvironmentSpecError,
+    ModelNotFoundError,
+    VersionMismatchError,
+    WorkspaceError,
+)
 from mnist_aci.versions import python_minor, runtime_versions
 from mnist_aci.workspace import load_workspace
 
@@ -201,6 +207,18 @@ def test_the_contract_is_published_only_where_the_server_lacks_it(tmp_path, monk
     monkeypatch.setenv("AML_APP_ROOT", str(unwritable))
     score.publish_contract()
     assert "the contract stays unpublished" in capsys.readouterr().out
+
+
+def test_an_environment_the_image_cannot_install_is_refused_before_any_deployment(
+    azure_v1, workspace, small_model_file
+):
+    """A model saved under Python 3.13 with numpy 1.26.4, which has no wheel for it: resolved for the image first."""
+    model = registry.register_model(workspace, small_model_file, properties={"python": "3.13.0"})
+    environment = registry.register_environment(workspace, registry.model_versions(model))
+
+    with pytest.raises(EnvironmentSpecError, match=r"cannot be installed on the cloud image .*Python 3\.13"):
+        deploy_model("aci", model, workspace=workspace, environment=environment)
+    assert posted_services(azure_v1) == []
 
 
 # -- what a user sees when Azure refuses or fails --------------------------------------------------------------

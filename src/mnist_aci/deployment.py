@@ -286,7 +286,8 @@ def deploy(
 ) -> Service:
     """The ACI/AKS targets: deploy a registered ``azureml.core.Model`` with ``environment`` and wait.
 
-    The environment's pins must match the model's versions record. ``deployment_config`` defaults
+    The environment's pins must match the model's versions record and install on the image (resolved here
+    first). ``deployment_config`` defaults
     to :func:`aci_config` (``aks`` needs :func:`aks_config`). ``preflight(model_file, entry_script)``,
     when given, runs on a downloaded copy of the model after the pin check and before any deployment.
     """
@@ -294,6 +295,7 @@ def deploy(
         raise TargetError("Target 'aks' needs deployment_config=aks_config(compute_target_name=...).")
     script = resolve_entry_script(entry_script)
     registry.check_environment_pins(environment, registry.model_versions(model))
+    registry.check_environment_installs(environment)
     if preflight is not None:
         with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
             preflight(download_model_file(model, folder), script)

@@ -24,6 +24,7 @@ from .versions import (
     exact_pins,
     python_minor,
     read_versions,
+    resolve_serving_packages,
     runtime_versions,
     serving_pip_packages,
     versions_from_properties,
@@ -155,6 +156,14 @@ def check_environment_pins(environment: Any, model_versions: dict[str, str] | No
     """:func:`~mnist_aci.versions.check_serving_versions` of a model against an Azure ML environment's own pins."""
     where = f"environment {environment.name!r} version {environment.version}"
     check_serving_versions(model_versions, pinned_versions(environment), where)
+
+
+def check_environment_installs(environment: Any) -> None:
+    """Resolve an environment's pip packages for the cloud image (Linux x86_64, the environment's Python)
+    before any deployment: a pin the image cannot install fails here in seconds, not after its build."""
+    packages = [spec for spec in environment.python.conda_dependencies.pip_packages if not spec.startswith("-")]
+    python = pinned_versions(environment).get("python", runtime_versions()["python"])
+    resolve_serving_packages(packages, python)
 
 
 def model_versions(model: Any) -> dict[str, str] | None:

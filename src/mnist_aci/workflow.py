@@ -316,7 +316,7 @@ def run_job(options: JobOptions) -> JobResult:
     else:
         log.info("Azure ML SDK Version:  %s", sdk_version())
     result = JobResult()
-    if options.target == "endpoint":  # the environment a new model needs installs on the image: seconds, not a build
+    if options.target != "local":  # the environment a new model needs installs on the image: seconds, not a build
         resolve_serving_packages(serving_pip_packages(runtime_versions()), runtime_versions()["python"])
     data = load_dataset(options)
     result.data_source, result.used_sample = data.source, data.is_sample
