@@ -91,11 +91,10 @@ class Operation:
 
 
 @dataclass
-class Deployment:
+class Resource:
+    """An ARM resource as stored: its body (``name``, ``properties``...) and its running operation."""
+
     body: dict[str, Any]
-    container: Container | None = None
-    operation: Operation | None = None
-    concurrent: int = 0
 
     @property
     def name(self) -> str:
@@ -107,19 +106,17 @@ class Deployment:
 
 
 @dataclass
-class Endpoint:
-    body: dict[str, Any]
+class Deployment(Resource):
+    container: Container | None = None
+    operation: Operation | None = None
+    concurrent: int = 0
+
+
+@dataclass
+class Endpoint(Resource):
     keys: tuple[str, str] = field(default_factory=lambda: (uuid.uuid4().hex, uuid.uuid4().hex))
     deployments: dict[str, Deployment] = field(default_factory=dict)
     operation: Operation | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.body["name"])
-
-    @property
-    def properties(self) -> dict[str, Any]:
-        return self.body["properties"]  # type: ignore[no-any-return]
 
 
 @dataclass
