@@ -522,6 +522,15 @@ class WorkspaceV2:
             return azure_error(404, "UserError", f"Online endpoint {match['endpoint']} not found.")
         return found
 
+    def _deployment(self, match: re.Match[str]) -> tuple[Endpoint, Deployment] | Response:
+        found = self._endpoint(match)
+        if isinstance(found, Response):
+            return found
+        deployment = found.deployments.get(match["deployment"])
+        if deployment is None:
+            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        return found, deployment
+
     def get_endpoint(self, request: Request, match: re.Match[str]) -> Response:
         """OD[5]/OD[-8]: the endpoint; ``scoringUri`` null while it is being created; ``traffic`` holds the
         non-zero shares only (the SDK fills in zeros from the deployment list)."""
@@ -638,12 +647,10 @@ class WorkspaceV2:
 
     def get_deployment(self, request: Request, match: re.Match[str]) -> Response:
         """OD[-17]: the deployment, with the environment variables the service set once it succeeded."""
-        found = self._endpoint(match)
+        found = self._deployment(match)
         if isinstance(found, Response):
             return found
-        deployment = found.deployments.get(match["deployment"])
-        if deployment is None:
-            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        _endpoint, deployment = found
         return json_response(200, deployment.body)
 
     def put_deployment(self, request: Request, match: re.Match[str]) -> Response:
@@ -771,22 +778,20 @@ class WorkspaceV2:
     def delete_deployment(self, request: Request, match: re.Match[str]) -> Response:
         """202 with ``Location`` and ``Azure-AsyncOperation`` (spec: OnlineDeployments_Delete); 409 while an
         operation on it runs; a deployment with traffic cannot be deleted (400, the service's rule)."""
-        found = self._endpoint(match)
+        found = self._deployment(match)
         if isinstance(found, Response):
             return found
-        deployment = found.deployments.get(match["deployment"])
-        if deployment is None:
-            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        endpoint, deployment = found
         if deployment.operation is not None and deployment.operation.running:
             return azure_error(409, "Conflict", f"Deployment {deployment.name} has an operation in progress.")
-        if found.properties["traffic"].get(deployment.name):
+        if endpoint.properties["traffic"].get(deployment.name):
             return azure_error(400, "BadArgument", f"Deployment {deployment.name} takes traffic; move it first.")
         deployment.properties["provisioningState"] = "Deleting"
 
         def finish() -> None:
             if deployment.container is not None:
                 deployment.container.stop()
-            found.deployments.pop(deployment.name, None)
+            endpoint.deployments.pop(deployment.name, None)
 
         deployment.operation, headers = self._start_operation("odidp", finish)
         headers["Location"] = headers["Azure-AsyncOperation"].replace(MFE_STATUS, "mfeOperationResults")
@@ -794,12 +799,10 @@ class WorkspaceV2:
 
     def get_logs(self, request: Request, match: re.Match[str]) -> Response:
         """getLogs: body ``{"tail": n}``, answer ``{"content": "..."}`` (spec example ``getLogs.json``)."""
-        found = self._endpoint(match)
+        found = self._deployment(match)
         if isinstance(found, Response):
             return found
-        deployment = found.deployments.get(match["deployment"])
-        if deployment is None:
-            return azure_error(404, "UserError", f"Deployment {match['deployment']} not found.")
+        _endpoint, deployment = found
         tail = int(json.loads(request.get_data() or b"{}").get("tail") or 5000)
         content = deployment.container.logs(tail) if deployment.container is not None else ""
         return json_response(200, {"content": content})
