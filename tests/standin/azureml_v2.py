@@ -621,9 +621,14 @@ class WorkspaceV2:
                     deployment.container.stop()
             self.endpoints.pop(found.name, None)
 
-        found.operation, headers = self._start_operation("oeidp", finish)
+        found.operation, accepted = self._accept_delete("oeidp", finish)
+        return accepted
+
+    def _accept_delete(self, prefix: str, finish: Callable[[], None]) -> tuple[Operation, Response]:
+        """A DELETE's answer: 202 ``null`` with ``Azure-AsyncOperation`` and ``Location``, and its operation."""
+        operation, headers = self._start_operation(prefix, finish)
         headers["Location"] = headers["Azure-AsyncOperation"].replace(MFE_STATUS, "mfeOperationResults")
-        return Response("null", status=202, headers=headers, content_type="application/json")
+        return operation, Response("null", status=202, headers=headers, content_type="application/json")
 
     def _busy(self, endpoint: Endpoint) -> bool:
         operations = [endpoint.operation, *(d.operation for d in endpoint.deployments.values())]
@@ -793,9 +798,8 @@ class WorkspaceV2:
                 deployment.container.stop()
             endpoint.deployments.pop(deployment.name, None)
 
-        deployment.operation, headers = self._start_operation("odidp", finish)
-        headers["Location"] = headers["Azure-AsyncOperation"].replace(MFE_STATUS, "mfeOperationResults")
-        return Response("null", status=202, headers=headers, content_type="application/json")
+        deployment.operation, accepted = self._accept_delete("odidp", finish)
+        return accepted
 
     def get_logs(self, request: Request, match: re.Match[str]) -> Response:
         """getLogs: body ``{"tail": n}``, answer ``{"content": "..."}`` (spec example ``getLogs.json``)."""
