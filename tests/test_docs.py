@@ -214,6 +214,8 @@ def test_every_page_that_has_commands_is_run_by_a_test():
 @pytest.mark.server
 @pytest.mark.subprocess
 def test_readme_commands(tmp_path, small_model_file):
+    stale = subprocess.run(["make", "-q", ".venv/bin/.installed"], cwd=ROOT, check=False).returncode
+    assert stale == 0, "run `make .venv/bin/.installed` first: the sandbox shares .venv and must not sync it"
     sandbox = checkout_sandbox(tmp_path / "checkout")
     register_local_model(sandbox, small_model_file)
 
@@ -259,20 +261,28 @@ def test_how_to_endpoint(tmp_path, workspace_v2):
 
 
 def with_locked_dependencies(venv: Path) -> None:
-    """A virtual environment that sees this one's packages (a .pth file), with this one's setuptools in place
-    of the older one ``venv`` installs on Python 3.11 (which shadows it, and which pip would replace from PyPI).
-    The page's own ``python3.11 -m venv`` on it keeps both: ``ensurepip --upgrade`` never downgrades."""
+    """A virtual environment that sees this one's packages (a .pth file), with this one's pip and setuptools in
+    place of the older ones ``venv`` installs on Python 3.11 (which would shadow them, and which pip would
+    replace from PyPI). The page's own ``python3.11 -m venv`` on it keeps them: ensurepip never downgrades."""
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], check=True)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
-    setuptools = importlib.metadata.distribution("setuptools")
-    for file in setuptools.files or []:
-        source = Path(str(setuptools.locate_file(file)))
-        if source.is_file() and not file.parts[0].startswith(".."):
+    for name in ("pip", "setuptools"):
+        for own in importlib.metadata.distributions(name=name, path=[str(site)]):
+            for file in in_site_packages(own):
+                Path(str(own.locate_file(file))).unlink(missing_ok=True)
+        for folder in sorted(site.rglob("*"), reverse=True):  # the emptied folders (an empty .dist-info counts)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        ours = importlib.metadata.distribution(name)
+        for file in in_site_packages(ours):
             (site / file).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, site / file)
+            shutil.copy2(str(ours.locate_file(file)), site / file)
     (site / "locked-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
+
+
+def in_site_packages(distribution: importlib.metadata.Distribution) -> list[importlib.metadata.PackagePath]:
+    """The files of ``distribution`` under its site-packages folder (not its launchers in bin/)."""
+    return [file for file in distribution.files or [] if file.parts[0] != ".." and file.suffix != ".pyc"]
 
 
 @pytest.mark.server
