@@ -394,6 +394,7 @@ def test_how_to_wheel(tmp_path, small_model_file):
     printed = run_page(HOW_TO / "wheel.md", sandbox, user_environment(PIP_NO_INDEX="1"))
 
     assert (sandbox / "dist" / "mnist_aci-0.1.0-py3-none-any.whl").is_file()
+    assert (sandbox / "tutorial-venv" / "bin" / "mnist-aci").is_file()  # installed from the wheel
     assert "    entry script: score.py\n" in printed  # the one init wrote, from the installed wheel
     assert "Overall accuracy:" in printed
     assert (sandbox / "my-tutorial" / "outputs" / "metrics.json").is_file()
@@ -409,6 +410,7 @@ def test_how_to_workers(tmp_path, small_model_file):
 
     assert "Overall accuracy:" in printed
     assert "(deleted)" in printed
+    assert (sandbox / "outputs" / "service.log").read_text().count("Booting worker with pid") == 2
 
 
 PAGE_TESTS: dict[str, str] = {
