@@ -39,6 +39,7 @@ def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("module", "forbidden_import", "contract"),
     [
@@ -68,6 +69,7 @@ def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import
     assert "BROKEN" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
     package = tmp_path / "mnist_aci"
     shutil.copytree(ROOT / "src" / "mnist_aci", package, ignore=shutil.ignore_patterns("__pycache__"))
@@ -77,6 +79,7 @@ def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
     assert "mnist_aci.stray" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_every_service_class_satisfies_the_protocol(tmp_path):
     read_end, write_end = os.pipe()
     process = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -125,6 +128,7 @@ mnist_aci.delete_service(service)
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.server
 def test_the_library_prints_nothing_to_stdout_when_logging_is_not_configured(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}
