@@ -98,16 +98,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def check_port_free(port: int) -> None:
-    """Raise :class:`PortInUseError` if ``port`` on 127.0.0.1 is taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError as exc:
-            raise PortInUseError(
-                f"Port {port} on {HOST} is already in use ({exc.strerror}). Stop what listens there, "
-                "choose another port, or leave the port out to pick a free one."
-            ) from exc
+def bind_port(port: int | None) -> socket.socket:
+    """A socket bound to ``port`` on 127.0.0.1 (``None``: a free one the system picks), for the server to
+    listen on: held from the choice to the server's start, the port cannot be taken in between.
+    Raise :class:`PortInUseError` if ``port`` is taken."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind((HOST, port or 0))
+    except OSError as exc:
+        listener.close()
+        raise PortInUseError(
+            f"Port {port} on {HOST} is already in use ({exc.strerror}). Stop what listens there, "
+            "choose another port, or leave the port out to pick a free one."
+        ) from exc
+    return listener
 
 
 def stage_deployment(
@@ -320,10 +324,8 @@ def start_local_service(
         raise DeploymentError("The local target runs gunicorn, which needs Linux or macOS (on Windows, use WSL).")
     if workers < 1:
         raise TargetError(f"The local target needs workers >= 1 (scoring worker processes), got {workers}.")
-    if port is None:
-        port = free_port()
-    else:
-        check_port_free(port)
+    listener = bind_port(port)
+    port = int(listener.getsockname()[1])
     stage_dir = Path(tempfile.mkdtemp(prefix=f"mnist-aci-{name}-"))
     read_end, write_end = os.pipe()
     try:
@@ -352,7 +354,7 @@ def start_local_service(
         command = [
             sys.executable, "-m", "gunicorn",
             "--config", "python:mnist_aci._gunicorn_config",
-            "--bind", f"{HOST}:{port}",
+            "--bind", f"fd://{listener.fileno()}",
             "--workers", str(workers),
             "--worker-class", "gthread",
             "--threads", str(THREADS_PER_WORKER),
@@ -370,7 +372,7 @@ def start_local_service(
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(read_end,),
+                pass_fds=(read_end, listener.fileno()),
             )
     except BaseException:
         os.close(write_end)
@@ -378,6 +380,7 @@ def start_local_service(
         raise
     finally:
         os.close(read_end)
+        listener.close()  # the server listens on its own copy
     os.set_inheritable(write_end, False)
     return LocalWebservice(name, stage_dir, process, port, write_end)
 
