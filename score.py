@@ -18,26 +18,32 @@ This file imports nothing from mnist_aci: it runs as is in the Azure container.
 
 import glob
 import io
-import json
 import os
 import re
 import tempfile
 import tokenize
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import joblib
 import numpy as np
-from azureml_inference_server_http.api.aml_request import rawhttp
-from azureml_inference_server_http.api.aml_response import AMLResponse
+from azureml_inference_server_http.api.aml_request import rawhttp  # type: ignore[import-untyped]  # no py.typed
+from azureml_inference_server_http.api.aml_response import AMLResponse  # type: ignore[import-untyped]  # no py.typed
+from numpy.typing import NDArray
 from sklearn import config_context
 
+_loads: Callable[[bytes], object]
 try:
-    import orjson
+    from orjson import loads as _loads
 except ImportError:  # an environment without orjson still serves, with the standard parser
-    orjson = None
+    from json import loads as _loads
 try:
     import simdjson
 except ImportError:  # an older environment without pysimdjson still serves, through the whole-body parse
-    simdjson = None
+    if not TYPE_CHECKING:  # (mypy checks the code that runs with pysimdjson)
+        simdjson = None
+if TYPE_CHECKING:
+    from flask import Request  # what the server passes to run(); this script needs no flask at run time
 
 N_PIXELS = 784
 MAX_ROWS = 10_000
@@ -49,10 +55,10 @@ EXPECTED_FORM = (
     "or a .npy array of shape (n, 784) (uint8 0..255 or float 0..1) with Content-Type: "
     f"application/octet-stream; at most {MAX_ROWS} rows and {MAX_BODY_BYTES} bytes per request"
 )
+CONTRACT = "swagger3.json"  #: the contract published beside this script (OpenAPI 3, at /swagger.json?version=3)
 
 # The canonical body, {"data": [rows]} and nothing else, which is parsed a slice of rows at a time.
-# JSON's whitespace only (a regex \s would also take \f and \v, which JSON refuses).
-SPACE = rb"[ \t\n\r]*"
+SPACE = rb"[ \t\n\r]*"  # JSON's whitespace only (a regex \s would also take \f and \v, which JSON refuses)
 CANONICAL_HEAD = re.compile(rb"\A" + SPACE + rb"\{" + SPACE + rb'"data"' + SPACE + rb":" + SPACE + rb"\[")
 CANONICAL_TAIL = re.compile(rb"\]" + SPACE + rb"\}" + SPACE + rb"\Z")
 ROW_SEPARATOR = re.compile(SPACE + rb",")
@@ -61,45 +67,39 @@ ROWS_PER_SLICE = 100
 # classifiers (10 for one-vs-rest), and uint8 pixels are scaled one block at a time.
 ROWS_PER_PREDICT = 1000
 NON_FINITE = "the data holds NaN or infinite values; every pixel must be a finite number in 0..1"
-
 # The HTTP status of each kind of refusal.
-BAD_REQUEST = 400
-NOT_ALLOWED = 405
-REQUEST_TIMEOUT = 408
-TOO_LARGE = 413
-UNSUPPORTED_TYPE = 415
+BAD_REQUEST, NOT_ALLOWED, REQUEST_TIMEOUT, TOO_LARGE, UNSUPPORTED_TYPE = 400, 405, 408, 413, 415
+Images = NDArray[np.uint8] | NDArray[np.float64]  #: as parsed: uint8 pixels 0..255 (.npy only) or float64 in 0..1
 
-model = None
+
+class Classifier(Protocol):  # what the service needs of the model it loads: scikit-learn's predict()
+    def predict(self, images: NDArray[np.float64], /) -> NDArray[np.generic]: ...
+
+
+model: Classifier | None = None
 
 
 class PayloadError(ValueError):
     """A request the service cannot score; ``status`` is the HTTP status to answer."""
 
-    def __init__(self, message, status=BAD_REQUEST):
+    def __init__(self, message: str, status: int = BAD_REQUEST) -> None:
         super().__init__(message)
         self.status = status
 
 
-def too_many_rows(n_rows):
+def too_many_rows(n_rows: int) -> PayloadError:
     return PayloadError(f"{n_rows} rows is over the limit of {MAX_ROWS} per request", TOO_LARGE)
 
 
-def wrong_shape(shape):
+def wrong_shape(shape: tuple[int, ...]) -> PayloadError:
     return PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}")
 
 
-#: The contract published beside this script (OpenAPI 3, served at /swagger.json?version=3).
-CONTRACT = "swagger3.json"
-
-
-def publish_contract():
-    """Copy the contract beside this script into the server's app root, the only place it reads it from.
-
-    SDK v1 (ACI, AKS) unpacks this script's folder one level below the container's app root
-    (``/var/azureml-app/app/``); ``init()`` runs before the server reads its contract files. Nothing is copied
-    where the app root has the contract already (the local target, SDK v2); an app root that cannot be
-    written leaves the server's generic document, as without this copy.
-    """
+def publish_contract() -> None:
+    """Copy the contract beside this script into the server's app root, the only place it reads it from: SDK v1
+    (ACI, AKS) unpacks this script's folder one level below it (``/var/azureml-app/app/``), and ``init()`` runs before
+    the server reads its contract files. Nothing is copied where the app root has the contract already (the local
+    target, SDK v2); an app root that cannot be written leaves the server's generic document, as without this copy."""
     app_root = os.getenv("AML_APP_ROOT")
     source = os.path.join(os.path.dirname(os.path.abspath(__file__)), CONTRACT)
     if not app_root or not os.path.isfile(source) or os.path.exists(os.path.join(app_root, CONTRACT)):
@@ -113,7 +113,7 @@ def publish_contract():
         print(f"score.py: the contract stays unpublished ({app_root} refused it: {exc})")
 
 
-def init():
+def init() -> None:
     global model
     publish_contract()
     # AZUREML_MODEL_DIR is an environment variable created during deployment.
@@ -128,15 +128,8 @@ def init():
         raise TypeError(f"{model_path} holds a {type(model).__name__}, not a fitted model with predict()")
 
 
-def _loads(body):
-    if orjson is not None:
-        return orjson.loads(body)
-    return json.loads(body)
-
-
-def _check_rows(images):
-    """Shape (n, 784) with 1 <= n <= MAX_ROWS, and uint8 pixels or finite values in 0..1; returns uint8
-    pixels as they are, other images as float64."""
+def _check_rows(images: NDArray[Any]) -> Images:
+    """Shape (n, 784), 1 <= n <= MAX_ROWS, uint8 or finite 0..1: uint8 pixels returned as is, others as float64."""
     if images.ndim == 0 or images.shape[0] == 0:
         raise PayloadError("no images: the list of rows is empty")
     if images.ndim == 3 and images.shape[1:] == (28, 28):
@@ -157,18 +150,11 @@ def _check_rows(images):
     return images
 
 
-def _holds_booleans(rows, body):
-    """numpy turns booleans among numbers into 0/1: look for them, only when the text has any."""
-    if b"true" not in body and b"false" not in body:
-        return False
-    return any(type(value) is bool for row in rows for value in row)
-
-
-def _slice_rows(parser, piece, n_rows):
+def _slice_rows(parser: "simdjson.Parser", piece: bytes, n_rows: int) -> NDArray[np.float64] | None:
     """The float64 rows of ``[piece]`` if it is exactly ``n_rows`` flat rows of N_PIXELS numbers, else None."""
     try:
         rows = parser.parse(b"[" + piece + b"]")
-        if len(rows) != n_rows:
+        if not isinstance(rows, simdjson.Array) or len(rows) != n_rows:
             return None
         if not all(isinstance(row, simdjson.Array) and len(row) == N_PIXELS for row in rows):
             return None
@@ -179,13 +165,10 @@ def _slice_rows(parser, piece, n_rows):
         return None
 
 
-def _parse_in_slices(body):
-    """The canonical body read by simdjson ROWS_PER_SLICE rows at a time straight into one float64 array:
-    no Python floats, and only one slice's parse at a time in memory.
-
-    Returns None without simdjson, and for any body not in that exact form: the whole-body parse then
-    decides, and explains what is wrong.
-    """
+def _parse_in_slices(body: bytes) -> NDArray[np.float64] | None:
+    """The canonical body read by simdjson ROWS_PER_SLICE rows at a time straight into one float64 array: no
+    Python floats, and only one slice's parse at a time in memory. Returns None without simdjson, and for any
+    body not in that exact form: the whole-body parse then decides, and explains what is wrong."""
     head, tail = CANONICAL_HEAD.match(body), CANONICAL_TAIL.search(body)
     if simdjson is None or head is None or tail is None:
         return None
@@ -193,27 +176,24 @@ def _parse_in_slices(body):
     row_ends = head.end() + 1 + np.flatnonzero(text == ord("]"))  # just after each row, if the body is canonical
     if not 0 < len(row_ends) <= MAX_ROWS:
         return None
-    cuts = row_ends[ROWS_PER_SLICE - 1 : -1 : ROWS_PER_SLICE].tolist()
+    cuts: list[int] = row_ends[ROWS_PER_SLICE - 1 : -1 : ROWS_PER_SLICE].tolist()
     images = np.empty((len(row_ends), N_PIXELS))
     parser = simdjson.Parser()
     first = 0
     for start, stop in zip([head.end(), *cuts], [*cuts, tail.start()], strict=True):
         if start != head.end():  # a slice after the first starts with the comma between two rows
-            separator = ROW_SEPARATOR.match(body, start)
-            if separator is None:
+            if (separator := ROW_SEPARATOR.match(body, start)) is None:
                 return None
             start = separator.end()
-        piece = body[start:stop]
-        n_rows = piece.count(b"]")
-        rows = _slice_rows(parser, piece, n_rows)
-        if rows is None:
+        n_rows = body.count(b"]", start, stop)
+        if (rows := _slice_rows(parser, body[start:stop], n_rows)) is None:
             return None
         images[first : first + n_rows] = rows
         first += n_rows
     return images
 
 
-def _parse_whole(body):
+def _parse_whole(body: bytes) -> Images:
     """Images from the JSON body parsed whole (Python objects): any layout, and the explanation of any refusal."""
     if not body:
         raise PayloadError("the request body is empty")
@@ -230,34 +210,32 @@ def _parse_whole(body):
         raise PayloadError('"data" must be a list of rows, each a list of numbers')
     if len(rows) > MAX_ROWS:
         raise too_many_rows(len(rows))
-    bad_lengths = {len(row) for row in rows} - {N_PIXELS}
-    if bad_lengths:
+    if bad_lengths := {len(row) for row in rows} - {N_PIXELS}:
         raise PayloadError(f"every row must hold {N_PIXELS} numbers, found rows of {sorted(bad_lengths)[:5]}")
     try:
         images = np.array(rows)
     except ValueError as exc:
         raise PayloadError(f'"data" is not a rectangular list of numbers ({exc})') from None
-    if images.dtype.kind not in "fiu" or _holds_booleans(rows, body):
+    # numpy turns booleans among numbers into 0/1: look for them, only when the text has any.
+    booleans = (b"true" in body or b"false" in body) and any(type(value) is bool for row in rows for value in row)
+    if images.dtype.kind not in "fiu" or booleans:
         raise PayloadError('"data" must hold only numbers (no strings, booleans, nulls or nested lists)')
     return _check_rows(images.astype(np.float64, copy=False))
 
 
-def parse_json(body):
+def parse_json(body: bytes) -> Images:
     """Images from the tutorial's JSON body ``{"data": [[784 numbers], ...]}``."""
-    images = _parse_in_slices(body)
-    return _parse_whole(body) if images is None else _check_rows(images)
+    return _parse_whole(body) if (images := _parse_in_slices(body)) is None else _check_rows(images)
 
 
-def parse_npy(body):
-    """Images from a .npy body: uint8 pixels 0..255 (returned as they are: see as_float) or float 0..1.
-
-    The header is checked before any memory is allocated: a header may claim any shape.
-    """
+def parse_npy(body: bytes) -> Images:
+    """Images from a .npy body: uint8 pixels 0..255 (returned as they are: see as_float) or float 0..1. The header
+    is checked before any memory is allocated: a header may claim any shape."""
     stream = io.BytesIO(body)
     try:
-        version = np.lib.format.read_magic(stream)
+        version = np.lib.format.read_magic(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(stream)
+        shape, fortran_order, dtype = read_header(stream)  # type: ignore[no-untyped-call]  # (numpy's stub)
     except (ValueError, OSError, EOFError, TypeError, SyntaxError, tokenize.TokenError) as exc:
         raise PayloadError(f"the body is not a readable .npy array ({str(exc)[:200]})") from None
     if dtype != np.uint8 and dtype.kind != "f":
@@ -267,17 +245,21 @@ def parse_npy(body):
     if shape[0] > MAX_ROWS:
         raise too_many_rows(shape[0])
     count = int(np.prod(shape))
-    if len(body) - stream.tell() != count * dtype.itemsize:
-        raise PayloadError(
-            f"the .npy body holds {len(body) - stream.tell()} data bytes, its header announces {count * dtype.itemsize}"
-        )
+    data_bytes, announced = len(body) - stream.tell(), count * dtype.itemsize
+    if data_bytes != announced:
+        raise PayloadError(f"the .npy body holds {data_bytes} data bytes, its header announces {announced}")
     images = np.frombuffer(body, dtype=dtype, count=count, offset=stream.tell())
     return _check_rows(images.reshape(shape, order="F" if fortran_order else "C"))
 
 
-def _read_body(request):
-    length = request.content_length
-    if length is not None and length > MAX_BODY_BYTES:
+def parse_request(request: "Request") -> Images:
+    """Images from an HTTP request: method, content type, then the body's size, each checked in turn."""
+    if request.method != "POST":
+        raise PayloadError(f"{request.method} is not supported on /score; use POST", NOT_ALLOWED)
+    content_type = (request.mimetype or "").lower()
+    if content_type != JSON_TYPE and content_type not in NPY_TYPES:
+        raise PayloadError(f"unsupported Content-Type {content_type or '(none)'!r}", UNSUPPORTED_TYPE)
+    if (length := request.content_length) is not None and length > MAX_BODY_BYTES:
         raise PayloadError(f"the body of {length} bytes is over the limit of {MAX_BODY_BYTES}", TOO_LARGE)
     try:
         body = request.stream.read(MAX_BODY_BYTES + 1)
@@ -285,50 +267,33 @@ def _read_body(request):
         raise PayloadError("the body stopped arriving before its end", REQUEST_TIMEOUT) from None
     if len(body) > MAX_BODY_BYTES:
         raise PayloadError(f"the body is over the limit of {MAX_BODY_BYTES} bytes", TOO_LARGE)
-    return body
+    return parse_json(body) if content_type == JSON_TYPE else parse_npy(body)
 
 
-def parse_request(request):
-    """Images from an HTTP request (method, content type and body checked)."""
-    if request.method != "POST":
-        raise PayloadError(f"{request.method} is not supported on /score; use POST", NOT_ALLOWED)
-    content_type = (request.mimetype or "").lower()
-    if content_type == JSON_TYPE:
-        return parse_json(_read_body(request))
-    if content_type in NPY_TYPES:
-        return parse_npy(_read_body(request))
-    raise PayloadError(f"unsupported Content-Type {content_type or '(none)'!r}", UNSUPPORTED_TYPE)
-
-
-def as_float(images):
+def as_float(images: Images) -> NDArray[np.float64]:
     """float64 images in 0..1: uint8 pixels divided by 255.0, exactly as the tutorial scales them."""
-    return images / 255.0 if images.dtype == np.uint8 else images
+    return (images / 255.0 if images.dtype == np.uint8 else images).astype(np.float64, copy=False)  # no copy
 
 
-def predict(images):
-    """The model's labels for the images, ROWS_PER_PREDICT at a time; they are checked finite already,
-    so the model's classifiers need not check them again."""
+def predict(images: Images) -> NDArray[np.generic]:
+    """The model's labels, ROWS_PER_PREDICT images at a time, which its classifiers need not check: they are finite."""
+    assert model is not None, "init() loads the model before the server calls run()"
     with config_context(assume_finite=True):
         blocks = [images[start : start + ROWS_PER_PREDICT] for start in range(0, len(images), ROWS_PER_PREDICT)]
         return np.concatenate([model.predict(as_float(block)) for block in blocks])
 
 
-def error_response(error):
-    return AMLResponse({"error": str(error), "expected": EXPECTED_FORM}, error.status, json_str=True)
-
-
-@rawhttp
-def run(raw_data):
+@rawhttp  # type: ignore[untyped-decorator]  # azureml-inference-server-http ships no type information
+def run(raw_data: "Request | str | bytes") -> list[int] | AMLResponse:
     """Predicted labels for the images in ``raw_data`` (an HTTP request, or the tutorial's JSON text)."""
     try:
-        if isinstance(raw_data, (str, bytes)):
-            images = parse_json(raw_data.encode("utf-8") if isinstance(raw_data, str) else raw_data)
-        else:
-            images = parse_request(raw_data)
-    except PayloadError as error:
-        return error_response(error)
+        body = raw_data.encode("utf-8") if isinstance(raw_data, str) else raw_data
+        images = parse_json(body) if isinstance(body, bytes) else parse_request(body)
+    except PayloadError as refusal:
+        error = refusal
     except MemoryError:
-        too_large = PayloadError("the request is too large for this service's memory; send fewer rows", TOO_LARGE)
-        return error_response(too_large)
-    # you can return any data type as long as it is JSON-serializable
-    return predict(images).tolist()
+        error = PayloadError("the request is too large for this service's memory; send fewer rows", TOO_LARGE)
+    else:
+        # you can return any data type as long as it is JSON-serializable
+        return predict(images).tolist()
+    return AMLResponse({"error": str(error), "expected": EXPECTED_FORM}, error.status, json_str=True)

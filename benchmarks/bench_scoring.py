@@ -36,7 +36,7 @@ import requests
 
 from mnist_aci import load_model, save_model, scoring, train_model
 from mnist_aci.data import load_mnist
-from mnist_aci.local_service import LocalWebservice, start_local_service
+from mnist_aci.local.service import LocalWebservice, start_local_service
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 5

@@ -24,7 +24,7 @@ from bench_scoring import benchmark_arguments, project_sender, under_load
 
 from mnist_aci import load_model, save_model, scoring, train_model
 from mnist_aci.data import load_mnist
-from mnist_aci.local_service import start_local_service
+from mnist_aci.local.service import start_local_service
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_COUNTS = (1, 2)

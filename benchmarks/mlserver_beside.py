@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 import requests
 
-from mnist_aci.local_service import free_port
+from mnist_aci.local.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MLSERVER = ROOT / ".tools" / "mlserver" / "bin" / "mlserver"

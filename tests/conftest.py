@@ -30,7 +30,8 @@ from standin.azureml_v1_services import WebservicesV1
 from standin.azureml_v2 import WorkspaceV2
 
 from mnist_aci.data import load_mnist, load_sample
-from mnist_aci.local_service import SERVER_APP, LocalWebservice, start_local_service
+from mnist_aci.local.server import SERVER_APP
+from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.training import load_model, save_model, train_model
 from mnist_aci.versions import UV_ENV
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import inspect
 import os
@@ -9,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 from unittest import mock
 
@@ -18,9 +20,11 @@ from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
 from conftest import ROOT, SCORE_PY
 
 import mnist_aci
+import mnist_aci.targets
 from mnist_aci._progress import hide_progress
-from mnist_aci.endpoint import EndpointService
-from mnist_aci.local_service import LocalWebservice
+from mnist_aci.azure_v2.endpoint import EndpointService
+from mnist_aci.local.server import ServerProcess
+from mnist_aci.local.service import LocalWebservice
 from mnist_aci.scoring import ServiceEndpoint
 from mnist_aci.service import ScoringService, Service
 
@@ -39,40 +43,59 @@ def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+FAMILIES = "Target families never import each other"
+
+
+def copy_of_the_package(tmp_path: Path) -> Path:
+    """A copy of the package under ``tmp_path``, checked to keep every contract before a test breaks one."""
+    package = tmp_path / "mnist_aci"
+    shutil.copytree(ROOT / "src" / "mnist_aci", package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert lint_imports(tmp_path).returncode == 0
+    return package
+
+
 @pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("module", "forbidden_import", "contract"),
     [
-        ("local_service.py", "from . import deployment", "The local target family does not import the Azure ones"),
-        ("model_store.py", "from . import endpoint_assets", "The local target family does not import the Azure ones"),
-        ("registry.py", "from . import model_store", "The Azure SDK v1 target family does not import the local"),
-        ("deployment.py", "from . import endpoint", "The Azure SDK v1 target family does not import the local"),
-        ("endpoint.py", "from . import registry", "The Azure SDK v2 target family does not import the local"),
-        (
-            "endpoint_assets.py",
-            "from . import local_service",
-            "The Azure SDK v2 target family does not import the local",
-        ),
+        ("local/service.py", "from ..azure_v1 import deployment", FAMILIES),
+        ("local/store.py", "from ..azure_v2 import assets", FAMILIES),
+        ("azure_v1/registry.py", "from ..local import store", FAMILIES),
+        ("azure_v1/deployment.py", "from ..azure_v2 import endpoint", FAMILIES),
+        ("azure_v2/endpoint.py", "from ..azure_v1 import registry", FAMILIES),
+        ("azure_v2/assets.py", "from ..local import service", FAMILIES),
         ("scoring.py", "from . import targets", "Layers"),
+        ("service.py", "from .local import store", "Layers"),
         ("errors.py", "from . import tutorial", "Layers"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import, contract):
-    package = tmp_path / "mnist_aci"
-    shutil.copytree(ROOT / "src" / "mnist_aci", package, ignore=shutil.ignore_patterns("__pycache__"))
-    assert lint_imports(tmp_path).returncode == 0
+    package = copy_of_the_package(tmp_path)
     with (package / module).open("a") as source:
         source.write(f"\n{forbidden_import}  # noqa\n")
     result = lint_imports(tmp_path)
     assert result.returncode != 0
-    assert f"{contract}" in result.stdout
+    assert contract in result.stdout
     assert "BROKEN" in result.stdout
 
 
 @pytest.mark.subprocess
+@pytest.mark.parametrize(("family", "other"), [("local", "azure_v1"), ("azure_v1", "azure_v2"), ("azure_v2", "local")])
+def test_a_new_module_in_a_family_is_under_the_contracts_without_being_listed(tmp_path, family, other):
+    package = copy_of_the_package(tmp_path)
+    (package / family / "newcomer.py").write_text(
+        f'"""A module nobody listed."""\n\nfrom ..{other} import __name__ as _\n'
+    )
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert FAMILIES in result.stdout
+    assert "BROKEN" in result.stdout
+    assert f"mnist_aci.{family}.newcomer" in result.stdout
+
+
+@pytest.mark.subprocess
 def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
-    package = tmp_path / "mnist_aci"
-    shutil.copytree(ROOT / "src" / "mnist_aci", package, ignore=shutil.ignore_patterns("__pycache__"))
+    package = copy_of_the_package(tmp_path)
     (package / "stray.py").write_text('"""Not in any layer."""\n')
     result = lint_imports(tmp_path)
     assert result.returncode != 0
@@ -84,7 +107,7 @@ def test_every_service_class_satisfies_the_protocol(tmp_path):
     read_end, write_end = os.pipe()
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
-    local = LocalWebservice("protocol", tmp_path, process, 1, write_end)
+    local = LocalWebservice("protocol", ServerProcess(process, tmp_path, write_end), 1)
     os.close(read_end)
     try:
         assert isinstance(local, Service)
@@ -115,7 +138,7 @@ QUIET_USE = """
 import numpy as np
 import mnist_aci
 from mnist_aci._progress import hide_progress
-from mnist_aci.model_store import LocalModelStore
+from mnist_aci.local.store import LocalModelStore
 
 data = mnist_aci.resolve_dataset(download=False)
 model = mnist_aci.train_model(data.x_train[:500], data.y_train[:500])
@@ -159,10 +182,46 @@ def test_show_progress_shows_the_progress_lines_on_stdout(capsys, sample_data):
 
 
 def test_the_public_api_fits_one_screen_and_is_all_importable():
-    assert len(mnist_aci.__all__) <= 45
+    assert len(mnist_aci.__all__) <= 41  # 40 names and __version__
     for name in mnist_aci.__all__:
         assert getattr(mnist_aci, name) is not None
     assert mnist_aci.__version__ == importlib.metadata.version("mnist-aci")
     for name in mnist_aci.__all__:
         if name != "__version__":
             assert name in mnist_aci.__doc__, f"{name} is public but not in the module's API table"
+
+
+def target_name_comparisons(path: Path) -> list[str]:
+    """Comparisons of anything with a target's name (``x == "aci"``, ``x in ("local", ...)``) in a module."""
+    names = set(mnist_aci.targets.TARGET_TABLE)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            constants = [part for part in ast.walk(node) if isinstance(part, ast.Constant)]
+            if any(constant.value in names for constant in constants):
+                found.append(ast.unparse(node))
+    return found
+
+
+@pytest.mark.parametrize("module", ["workflow.py", "cli.py", "targets.py"])
+def test_the_flow_and_the_command_line_never_branch_on_a_target_name(module):
+    assert target_name_comparisons(ROOT / "src" / "mnist_aci" / module) == []
+
+
+def test_a_comparison_with_a_target_name_is_found(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text('if options.target == "aks":\n    pass\nok = target in ("local", "x")\n')
+    assert target_name_comparisons(sample) == ["options.target == 'aks'", "target in ('local', 'x')"]
+
+
+def test_every_module_fits_300_lines_and_the_dispatch_reads_no_signatures():
+    package = ROOT / "src" / "mnist_aci"
+    sources = [*(path for path in package.rglob("*.py") if "files" not in path.parts), ROOT / "score.py"]
+    too_long = {str(path.relative_to(ROOT)): n for path in sources if (n := len(path.read_text().splitlines())) > 300}
+    assert too_long == {}
+    assert "inspect" not in (ROOT / "src" / "mnist_aci" / "targets.py").read_text()
+
+
+def test_mypy_checks_score_py():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "score.py" in config["tool"]["mypy"]["files"]

@@ -8,8 +8,8 @@ from azureml.exceptions import WebserviceException
 from hypothesis import given, strategies as st
 from msrest.exceptions import HttpOperationError
 
-from mnist_aci.azure_errors import azure_ml_call, describe, is_sdk_v1_error, retry_after_s, sdk_status
-from mnist_aci.errors import DeploymentError, WorkspaceError
+from mnist_aci.azure_v1.sdk_errors import azure_ml_call, describe, retry_after_s, sdk_status
+from mnist_aci.errors import DeploymentError, WorkspaceError, is_sdk_v1_error
 
 BAD_RESPONSE = (
     "Received bad response from Model Management Service:\nResponse Code: {status}\n"

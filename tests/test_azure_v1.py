@@ -20,8 +20,10 @@ from azureml.core.conda_dependencies import CondaDependencies
 from conftest import SCORE_PY, load_score_module
 from werkzeug.wrappers import Response
 
-from mnist_aci import deploy_model, predict, registry, tutorial_body
-from mnist_aci.deployment import CONTRACT_NOTE, aks_config, delete_service
+from mnist_aci import deploy_model, predict
+from mnist_aci.azure_v1 import registry
+from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, aks_config, delete_service
+from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import (
     DeploymentError,
     EnvironmentSpecError,
@@ -29,8 +31,8 @@ from mnist_aci.errors import (
     VersionMismatchError,
     WorkspaceError,
 )
+from mnist_aci.scoring import tutorial_body
 from mnist_aci.versions import python_minor, runtime_versions
-from mnist_aci.workspace import load_workspace
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"

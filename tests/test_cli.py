@@ -18,6 +18,7 @@ from conftest import ROOT, inference_servers, wait_until_gone
 
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
+from mnist_aci.local.target import LocalOptions
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 SECRET = "cli-secret-key-never-printed"
@@ -131,8 +132,11 @@ def test_ctrl_c_while_serving_stops_the_server(tmp_path):
         (["run", "--workers", "0"], "--workers must be a whole number >= 1, got 0"),
         (["deploy", "--workers", "-2"], "--workers must be a whole number >= 1, got -2"),
         (["run", "--workers", "two"], "invalid int value: 'two'"),
-        (["run", "--target", "aci", "--workers", "2"], "--workers is for the local target"),
-        (["deploy", "--target", "aks", "--compute-target", "k", "--workers", "1"], "--workers is for the local target"),
+        (["run", "--target", "aci", "--workers", "2"], "--workers is for --target local only"),
+        (
+            ["deploy", "--target", "aks", "--compute-target", "k", "--workers", "1"],
+            "--workers is for --target local only",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, args, message):
@@ -147,7 +151,8 @@ def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, 
 
 @pytest.mark.parametrize(("args", "workers"), [(["run"], 1), (["deploy", "--workers", "2"], 2)])
 def test_workers_reach_the_local_deployment(args, workers):
-    assert options_from(build_parser().parse_args(args)).workers == workers
+    parser = build_parser()
+    assert options_from(parser, parser.parse_args(args)).target_options == LocalOptions(workers=workers)
 
 
 def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):
@@ -164,7 +169,7 @@ def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, sm
     assert "Registered model sklearn_mnist:1" in capsys.readouterr().out
     from conftest import SCORE_PY
 
-    from mnist_aci.local_service import start_local_service
+    from mnist_aci.local.service import start_local_service
 
     with start_local_service(
         tmp_path / "store" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl", SCORE_PY

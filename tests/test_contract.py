@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mnist_aci.local_service import HOST, start_local_service
+from mnist_aci.local.server import HOST
+from mnist_aci.local.service import start_local_service
 from mnist_aci.project_files import CONTRACT, packaged_file
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body

@@ -6,7 +6,8 @@ from azureml.core.model import InferenceConfig
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
 from azureml.exceptions import WebserviceException
 
-from mnist_aci import deployment
+from mnist_aci.azure_v1 import deployment
+from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
 from mnist_aci.errors import DeploymentError, ServiceNameError
 
 
@@ -43,7 +44,7 @@ def webservice_class():
 
 def test_aci_config_is_the_tutorials():
     with mock.patch.object(AciWebservice, "deploy_configuration", autospec=True) as configure:
-        config = deployment.aci_config()
+        config = aci_config()
     configure.assert_called_once_with(
         cpu_cores=1,
         memory_gb=1,
@@ -55,13 +56,13 @@ def test_aci_config_is_the_tutorials():
 
 
 def test_aci_config_is_overridable_and_real():
-    config = deployment.aci_config(2, 4, tags={"team": "x"}, auth_enabled=True)
+    config = aci_config(2, 4, tags={"team": "x"}, auth_enabled=True)
     assert (config.cpu_cores, config.memory_gb, config.tags, config.auth_enabled) == (2, 4, {"team": "x"}, True)
 
 
 def test_aks_config_names_the_cluster_and_enables_keys():
     with mock.patch.object(AksWebservice, "deploy_configuration", autospec=True) as configure:
-        deployment.aks_config("my-aks", autoscale_max_replicas=8)
+        aks_config("my-aks", autoscale_max_replicas=8)
     kwargs = configure.call_args.kwargs
     assert kwargs["compute_target_name"] == "my-aks"
     assert kwargs["autoscale_enabled"] is True
@@ -72,7 +73,7 @@ def test_aks_config_names_the_cluster_and_enables_keys():
 def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path):
     environment = mock.create_autospec(Environment, instance=True)
     with mock.patch("azureml.core.model.InferenceConfig", autospec=True) as config_class:
-        deployment.inference_config(environment, tmp_path)
+        inference_config(environment, tmp_path)
     config_class.assert_called_once_with(
         source_directory=str(tmp_path), entry_script="score.py", environment=environment
     )

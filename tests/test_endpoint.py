@@ -29,7 +29,9 @@ from conftest import SCORE_PY, inference_servers, load_score_module, wait_until_
 from standin.azureml_v2 import ARM
 from standin.server import azure_error, json_response
 
-from mnist_aci import call_http, cli, endpoint, endpoint_assets, endpoint_workspace, predict, predict_tutorial
+from mnist_aci import call_http, cli, predict, predict_tutorial
+from mnist_aci.azure_v2 import assets as endpoint_assets, operations, rollout, workspace as endpoint_workspace
+from mnist_aci.azure_v2.invoke import invoke
 from mnist_aci.errors import (
     DeploymentError,
     EnvironmentSpecError,
@@ -257,7 +259,7 @@ def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(workspace
     service = deploy_to(ml_client, registered)
     body = json.dumps({"data": sample_data.x_test[:3].tolist()})
     requests_left_before = set(Path(tempfile.gettempdir()).glob("mnist-aci-request-*"))
-    assert len(endpoint.invoke(ml_client, service.name, body, deployment_name="blue")) == 3
+    assert len(invoke(ml_client, service.name, body, deployment_name="blue")) == 3
     assert EndpointInvokeFields.DEFAULT_HEADER == {"Content-Type": "application/json"}
     scored = [call for call in workspace.standin.server.calls if call.host.endswith(".inference.ml.azure.com")]
     assert scored[-1].headers["Azureml-Model-Deployment"] == "blue"
@@ -291,7 +293,7 @@ def test_a_refused_request_is_the_models_status_and_message_on_run_predict_and_c
 
 def test_a_body_that_is_not_json_is_refused_before_it_is_sent(workspace, ml_client):
     with pytest.raises(ServiceCallError, match="not JSON.*sends JSON only"):
-        endpoint.invoke(ml_client, "mnist-ep-none", b"\x93NUMPY")
+        invoke(ml_client, "mnist-ep-none", b"\x93NUMPY")
     assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
 
 
@@ -443,14 +445,14 @@ def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(workspa
 def test_rollout_compares_green_with_the_live_deployment_by_default(workspace, ml_client, registered, sample_data):
     deploy_to(ml_client, registered, name="mnist-ep-worse")
     images, labels = sample_data.x_test[:300], sample_data.y_test[:300]
-    good = endpoint.deployment_accuracy
+    good = rollout.deployment_accuracy
     scores = {}
 
     def accuracy(service, deployment_name, *args):  # green really scored, then made one image worse
         scores[deployment_name] = good(service, deployment_name, *args) - (0.01 if deployment_name == "green" else 0)
         return scores[deployment_name]
 
-    with mock.patch.object(endpoint, "deployment_accuracy", side_effect=accuracy), pytest.raises(RolloutError):
+    with mock.patch.object(rollout, "deployment_accuracy", side_effect=accuracy), pytest.raises(RolloutError):
         deploy_to(ml_client, registered, name="mnist-ep-worse", rollout_data=(images, labels))
     assert scores["green"] < scores["blue"]
     assert traffic(workspace, "mnist-ep-worse") == {"blue": 100}
@@ -609,14 +611,14 @@ def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, c
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["run", "--instance-type", "Standard_F2s_v2"], "apply to --target endpoint only"),
-        (["deploy", "--target", "aci", "--min-accuracy", "0.9"], "apply to --target endpoint only"),
+        (["run", "--instance-type", "Standard_F2s_v2"], "is for --target endpoint only"),
+        (["deploy", "--target", "aci", "--min-accuracy", "0.9"], "is for --target endpoint only"),
         (["run", "--target", "endpoint", "--auth"], "always needs a key"),
         (["run", "--target", "endpoint", "--instance-count", "0"], "at least 1"),
         (["deploy", "--target", "endpoint", "--min-accuracy", "91"], "between 0 and 1"),
         (["delete", "--target", "endpoint"], "needs --service-name"),
-        (["deploy", "--target", "endpoint", "--overwrite"], "rolls the model out"),
-        (["run", "--target", "endpoint", "--compute-target", "aks1"], "--compute-target is for aks"),
+        (["deploy", "--target", "endpoint", "--overwrite"], "rolls the model out to it"),
+        (["run", "--target", "endpoint", "--compute-target", "aks1"], "--compute-target is for --target aci, aks only"),
     ],
 )
 def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
@@ -728,14 +730,14 @@ def test_a_failed_traffic_shift_keeps_both_deployments_and_says_where_traffic_st
 def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(workspace, ml_client, registered, sample_data):
     deploy_to(ml_client, registered, name="mnist-ep-late")
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
-    original = endpoint._set_traffic
+    original = operations.set_traffic
 
     def slow_traffic(client, found, shares, timeout_sec):
         workspace.hold_operations = True  # green is up; the traffic change then outlives the wait
         return original(client, found, shares, 1)
 
     with (
-        mock.patch.object(endpoint, "_set_traffic", side_effect=slow_traffic),
+        mock.patch.object(rollout, "set_traffic", side_effect=slow_traffic),
         pytest.raises(DeploymentError) as failed,
     ):
         deploy_to(ml_client, registered, name="mnist-ep-late", rollout_data=data)

@@ -6,7 +6,7 @@ import requests
 from conftest import SCORE_PY
 
 from mnist_aci import scoring
-from mnist_aci.local_service import start_local_service
+from mnist_aci.local.service import start_local_service
 
 pytestmark = [pytest.mark.server, pytest.mark.full_mnist]
 

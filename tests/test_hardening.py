@@ -12,7 +12,7 @@ from conftest import SCORE_PY
 from payloads import BAD_REQUESTS, BadRequest
 
 from mnist_aci import scoring
-from mnist_aci.local_service import start_local_service
+from mnist_aci.local.service import start_local_service
 from mnist_aci.tutorial import KEY_ENV
 
 

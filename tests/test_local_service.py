@@ -23,9 +23,10 @@ from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pid
 from hypothesis import given, strategies as st
 
 from mnist_aci import scoring
-from mnist_aci._gunicorn_config import HIDDEN_MODULES_ENV, HiddenModules
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError, TargetError
-from mnist_aci.local_service import THREADS_PER_WORKER, LocalWebservice, free_port, start_local_service
+from mnist_aci.local._gunicorn_config import HIDDEN_MODULES_ENV, HiddenModules
+from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess, free_port
+from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 
 BOUND_S = 60.0
@@ -60,7 +61,7 @@ def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, sma
 
 
 def test_model_dir_is_laid_out_as_azure_does(live_service):
-    stage = live_service._stage_dir
+    stage = live_service.stage_dir
     assert (stage / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
     assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py", "swagger3.json"]
     worker = psutil.Process(live_service.pid).children()[0]
@@ -291,7 +292,7 @@ def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_mod
     owner_script = tmp_path / "owner.py"
     owner_script.write_text(
         "import sys, time\n"
-        "from mnist_aci.local_service import start_local_service\n"
+        "from mnist_aci.local.service import start_local_service\n"
         f"service = start_local_service({str(small_model_file)!r}, {str(SCORE_PY)!r}, name='owned')\n"
         "service.wait_for_deployment()\n"
         "print(service.pid, service.port, flush=True)\n"
@@ -323,7 +324,7 @@ def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_mod
 def test_delete_keeps_the_log_and_removes_the_staging_folder(small_model_file):
     service = start_local_service(small_model_file, SCORE_PY, name="tidy")
     service.wait_for_deployment()
-    stage = service._stage_dir
+    stage = service.stage_dir
     assert stage.is_dir()
     service.delete()
     assert not stage.exists()
@@ -353,14 +354,11 @@ STALLED_HEADERS = b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"
 
 
 @pytest.mark.server
-def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(
-    small_model_file, small_model, sample_data, monkeypatch
-):
+def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(small_model_file, small_model, sample_data):
     """Clients that stop in mid-body or mid-headers hold a thread each, not the service, and only for a while."""
     read_timeout = 10.0
-    monkeypatch.setattr("mnist_aci.local_service.CLIENT_READ_TIMEOUT_S", read_timeout)
     images = sample_data.x_test[:3]
-    with start_local_service(small_model_file, SCORE_PY, name="stalled") as service:
+    with start_local_service(small_model_file, SCORE_PY, name="stalled", client_read_timeout_s=read_timeout) as service:
         service.wait_for_deployment()
         stalled = [half_sent(service.port, STALLED_BODY) for _ in range(THREADS_PER_WORKER - 2)]
         stalled.append(half_sent(service.port, STALLED_HEADERS))
@@ -402,11 +400,11 @@ def bare_service(tmp_path):
     """A LocalWebservice around a plain child process, to drive its stopped/lost decision."""
     made = []
 
-    def make(command: list[str]) -> LocalWebservice:
+    def make(command: list[str], **timeouts: float) -> LocalWebservice:
         read_end, write_end = os.pipe()
         os.close(read_end)
         process = subprocess.Popen(command, start_new_session=True)
-        made.append(LocalWebservice("bare", tmp_path, process, free_port(), write_end))
+        made.append(LocalWebservice("bare", ServerProcess(process, tmp_path, write_end), free_port(), **timeouts))
         return made[-1]
 
     yield make
@@ -424,9 +422,8 @@ def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(bare_servi
 
 
 @pytest.mark.subprocess
-def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service, monkeypatch):
-    monkeypatch.setattr("mnist_aci.local_service.SERVER_EXIT_GRACE_S", 0.2)
-    alive = bare_service([sys.executable, "-c", "import time; time.sleep(600)"])
+def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service):
+    alive = bare_service([sys.executable, "-c", "import time; time.sleep(600)"], exit_grace_s=0.2)
     assert alive.stopped_error(ServiceCallError("lost")) is None
     assert alive.stopped_error(ServiceCallError("answered 500", status=500)) is None
     assert alive.state == "Transitioning"
@@ -435,7 +432,7 @@ def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service
 INTERRUPT_ANOTHER_THREAD = """
 import signal, sys, threading
 from pathlib import Path
-from mnist_aci.local_service import start_local_service
+from mnist_aci.local.service import start_local_service
 
 service = start_local_service(sys.argv[1], sys.argv[2], name="sigint")
 service.wait_for_deployment()

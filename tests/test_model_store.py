@@ -1,7 +1,7 @@
 import pytest
 
 from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
-from mnist_aci.model_store import LocalModelStore, sha256_of
+from mnist_aci.local.store import LocalModelStore, sha256_of
 from mnist_aci.versions import read_versions
 
 

@@ -8,10 +8,10 @@ import pytest
 from azureml.core import Environment, Model
 from werkzeug.wrappers import Response
 
-from mnist_aci import registry
+from mnist_aci.azure_v1 import registry
+from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundError, VersionMismatchError
 from mnist_aci.versions import python_minor, read_versions, runtime_versions
-from mnist_aci.workspace import load_workspace
 
 
 @pytest.fixture

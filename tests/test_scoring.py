@@ -165,7 +165,7 @@ def test_wrong_number_of_labels_is_an_error(fake_server, sample_data):
 
 
 def test_refused_connection_is_a_clear_error():
-    from mnist_aci.local_service import free_port
+    from mnist_aci.local.server import free_port
 
     with pytest.raises(ServiceCallError, match="Lost the connection"):
         scoring.post(f"http://127.0.0.1:{free_port()}/score", b"{}", scoring.JSON_TYPE, timeout=5)

@@ -14,7 +14,7 @@ from conftest import SCORE_PY
 from payloads import BAD_REQUESTS, BadRequest
 
 from mnist_aci import scoring
-from mnist_aci.local_service import LocalWebservice, start_local_service
+from mnist_aci.local.service import LocalWebservice, start_local_service
 
 pytestmark = [pytest.mark.server, pytest.mark.soak]
 

@@ -12,10 +12,11 @@ from azureml.core.webservice import AciWebservice, Webservice
 from azureml.exceptions import WebserviceException
 from conftest import ROOT, SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
 
-from mnist_aci import registry
+from mnist_aci.azure_v1 import registry
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
-from mnist_aci.local_service import start_local_service
-from mnist_aci.model_store import LocalModelStore
+from mnist_aci.local.service import start_local_service
+from mnist_aci.local.store import LocalModelStore
+from mnist_aci.scoring import tutorial_body
 from mnist_aci.targets import deploy_model, preflight
 from mnist_aci.versions import runtime_versions
 
@@ -74,7 +75,7 @@ def test_local_target_serves_a_registered_model(store, small_model_file, small_m
     try:
         assert service.state == "Healthy"
         pids = service_pids(service)
-        answer = service.run(input_data=__import__("mnist_aci").tutorial_body(sample_data.x_test[:4]))
+        answer = service.run(input_data=tutorial_body(sample_data.x_test[:4]))
         assert answer == small_model.predict(sample_data.x_test[:4]).tolist()
     finally:
         service.delete()
@@ -158,17 +159,24 @@ def test_pin_mismatch_is_refused_before_the_preflight(azure, sample_data):
 
 
 def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
-    with pytest.raises(TargetError, match=r"Target 'aci' cannot be deployed .*'workspace'.* It takes: .*workspace"):
+    with pytest.raises(
+        TargetError, match=r"Target 'aci' cannot be deployed: workspace is needed .* It takes: .*workspace"
+    ):
         deploy_model("aci", azure.model, entry_script=SCORE_PY)
-    with pytest.raises(TargetError, match="aks_config"):
+    with pytest.raises(TargetError, match="compute_target is needed by --target aks"):
         deploy_model("aks", azure.model, entry_script=SCORE_PY, workspace=azure.workspace, environment=mock.Mock())
 
 
 def test_an_option_of_another_target_is_refused_with_what_the_target_takes(store, small_model_file, azure):
     model = store.register(small_model_file)
-    with pytest.raises(TargetError, match=r"Target 'local' cannot .*overwrite.* It takes: entry_script, port"):
+    with pytest.raises(
+        TargetError,
+        match=r"Target 'local' cannot .*overwrite is for --target aci, aks only. It takes: entry_script, port",
+    ):
         deploy_model("local", model, overwrite=True)
-    with pytest.raises(TargetError, match="takes no preflight_image"):
+    with pytest.raises(
+        TargetError, match="preflight_image is not taken: the local target runs on this machine already"
+    ):
         deploy_model("local", model, preflight_image=np.zeros(784))
     with pytest.raises(TargetError, match=r"Target 'aci' cannot .*port.* It takes: .*preflight_image"):
         deploy_model("aci", azure.model, workspace=azure.workspace, environment=azure.environment, port=8080)
@@ -215,6 +223,6 @@ def test_the_tutorials_own_score_py_serves_json_but_fails_the_npy_preflight(
     with start_local_service(small_model_file, script, name="tutorial-script") as service:
         service.wait_for_deployment()
         images = sample_data.x_test[:5]
-        assert service.run(__import__("mnist_aci").tutorial_body(images)) == small_model.predict(images).tolist()
+        assert service.run(tutorial_body(images)) == small_model.predict(images).tolist()
     with pytest.raises(DeploymentError, match="answers JSON but not the .npy body"):
         preflight(small_model_file, script, sample_data.x_test[0])

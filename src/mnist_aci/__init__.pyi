@@ -3,23 +3,25 @@
 # stays quick and the Azure SDK is imported only by the functions that call it.
 
 from ._progress import show_progress as show_progress
+from .azure_v1.config import aci_config as aci_config, aks_config as aks_config
+from .azure_v1.deployment import delete_service as delete_service
+from .azure_v1.registry import (
+    get_model as get_model,
+    get_or_register_environment as get_or_register_environment,
+    register_environment as register_environment,
+    register_model as register_model,
+)
+from .azure_v1.workspace import load_workspace as load_workspace
+from .azure_v2.workspace import load_ml_client as load_ml_client
 from .data import Dataset as Dataset, load_data as load_data, resolve_dataset as resolve_dataset
-from .deployment import aci_config as aci_config, aks_config as aks_config, delete_service as delete_service
-from .endpoint_workspace import load_ml_client as load_ml_client
 from .errors import MnistAciError as MnistAciError
 from .evaluation import Evaluation as Evaluation, evaluate as evaluate
-from .model_store import LocalModel as LocalModel, LocalModelStore as LocalModelStore
+from .local.store import LocalModelStore as LocalModelStore
 from .plots import (
     plot_confusion as plot_confusion,
     plot_predictions as plot_predictions,
     sample_indices as sample_indices,
     save_figure as save_figure,
-)
-from .registry import (
-    get_model as get_model,
-    get_or_register_environment as get_or_register_environment,
-    register_environment as register_environment,
-    register_model as register_model,
 )
 from .score_script import resolve_entry_script as resolve_entry_script
 from .scoring import (
@@ -28,11 +30,11 @@ from .scoring import (
     predict as predict,
     predict_tutorial as predict_tutorial,
     service_key as service_key,
-    tutorial_body as tutorial_body,
 )
-from .service import ScoringService as ScoringService, Service as Service
+from .service import Service as Service
 from .targets import deploy_model as deploy_model
 from .training import load_model as load_model, save_model as save_model, train_model as train_model
+from .versions import sdk_version as sdk_version
 from .workflow import (
     JobOptions as JobOptions,
     connect as connect,
@@ -41,6 +43,5 @@ from .workflow import (
     prepare_model as prepare_model,
     run_job as run_job,
 )
-from .workspace import load_workspace as load_workspace, sdk_version as sdk_version
 
 __version__: str

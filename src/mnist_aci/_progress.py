@@ -16,7 +16,17 @@ from contextlib import contextmanager
 from typing import TextIO
 
 PACKAGE_LOGGER = "mnist_aci"
+#: The ``extra`` of a log record that starts a step of the flow; :func:`show_progress` shows it as ``==> ...``.
+STEP = {"progress_step": True}
 log = logging.getLogger(__name__)
+
+
+class _ProgressFormatter(logging.Formatter):
+    """The message alone; a step's first line marked ``==>``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"==> {text}" if getattr(record, "progress_step", False) else text
 
 
 class _StdoutHandler(logging.StreamHandler[TextIO]):
@@ -40,7 +50,7 @@ def show_progress(level: int = logging.INFO) -> logging.Handler:
     handler = next((h for h in logger.handlers if isinstance(h, _StdoutHandler)), None)
     if handler is None:
         handler = _StdoutHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_ProgressFormatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(level)
     return handler
@@ -56,7 +66,7 @@ def hide_progress(handler: logging.Handler) -> None:
 @contextmanager
 def step(title: str, *, heartbeat_s: float = 10.0) -> Iterator[None]:
     """Log ``title``, a line every ``heartbeat_s`` seconds while it runs, then its duration."""
-    log.info("==> %s", title)
+    log.info("%s", title, extra=STEP)
     start = time.perf_counter()
     done = threading.Event()
 

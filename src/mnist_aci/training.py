@@ -20,10 +20,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from . import _atomic
 from ._progress import step
 from .errors import TrainingError
-from .tutorial import MODEL_FILENAME
+from .tutorial import DEFAULT_REGULARIZATION, MODEL_FILENAME
 from .versions import runtime_versions, versions_path
-
-DEFAULT_REGULARIZATION = 0.5
 
 
 def build_model(regularization: float = DEFAULT_REGULARIZATION, *, n_jobs: int | None = None) -> Any:

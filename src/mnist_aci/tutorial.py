@@ -6,6 +6,7 @@ the environment ``tutorial-env`` version ``"1"``, and the package's own shared s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 MODEL_NAME = "sklearn_mnist"
@@ -14,16 +15,20 @@ MODEL_TAGS = {"data": "mnist", "model": "classification"}
 MODEL_DESCRIPTION = "Mnist handwriting recognition"
 ENVIRONMENT_NAME = "tutorial-env"
 ENVIRONMENT_VERSION = "1"
+#: Part 1's regularization rate: ``LogisticRegression(C=1.0 / 0.5)``.
+DEFAULT_REGULARIZATION = 0.5
 
-Target = Literal["local", "aci", "aks", "endpoint"]
+TargetName = Literal["local", "aci", "aks", "endpoint"]
 #: Where the tutorial's model can be deployed: the inference server on 127.0.0.1, ACI and AKS (SDK v1),
 #: a managed online endpoint (SDK v2).
-TARGETS: tuple[Target, ...] = ("local", "aci", "aks", "endpoint")
+TARGETS: tuple[TargetName, ...] = ("local", "aci", "aks", "endpoint")
 
 #: The endpoint target's default instance type: the smallest managed online endpoints accept (1 core,
 #: 3.5 GB; the model and the server need less than 0.5 GB).
 DEFAULT_INSTANCE_TYPE = "Standard_DS1_v2"
 
+#: The local model store's folder (below the current folder).
+DEFAULT_STORE = Path(".mnist_aci") / "models"
 #: Environment variable holding a service key for the scoring calls (never printed).
 KEY_ENV = "MNIST_ACI_SERVICE_KEY"
 #: How many lines of a service's log a failure report shows.

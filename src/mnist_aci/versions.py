@@ -238,3 +238,10 @@ def check_versions(model_versions: dict[str, str] | None, serving_versions: dict
             "(mnist-aci ... --register-environment, or mnist_aci.register_environment(ws, versions)), "
             "or retrain the model with the serving versions."
         )
+
+
+def sdk_version() -> str:
+    """The installed Azure ML SDK version, as the tutorial prints it (``azureml.core.VERSION``)."""
+    import azureml.core
+
+    return str(azureml.core.VERSION)

@@ -9,36 +9,37 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import _atomic, deployment, endpoint, endpoint_assets, endpoint_workspace, registry, scoring
+from . import _atomic, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import ModelNotFoundError, TargetError
+from .errors import TargetError
 from .evaluation import Evaluation, evaluate
-from .local_service import LocalWebservice
-from .model_store import DEFAULT_STORE, LocalModelStore
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
-from .targets import deploy_model
-from .training import DEFAULT_REGULARIZATION, save_model, train_model
-from .tutorial import DEFAULT_INSTANCE_TYPE, ENVIRONMENT_VERSION, Target
+from .target import TargetOptions
+from .targets import preflight_check, target_named
+from .training import save_model, train_model
+from .tutorial import DEFAULT_REGULARIZATION, DEFAULT_STORE, TargetName
 from .versions import resolve_serving_packages, runtime_versions, serving_pip_packages
-from .workspace import load_workspace, sdk_version
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class JobOptions:
-    """Everything the CLI can set; the defaults run the tutorial on the local target."""
+    """What a run does; the defaults run the tutorial on the local target.
 
-    target: Target = "local"
+    ``deployment`` holds the target's own options (:class:`~mnist_aci.local.target.LocalOptions`,
+    :class:`~mnist_aci.azure_v1.target.AzureV1Options` or :class:`~mnist_aci.azure_v2.target.EndpointOptions`);
+    None gives that target's defaults.
+    """
+
+    target: TargetName = "local"
     config: Path | None = None
     tenant_id: str | None = None
     data_dir: Path | None = None
@@ -47,30 +48,31 @@ class JobOptions:
     output_dir: Path = Path("outputs")
     store: Path = DEFAULT_STORE
     entry_script: Path | None = None
-    service_name: str | None = None
-    overwrite: bool = False
     keep: bool = False
-    keep_failed: bool = False
     preflight: bool = True
-    compute_target: str | None = None
-    auth_enabled: bool = False
-    environment_version: str | None = ENVIRONMENT_VERSION
-    register_environment: bool = False
-    timeout_sec: float | None = None
-    port: int | None = None
-    workers: int = 1
-    instance_type: str = DEFAULT_INSTANCE_TYPE
-    instance_count: int = 1
-    min_accuracy: float | None = None
     regularization: float = DEFAULT_REGULARIZATION
     retrain: bool = False
     seed: int | None = None
+    deployment: TargetOptions | None = None
 
     def __post_init__(self) -> None:
         for name in ("config", "data_dir", "output_dir", "store", "entry_script"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, Path(value))
+        options_type = target_named(self.target).options_type
+        if self.deployment is None:
+            self.deployment = options_type()
+        elif not isinstance(self.deployment, options_type):
+            raise TargetError(
+                f"--target {self.target} takes {options_type.__name__}, not {type(self.deployment).__name__}."
+            )
+
+    @property
+    def target_options(self) -> TargetOptions:
+        """The target's own options (its defaults unless given)."""
+        assert self.deployment is not None  # set by __post_init__
+        return self.deployment
 
 
 @dataclass
@@ -112,17 +114,7 @@ def load_dataset(options: JobOptions) -> Dataset:
 def connect(options: JobOptions) -> Any:
     """The workspace for a cloud target: an SDK v1 ``Workspace`` for aci/aks, an SDK v2 ``MLClient`` for
     endpoint (None for the local target)."""
-    if options.target == "local":
-        return None
-    with step("Connecting to the workspace"):
-        if options.target == "endpoint":
-            return endpoint_workspace.load_ml_client(options.config, tenant_id=options.tenant_id)
-        return load_workspace(options.config, tenant_id=options.tenant_id)
-
-
-def _assets(options: JobOptions) -> ModuleType:
-    """The module that registers models and environments for the options' cloud target (SDK v1 or v2)."""
-    return endpoint_assets if options.target == "endpoint" else registry
+    return target_named(options.target).connect(options.config, options.tenant_id)
 
 
 def train_and_save(options: JobOptions, data: Dataset) -> Path:
@@ -134,26 +126,11 @@ def train_and_save(options: JobOptions, data: Dataset) -> Path:
 def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> Any:
     """The registered model to deploy: reused when one exists for this data, else trained and registered."""
     tag = training_data_tag(data)
-    if workspace is None:
-        store = LocalModelStore(options.store)
-        found = None if options.retrain else store.find(training_data=tag)
-        if found is not None:
-            log.info("==> Reusing registered model %s:%s from the store %s", found.name, found.version, store.root)
-            return found
-        model_file = train_and_save(options, data)
-        return store.register(model_file, properties={"training_data": tag})
-    assets = _assets(options)
-    if not options.retrain:
-        try:
-            registered = assets.get_model(workspace)
-            if (registered.properties or {}).get("training_data", tag) == tag:
-                return registered
-            log.info("==> The registered sklearn_mnist was trained on other data: training one on %s", tag)
-        except ModelNotFoundError:
-            log.info("==> No model sklearn_mnist registered in the workspace: training one")
-    model_file = train_and_save(options, data)
-    with step("Registering the model in the workspace"):
-        return assets.register_model(workspace, model_file, properties={"training_data": tag})
+    registry = target_named(options.target).registry(workspace, options.store)
+    found = None if options.retrain else registry.trained_on(tag)
+    if found is not None:
+        return found
+    return registry.register(train_and_save(options, data), {"training_data": tag})
 
 
 def model_label(model: Any) -> str:
@@ -162,9 +139,7 @@ def model_label(model: Any) -> str:
 
 def registered_model(options: JobOptions, workspace: Any = None) -> Any:
     """The latest registered ``sklearn_mnist`` (local store, or the workspace for the cloud targets)."""
-    if workspace is None:
-        return LocalModelStore(options.store).get()
-    return _assets(options).get_model(workspace)
+    return target_named(options.target).registry(workspace, options.store).latest()
 
 
 def deploy_service(
@@ -179,68 +154,21 @@ def deploy_service(
 
     ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment;
     ``deployment_config`` defaults to the tutorial's ACI configuration (or AKS's for ``aks``; an
-    endpoint runs on ``options.instance_type`` instead). ``rollout_data`` (test images and labels) lets
+    endpoint runs on its instance type instead). ``rollout_data`` (test images and labels) lets
     the endpoint target roll the model out to an existing endpoint through its accuracy gate.
     """
-    if options.target == "local":
-        return deploy_model(
-            "local",
-            model,
-            entry_script=options.entry_script,
-            port=options.port,
-            workers=options.workers,
-            timeout_sec=options.timeout_sec,
-            keep_failed=options.keep_failed,
-        )
-    assets = _assets(options)
-    versions = assets.model_versions(model)
-    if options.register_environment:
-        environment = assets.register_environment(workspace, versions)
-    else:
-        environment = assets.get_or_register_environment(workspace, versions, version=options.environment_version)
-    if options.target == "endpoint":
-        if deployment_config is not None:
-            log.info(
-                "==> The ACI configuration does not apply to a managed online endpoint: it runs on %d x %s.",
-                options.instance_count,
-                options.instance_type,
-            )
-        return deploy_model(
-            "endpoint",
-            model,
-            ml_client=workspace,
-            environment=environment,
-            entry_script=options.entry_script,
-            name=options.service_name,
-            instance_type=options.instance_type,
-            instance_count=options.instance_count,
-            keep_failed=options.keep_failed,
-            timeout_sec=options.timeout_sec,
-            preflight_image=preflight_image if options.preflight else None,
-            rollout_data=rollout_data,
-            min_accuracy=options.min_accuracy,
-        )
-    config = deployment_config
-    if config is None and options.target == "aks":
-        if not options.compute_target:
-            raise TargetError("--target aks needs --compute-target, the name of your AKS compute target.")
-        config = deployment.aks_config(options.compute_target)
-    elif config is None:
-        config = deployment.aci_config(auth_enabled=options.auth_enabled)
-    with step(f"Deploying to {options.target.upper()} (several minutes)", heartbeat_s=30):
-        return deploy_model(
-            options.target,
-            model,
-            entry_script=options.entry_script,
-            workspace=workspace,
-            environment=environment,
-            deployment_config=config,
-            name=options.service_name,
-            overwrite=options.overwrite,
-            preflight_image=preflight_image if options.preflight else None,
-            keep_failed=options.keep_failed,
-            timeout_sec=options.timeout_sec,
-        )
+    target = target_named(options.target)
+    settings = target.prepare(
+        options.target_options, workspace, deployment_config=deployment_config, rollout_data=rollout_data
+    )
+    target.check(settings)
+    run_preflight = options.preflight and preflight_image is not None and not target.serves_here
+    return target.deploy(
+        model,
+        settings,
+        entry_script=options.entry_script,
+        preflight=preflight_check(preflight_image) if run_preflight else None,
+    )
 
 
 def deploy_registered(options: JobOptions) -> Service:
@@ -249,21 +177,17 @@ def deploy_registered(options: JobOptions) -> Service:
     On an existing endpoint (``--target endpoint --service-name NAME``) this is the gated blue/green
     rollout, scored on the test set.
     """
+    target = target_named(options.target)
     workspace = connect(options)
     model = registered_model(options, workspace)
-    rolling_out = (
-        options.target == "endpoint"
-        and options.service_name is not None
-        and endpoint.endpoint_exists(workspace, endpoint.check_endpoint_name(options.service_name))
-    )
-    data = load_dataset(options) if rolling_out or (options.target != "local" and options.preflight) else None
-    preflight_image = data.x_test[0] if data is not None and options.preflight else None
+    rolling_out = target.rolls_out(options.target_options, workspace)
+    wants_preflight = options.preflight and not target.serves_here
+    data = load_dataset(options) if rolling_out or wants_preflight else None
+    preflight_image = data.x_test[0] if data is not None and wants_preflight else None
     rollout_data = (data.x_test, data.y_test) if data is not None and rolling_out else None
     service = deploy_service(options, model, workspace, preflight_image, rollout_data=rollout_data)
     log.info("Scoring URI: %s", service.scoring_uri)
-    if isinstance(service, LocalWebservice):
-        log.info("Serving; press Ctrl-C to stop.")
-        service.serve_until_stopped()
+    target.serve_until_stopped(service)
     return service
 
 
@@ -311,12 +235,10 @@ def save_service_log(service: Service, folder: Path) -> Path | None:
 
 def run_job(options: JobOptions) -> JobResult:
     """The whole tutorial: data, model, deployment, evaluation, figures, clean-up."""
-    if options.target == "endpoint":
-        log.info("Azure ML SDK v2 (azure-ai-ml) Version:  %s", version("azure-ai-ml"))
-    else:
-        log.info("Azure ML SDK Version:  %s", sdk_version())
+    target = target_named(options.target)
+    log.info("%s", target.sdk_line())
     result = JobResult()
-    if options.target != "local":  # the environment a new model needs installs on the image: seconds, not a build
+    if not target.serves_here:  # the environment a new model needs installs on the image: seconds, not a build
         resolve_serving_packages(serving_pip_packages(runtime_versions()), runtime_versions()["python"])
     data = load_dataset(options)
     result.data_source, result.used_sample = data.source, data.is_sample
@@ -325,15 +247,15 @@ def run_job(options: JobOptions) -> JobResult:
     result.model = model_label(model)
     service = deploy_service(options, model, workspace, data.x_test[0])
     result.scoring_uri = service.scoring_uri
+    kept = options.keep and not target.serves_here
     try:
         evaluate_service(service, data, options, result)
-        if options.keep and isinstance(service, LocalWebservice):
-            log.info("Serving at %s; press Ctrl-C to stop.", service.scoring_uri)
-            service.serve_until_stopped()
+        if options.keep:
+            target.serve_until_stopped(service)
     finally:
         if (saved := save_service_log(service, options.output_dir)) is not None:
             result.outputs["log"] = saved
-        if not options.keep or options.target == "local":
-            deployment.delete_service(service)
-        result.service_state = "kept" if options.keep and options.target != "local" else "deleted"
+        if not kept:
+            target.delete(service)
+        result.service_state = "kept" if kept else "deleted"
     return result

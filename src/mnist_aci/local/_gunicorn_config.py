@@ -1,4 +1,4 @@
-"""Gunicorn settings and hooks for the local inference server (``-c python:mnist_aci._gunicorn_config``).
+"""Gunicorn settings and hooks for the local inference server (``-c python:mnist_aci.local._gunicorn_config``).
 
 The Python process that starts a local service keeps the write end of a pipe; the server's master
 inherits the read end (its number is in ``MNIST_ACI_WATCHDOG_FD``). When the starting process dies,

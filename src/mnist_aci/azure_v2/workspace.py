@@ -13,8 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkspaceError, sdk_message
-from .workspace_config import read_workspace_config
+from ..errors import WorkspaceError, sdk_message
+from ..workspace_config import read_workspace_config
 
 #: The scope a credential must give a token for to manage Azure ML resources.
 ARM_SCOPE = "https://management.azure.com/.default"

@@ -19,20 +19,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from ..errors import DeploymentError, ServiceNameError, sdk_message
+from ..score_script import resolve_entry_script, stage_scoring_folder
+from ..service import Service, startup_error
+from ..tutorial import LOG_TAIL_LINES, MODEL_FILENAME
 from . import registry
-from .azure_errors import azure_ml_call
-from .errors import DeploymentError, ServiceNameError, TargetError, sdk_message
-from .project_files import SCORE_PY
-from .score_script import resolve_entry_script, stage_scoring_folder
-from .service import Service, startup_error
-from .tutorial import LOG_TAIL_LINES, MODEL_FILENAME
+from .config import inference_config
+from .sdk_errors import azure_ml_call
 
 log = logging.getLogger(__name__)
 
-ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
-ACI_DESCRIPTION = "Predict MNIST with sklearn"
 SERVICE_PREFIX = "sklearn-mnist-svc-"
 SERVICE_NAME_RULE = re.compile(r"[a-z][a-z0-9-]{1,30}[a-z0-9]")
 #: Where ``wait_for_deployment``'s message points when the image build failed.
@@ -44,68 +42,6 @@ CONTRACT_NOTE = (
     "contract: the service's swagger URI with ?version=3 serves score.py's swagger3.json, which score.py's "
     "init() copies into the container's app root (a read-only one would leave Azure ML's generic document)"
 )
-
-
-def aci_config(
-    cpu_cores: float = 1,
-    memory_gb: float = 1,
-    *,
-    tags: dict[str, str] | None = None,
-    description: str = ACI_DESCRIPTION,
-    auth_enabled: bool = False,
-) -> Any:
-    """``AciWebservice.deploy_configuration`` with the tutorial's 1 core, 1 GB, tags and description.
-
-    ``auth_enabled`` is explicit (ACI's default is no key); with it the service needs a Bearer key.
-    """
-    from azureml.core.webservice import AciWebservice
-
-    return AciWebservice.deploy_configuration(
-        cpu_cores=cpu_cores,
-        memory_gb=memory_gb,
-        tags=dict(ACI_TAGS if tags is None else tags),
-        description=description,
-        auth_enabled=auth_enabled,
-    )
-
-
-def aks_config(
-    compute_target_name: str,
-    *,
-    autoscale_enabled: bool = True,
-    autoscale_min_replicas: int = 1,
-    autoscale_max_replicas: int = 4,
-    cpu_cores: float = 1,
-    memory_gb: float = 1,
-    auth_enabled: bool = True,
-    tags: dict[str, str] | None = None,
-    description: str = ACI_DESCRIPTION,
-) -> Any:
-    """``AksWebservice.deploy_configuration`` for an existing AKS cluster, autoscaled, with keys.
-
-    AKS enables key auth by default, so calls need :func:`mnist_aci.scoring.auth_headers`.
-    """
-    from azureml.core.webservice import AksWebservice
-
-    return AksWebservice.deploy_configuration(
-        compute_target_name=compute_target_name,
-        autoscale_enabled=autoscale_enabled,
-        autoscale_min_replicas=autoscale_min_replicas,
-        autoscale_max_replicas=autoscale_max_replicas,
-        cpu_cores=cpu_cores,
-        memory_gb=memory_gb,
-        auth_enabled=auth_enabled,
-        tags=dict(ACI_TAGS if tags is None else tags),
-        description=description,
-    )
-
-
-def inference_config(environment: Any, source_directory: str | Path) -> Any:
-    """``InferenceConfig(entry_script="score.py", environment=myenv)`` for the folder made by
-    :func:`~mnist_aci.score_script.stage_scoring_folder` (``score.py`` and its contract)."""
-    from azureml.core.model import InferenceConfig
-
-    return InferenceConfig(source_directory=str(source_directory), entry_script=SCORE_PY, environment=environment)
 
 
 def new_service_name() -> str:
@@ -273,11 +209,10 @@ def download_model_file(model: Any, folder: str | Path) -> Path:
 def deploy(
     model: Any,
     *,
-    target: Literal["aci", "aks"] = "aci",
     workspace: Any,
     environment: Any,
+    deployment_config: Any,
     entry_script: str | Path | None = None,
-    deployment_config: Any = None,
     name: str | None = None,
     overwrite: bool = False,
     keep_failed: bool = False,
@@ -287,12 +222,9 @@ def deploy(
     """The ACI/AKS targets: deploy a registered ``azureml.core.Model`` with ``environment`` and wait.
 
     The environment's pins must match the model's versions record and install on the image (resolved here
-    first). ``deployment_config`` defaults
-    to :func:`aci_config` (``aks`` needs :func:`aks_config`). ``preflight(model_file, entry_script)``,
-    when given, runs on a downloaded copy of the model after the pin check and before any deployment.
+    first). ``preflight(model_file, entry_script)``, when given, runs on a downloaded copy of the model after
+    the pin check and before any deployment.
     """
-    if target == "aks" and deployment_config is None:
-        raise TargetError("Target 'aks' needs deployment_config=aks_config(compute_target_name=...).")
     script = resolve_entry_script(entry_script)
     registry.check_environment_pins(environment, registry.model_versions(model))
     registry.check_environment_installs(environment)
@@ -304,7 +236,7 @@ def deploy(
             workspace,
             model,
             inference_config(environment, stage_scoring_folder(script, Path(folder) / "app")),
-            deployment_config if deployment_config is not None else aci_config(),
+            deployment_config,
             name=name,
             overwrite=overwrite,
             keep_failed=keep_failed,

@@ -5,15 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkspaceError, sdk_message
-from .workspace_config import read_workspace_config
-
-
-def sdk_version() -> str:
-    """The installed Azure ML SDK version, as the tutorial prints it (``azureml.core.VERSION``)."""
-    import azureml.core
-
-    return str(azureml.core.VERSION)
+from ..errors import WorkspaceError, sdk_message
+from ..workspace_config import read_workspace_config
 
 
 def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = None) -> Any:

@@ -11,11 +11,10 @@ default, ``AZUREML_DEFAULT_BACKOFF`` sets the base) before it gives up; what rea
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import DeploymentError, MnistAciError, sdk_message
+from ..errors import DeploymentError, MnistAciError, is_sdk_v1_error, sdk_message
 
 STATUS = re.compile(r"(?:Response Code|Code|StatusCode|status code)\W{0,3}(\d{3})\b", re.IGNORECASE)
 SERVICE_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)+)"')
@@ -23,15 +22,6 @@ RETRY_AFTER = re.compile(r"['\"]Retry-After['\"]:\s*['\"](\d+)['\"]", re.IGNOREC
 
 
 #: The SDK v1 exception classes, by module: azureml-core's own, and msrest's (its generated REST clients).
-SDK_ERRORS = (("azureml.exceptions", "AzureMLException"), ("msrest.exceptions", "HttpOperationError"))
-
-
-def is_sdk_v1_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is one of SDK v1's errors (without importing the SDK: unloaded, it raised none)."""
-    loaded = (getattr(sys.modules.get(module), name, None) for module, name in SDK_ERRORS)
-    return any(isinstance(exc, kind) for kind in loaded if isinstance(kind, type))
-
-
 def _text(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     answer = getattr(response, "text", "") if response is not None else ""

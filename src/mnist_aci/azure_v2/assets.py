@@ -18,9 +18,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelNotFoundError, WorkspaceError, sdk_message
-from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
-from .versions import (
+from ..errors import ModelNotFoundError, WorkspaceError, sdk_message
+from ..tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
+from ..versions import (
     check_versions,
     exact_pins,
     python_minor,
@@ -55,9 +55,10 @@ def get_model(ml_client: Any, name: str = MODEL_NAME, version: str | None = None
                 f"one (az ml model restore --name {name} --version {archived[0]}) or train and register a new one "
                 "(mnist-aci train --target endpoint)."
             ) from exc
-        raise ModelNotFoundError(
-            f"No model {name!r}{f' version {version}' if version else ''} is registered in this workspace. "
-            "Train one (mnist-aci train --target endpoint) or register a model file with register_model()."
+        raise ModelNotFoundError.unregistered(
+            name,
+            version,
+            remedy="Train one (mnist-aci train --target endpoint) or register a model file with register_model().",
         ) from exc
 
 

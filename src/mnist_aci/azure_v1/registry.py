@@ -16,10 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .azure_errors import azure_ml_call, describe
-from .errors import DeploymentError, ModelNotFoundError
-from .tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
-from .versions import (
+from ..errors import DeploymentError, ModelNotFoundError
+from ..tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
+from ..versions import (
     check_serving_versions,
     exact_pins,
     python_minor,
@@ -29,6 +28,7 @@ from .versions import (
     serving_pip_packages,
     versions_from_properties,
 )
+from .sdk_errors import azure_ml_call, describe
 
 
 def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None) -> Any:
@@ -42,9 +42,8 @@ def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None
         except (ModelNotFoundException, WebserviceException) as exc:
             if "not found" not in str(exc).lower():
                 raise
-            raise ModelNotFoundError(
-                f"No model {name!r}{f' version {version}' if version else ''} is registered in this workspace. "
-                "Train one (mnist-aci train) or register a model file with register_model()."
+            raise ModelNotFoundError.unregistered(
+                name, version, remedy="Train one (mnist-aci train) or register a model file with register_model()."
             ) from exc
 
 

@@ -15,12 +15,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import _atomic
-from .errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
-from .tutorial import MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
-from .versions import read_versions
+from .. import _atomic
+from ..errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
+from ..tutorial import DEFAULT_STORE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
+from ..versions import read_versions
 
-DEFAULT_STORE = Path(".mnist_aci") / "models"
 RECORD_FILENAME = "model.json"
 
 
@@ -121,10 +120,12 @@ class LocalModelStore:
         """The model ``name`` at ``version`` (default: the latest)."""
         versions = self.versions(name)
         if not versions or (version is not None and version not in versions):
-            which = f"{name!r} version {version}" if version is not None else repr(name)
-            known = f" (registered versions: {versions})" if versions else ""
-            raise ModelNotFoundError(
-                f"No model {which} in the local store {self.root}{known}. Train and register one (mnist-aci train)."
+            raise ModelNotFoundError.unregistered(
+                name,
+                version,
+                where=f"the local store {self.root}",
+                known=f" (registered versions: {versions})" if versions else "",
+                remedy="Train and register one (mnist-aci train).",
             )
         chosen = version if version is not None else versions[-1]
         folder = self.root / name / str(chosen)

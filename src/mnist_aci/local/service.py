@@ -7,125 +7,53 @@ a folder with its service contract (the server reads any ``config.json`` beside 
 :class:`LocalWebservice` has the surface the tutorial uses on an ACI service; ``delete()`` stops the
 whole process group and removes the staging folder, and so do the context manager, interpreter exit,
 and the death of the Python process that started it (then the server removes the folder itself).
-
-Each worker is gunicorn's threaded worker with :data:`THREADS_PER_WORKER` threads, and every client
-connection has a receive timeout of :data:`CLIENT_READ_TIMEOUT_S` seconds: a client that stops sending
-in the middle of a request holds one thread, and only until that timeout, as the nginx front of an ACI
-container (which buffers each request before it reaches the one sync worker) holds a stalled client only
-until its ``client_body_timeout`` of 60 s. Up to ``THREADS_PER_WORKER - 1`` stalled clients per worker
-leave the others served at once; beyond that, a request waits for the oldest stall's timeout.
-
-Each worker is kept lean: it leaves out :data:`WORKER_HIDDEN_MODULES` (pandas and pyarrow, which
-scikit-learn imports when installed but a worker never uses: 69 MB; ``MNIST_ACI_HIDDEN_MODULES`` set in
-the environment overrides the list, empty for none), and :data:`WORKER_ENV_DEFAULTS` apply unless the
-environment sets them: one glibc malloc arena (with one per thread, each of the 4 threads kept the freed
-buffers of its last request, 6 MB for 1,000 images, and the worker's peak grew with every thread used)
-and one OpenBLAS thread per BLAS call (the model's products are 1,000 x 784 by 784 x 1 at most: extra
-BLAS threads only spun, 21,000 ``sched_yield`` calls and 70% of the worker's CPU time for 30
-requests, and took the cores the request threads and the clients need).
+The server's process and its workers are :class:`~mnist_aci.local.server.ServerProcess`'s.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
-from ._gunicorn_config import HIDDEN_MODULES_ENV, READ_TIMEOUT_ENV, STAGE_DIR_ENV, WATCHDOG_FD_ENV
-from ._progress import step
-from .errors import (
-    DeploymentError,
-    ModelIntegrityError,
-    ModelTypeError,
-    PortInUseError,
-    ServiceCallError,
-    TargetError,
+from .._progress import step
+from ..errors import DeploymentError, ModelIntegrityError, ModelTypeError, ServiceCallError, TargetError
+from ..score_script import CONTRACT_VERSION, resolve_entry_script
+from ..scoring import JSON_TYPE, post_to_service
+from ..service import startup_error
+from ..tutorial import LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
+from ..versions import check_versions, runtime_versions
+from .server import (
+    CLIENT_READ_TIMEOUT_S,
+    HOST,
+    ServerProcess,
+    bind_port,
+    new_stage_dir,
+    stage_deployment,
 )
-from .model_store import LocalModel, sha256_of
-from .score_script import CONTRACT_VERSION, resolve_entry_script, stage_scoring_folder
-from .scoring import JSON_TYPE, post_to_service
-from .service import startup_error
-from .tutorial import KEY_ENV, LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
-from .versions import check_versions, runtime_versions
+from .store import LocalModel, sha256_of
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
-SERVER_APP = "azureml_inference_server_http.server.entry:app"
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 10.0
 #: How often a blocking wait in the main thread looks for a Ctrl-C.
 SIGNAL_CHECK_S = 0.5
 LOCAL_NAME = "sklearn-mnist-local"
 #: How long a lost connection waits for the server's exit to become visible before it is reported
 #: as a lost connection: when the server dies, the client often sees the socket drop first.
 SERVER_EXIT_GRACE_S = 5.0
-#: The worker timeout gunicorn enforces on one request (the server's own default is 300 s).
-WORKER_TIMEOUT_S = 300
-#: Threads of each worker: a stalled client holds one of them until :data:`CLIENT_READ_TIMEOUT_S`.
-THREADS_PER_WORKER = 4
-#: How long a connection may send nothing in the middle of a request before it is closed
-#: (nginx's default ``client_header_timeout`` and ``client_body_timeout``, as in front of ACI).
-CLIENT_READ_TIMEOUT_S = 60.0
-#: Installed packages a scoring worker leaves out (an import of them fails, saying why).
-WORKER_HIDDEN_MODULES = ("pandas", "pyarrow")
-#: The worker environment's defaults (a variable already set in the environment wins): one glibc malloc
-#: arena (by default one per thread, up to 8 per core) and one OpenBLAS thread (by default one per core).
-WORKER_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "1", "OPENBLAS_NUM_THREADS": "1"}
-
+#: A local service's states, as the SDK names an ACI service's.
+ServiceState = Literal["Transitioning", "Healthy", "Failed", "Deleted"]
 
 _live_services: weakref.WeakSet[LocalWebservice] = weakref.WeakSet()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def bind_port(port: int | None) -> socket.socket:
-    """A socket bound to ``port`` on 127.0.0.1 (``None``: a free one the system picks), for the server to
-    listen on: held from the choice to the server's start, the port cannot be taken in between.
-    Raise :class:`PortInUseError` if ``port`` is taken."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        listener.bind((HOST, port or 0))
-    except OSError as exc:
-        listener.close()
-        raise PortInUseError(
-            f"Port {port} on {HOST} is already in use ({exc.strerror}). Stop what listens there, "
-            "choose another port, or leave the port out to pick a free one."
-        ) from exc
-    return listener
-
-
-def stage_deployment(
-    root: Path, model_file: Path, entry_script: Path, model_name: str, model_version: int
-) -> tuple[Path, Path]:
-    """Lay out the app folder (:func:`~mnist_aci.score_script.stage_scoring_folder`) and the Azure-style
-    model folder under ``root``."""
-    if not model_file.is_file():
-        raise DeploymentError(f"Model file {model_file} does not exist. Train or register a model first.")
-    app_dir = stage_scoring_folder(entry_script, root / "app")
-    model_dir = root / "azureml-models" / model_name / str(model_version)
-    model_dir.mkdir(parents=True)
-    shutil.copyfile(model_file, model_dir / MODEL_FILENAME)
-    return app_dir, model_dir
 
 
 class LocalWebservice:
@@ -138,25 +66,28 @@ class LocalWebservice:
     auth_enabled = False
 
     def __init__(
-        self, name: str, stage_dir: Path, process: subprocess.Popen[bytes], port: int, watchdog_fd: int
+        self, name: str, server: ServerProcess, port: int, *, exit_grace_s: float = SERVER_EXIT_GRACE_S
     ) -> None:
         self.name = name
         self.port = port
         self.scoring_uri = f"http://{HOST}:{port}/score"
-        self.state = "Transitioning"
+        self.state: ServiceState = "Transitioning"
         self.error: str | None = None
-        self._stage_dir = stage_dir
-        self._log_path = stage_dir / "server.log"
-        self._process = process
+        self._server = server
+        self._exit_grace_s = exit_grace_s
         self._final_log: str | None = None
-        self._watchdog_fd: int | None = watchdog_fd
-        self._stopped = False
+        self._deleted = False
         _live_services.add(self)
 
     @property
     def pid(self) -> int:
         """Process id of the gunicorn master (also the id of the server's process group)."""
-        return self._process.pid
+        return self._server.pid
+
+    @property
+    def stage_dir(self) -> Path:
+        """The staging folder the server runs from (removed by ``delete()``)."""
+        return self._server.stage_dir
 
     @property
     def liveness_uri(self) -> str:
@@ -169,12 +100,7 @@ class LocalWebservice:
 
     def get_logs(self, num_lines: int = 5000) -> str:
         """The last ``num_lines`` lines of the server's log (still available after ``delete()``)."""
-        if self._final_log is not None:
-            text = self._final_log
-        elif self._log_path.is_file():
-            text = self._log_path.read_text(encoding="utf-8", errors="replace")
-        else:
-            text = ""
+        text = self._final_log if self._final_log is not None else self._server.log_text()
         return "\n".join(text.splitlines()[-num_lines:])
 
     def _fail(self, reason: str, keep_failed: bool) -> DeploymentError:
@@ -204,11 +130,8 @@ class LocalWebservice:
         deadline = time.monotonic() + timeout
         try:
             while True:
-                if self._process.poll() is not None:
-                    raise self._fail(
-                        f"the inference server exited with code {self._process.returncode} while starting",
-                        keep_failed,
-                    )
+                if (code := self._server.exit_code()) is not None:
+                    raise self._fail(f"the inference server exited with code {code} while starting", keep_failed)
                 try:
                     if requests.get(self.liveness_uri, timeout=1.0).status_code == 200:
                         break
@@ -216,8 +139,7 @@ class LocalWebservice:
                     pass
                 if time.monotonic() > deadline:
                     raise self._fail(f"not healthy after {timeout:g} s", keep_failed)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._process.wait(timeout=0.2)
+                self._server.wait(timeout=0.2)
         except KeyboardInterrupt:
             self.delete()
             raise
@@ -236,14 +158,13 @@ class LocalWebservice:
     def stopped_error(self, exc: ServiceCallError) -> ServiceCallError | None:
         """The precise error for a failed call when the server itself has stopped, else None.
 
-        A call that got no HTTP answer gives the server up to :data:`SERVER_EXIT_GRACE_S` to be
-        seen exiting: a killed server drops its connections before its exit can be observed.
+        A call that got no HTTP answer gives the server up to ``exit_grace_s`` (:data:`SERVER_EXIT_GRACE_S`) to
+        be seen exiting: a killed server drops its connections before its exit can be observed.
         """
         if exc.status is not None:
             return None
-        try:
-            code = self._process.wait(timeout=SERVER_EXIT_GRACE_S)
-        except subprocess.TimeoutExpired:
+        code = self._server.wait(timeout=self._exit_grace_s)
+        if code is None:
             return None
         self.state = "Failed"
         return ServiceCallError(
@@ -260,34 +181,17 @@ class LocalWebservice:
         some behind after training) only sets a flag, which a single blocking ``waitpid`` never sees.
         """
         try:
-            while self._process.poll() is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self._process.wait(timeout=SIGNAL_CHECK_S)
+            while self._server.wait(timeout=SIGNAL_CHECK_S) is None:
+                pass
         finally:
             self.delete()
 
-    def _signal_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, sig)
-
     def delete(self) -> None:
         """Stop the server's whole process group and remove its staging folder; idempotent."""
-        if self._stopped:
+        if self._deleted:
             return
-        self._signal_group(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self._signal_group(signal.SIGKILL)
-            self._process.wait()
-        self._signal_group(signal.SIGKILL)  # workers orphaned by a master that died first
-        if self._watchdog_fd is not None:
-            os.close(self._watchdog_fd)
-            self._watchdog_fd = None
-        if self._final_log is None:
-            self._final_log = self.get_logs()
-        shutil.rmtree(self._stage_dir, ignore_errors=True)
-        self._stopped = True
+        self._final_log = self._server.stop()
+        self._deleted = True
         self.state = "Deleted"
         _live_services.discard(self)
 
@@ -313,12 +217,15 @@ def start_local_service(
     port: int | None = None,
     workers: int = 1,
     sha256: str | None = None,
+    client_read_timeout_s: float = CLIENT_READ_TIMEOUT_S,
+    exit_grace_s: float = SERVER_EXIT_GRACE_S,
 ) -> LocalWebservice:
     """Stage ``entry_script`` and ``model_file`` and start the inference server on 127.0.0.1.
 
     Returns at once, like ``Model.deploy``; call ``wait_for_deployment()`` on the result. ``workers``
     scoring processes (each with :data:`THREADS_PER_WORKER` threads) serve it. With ``sha256``, the
-    staged copy of the model must have that hash (what the server will load).
+    staged copy of the model must have that hash (what the server will load). A client that sends nothing
+    for ``client_read_timeout_s`` in the middle of a request is cut off.
     """
     if os.name != "posix":
         raise DeploymentError("The local target runs gunicorn, which needs Linux or macOS (on Windows, use WSL).")
@@ -326,8 +233,7 @@ def start_local_service(
         raise TargetError(f"The local target needs workers >= 1 (scoring worker processes), got {workers}.")
     listener = bind_port(port)
     port = int(listener.getsockname()[1])
-    stage_dir = Path(tempfile.mkdtemp(prefix=f"mnist-aci-{name}-"))
-    read_end, write_end = os.pipe()
+    stage_dir = new_stage_dir(name)
     try:
         app_dir, model_dir = stage_deployment(
             stage_dir, Path(model_file), Path(entry_script), model_name, model_version
@@ -336,53 +242,21 @@ def start_local_service(
             raise ModelIntegrityError(
                 f"Refusing to serve {model_file}: its content does not match the registered SHA-256 {sha256}."
             )
-        env = {key: value for key, value in os.environ.items() if key != KEY_ENV}
-        env.setdefault(HIDDEN_MODULES_ENV, ",".join(WORKER_HIDDEN_MODULES))
-        env = {**WORKER_ENV_DEFAULTS, **env}
-        env.update(
-            AML_APP_ROOT=str(app_dir),
-            AZUREML_ENTRY_SCRIPT="score.py",
-            AZUREML_MODEL_DIR=str(model_dir),
-            SERVICE_NAME=name,
-            PYTHONUNBUFFERED="1",
-            **{
-                WATCHDOG_FD_ENV: str(read_end),
-                STAGE_DIR_ENV: str(stage_dir),
-                READ_TIMEOUT_ENV: str(CLIENT_READ_TIMEOUT_S),
-            },
+        server = ServerProcess.start(
+            stage_dir,
+            app_dir,
+            model_dir,
+            name=name,
+            listener=listener,
+            workers=workers,
+            client_read_timeout_s=client_read_timeout_s,
         )
-        command = [
-            sys.executable, "-m", "gunicorn",
-            "--config", "python:mnist_aci._gunicorn_config",
-            "--bind", f"fd://{listener.fileno()}",
-            "--workers", str(workers),
-            "--worker-class", "gthread",
-            "--threads", str(THREADS_PER_WORKER),
-            "--timeout", str(WORKER_TIMEOUT_S),
-            "--graceful-timeout", "5",
-            "--error-logfile", "-",
-            SERVER_APP,
-        ]  # fmt: skip
-        with open(stage_dir / "server.log", "wb") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=app_dir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(read_end, listener.fileno()),
-            )
     except BaseException:
-        os.close(write_end)
         shutil.rmtree(stage_dir, ignore_errors=True)
         raise
     finally:
-        os.close(read_end)
         listener.close()  # the server listens on its own copy
-    os.set_inheritable(write_end, False)
-    return LocalWebservice(name, stage_dir, process, port, write_end)
+    return LocalWebservice(name, server, port, exit_grace_s=exit_grace_s)
 
 
 def deploy(

@@ -1,0 +1,132 @@
+"""The ``aci`` and ``aks`` targets (SDK v1): models and environments in the workspace, web services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from .._progress import step
+from ..errors import OptionError
+from ..service import ScoringService, Service
+from ..target import Preflight, TargetOptions, WorkspaceRegistry
+from ..tutorial import ENVIRONMENT_VERSION
+from ..versions import sdk_version
+from . import registry
+from .config import aci_config, aks_config
+from .deployment import delete_service, deploy, get_service
+from .workspace import load_workspace
+
+
+@dataclass(frozen=True, kw_only=True)
+class AzureV1Options(TargetOptions):
+    """ACI's and AKS's options.
+
+    ``workspace`` (an SDK v1 ``Workspace``) is needed to deploy; ``environment`` defaults to ``tutorial-env``
+    at ``environment_version`` (registered first, pinned to the model's versions, when absent or when
+    ``register_environment``); ``deployment_config`` defaults to :func:`aci_config` with ``auth_enabled``
+    (``aci``) or :func:`aks_config` on ``compute_target`` (``aks``). ``name`` defaults to a new
+    ``sklearn-mnist-svc-xxxx``; an existing name is replaced only with ``overwrite``.
+    """
+
+    why_not: ClassVar[dict[str, str]] = {"workers": "ACI and AKS run one worker per core they are given"}
+
+    workspace: Any = None
+    environment: Any = None
+    deployment_config: Any = None
+    name: str | None = None
+    overwrite: bool = False
+    compute_target: str | None = None
+    auth_enabled: bool = False
+    environment_version: str | None = ENVIRONMENT_VERSION
+    register_environment: bool = False
+
+
+class AzureV1Target:
+    """``aci`` (the tutorial's Azure Container Instances) or ``aks`` (an attached AKS cluster), through SDK v1."""
+
+    options_type = AzureV1Options
+    serves_here = False
+
+    def __init__(self, name: Literal["aci", "aks"]) -> None:
+        self.name: Literal["aci", "aks"] = name
+
+    def check(self, options: AzureV1Options) -> None:
+        if self.name == "aks" and options.deployment_config is None and not options.compute_target:
+            raise OptionError("compute_target", "is needed by --target aks: the name of your AKS compute target")
+
+    def sdk_line(self) -> str:
+        return f"Azure ML SDK Version:  {sdk_version()}"
+
+    def connect(self, config: Path | None, tenant_id: str | None) -> Any:
+        with step("Connecting to the workspace"):
+            return load_workspace(config, tenant_id=tenant_id)
+
+    def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
+        return WorkspaceRegistry(connection, registry.get_model, registry.register_model)
+
+    def rolls_out(self, options: AzureV1Options, connection: Any) -> bool:
+        return False
+
+    def prepare(
+        self,
+        options: AzureV1Options,
+        connection: Any,
+        *,
+        deployment_config: Any = None,
+        rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> AzureV1Options:
+        return replace(options, workspace=connection, deployment_config=deployment_config)
+
+    def deploy(
+        self,
+        model: Any,
+        options: AzureV1Options,
+        *,
+        entry_script: Path | None = None,
+        preflight: Preflight | None = None,
+    ) -> Service:
+        self.check(options)
+        if options.workspace is None:
+            raise OptionError("workspace", f"is needed by --target {self.name}: load_workspace() gives it")
+        environment = options.environment or self.environment(options, model)
+        with step(f"Deploying to {self.name.upper()} (several minutes)", heartbeat_s=30):
+            return deploy(
+                model,
+                workspace=options.workspace,
+                environment=environment,
+                entry_script=entry_script,
+                deployment_config=self.deployment_config(options),
+                name=options.name,
+                overwrite=options.overwrite,
+                keep_failed=options.keep_failed,
+                timeout_sec=options.timeout_sec,
+                preflight=preflight,
+            )
+
+    def environment(self, options: AzureV1Options, model: Any) -> Any:
+        """``tutorial-env`` for ``model``: a new version pinned to its versions, or the one asked for."""
+        versions = registry.model_versions(model)
+        if options.register_environment:
+            return registry.register_environment(options.workspace, versions)
+        return registry.get_or_register_environment(options.workspace, versions, version=options.environment_version)
+
+    def deployment_config(self, options: AzureV1Options) -> Any:
+        """The configuration given, else the tutorial's ACI one (or AKS's on ``compute_target``)."""
+        if options.deployment_config is not None:
+            return options.deployment_config
+        if self.name == "aks":
+            return aks_config(options.compute_target or "")
+        return aci_config(auth_enabled=options.auth_enabled)
+
+    def serve_until_stopped(self, service: Service) -> None:
+        """A web service runs in Azure: nothing to do here."""
+
+    def existing_service(self, connection: Any, name: str) -> ScoringService:
+        service: ScoringService = get_service(connection, name)
+        return service
+
+    def delete(self, service: ScoringService) -> None:
+        delete_service(service)

@@ -1,0 +1,163 @@
+"""What a failed deployment leaves, said and cleaned up: reports, hints, and the steps that undo it."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DeploymentError, ServiceCallError, sdk_message
+from ..tutorial import LOG_TAIL_LINES
+from .invoke import quiet_poller
+from .operations import StillRunningError
+from .service import provisioning_state
+
+log = logging.getLogger(__name__)
+
+
+def failure_hint(message: str, instance_type: str, instance_count: int) -> str:
+    """What to change after a failed deployment, from the service's error message."""
+    text = message.lower()
+    if "quota" in text:
+        return (
+            f"Azure has not enough VM quota for {instance_count} x {instance_type} (managed online endpoints also "
+            "reserve 20 % extra for upgrades, and a rollout runs the old and the new deployment side by side: "
+            "twice the instances). Request more quota for that VM family in the Azure portal (Quotas), lower "
+            "--instance-count, or choose another --instance-type."
+        )
+    if "sku" in text or "instance type" in text or "instancetype" in text:
+        return (
+            f"Instance type {instance_type} is not accepted here: choose one of the managed online endpoints' "
+            "SKUs with --instance-type (for example Standard_DS1_v2, Standard_F2s_v2, Standard_DS2_v2)."
+        )
+    return (
+        "Check score.py's init() and the environment; run the local pre-flight (mnist-aci deploy --target local) "
+        "to reproduce it on your machine."
+    )
+
+
+def deployment_report(ml_client: Any, endpoint_name: str, deployment_name: str) -> str:
+    """Provisioning state and the tail of ``online_deployments.get_logs(...)`` of a deployment."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        state = provisioning_state(ml_client.online_deployments.get(name=deployment_name, endpoint_name=endpoint_name))
+    except AzureError as exc:
+        state = f"unknown ({sdk_message(exc)})"
+    try:
+        logs = ml_client.online_deployments.get_logs(
+            name=deployment_name, endpoint_name=endpoint_name, lines=LOG_TAIL_LINES
+        )
+    except AzureError as exc:  # the logs may be what is broken
+        logs = f"(logs unavailable: {exc.__class__.__name__})"
+    return f"deployment {deployment_name}: provisioning state {state}\n--- last lines of get_logs() ---\n{logs}"
+
+
+class CleanupError(DeploymentError):
+    """A clean-up step Azure refused: what it was, why, and how to do it by hand."""
+
+    def __init__(self, undo: Undo, reason: str) -> None:
+        self.undo = undo
+        self.reason = reason
+        super().__init__(
+            f"Could not {undo.label} ({reason}): it may still exist and be billed; {undo.by_hand} when it is done."
+        )
+
+
+@dataclass(frozen=True)
+class Undo:
+    """A clean-up step: what it does (``label``), how, and the command that does it by hand."""
+
+    label: str
+    action: Callable[[], object]
+    by_hand: str
+
+    def run(self) -> None:
+        """Run it; Azure's refusal raises :class:`CleanupError`."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            with quiet_poller():
+                self.action()
+        except AzureError as exc:
+            raise CleanupError(self, sdk_message(exc)) from exc
+
+    def outcome(self) -> str:
+        """Run it and say what became of it: a refusal is logged and told, never raised over the error that
+        made the clean-up necessary."""
+        try:
+            self.run()
+        except CleanupError as exc:
+            log.warning("%s", exc)
+            return str(exc)
+        return f"Done: {self.label}."
+
+
+def delete_endpoint_step(ml_client: Any, name: str) -> Undo:
+    return Undo(
+        f"delete endpoint {name}",
+        lambda: ml_client.online_endpoints.begin_delete(name=name).result(),
+        f"delete it with `az ml online-endpoint delete --name {name}`",
+    )
+
+
+def delete_deployment_step(ml_client: Any, endpoint_name: str, name: str) -> Undo:
+    return Undo(
+        f"delete deployment {name}",
+        lambda: ml_client.online_deployments.begin_delete(name=name, endpoint_name=endpoint_name).result(),
+        f"delete it with `az ml online-deployment delete --name {name} --endpoint-name {endpoint_name}`",
+    )
+
+
+@contextlib.contextmanager
+def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callable[[str], str]) -> Iterator[None]:
+    """Run the block; an Azure error, a time-out, a failed call or Ctrl-C inside it runs ``undo`` unless
+    ``keep_failed``. Errors become one :class:`DeploymentError` with ``report(problem)``; Ctrl-C goes on."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not keep_failed:
+            log.warning("Interrupted: %s", undo.outcome())
+        raise
+    except (AzureError, DeploymentError, ServiceCallError) as exc:
+        problem = sdk_message(exc)
+        details = report(problem)
+        log.error("%s failed: %s\n%s", what, problem, details)
+        cleanup = f"It was kept for inspection (keep_failed); {undo.by_hand} when done."
+        if isinstance(exc, StillRunningError):  # Azure refuses a delete (409) while the operation runs
+            cleanup = (
+                f"Not cleaned up, as Azure refuses to {undo.label} while the operation runs: "
+                f"{undo.by_hand} once it has ended."
+            )
+        elif not keep_failed:
+            cleanup = undo.outcome()
+        raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
+
+
+def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
+    """Provisioning state of an endpoint that failed, and what to change."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        state = provisioning_state(ml_client.online_endpoints.get(name=name))
+    except AzureError as exc:
+        state = f"unknown ({sdk_message(exc)})"
+    hint = (
+        "Endpoint names are unique in the Azure region: choose another --service-name if it is taken. Check "
+        "that your account may create endpoints in this workspace."
+    )
+    if "quota" in problem.lower():
+        hint = "The subscription's quota of endpoints is used up: delete unused endpoints or request more quota."
+    return f"endpoint {name}: provisioning state {state}\n{hint}"
+
+
+def deployment_failure(ml_client: Any, deployment: Any) -> Callable[[str], str]:
+    def report(problem: str) -> str:
+        details = deployment_report(ml_client, deployment.endpoint_name, deployment.name)
+        return f"{details}\n{failure_hint(problem, deployment.instance_type, deployment.instance_count)}"
+
+    return report

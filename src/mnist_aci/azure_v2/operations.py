@@ -1,0 +1,46 @@
+"""The SDK's long-running operations, waited for with a time-out: a deployment, a change of traffic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._progress import step
+from ..errors import DeploymentError
+from .invoke import quiet_poller
+
+
+class StillRunningError(DeploymentError):
+    """A wait timed out: the operation goes on in Azure (and a delete is refused until it ends)."""
+
+
+def wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
+    """Wait for ``poller`` at most ``timeout_sec``; still running then raises :class:`StillRunningError`."""
+    poller.wait(timeout=timeout_sec)  # not result(timeout=): on a running operation it parses a partial answer
+    if not poller.done():
+        raise StillRunningError(
+            f"{what} did not finish within {timeout_sec:g} s; the operation goes on in Azure (status: "
+            f"{poller.status()})."
+        )
+    return poller.result()
+
+
+def create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None) -> None:
+    with (
+        step(
+            f"Creating deployment {deployment.name} on {deployment.endpoint_name}: "
+            f"{deployment.instance_count} x {deployment.instance_type} (several minutes)",
+            heartbeat_s=30,
+        ),
+        quiet_poller(),
+    ):
+        poller = ml_client.online_deployments.begin_create_or_update(deployment)
+        wait(poller, f"Deployment {deployment.name}", timeout_sec)
+
+
+def set_traffic(ml_client: Any, endpoint: Any, traffic: dict[str, int], timeout_sec: float | None) -> None:
+    shares = ", ".join(f"{name} {share} %" for name, share in traffic.items())
+    with step(f"Traffic of {endpoint.name}: {shares}"):
+        endpoint.traffic = traffic
+        with quiet_poller():
+            poller = ml_client.online_endpoints.begin_create_or_update(endpoint)
+            wait(poller, f"Traffic of {endpoint.name}", timeout_sec)

@@ -1,0 +1,144 @@
+"""The ``endpoint`` target (SDK v2): models and environments in the workspace, managed online endpoints."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from .._progress import step
+from ..errors import OptionError, TargetError
+from ..service import ScoringService, Service
+from ..target import Preflight, TargetOptions, WorkspaceRegistry
+from ..tutorial import DEFAULT_INSTANCE_TYPE, ENVIRONMENT_VERSION
+from . import assets
+from .endpoint import deploy
+from .service import EndpointService, check_endpoint_name, endpoint_exists, get_service
+from .workspace import load_ml_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointOptions(TargetOptions):
+    """A managed online endpoint's options.
+
+    ``ml_client`` (an SDK v2 ``MLClient``) is needed to deploy; ``environment`` defaults to ``tutorial-env`` at
+    ``environment_version`` (registered first, pinned to the model's versions, when absent or when
+    ``register_environment``). ``name`` defaults to a new ``sklearn-mnist-ep-xxxxxxxx``; an existing endpoint's
+    name needs ``rollout_data`` (test images and labels) for the gated rollout, whose gate is ``min_accuracy``
+    (default: the live deployment's accuracy).
+    """
+
+    why_not: ClassVar[dict[str, str]] = {
+        "auth_enabled": "an endpoint always needs a key",
+        "overwrite": "deploying to an existing endpoint rolls the model out to it (gated)",
+        "compute_target": "an endpoint runs on its instance type",
+    }
+
+    ml_client: Any = None
+    environment: Any = None
+    name: str | None = None
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 1
+    rollout_data: tuple[np.ndarray, np.ndarray] | None = None
+    min_accuracy: float | None = None
+    environment_version: str | None = ENVIRONMENT_VERSION
+    register_environment: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.instance_count, bool) or not isinstance(self.instance_count, int) or self.instance_count < 1:
+            raise OptionError("instance_count", f"must be at least 1, got {self.instance_count}")
+        accuracy = self.min_accuracy
+        if accuracy is not None and (isinstance(accuracy, bool) or not 0.0 <= accuracy <= 1.0):
+            raise OptionError("min_accuracy", f"is an accuracy between 0 and 1, got {self.min_accuracy}")
+
+
+class EndpointTarget:
+    """``endpoint``: a managed online endpoint through SDK v2, with the gated blue/green rollout."""
+
+    name: Literal["endpoint"] = "endpoint"
+    options_type = EndpointOptions
+    serves_here = False
+
+    def check(self, options: EndpointOptions) -> None:
+        """Every combination of the endpoint's options can deploy (each is checked on its own)."""
+
+    def sdk_line(self) -> str:
+        return f"Azure ML SDK v2 (azure-ai-ml) Version:  {version('azure-ai-ml')}"
+
+    def connect(self, config: Path | None, tenant_id: str | None) -> Any:
+        with step("Connecting to the workspace"):
+            return load_ml_client(config, tenant_id=tenant_id)
+
+    def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
+        return WorkspaceRegistry(connection, assets.get_model, assets.register_model)
+
+    def rolls_out(self, options: EndpointOptions, connection: Any) -> bool:
+        """Whether deploying ``options`` is the gated rollout onto an existing endpoint (it scores the test set)."""
+        return options.name is not None and endpoint_exists(connection, check_endpoint_name(options.name))
+
+    def prepare(
+        self,
+        options: EndpointOptions,
+        connection: Any,
+        *,
+        deployment_config: Any = None,
+        rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> EndpointOptions:
+        if deployment_config is not None:
+            log.info(
+                "The ACI configuration does not apply to a managed online endpoint: it runs on %d x %s.",
+                options.instance_count,
+                options.instance_type,
+            )
+        return replace(options, ml_client=connection, rollout_data=rollout_data)
+
+    def deploy(
+        self,
+        model: Any,
+        options: EndpointOptions,
+        *,
+        entry_script: Path | None = None,
+        preflight: Preflight | None = None,
+    ) -> Service:
+        if options.ml_client is None:
+            raise OptionError("ml_client", "is needed by --target endpoint: load_ml_client() gives it")
+        environment = options.environment or self.environment(options, model)
+        return deploy(
+            model,
+            ml_client=options.ml_client,
+            environment=environment,
+            entry_script=entry_script,
+            name=options.name,
+            instance_type=options.instance_type,
+            instance_count=options.instance_count,
+            keep_failed=options.keep_failed,
+            timeout_sec=options.timeout_sec,
+            preflight=preflight,
+            rollout_data=options.rollout_data,
+            min_accuracy=options.min_accuracy,
+        )
+
+    def environment(self, options: EndpointOptions, model: Any) -> Any:
+        """``tutorial-env`` for ``model``: a new version pinned to its versions, or the one asked for."""
+        versions = assets.model_versions(model)
+        if options.register_environment:
+            return assets.register_environment(options.ml_client, versions)
+        return assets.get_or_register_environment(options.ml_client, versions, version=options.environment_version)
+
+    def existing_service(self, connection: Any, name: str) -> ScoringService:
+        return get_service(connection, name)
+
+    def serve_until_stopped(self, service: Service) -> None:
+        """An endpoint serves in Azure: nothing to do here."""
+
+    def delete(self, service: ScoringService) -> None:
+        if not isinstance(service, EndpointService):
+            raise TargetError(f"{service!r} is not a managed online endpoint: delete it where it runs.")
+        service.delete()

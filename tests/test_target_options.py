@@ -1,0 +1,87 @@
+"""Each target's options: typed, checked once when they are built, and refused by name on another target."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.azure_v2.target import EndpointOptions
+from mnist_aci.errors import OptionError, TargetError
+from mnist_aci.local.target import LocalOptions
+from mnist_aci.target import TargetOptions
+from mnist_aci.targets import TARGET_TABLE, not_taken, target_named
+
+numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
+
+
+@given(numbers)
+def test_workers_are_a_whole_number_of_at_least_one(workers):
+    if isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1:
+        assert LocalOptions(workers=workers).workers == workers
+    else:
+        with pytest.raises(OptionError) as refused:
+            LocalOptions(workers=workers)
+        assert refused.value.option == "workers"
+        assert str(workers) in str(refused.value)
+
+
+@given(numbers)
+def test_min_accuracy_is_an_accuracy(value):
+    if not isinstance(value, bool) and 0 <= value <= 1:
+        assert EndpointOptions(min_accuracy=value).min_accuracy == value
+    else:
+        with pytest.raises(OptionError, match="min_accuracy is an accuracy between 0 and 1"):
+            EndpointOptions(min_accuracy=value)
+
+
+@given(st.one_of(st.none(), numbers))
+def test_a_time_out_is_a_positive_number_of_seconds(timeout):
+    valid = timeout is None or (not isinstance(timeout, bool) and timeout > 0)
+    for options_type in (LocalOptions, AzureV1Options, EndpointOptions):
+        if valid:
+            assert options_type(timeout_sec=timeout).timeout_sec == timeout
+        else:
+            with pytest.raises(OptionError, match="timeout_sec must be a number of seconds > 0"):
+                options_type(timeout_sec=timeout)
+
+
+def test_options_are_frozen_and_keyword_only():
+    options = LocalOptions(port=8080)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.port = 9090  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        LocalOptions(8080)  # type: ignore[misc]
+
+
+def test_every_target_has_options_derived_from_the_shared_ones():
+    for name, target in TARGET_TABLE.items():
+        assert target.name == name
+        assert issubclass(target.options_type, TargetOptions)
+        assert {"keep_failed", "timeout_sec"} <= set(target.options_type.field_names())
+
+
+@pytest.mark.parametrize(
+    ("target", "option", "said"),
+    [
+        ("aci", "workers", "is for --target local only: ACI and AKS run one worker per core they are given"),
+        ("endpoint", "auth_enabled", "is for --target aci, aks only: an endpoint always needs a key"),
+        ("local", "instance_type", "is for --target endpoint only"),
+        ("local", "colour", "is an option of no target"),
+    ],
+)
+def test_an_option_a_target_does_not_take_names_the_targets_that_do(target, option, said):
+    assert not_taken(target_named(target), option) == said
+
+
+def test_an_unknown_target_names_the_known_ones():
+    with pytest.raises(TargetError, match="Unknown target 'docker': choose one of local, aci, aks, endpoint"):
+        target_named("docker")
+
+
+def test_nan_is_no_accuracy():
+    with pytest.raises(OptionError):
+        EndpointOptions(min_accuracy=math.nan)
