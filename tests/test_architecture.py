@@ -22,7 +22,7 @@ from conftest import ROOT, SCORE_PY
 import mnist_aci
 import mnist_aci.targets
 from mnist_aci._progress import hide_progress
-from mnist_aci.azure_v2.endpoint import EndpointService
+from mnist_aci.azure_v2.service import EndpointService
 from mnist_aci.local.server import ServerProcess
 from mnist_aci.local.service import LocalWebservice
 from mnist_aci.scoring import ServiceEndpoint

@@ -22,7 +22,8 @@ from werkzeug.wrappers import Response
 
 from mnist_aci import deploy_model, predict
 from mnist_aci.azure_v1 import registry
-from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, aks_config, delete_service
+from mnist_aci.azure_v1.config import aks_config
+from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, delete_service
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import (
     DeploymentError,

@@ -7,8 +7,9 @@ from azureml.core import Workspace
 from azureml.core.authentication import InteractiveLoginAuthentication
 from conftest import ROOT
 
-from mnist_aci.azure_v1.workspace import load_workspace, sdk_version
+from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
+from mnist_aci.versions import sdk_version
 from mnist_aci.workspace_config import config_search_paths, read_workspace_config
 
 VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
