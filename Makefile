@@ -29,8 +29,8 @@ UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
 UV_COMPILE := --compile-bytecode
 #: The unit lane: tests with none of the lane markers (the same list as LANES in tests/lanes.py).
 UNIT_LANE := not (server or standin or kernel or subprocess or build or full_mnist or soak)
-#: pytest-xdist workers for `make test`: two, this machine's cores; fixtures that cost a lot (the full model)
-#: are made once and shared between them.
+#: pytest-xdist workers for `make test`: two, this machine's cores. The full model is trained once and shared
+#: between them; the tests of a costly fixture go to one worker (tests/conftest.py: group_costly_fixtures).
 WORKERS ?= 2
 
 # The Azure stand-in's HTTPS proxy (mitmproxy) in its own venv: it pins other cryptography and Flask releases
@@ -66,7 +66,7 @@ check: lint
 	$(BIN)/python -m pytest -m "$(UNIT_LANE)" $(ARGS)
 
 test: lint $(MITMPROXY)/bin/mitmdump
-	$(BIN)/python -m pytest -n $(WORKERS) $(ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(ARGS)
 
 # stress-ng comes from Debian (installed here when missing); it is stopped however pytest ends.
 test-stress: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump

@@ -103,6 +103,18 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     mark_from_fixtures(items)
+    group_costly_fixtures(items)
+
+
+def group_costly_fixtures(items: list[pytest.Item]) -> None:
+    """With ``-n`` and ``--dist loadgroup`` (``make test``), the tests of one costly fixture run on one worker:
+    the full model is waited for by no other worker, and a module's ``live_service`` starts once."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "full_model_file" in names:
+            item.add_marker(pytest.mark.xdist_group("full-model"))
+        elif "live_service" in names:
+            item.add_marker(pytest.mark.xdist_group(f"live-service-{item.path.stem}"))
 
 
 @pytest.hookimpl(wrapper=True)
