@@ -30,7 +30,7 @@ UV_COMPILE := --compile-bytecode
 #: The unit lane: tests with none of the lane markers (the same list as LANES in tests/lanes.py).
 UNIT_LANE := not (server or standin or kernel or subprocess or build or full_mnist or soak)
 #: pytest-xdist workers for `make test`: two, this machine's cores. The full model is trained once and shared
-#: between them; the tests of a costly fixture go to one worker (tests/conftest.py: group_costly_fixtures).
+#: between them, and the tests that use it go to one worker (tests/conftest.py: group_costly_fixtures).
 WORKERS ?= 2
 
 # The Azure stand-in's HTTPS proxy (mitmproxy) in its own venv: it pins other cryptography and Flask releases

@@ -107,14 +107,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def group_costly_fixtures(items: list[pytest.Item]) -> None:
-    """With ``-n`` and ``--dist loadgroup`` (``make test``), the tests of one costly fixture run on one worker:
-    the full model is waited for by no other worker, and a module's ``live_service`` starts once."""
+    """With ``-n`` and ``--dist loadgroup`` (``make test``), the tests of the full model run on one worker: no
+    other worker waits for its training."""
     for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "full_model_file" in names:
+        if "full_model_file" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("full-model"))
-        elif "live_service" in names:
-            item.add_marker(pytest.mark.xdist_group(f"live-service-{item.path.stem}"))
 
 
 @pytest.hookimpl(wrapper=True)
