@@ -21,7 +21,6 @@ SERVICE_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)+)"')
 RETRY_AFTER = re.compile(r"['\"]Retry-After['\"]:\s*['\"](\d+)['\"]", re.IGNORECASE)
 
 
-#: The SDK v1 exception classes, by module: azureml-core's own, and msrest's (its generated REST clients).
 def _text(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     answer = getattr(response, "text", "") if response is not None else ""

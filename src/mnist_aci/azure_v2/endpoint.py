@@ -7,11 +7,8 @@ type, then 100 % of the traffic to ``blue``. A deployment that fails prints its 
 and the tail of its logs, raises one :class:`DeploymentError` and deletes what it created unless
 ``keep_failed``; Ctrl-C while waiting does the same.
 
-On an existing endpoint, :func:`deploy` rolls the model out blue/green with a gate: the new deployment
-(``green`` beside a live ``blue``, or the reverse) starts at 0 % traffic, both are scored on the test set
-through the endpoint (the ``azureml-model-deployment`` header picks one), and traffic moves to the new one
-only if its accuracy reaches the gate (default: the live deployment's); the old one is then deleted. Otherwise
-the new deployment is deleted and the traffic stays as it was.
+On an existing endpoint, :func:`deploy` rolls the model out blue/green through an accuracy gate
+(:func:`~mnist_aci.azure_v2.rollout.rollout`).
 """
 
 from __future__ import annotations
