@@ -1,6 +1,8 @@
 # Two commands do everything; each builds the virtual environment on first use, exactly as uv.lock says.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
-#   make test   ruff, mypy, the import contracts and the whole test suite
+#   make check  the quick lane: ruff, mypy, the import contracts and the unit tests (no server, stand-in,
+#               kernel, subprocess or build; see tests/lanes.py), about a minute
+#   make test   ruff, mypy, the import contracts and the whole test suite, on parallel workers
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR), MLServer beside the project's service
 #   make mlserver  MLServer for the benchmark, in its own environment under .tools (done by make bench)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
@@ -20,16 +22,25 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
   UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: run test test-stress bench mlserver lock clean
+.PHONY: run check test lint test-stress bench mlserver lock clean
+
+# Every Python the tests start (CLI runs, servers, kernels, pytest workers) imports the Azure SDKs: their
+# bytecode is compiled once, at install, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
+UV_COMPILE := --compile-bytecode
+#: The unit lane: tests with none of the lane markers (the same list as LANES in tests/lanes.py).
+UNIT_LANE := not (server or standin or kernel or subprocess or build or full_mnist or soak)
+#: pytest-xdist workers for `make test`: two, this machine's cores. The full model is trained once and shared
+#: between them, and the tests that use it go to one worker (tests/conftest.py: group_costly_fixtures).
+WORKERS ?= 2
 
 # The Azure stand-in's HTTPS proxy (mitmproxy) in its own venv: it pins other cryptography and Flask releases
 # than the project. Locked with hashes in tests/standin/requirements-mitmproxy.txt.
 MITMPROXY := $(TOOLS)/mitmproxy
 MITMPROXY_LOCK := tests/standin/requirements-mitmproxy.txt
-$(MITMPROXY)/bin/mitmdump: $(MITMPROXY_LOCK) | $(UV)
+$(MITMPROXY)/bin/mitmdump: $(MITMPROXY_LOCK) Makefile | $(UV)
 	rm -rf $(MITMPROXY)
 	$(UV_ENV) $(UV) venv --quiet $(MITMPROXY)
-	VIRTUAL_ENV=$(MITMPROXY) $(UV) pip install --quiet --require-hashes -r $(MITMPROXY_LOCK)
+	VIRTUAL_ENV=$(MITMPROXY) $(UV) pip install --quiet $(UV_COMPILE) --require-hashes -r $(MITMPROXY_LOCK)
 	touch $@
 
 $(TOOLS)/bin/uv:
@@ -37,20 +48,25 @@ $(TOOLS)/bin/uv:
 	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
 
 # --locked: install what uv.lock pins, and stop if uv.lock no longer matches pyproject.toml.
-$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV_ENV) $(UV) sync --locked --extra dev || \
+$(BIN)/.installed: pyproject.toml uv.lock Makefile | $(UV)
+	$(UV_ENV) $(UV) sync --locked --extra dev $(UV_COMPILE) || \
 	  { echo "uv sync failed; if uv.lock is out of date with pyproject.toml, 'make lock' refreshes it" >&2; exit 1; }
 	touch $@
 
 run: $(BIN)/.installed
 	$(BIN)/mnist-aci run $(ARGS)
 
-test: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump
+lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks score.py
 	$(BIN)/ruff format --check src tests benchmarks score.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(ARGS)
+
+check: lint
+	$(BIN)/python -m pytest -m "$(UNIT_LANE)" $(ARGS)
+
+test: lint $(MITMPROXY)/bin/mitmdump
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(ARGS)
 
 # stress-ng comes from Debian (installed here when missing); it is stopped however pytest ends.
 test-stress: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import gzip
 import importlib.util
 import json
@@ -12,6 +13,7 @@ import shutil
 import signal
 import socket
 import struct
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from types import ModuleType
 import numpy as np
 import psutil
 import pytest
+from lanes import install_audit_hook, lanes_of, left_out_of_unit_lane, mark_from_fixtures, watching
 from standin import AzureStandIn, running_standin
 from standin.azureml_v1 import WorkspaceV1
 from standin.azureml_v1_services import WebservicesV1
@@ -29,12 +32,14 @@ from standin.azureml_v2 import WorkspaceV2
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local.server import SERVER_APP
 from mnist_aci.local.service import LocalWebservice, start_local_service
-from mnist_aci.training import save_model, train_model
+from mnist_aci.training import load_model, save_model, train_model
 from mnist_aci.versions import UV_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORE_PY = ROOT / "score.py"
 STOP_DEADLINE_S = 15.0
+#: Linux's prctl: the tests adopt the servers their subprocesses leave behind (see :func:`adopt_orphans`).
+ADOPTS_ORPHANS = sys.platform == "linux"
 
 
 def write_idx(path: Path, array: np.ndarray, *, magic: int | None = None) -> Path:
@@ -79,8 +84,10 @@ def restore_ctrl_c() -> None:
 
 
 PR_SET_CHILD_SUBREAPER = 36
-adopt_orphans()
+if ADOPTS_ORPHANS:
+    adopt_orphans()
 restore_ctrl_c()
+install_audit_hook()
 # The resolver of the cloud environments' pins (mnist_aci.versions): the uv the Makefile installs when none is on PATH.
 if not shutil.which("uv") and (ROOT / ".tools" / "bin" / "uv").is_file():
     os.environ.setdefault(UV_ENV, str(ROOT / ".tools" / "bin" / "uv"))
@@ -88,12 +95,51 @@ if not shutil.which("uv") and (ROOT / ".tools" / "bin" / "uv").is_file():
 os.environ.setdefault("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Iterator[object]:
+    made = yield
+    return [] if made is not None and left_out_of_unit_lane(collector, obj) else made
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_from_fixtures(items)
+    group_costly_fixtures(items)
+
+
+def group_costly_fixtures(items: list[pytest.Item]) -> None:
+    """With ``-n`` and ``--dist loadgroup`` (``make test``), the tests of the full model run on one worker: no
+    other worker waits for its training."""
+    for item in items:
+        if "full_model_file" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("full-model"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    global _current_lanes
+    _current_lanes = lanes_of(item)
+    with watching(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with watching(item):
+        return (yield)
+
+
+_current_lanes: set[str] = set()
+
+
 def inference_servers() -> set[int]:
     """Pids of the live inference server processes (gunicorn master or worker) this test run started.
 
     Only descendants of this process count (orphans included, see :func:`adopt_orphans`): other
-    programs' servers on a shared machine are never mistaken for ours.
+    programs' servers on a shared machine are never mistaken for ours. Without :func:`adopt_orphans`
+    (not Linux), the servers a test's subprocess or kernel leaves behind cannot be seen: such a test is skipped.
     """
+    if not ADOPTS_ORPHANS and _current_lanes & {"subprocess", "kernel"}:
+        pytest.skip("seeing the servers a subprocess leaves behind needs Linux (prctl PR_SET_CHILD_SUBREAPER)")
     pids = set()
     for process in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -168,15 +214,39 @@ def full_data(mnist_dir):
     return load_mnist(mnist_dir)
 
 
-@pytest.fixture(scope="session")
-def full_model(full_data):
-    """The tutorial's model trained on the 60,000 MNIST training images (about 35-80 s)."""
-    return train_model(full_data.x_train, full_data.y_train)
+def shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of this test run that every pytest-xdist worker sees (the base temp when not distributed)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) across processes."""
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
-def full_model_file(full_model, tmp_path_factory) -> Path:
-    return save_model(full_model, tmp_path_factory.mktemp("full-model"))
+def full_model_file(full_data, tmp_path_factory) -> Path:
+    """The tutorial's model trained on the 60,000 MNIST training images (about 35-80 s), saved: trained once
+    per test run, by the first worker that needs it; the others wait for it and load it."""
+    folder = shared_temp(tmp_path_factory) / "full-model"
+    with locked(shared_temp(tmp_path_factory) / "full-model.lock"):
+        saved = next(folder.glob("*.pkl"), None)
+        if saved is None:
+            saved = save_model(train_model(full_data.x_train, full_data.y_train), folder)
+    return saved
+
+
+@pytest.fixture(scope="session")
+def full_model(full_model_file):
+    """The full model (:func:`full_model_file`), loaded."""
+    return load_model(full_model_file)
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ def copy_of_the_package(tmp_path: Path) -> Path:
     return package
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("module", "forbidden_import", "contract"),
     [
@@ -78,6 +79,7 @@ def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import
     assert "BROKEN" in result.stdout
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("family", "other"), [("local", "azure_v1"), ("azure_v1", "azure_v2"), ("azure_v2", "local")])
 def test_a_new_module_in_a_family_is_under_the_contracts_without_being_listed(tmp_path, family, other):
     package = copy_of_the_package(tmp_path)
@@ -91,6 +93,7 @@ def test_a_new_module_in_a_family_is_under_the_contracts_without_being_listed(tm
     assert f"mnist_aci.{family}.newcomer" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
     package = copy_of_the_package(tmp_path)
     (package / "stray.py").write_text('"""Not in any layer."""\n')
@@ -99,6 +102,7 @@ def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
     assert "mnist_aci.stray" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_every_service_class_satisfies_the_protocol(tmp_path):
     read_end, write_end = os.pipe()
     process = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -147,6 +151,7 @@ mnist_aci.delete_service(service)
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.server
 def test_the_library_prints_nothing_to_stdout_when_logging_is_not_configured(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}

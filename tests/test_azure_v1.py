@@ -35,8 +35,6 @@ from mnist_aci.errors import (
 from mnist_aci.scoring import tutorial_body
 from mnist_aci.versions import python_minor, runtime_versions
 
-pytestmark = pytest.mark.server
-
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
 MMS = rf"/modelmanagement/v1\.0{WORKSPACE}"
@@ -95,6 +93,7 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 900, **extra: str) -> s
 # -- the tutorial's flow, in process -----------------------------------------------------------------------------
 
 
+@pytest.mark.server
 def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_uploaded(
     azure_v1, workspace, model, environment, small_model, sample_data, caplog, tmp_path, monkeypatch
 ):
@@ -251,6 +250,7 @@ def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(azure_
     assert azure_v1.services.services == {}
 
 
+@pytest.mark.server
 def test_score_py_crashing_in_init_is_seen_through_get_logs(azure_v1, workspace, model, environment, tmp_path):
     script = tmp_path / "score.py"
     script.write_text(CRASHING_SCORE_PY)
@@ -264,6 +264,7 @@ def test_score_py_crashing_in_init_is_seen_through_get_logs(azure_v1, workspace,
     assert azure_v1.services.services == {}
 
 
+@pytest.mark.server
 def test_a_wait_that_times_out_says_what_is_known_and_how_to_delete_later(
     azure_v1, workspace, model, environment, tmp_path
 ):
@@ -307,6 +308,7 @@ def test_throttled_calls_are_retried_by_the_sdk(azure_v1, workspace, model):
     assert [call.status for call in azure_v1.standin.server.calls_to("GET", rf"{MMS}/models")] == [429, 200]
 
 
+@pytest.mark.subprocess
 def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(azure_v1, model, tmp_path):
     throttle_model_lookups(azure_v1, times=100)
 
@@ -322,6 +324,7 @@ def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(
     assert "asked for 1 s" in error[1]
 
 
+@pytest.mark.server
 def test_aks_needs_keys_and_the_package_sends_them(azure_v1, workspace, model, environment, small_model, sample_data):
     service = deploy_model(
         "aks", model, workspace=workspace, environment=environment, deployment_config=aks_config("my-aks")
@@ -352,6 +355,8 @@ def scored_accuracy(result: subprocess.CompletedProcess[str]) -> str:
     return next(line for line in result.stdout.splitlines() if line.startswith("Overall accuracy:"))
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 @pytest.mark.full_mnist
 @pytest.mark.parametrize("target", ["aci", "aks"])
 def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
@@ -381,6 +386,7 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
     assert azure_v1.standin.server.unknown == []
 
 
+@pytest.mark.subprocess
 def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1, tmp_path):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()

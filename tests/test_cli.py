@@ -20,8 +20,6 @@ from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
 from mnist_aci.local.target import LocalOptions
 
-pytestmark = pytest.mark.server
-
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 SECRET = "cli-secret-key-never-printed"
 
@@ -37,6 +35,8 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, **env: str) -> sub
     )
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
     before = inference_servers()
     result = run_cli(["run", "--no-download", "--seed", "0"], tmp_path, MNIST_ACI_SERVICE_KEY=SECRET)
@@ -64,6 +64,8 @@ def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
     assert "Reusing registered model sklearn_mnist:1" in again.stdout
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 @pytest.mark.full_mnist
 def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir):
     before = inference_servers()
@@ -77,6 +79,7 @@ def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir):
     assert wait_until_gone(inference_servers() - before) == set()
 
 
+@pytest.mark.subprocess
 def test_missing_workspace_config_is_one_line_not_a_traceback(tmp_path):
     result = run_cli(["run", "--target", "aci", "--config", "missing.json", "--dataset", "sample"], tmp_path)
     assert result.returncode == 1
@@ -94,6 +97,8 @@ def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], bound
         time.sleep(0.1)
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_ctrl_c_while_serving_stops_the_server(tmp_path):
     """Output goes to files, not pipes: the test waits for the CLI process itself, not for the end
     of every stream that a grandchild (a joblib worker, say) may still hold open."""
@@ -156,6 +161,7 @@ def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):
     assert "Train and register one" in capsys.readouterr().err
 
 
+@pytest.mark.server
 def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, small_model_file):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
@@ -175,6 +181,7 @@ def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, sm
     assert (tmp_path / "ev" / "conf.png").is_file()
 
 
+@pytest.mark.subprocess
 def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp_path):
     """The real Open Datasets download, with no network: the user reads one clear error, nothing else."""
     result = run_cli(["train", "--dataset", "mnist"], tmp_path)
@@ -186,6 +193,7 @@ def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.subprocess
 def test_help_and_version_answer_without_importing_the_heavy_modules():
     probe = (
         "import sys\n"
@@ -207,12 +215,14 @@ def test_help_and_version_answer_without_importing_the_heavy_modules():
     assert "HEAVY []" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_import_mnist_aci_does_not_import_the_azure_sdk():
     probe = "import sys, mnist_aci; print(sorted(m for m in sys.modules if m.startswith('azureml')))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.subprocess
 def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp_path):
     folder = tmp_path / "my-tutorial"
     first = run_cli(["init", str(folder)], tmp_path)

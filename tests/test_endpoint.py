@@ -47,7 +47,6 @@ from mnist_aci.targets import deploy_model
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
 
-pytestmark = pytest.mark.server
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 DEPLOYMENTS = r".*/onlineEndpoints/[^/]+/deployments/[^/]+"
 STATUS = r".*/mfeOperationsStatus/[^/]+"
@@ -149,6 +148,7 @@ def test_an_uninstallable_pin_fails_in_seconds_before_any_cloud_call(workspace, 
     assert python_minor("3.11.7") == "3.11"
 
 
+@pytest.mark.subprocess
 def test_the_pins_are_resolved_for_the_images_python_not_this_ones():
     # numpy 1.26 has wheels for Python 3.12 on Linux, none for 3.13: only the target's Python decides
     resolve_serving_packages(["numpy==1.26.4"], "3.12.1")
@@ -171,6 +171,7 @@ def test_an_existing_environment_with_other_pins_is_refused_before_any_deploymen
     assert workspace.standin.server.calls_to("PUT", ENDPOINTS) == []
 
 
+@pytest.mark.server
 def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_traffic(
     workspace, ml_client, registered, sample_data
 ):
@@ -200,6 +201,7 @@ def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_tr
     assert "mnist-ep-test" not in workspace.endpoints
 
 
+@pytest.mark.server
 def test_the_states_progress_as_recorded_one_poll_at_a_time(workspace, ml_client, registered):
     deploy_to(ml_client, registered, name="mnist-ep-states")
     created = workspace.standin.server.calls_to("PUT", ENDPOINTS)[0]
@@ -222,6 +224,7 @@ def test_the_states_progress_as_recorded_one_poll_at_a_time(workspace, ml_client
     assert final["scoringUri"] == "https://mnist-ep-states.eastus.inference.ml.azure.com/score"
 
 
+@pytest.mark.server
 def test_the_deployment_asks_for_the_request_settings_the_package_needs(workspace, ml_client, registered):
     deploy_to(ml_client, registered, name="mnist-ep-settings")
     (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
@@ -229,6 +232,7 @@ def test_the_deployment_asks_for_the_request_settings_the_package_needs(workspac
     assert deployment["properties"]["requestSettings"]["maxConcurrentRequestsPerInstance"] == 1
 
 
+@pytest.mark.server
 def test_the_tutorials_whole_test_set_call_goes_in_bounded_requests(workspace, ml_client, registered, sample_data):
     service = deploy_to(ml_client, registered, name="mnist-ep-whole")
     images = np.concatenate([sample_data.x_test] * 3)[:2500]  # the sample has 1,000 test images
@@ -240,6 +244,7 @@ def test_the_tutorials_whole_test_set_call_goes_in_bounded_requests(workspace, m
     assert labels.tolist() == predict(service, images).tolist()
 
 
+@pytest.mark.server
 def test_scoring_needs_the_key_which_is_never_shown(workspace, ml_client, registered, sample_data):
     service = deploy_to(ml_client, registered)
     with pytest.raises(ServiceCallError, match="401") as refused:
@@ -249,6 +254,7 @@ def test_scoring_needs_the_key_which_is_never_shown(workspace, ml_client, regist
     assert service.get_keys()[0] == key
 
 
+@pytest.mark.server
 def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(workspace, ml_client, registered, sample_data):
     service = deploy_to(ml_client, registered)
     body = json.dumps({"data": sample_data.x_test[:3].tolist()})
@@ -260,6 +266,7 @@ def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(workspace
     assert set(Path(tempfile.gettempdir()).glob("mnist-aci-request-*")) == requests_left_before
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
@@ -290,6 +297,7 @@ def test_a_body_that_is_not_json_is_refused_before_it_is_sent(workspace, ml_clie
     assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
 
 
+@pytest.mark.server
 def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml_client, registered, sample_data):
     service = deploy_to(ml_client, registered, name="mnist-ep-busy")
     (blue,) = workspace.endpoints["mnist-ep-busy"].deployments.values()
@@ -301,12 +309,14 @@ def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml
     assert predict(service, sample_data.x_test[:2]).shape == (2,)
 
 
+@pytest.mark.server
 def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered):
     deploy_to(ml_client, registered, instance_type="Standard_F2s_v2", instance_count=2)
     (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
     assert (deployment["properties"]["instanceType"], deployment["sku"]["capacity"]) == ("Standard_F2s_v2", 2)
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("message", "hint"),
     [
@@ -332,6 +342,7 @@ def test_failed_deployment_reports_state_and_logs_and_deletes_the_endpoint(
     assert "mnist-ep-fail" not in workspace.endpoints
 
 
+@pytest.mark.server
 def test_keep_failed_keeps_the_endpoint(workspace, ml_client, registered):
     workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     with pytest.raises(DeploymentError, match="kept for inspection"):
@@ -350,6 +361,7 @@ def interrupt_on_first_poll(workspace, kind: str) -> None:
     workspace.standin.server.inject("GET", ARM, rf".*/mfeOperationsStatus/{kind}:.*", answer)
 
 
+@pytest.mark.server
 def test_ctrl_c_while_waiting_deletes_the_endpoint_or_says_how_to(workspace, ml_client, registered):
     interrupt_on_first_poll(workspace, "odidp")
     with pytest.raises(KeyboardInterrupt):
@@ -359,6 +371,7 @@ def test_ctrl_c_while_waiting_deletes_the_endpoint_or_says_how_to(workspace, ml_
     ]
 
 
+@pytest.mark.server
 def test_a_time_out_says_what_is_known_and_does_not_delete_while_azure_is_busy(workspace, ml_client, registered):
     deploy_to(ml_client, registered, name="mnist-ep-slow")
     workspace.standin.server.calls.clear()
@@ -373,6 +386,7 @@ def test_a_time_out_says_what_is_known_and_does_not_delete_while_azure_is_busy(w
     workspace.release()
 
 
+@pytest.mark.server
 def test_an_existing_endpoint_is_not_replaced_without_a_rollout(workspace, ml_client, registered):
     deploy_to(ml_client, registered, name="mnist-ep-taken")
     with pytest.raises(ServiceNameError, match="already exists.*--service-name mnist-ep-taken"):
@@ -386,6 +400,7 @@ def test_invalid_endpoint_names_are_refused_before_any_call(workspace, ml_client
     assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
 
 
+@pytest.mark.server
 def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_client, registered, sample_data, caplog):
     deploy_to(ml_client, registered, name="mnist-ep-roll")
     caplog.set_level("INFO", logger="mnist_aci")
@@ -404,6 +419,7 @@ def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_c
     assert predict(service, data[0]).shape == (300,)
 
 
+@pytest.mark.server
 def test_a_rollout_beyond_the_quota_says_it_runs_two_deployments(workspace, ml_client, registered, sample_data):
     workspace.vm_quota = 2.0  # room for one deployment of one instance (1.2 with the reserve), not two
     deploy_to(ml_client, registered, name="mnist-ep-quota")
@@ -414,6 +430,7 @@ def test_a_rollout_beyond_the_quota_says_it_runs_two_deployments(workspace, ml_c
     assert traffic(workspace, "mnist-ep-quota") == {"blue": 100}
 
 
+@pytest.mark.server
 def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(workspace, ml_client, registered, sample_data):
     deploy_to(ml_client, registered, name="mnist-ep-gate")
     data = (sample_data.x_test[:300], sample_data.y_test[:300])
@@ -424,6 +441,7 @@ def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(workspa
     assert deployments(workspace, "mnist-ep-gate") == ["blue"]
 
 
+@pytest.mark.server
 def test_rollout_compares_green_with_the_live_deployment_by_default(workspace, ml_client, registered, sample_data):
     deploy_to(ml_client, registered, name="mnist-ep-worse")
     images, labels = sample_data.x_test[:300], sample_data.y_test[:300]
@@ -440,6 +458,7 @@ def test_rollout_compares_green_with_the_live_deployment_by_default(workspace, m
     assert traffic(workspace, "mnist-ep-worse") == {"blue": 100}
 
 
+@pytest.mark.server
 def test_a_failed_green_leaves_blue_and_its_traffic(workspace, ml_client, registered, sample_data):
     deploy_to(ml_client, registered, name="mnist-ep-green")
     workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
@@ -540,6 +559,7 @@ def test_without_the_storage_role_the_upload_is_refused_with_what_to_ask_for(
     assert "uploaded with your own sign-in" in caplog.text  # said before the upload
 
 
+@pytest.mark.server
 def test_the_pollers_dots_stay_off_stdout(workspace, ml_client, registered, capfd):
     deploy_to(ml_client, registered, name="mnist-ep-dots")
     printed = capfd.readouterr().out
@@ -559,6 +579,8 @@ def run_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, config_file, tmp_path, request):
     """``mnist-aci run --target endpoint`` as a user runs it; on full MNIST (MNIST_DATA_DIR) with the full model
     registered first (trained once per test run), so the run reuses it and scores the 10,000 test images."""
@@ -606,6 +628,8 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_file, tmp_path, capsys):
     """The phases in this process (``cli.main``); the two rollouts, refused then accepted, as subprocesses."""
     common = ["--target", "endpoint", "--config", str(config_file), "--dataset", "sample", "--no-download"]
@@ -650,6 +674,7 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_
     assert len(sent(workspace, "PUT", r".*/models/sklearn_mnist/versions/[^/]+")) == 1  # deploy and evaluate reused it
 
 
+@pytest.mark.server
 def test_a_refused_endpoint_is_reported_as_such_and_deleted(workspace, ml_client, registered):
     workspace.standin.server.inject(
         "PUT",
@@ -668,6 +693,7 @@ def test_a_refused_endpoint_is_reported_as_such_and_deleted(workspace, ml_client
     assert len(workspace.standin.server.calls_to("DELETE", ENDPOINTS)) == 1
 
 
+@pytest.mark.server
 def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(workspace, ml_client, registered):
     workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     workspace.standin.server.inject(
@@ -682,6 +708,7 @@ def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(workspace, ml_client
     workspace.standin.server.faults.clear()
 
 
+@pytest.mark.server
 def test_a_failed_traffic_shift_keeps_both_deployments_and_says_where_traffic_stands(
     workspace, ml_client, registered, sample_data
 ):
@@ -699,6 +726,7 @@ def test_a_failed_traffic_shift_keeps_both_deployments_and_says_where_traffic_st
     assert traffic(workspace, "mnist-ep-shift") == {"blue": 100}
 
 
+@pytest.mark.server
 def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(workspace, ml_client, registered, sample_data):
     deploy_to(ml_client, registered, name="mnist-ep-late")
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
@@ -720,6 +748,7 @@ def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(workspace, 
     workspace.release()
 
 
+@pytest.mark.server
 def test_a_scoring_failure_during_the_rollout_deletes_green_and_keeps_the_traffic(
     workspace, ml_client, registered, sample_data
 ):

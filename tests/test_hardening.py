@@ -15,8 +15,6 @@ from mnist_aci import scoring
 from mnist_aci.local.service import start_local_service
 from mnist_aci.tutorial import KEY_ENV
 
-pytestmark = pytest.mark.server
-
 
 @pytest.fixture(scope="module")
 def valid_check(live_service, small_model, sample_data):
@@ -88,6 +86,7 @@ def test_concurrent_clients_get_every_prediction_right(live_service, small_model
         assert sum(pool.map(client, plan)) == 0
 
 
+@pytest.mark.server
 def test_keys_never_reach_logs_or_errors(small_model_file, sample_data, monkeypatch):
     secret = "s3cr3t-key-do-not-leak"
     monkeypatch.setenv(KEY_ENV, secret)

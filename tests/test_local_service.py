@@ -29,11 +29,10 @@ from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess, free_port
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 
-pytestmark = pytest.mark.server
-
 BOUND_S = 60.0
 
 
+@pytest.mark.server
 def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, small_model, sample_data):
     images = sample_data.x_test
     expected = small_model.predict(images)
@@ -69,6 +68,7 @@ def test_model_dir_is_laid_out_as_azure_does(live_service):
     assert worker.environ()["AZUREML_MODEL_DIR"].endswith("azureml-models/sklearn_mnist/1")
 
 
+@pytest.mark.server
 def test_context_manager_stops_everything_even_on_error(small_model_file):
     with (
         pytest.raises(RuntimeError, match="user code failed"),
@@ -101,6 +101,7 @@ def bad_model(request, tmp_path, small_model_file):
     return target, cause
 
 
+@pytest.mark.server
 def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
     model_file, cause = bad_model
     service = start_local_service(model_file, SCORE_PY, name="broken")
@@ -116,6 +117,7 @@ def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
     assert wait_until_gone({service.pid}) == set()
 
 
+@pytest.mark.server
 def test_not_a_model_names_what_the_file_holds(tmp_path):
     target = tmp_path / "sklearn_mnist_model.pkl"
     joblib.dump({"weights": [1]}, target)
@@ -124,6 +126,7 @@ def test_not_a_model_names_what_the_file_holds(tmp_path):
         service.wait_for_deployment(timeout_sec=BOUND_S)
 
 
+@pytest.mark.server
 def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(small_model_file, sample_data, tmp_path):
     service = start_local_service(small_model_file, SCORE_PY, name="killed-eval")
     service.wait_for_deployment()
@@ -152,6 +155,7 @@ def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(smal
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.server
 def test_two_workers_are_two_processes_serving_concurrent_clients(small_model_file, small_model, sample_data):
     images = sample_data.x_test[:40]
     with start_local_service(small_model_file, SCORE_PY, name="two", workers=2) as service:
@@ -172,6 +176,7 @@ def test_missing_model_file_is_refused_before_starting(tmp_path):
         start_local_service(tmp_path / "none.pkl", SCORE_PY)
 
 
+@pytest.mark.server
 def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
     script = tmp_path / "score.py"
     script.write_text("import sklearn.externals.joblib\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
@@ -189,6 +194,7 @@ def test_the_worker_leaves_out_pandas_and_pyarrow_and_uses_one_malloc_arena(live
     assert worker.environ()["MALLOC_ARENA_MAX"] == "1"
 
 
+@pytest.mark.server
 def test_a_score_py_that_needs_a_left_out_package_says_how_to_allow_it(tmp_path, small_model_file, monkeypatch):
     script = tmp_path / "score.py"
     script.write_text("import pandas\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
@@ -227,6 +233,7 @@ def test_port_already_taken_is_a_clear_error(small_model_file):
             start_local_service(small_model_file, SCORE_PY, port=port)
 
 
+@pytest.mark.server
 def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, sample_data):
     service = start_local_service(small_model_file, SCORE_PY, name="killed")
     service.wait_for_deployment()
@@ -279,6 +286,8 @@ def staging_folders(folder: Path) -> list[Path]:
     return sorted(folder.glob("mnist-aci-*"))
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
 def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_model_file, tmp_path):
     owner_script = tmp_path / "owner.py"
     owner_script.write_text(
@@ -311,6 +320,7 @@ def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_mod
         owner.kill()
 
 
+@pytest.mark.server
 def test_delete_keeps_the_log_and_removes_the_staging_folder(small_model_file):
     service = start_local_service(small_model_file, SCORE_PY, name="tidy")
     service.wait_for_deployment()
@@ -343,6 +353,7 @@ STALLED_BODY = (
 STALLED_HEADERS = b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"
 
 
+@pytest.mark.server
 def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(small_model_file, small_model, sample_data):
     """Clients that stop in mid-body or mid-headers hold a thread each, not the service, and only for a while."""
     read_timeout = 10.0
@@ -368,6 +379,7 @@ def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(smal
         assert scoring.post(service.scoring_uri, scoring.npy_body(images), scoring.NPY_TYPE, timeout=5) == labels
 
 
+@pytest.mark.server
 def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sample_data, small_model):
     started = []
     thread = threading.Thread(
@@ -400,6 +412,7 @@ def bare_service(tmp_path):
         service.delete()
 
 
+@pytest.mark.subprocess
 def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(bare_service):
     ready_to_exit = bare_service([sys.executable, "-c", "import sys; sys.stdin.close(); sys.exit(7)"])
     stopped = ready_to_exit.stopped_error(ServiceCallError("lost"))
@@ -408,6 +421,7 @@ def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(bare_servi
     assert ready_to_exit.state == "Failed"
 
 
+@pytest.mark.subprocess
 def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service):
     alive = bare_service([sys.executable, "-c", "import time; time.sleep(600)"], exit_grace_s=0.2)
     assert alive.stopped_error(ServiceCallError("lost")) is None
@@ -437,6 +451,9 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.server
+@pytest.mark.subprocess
+@pytest.mark.skipif(sys.platform != "linux", reason="watches the main thread's state in Linux's /proc")
 def test_ctrl_c_delivered_to_another_thread_still_stops_serving(small_model_file):
     """Linux may hand SIGINT to any thread; the main thread's wait must still notice it."""
     result = subprocess.run(

@@ -122,6 +122,7 @@ def test_committed_outputs_match_what_the_library_computes(full_model, full_data
     assert evaluation.report() in stream_text(committed())
 
 
+@pytest.mark.kernel
 @pytest.mark.server
 def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path):
     before = inference_servers()
@@ -138,6 +139,7 @@ def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path):
     assert wait_until_gone(inference_servers() - before) == set()
 
 
+@pytest.mark.kernel
 @pytest.mark.server
 def test_notebook_runs_with_target_aci_through_the_real_sdk(azure_v1, tmp_path, request):
     """SDK v1 in a real kernel: the real azureml-core against the Azure stand-in (only the network replaced)."""
@@ -157,6 +159,7 @@ def test_notebook_runs_with_target_aci_through_the_real_sdk(azure_v1, tmp_path, 
     assert azure_v1.standin.server.unknown == []
 
 
+@pytest.mark.kernel
 @pytest.mark.server
 def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspace_v2):
     """SDK v2 in a real kernel: the real azure-ai-ml against the Azure stand-in (the kernel inherits its
@@ -177,6 +180,7 @@ def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspac
     assert wait_until_gone(inference_servers() - before) == set()
 
 
+@pytest.mark.kernel
 @pytest.mark.server
 def test_failing_cell_leaves_no_server_and_no_folder_behind_once_the_kernel_stops(tmp_path, monkeypatch):
     before = inference_servers()
@@ -212,6 +216,7 @@ def server_started_by_the_kernel(before: set[int]) -> set[int]:
     raise AssertionError("no local service was started by the deploy cell")
 
 
+@pytest.mark.kernel
 @pytest.mark.server
 def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
     """A real interrupt (Kernel > Interrupt) while the deploy cell waits: the kernel lives on, the server goes."""

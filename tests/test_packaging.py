@@ -84,6 +84,7 @@ def run_installed(venv: Path, args: list[str], cwd: Path) -> subprocess.Complete
     )
 
 
+@pytest.mark.subprocess
 @pytest.mark.server
 def test_a_user_with_only_the_wheel_can_init_and_run_the_tutorial(installed, tmp_path):
     where = subprocess.run(

@@ -23,13 +23,11 @@ def registered_models(azure_v1) -> list[dict]:
     return [model for versions in azure_v1.workspace.models.values() for model in versions]
 
 
-@pytest.mark.server
 def test_missing_model_is_a_clear_error(workspace):
     with pytest.raises(ModelNotFoundError, match="mnist-aci train"):
         registry.get_model(workspace)
 
 
-@pytest.mark.server
 def test_register_uses_the_notebooks_tags_description_and_the_versions_record(azure_v1, workspace, small_model_file):
     registered = registry.register_model(workspace, small_model_file)
 
@@ -41,7 +39,6 @@ def test_register_uses_the_notebooks_tags_description_and_the_versions_record(az
     assert registry.get_model(workspace).version == registered.version == 1
 
 
-@pytest.mark.server
 def test_get_or_register_registers_only_when_missing(azure_v1, workspace, small_model_file):
     first = registry.get_or_register_model(workspace, small_model_file)
     again = registry.get_or_register_model(workspace, small_model_file)
@@ -49,7 +46,6 @@ def test_get_or_register_registers_only_when_missing(azure_v1, workspace, small_
     assert len(registered_models(azure_v1)) == 1
 
 
-@pytest.mark.server
 def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing(azure_v1, workspace):
     versions = runtime_versions()
     registered = registry.get_or_register_environment(workspace, versions)
@@ -69,7 +65,6 @@ def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing
     assert registry.pinned_versions(fetched)["python"] == python_minor(versions["python"])
 
 
-@pytest.mark.server
 def test_other_environment_errors_are_not_hidden(azure_v1, workspace):
     azure_v1.standin.server.inject(
         "GET", r".*\.api\.azureml\.ms", r"/environment/.*", lambda request: Response("Forbidden", status=403)

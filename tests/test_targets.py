@@ -20,8 +20,6 @@ from mnist_aci.scoring import tutorial_body
 from mnist_aci.targets import deploy_model, preflight
 from mnist_aci.versions import runtime_versions
 
-pytestmark = pytest.mark.server
-
 
 @pytest.fixture
 def store(tmp_path):
@@ -70,6 +68,7 @@ def deploy_to_mocked_aci(azure, preflight_image, *, entry_script=SCORE_PY, **opt
     )
 
 
+@pytest.mark.server
 def test_local_target_serves_a_registered_model(store, small_model_file, small_model, sample_data):
     model = store.register(small_model_file)
     service = deploy_model("local", model, entry_script=SCORE_PY)
@@ -103,6 +102,7 @@ def test_unknown_target_is_refused():
         deploy_model("docker", object())  # type: ignore[arg-type]
 
 
+@pytest.mark.server
 def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, caplog):
     caplog.set_level("INFO", logger="mnist_aci")
     staged = {}
@@ -139,6 +139,7 @@ def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, ca
     assert result is azure.service
 
 
+@pytest.mark.server
 def test_broken_score_py_fails_the_preflight_before_any_cloud_call(azure, sample_data, tmp_path):
     broken = tmp_path / "score.py"
     broken.write_text("def init():\n    raise RuntimeError('model path wrong')\n\ndef run(raw_data):\n    return []\n")
@@ -188,6 +189,7 @@ def test_a_cloud_model_on_the_local_target_is_a_type_error(azure):
     assert isinstance(info.value, TypeError)
 
 
+@pytest.mark.server
 def test_preflight_returns_the_label_of_a_real_image(small_model_file, small_model, sample_data):
     label = preflight(small_model_file, SCORE_PY, sample_data.x_test[3])
     assert label == small_model.predict(sample_data.x_test[3:4])[0]
@@ -212,6 +214,7 @@ def run(raw_data):
 """
 
 
+@pytest.mark.server
 def test_the_tutorials_own_score_py_serves_json_but_fails_the_npy_preflight(
     small_model_file, small_model, sample_data, tmp_path
 ):

