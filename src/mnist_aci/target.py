@@ -63,21 +63,36 @@ class ModelRegistry(Protocol):
         """Register ``model_file`` as the next version of ``sklearn_mnist``."""
 
 
-class WorkspaceRegistry:
-    """An Azure ML workspace as a :class:`ModelRegistry`, through its SDK's ``get_model(connection)`` and
-    ``register_model(connection, model_file, properties=...)``."""
+class WorkspaceAssets(Protocol):
+    """An Azure SDK family's module of registered assets (``azure_v1.registry``, ``azure_v2.assets``)."""
 
-    def __init__(self, connection: Any, get_model: Callable[[Any], Any], register_model: Callable[..., Any]) -> None:
+    def get_model(self, connection: Any, /) -> Any: ...
+
+    def register_model(self, connection: Any, model_path: Path, /, *, properties: dict[str, str]) -> Any: ...
+
+    def model_versions(self, model: Any, /) -> dict[str, str] | None: ...
+
+    def register_environment(self, connection: Any, versions: dict[str, str] | None, /) -> Any: ...
+
+    def get_or_register_environment(
+        self, connection: Any, versions: dict[str, str] | None, /, *, version: str | None
+    ) -> Any: ...
+
+
+class WorkspaceRegistry:
+    """An Azure ML workspace as a :class:`ModelRegistry`, through its SDK family's ``assets``; it also chooses
+    the environment a model is served with."""
+
+    def __init__(self, connection: Any, assets: WorkspaceAssets) -> None:
         self.connection = connection
-        self._get_model = get_model
-        self._register_model = register_model
+        self.assets = assets
 
     def latest(self) -> Any:
-        return self._get_model(self.connection)
+        return self.assets.get_model(self.connection)
 
     def trained_on(self, training_data: str) -> Any | None:
         try:
-            registered = self._get_model(self.connection)
+            registered = self.assets.get_model(self.connection)
         except ModelNotFoundError:
             log.info("No model sklearn_mnist registered in the workspace: training one", extra=STEP)
             return None
@@ -90,7 +105,15 @@ class WorkspaceRegistry:
 
     def register(self, model_file: Path, properties: dict[str, str]) -> Any:
         with step("Registering the model in the workspace"):
-            return self._register_model(self.connection, model_file, properties=properties)
+            return self.assets.register_model(self.connection, model_file, properties=properties)
+
+    def environment(self, model: Any, *, register: bool, version: str | None) -> Any:
+        """``tutorial-env`` for ``model``: a new version pinned to its versions (``register``), else ``version``
+        (registered first when the workspace has none)."""
+        versions = self.assets.model_versions(model)
+        if register:
+            return self.assets.register_environment(self.connection, versions)
+        return self.assets.get_or_register_environment(self.connection, versions, version=version)
 
 
 Options = TypeVar("Options", bound=TargetOptions)

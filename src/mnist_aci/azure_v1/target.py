@@ -65,7 +65,7 @@ class AzureV1Target:
             return load_workspace(config, tenant_id=tenant_id)
 
     def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
-        return WorkspaceRegistry(connection, registry.get_model, registry.register_model)
+        return WorkspaceRegistry(connection, registry)
 
     def rolls_out(self, options: AzureV1Options, connection: Any) -> bool:
         return False
@@ -91,7 +91,9 @@ class AzureV1Target:
         self.check(options)
         if options.workspace is None:
             raise OptionError("workspace", f"is needed by --target {self.name}: load_workspace() gives it")
-        environment = options.environment or self.environment(options, model)
+        environment = options.environment or WorkspaceRegistry(options.workspace, registry).environment(
+            model, register=options.register_environment, version=options.environment_version
+        )
         with step(f"Deploying to {self.name.upper()} (several minutes)", heartbeat_s=30):
             return deploy(
                 model,
@@ -105,13 +107,6 @@ class AzureV1Target:
                 timeout_sec=options.timeout_sec,
                 preflight=preflight,
             )
-
-    def environment(self, options: AzureV1Options, model: Any) -> Any:
-        """``tutorial-env`` for ``model``: a new version pinned to its versions, or the one asked for."""
-        versions = registry.model_versions(model)
-        if options.register_environment:
-            return registry.register_environment(options.workspace, versions)
-        return registry.get_or_register_environment(options.workspace, versions, version=options.environment_version)
 
     def deployment_config(self, options: AzureV1Options) -> Any:
         """The configuration given, else the tutorial's ACI one (or AKS's on ``compute_target``)."""

@@ -77,7 +77,7 @@ class EndpointTarget:
             return load_ml_client(config, tenant_id=tenant_id)
 
     def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
-        return WorkspaceRegistry(connection, assets.get_model, assets.register_model)
+        return WorkspaceRegistry(connection, assets)
 
     def rolls_out(self, options: EndpointOptions, connection: Any) -> bool:
         """Whether deploying ``options`` is the gated rollout onto an existing endpoint (it scores the test set)."""
@@ -109,7 +109,9 @@ class EndpointTarget:
     ) -> Service:
         if options.ml_client is None:
             raise OptionError("ml_client", "is needed by --target endpoint: load_ml_client() gives it")
-        environment = options.environment or self.environment(options, model)
+        environment = options.environment or WorkspaceRegistry(options.ml_client, assets).environment(
+            model, register=options.register_environment, version=options.environment_version
+        )
         return deploy(
             model,
             ml_client=options.ml_client,
@@ -124,13 +126,6 @@ class EndpointTarget:
             rollout_data=options.rollout_data,
             min_accuracy=options.min_accuracy,
         )
-
-    def environment(self, options: EndpointOptions, model: Any) -> Any:
-        """``tutorial-env`` for ``model``: a new version pinned to its versions, or the one asked for."""
-        versions = assets.model_versions(model)
-        if options.register_environment:
-            return assets.register_environment(options.ml_client, versions)
-        return assets.get_or_register_environment(options.ml_client, versions, version=options.environment_version)
 
     def existing_service(self, connection: Any, name: str) -> ScoringService:
         return get_service(connection, name)
