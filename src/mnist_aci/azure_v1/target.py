@@ -88,7 +88,6 @@ class AzureV1Target:
         entry_script: Path | None = None,
         preflight: Preflight | None = None,
     ) -> Service:
-        self.check(options)
         if options.workspace is None:
             raise OptionError("workspace", f"is needed by --target {self.name}: load_workspace() gives it")
         environment = options.environment or WorkspaceRegistry(options.workspace, registry).environment(
