@@ -141,8 +141,10 @@ def run_page(page: Path, sandbox: Path, env: dict[str, str]) -> str:
 def user_environment(**extra: str) -> dict[str, str]:
     """This process's environment (the stand-in's, when a fixture set it) as a user's shell without MNIST. The
     Azure Open Datasets download is not the workspace's: it goes around the stand-in, whose 404s the SDK would
-    retry for minutes, and fails as on a machine without internet access."""
-    env = {key: value for key, value in os.environ.items() if key not in ("MNIST_DATA_DIR", "PYTHONPATH")}
+    retry for minutes, and fails as on a machine without internet access. A ``make`` that runs this suite
+    (``make test ARGS=...``) passes its variables down in ``MAKEFLAGS``: a user's shell has none of them."""
+    outside = ("MNIST_DATA_DIR", "PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    env = {key: value for key, value in os.environ.items() if key not in outside}
     for name in ("NO_PROXY", "no_proxy"):
         if name in env:
             env[name] = ",".join((env[name], *OPEN_DATASETS_HOSTS))
