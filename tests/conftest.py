@@ -31,8 +31,10 @@ from standin.azureml_v2 import WorkspaceV2
 
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local.server import SERVER_APP
+from mnist_aci.local.store import LocalModelStore
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.training import load_model, save_model, train_model
+from mnist_aci.tutorial import DEFAULT_STORE
 from mnist_aci.versions import UV_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,6 +243,12 @@ def full_model_file(full_data, tmp_path_factory) -> Path:
         if saved is None:
             saved = save_model(train_model(full_data.x_train, full_data.y_train), folder)
     return saved
+
+
+def register_full_model(folder: Path, full_model_file: Path) -> None:
+    """Register the full model in the local store of ``folder`` as part 1 leaves it (trained on full MNIST):
+    a run started there reuses it instead of training again."""
+    LocalModelStore(folder / DEFAULT_STORE).register(full_model_file, properties={"training_data": "mnist"})
 
 
 @pytest.fixture(scope="session")

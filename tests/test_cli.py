@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, inference_servers, wait_until_gone
+from conftest import ROOT, inference_servers, register_full_model, wait_until_gone
 
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
@@ -67,10 +67,14 @@ def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.full_mnist
-def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir):
+def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_model_file):
+    """Part 2 as the tutorial runs it: the model part 1 registered (trained once per test run, shared) is found
+    in the store and deployed; training by the CLI is shown on the sample above."""
+    register_full_model(tmp_path, full_model_file)
     before = inference_servers()
     result = run_cli(["run", "--dataset", "mnist", "--data-dir", str(mnist_dir)], tmp_path)
     assert result.returncode == 0, result.stderr
+    assert "Reusing registered model sklearn_mnist:1" in result.stdout
     metrics = json.loads((tmp_path / "outputs" / "metrics.json").read_text())
     assert metrics["accuracy"] == pytest.approx(0.9193, abs=0.001)
     assert metrics["n_images"] == 10_000

@@ -138,12 +138,18 @@ def run_page(page: Path, sandbox: Path, env: dict[str, str]) -> str:
     return printed
 
 
+def makefile_variables() -> set[str]:
+    """The variables the Makefile takes from the environment when set there (``NAME ?= default``)."""
+    return set(re.findall(r"^(\w+) \?=", (ROOT / "Makefile").read_text(encoding="utf-8"), flags=re.MULTILINE))
+
+
 def user_environment(**extra: str) -> dict[str, str]:
     """This process's environment (the stand-in's, when a fixture set it) as a user's shell without MNIST. The
     Azure Open Datasets download is not the workspace's: it goes around the stand-in, whose 404s the SDK would
     retry for minutes, and fails as on a machine without internet access. A ``make`` that runs this suite
-    (``make test ARGS=...``) passes its variables down in ``MAKEFLAGS``: a user's shell has none of them."""
-    outside = ("MNIST_DATA_DIR", "PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    (``make test ARGS=...``) passes its variables down in ``MAKEFLAGS`` and in the environment, where the page's
+    own ``make`` would take them (``ARGS ?=``): a user's shell has none of them."""
+    outside = {"MNIST_DATA_DIR", "PYTHONPATH", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", *makefile_variables()}
     env = {key: value for key, value in os.environ.items() if key not in outside}
     for name in ("NO_PROXY", "no_proxy"):
         if name in env:
@@ -261,6 +267,15 @@ def heading_anchors(page: Path) -> set[str]:
     """GitHub's anchors of ``page``'s headings: lower case, punctuation dropped, spaces as hyphens."""
     headings = [line.lstrip("#").strip() for line in page.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
     return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch):
+    """``make test ARGS=--lf`` exports ARGS: the page's own ``make run`` would pass ``--lf`` to mnist-aci."""
+    monkeypatch.setenv("ARGS", "--durations=0")
+    monkeypatch.setenv("WORKERS", "3")
+    monkeypatch.setenv("MAKEFLAGS", " -- ARGS=--durations=0")
+    env = user_environment()
+    assert {"ARGS", "WORKERS", "MAKEFLAGS"}.isdisjoint(env)
+    assert {"ARGS", "WORKERS", "VENV", "PYTHON"} <= makefile_variables()
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
