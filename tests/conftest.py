@@ -31,8 +31,8 @@ from standin.azureml_v2 import WorkspaceV2
 
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local.server import SERVER_APP
-from mnist_aci.local.store import LocalModelStore
 from mnist_aci.local.service import LocalWebservice, start_local_service
+from mnist_aci.local.store import LocalModelStore
 from mnist_aci.training import load_model, save_model, train_model
 from mnist_aci.tutorial import DEFAULT_STORE
 from mnist_aci.versions import UV_ENV

