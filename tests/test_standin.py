@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
 from azureml.core.authentication import ServicePrincipalAuthentication
+from conftest import SCORE_PY
+from standin.container import ContainerPool
 
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 
@@ -62,3 +68,49 @@ def test_bearer_tokens_are_checked(azure_standin):
     refused = Entra.refuse_unless_signed_in(forged)
     assert refused is not None
     assert refused.status_code == 401
+
+
+def app_root_with(folder: Path, script: Path, model_file: Path) -> tuple[Path, dict[str, str]]:
+    """A container's app root as the services lay it out: the script, and the model under azureml-models."""
+    app_root = folder / "azureml-app"
+    model_dir = app_root / "azureml-models" / "sklearn_mnist" / "1"
+    model_dir.mkdir(parents=True)
+    shutil.copy(script, app_root / "score.py")
+    shutil.copy(model_file, model_dir / model_file.name)
+    return app_root, {"AZUREML_MODEL_DIR": str(model_dir)}
+
+
+@pytest.mark.server
+def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(tmp_path, small_model_file):
+    pool = ContainerPool()
+    try:
+        first = pool.lease(*app_root_with(tmp_path / "a", SCORE_PY, small_model_file), "score.py")
+        assert first.wait_until_started(120)
+        body = json.dumps({"data": [[0.0] * 784]})
+        answer = requests.post(
+            first.base_url + "/score", body, headers={"Content-Type": "application/json"}, timeout=60
+        )
+        assert answer.status_code == 200
+        assert "POST /score" in first.logs()
+        first.stop()
+        assert not first.running
+
+        second = pool.lease(*app_root_with(tmp_path / "b", SCORE_PY, small_model_file), "score.py")
+        assert second.container is first.container
+        assert second.wait_until_started(120)
+        assert "ready for serving traffic" in second.logs()  # the start-up lines, not the first deployment's call
+        assert "POST /score" not in second.logs()
+        assert pool.started == 1
+
+        changed = tmp_path / "changed.py"
+        changed.write_text(SCORE_PY.read_text() + "\n# another script\n")
+        third = pool.lease(*app_root_with(tmp_path / "c", changed, small_model_file), "score.py")
+        assert third.container is not second.container
+        assert pool.started == 2
+        third.stop()  # never started: not kept
+        assert pool.idle == []
+        second.stop()
+        assert pool.idle == [(second.key, first.container)]
+    finally:
+        pool.close()
+    assert not first.container.running

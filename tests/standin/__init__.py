@@ -19,11 +19,11 @@ from pathlib import Path
 import certifi
 
 from .aad import Entra
-from .container import Container
+from .container import Container, ContainerPool, Lease
 from .proxy import Proxy
 from .server import StandInServer
 
-__all__ = ["AzureStandIn", "Container", "running_standin"]
+__all__ = ["AzureStandIn", "Container", "Lease", "running_standin"]
 
 #: The package index, reached directly (not through the proxy) by the resolver of the environments' pins.
 PACKAGE_INDEX_HOSTS = ("pypi.org", "files.pythonhosted.org")
@@ -37,7 +37,8 @@ class AzureStandIn:
     proxy: Proxy
     workdir: Path
     entra: Entra = field(default_factory=Entra)
-    containers: list[Container] = field(default_factory=list)
+    containers: list[Lease] = field(default_factory=list)
+    pool: ContainerPool = field(default_factory=ContainerPool)
 
     def environment(self) -> dict[str, str]:
         """What a process needs in its environment to reach the stand-in instead of Azure."""
@@ -74,18 +75,20 @@ class AzureStandIn:
         folder.mkdir(exist_ok=True)
         return folder
 
-    def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Container:
-        """Run a deployment's inference server from ``app_root``; it is stopped with the stand-in."""
-        container = Container(app_root, environment, entry_script)
-        self.containers.append(container)
-        return container
+    def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Lease:
+        """A deployment's inference server, serving ``app_root`` (an idle one serving the same files and settings
+        if there is one); its lease ends with the deployment, or at :meth:`reset`."""
+        lease = self.pool.lease(app_root, environment, entry_script)
+        self.containers.append(lease)
+        return lease
 
     def new_folder(self, prefix: str) -> Path:
         """A fresh folder under the stand-in's work folder (for a deployment's app root, an upload...)."""
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.workdir))
 
     def reset(self) -> None:
-        """Forget calls and faults, and stop the containers, between tests (routes and the tenant stay)."""
+        """Forget calls and faults, and end the deployments' leases, between tests (routes, the tenant and the idle
+        containers stay)."""
         self.server.reset()
         self.entra.issued = 0
         for container in self.containers:
@@ -94,6 +97,7 @@ class AzureStandIn:
 
     def close(self) -> None:
         self.reset()
+        self.pool.close()
         self.proxy.stop()
         self.server.stop()
 

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import AzureStandIn
 from .azureml_v1 import API, REGION, WORKSPACE_PATH, WorkspaceV1, now, signed_in
-from .container import Container
+from .container import Lease
 from .server import azure_error, json_response, relay, target_host
 
 MMS = rf"/modelmanagement/v1\.0{WORKSPACE_PATH}"
@@ -76,7 +76,7 @@ class Service:
     record: dict[str, Any]
     operation: Operation
     keys: tuple[str, str] = field(default_factory=lambda: (secrets.token_urlsafe(24), secrets.token_urlsafe(24)))
-    container: Container | None = None
+    container: Lease | None = None
 
     @property
     def name(self) -> str:

@@ -43,7 +43,7 @@ from .server import Handler, StandInServer, azure_error, json_response
 
 if TYPE_CHECKING:
     from . import AzureStandIn
-    from .container import Container
+    from .container import Lease
 
 ARM = r"management\.azure\.com"
 REGION = "eastus"
@@ -107,7 +107,7 @@ class Resource:
 
 @dataclass
 class Deployment(Resource):
-    container: Container | None = None
+    container: Lease | None = None
     operation: Operation | None = None
     concurrent: int = 0
 
@@ -732,7 +732,7 @@ class WorkspaceV2:
             "Please see troubleshooting guide, available here: https://aka.ms/oe-tsg#error-outofquota",
         }
 
-    def _start_container(self, deployment: Deployment) -> Container:
+    def _start_container(self, deployment: Deployment) -> Lease:
         """The app root from the uploads: code under ``/var/azureml-app/<folder>``, the model under
         ``azureml-models/<name>/<version>/<file>``; the variables the recorded deployment shows (OD[-17])."""
         root = self.standin.new_folder(f"deployment-{deployment.name}-")

@@ -7,16 +7,22 @@ same command from it, with one change: the server listens on 127.0.0.1 instead o
 
 A container never outlives the test run that started it: it inherits the read end of a pipe whose write end
 only this process holds, and stops its process group when the pipe closes, whichever way this process ends.
+
+Deployments of the same files with the same settings are served by one server (:class:`ContainerPool`): a
+deployment holds a :class:`Lease` on a container, and a container whose deployment is gone waits, idle, for
+the next deployment with the same :func:`fingerprint` (most tests deploy the same ``score.py`` and model).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -40,6 +46,8 @@ run()
 #: What a container keeps of this machine's environment: no proxy, no Azure sign-in, no test settings.
 KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 STOP_TIMEOUT_S = 15.0
+#: Idle containers kept for reuse (about 170 MB each); the oldest is stopped beyond that.
+IDLE_LIMIT = 3
 
 
 def reserved_port() -> int:
@@ -78,6 +86,8 @@ class Container:
                 start_new_session=True,
             )
         os.close(read_end)
+        #: The size of the log when the server first answered (its start-up lines); None until then.
+        self.started_log_size: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -85,12 +95,15 @@ class Container:
 
     def wait_until_started(self, timeout_s: float) -> bool:
         """True once the server answers its liveness route; False if it exits (``init()`` failed) or times out."""
+        if self.started_log_size is not None:
+            return self.running
         deadline = time.monotonic() + timeout_s
         with requests.Session() as direct:
             direct.trust_env = False
             while time.monotonic() < deadline and self.process.poll() is None:
                 try:
                     if direct.get(self.base_url + "/", timeout=2).status_code == 200:
+                        self.started_log_size = self.log_size()
                         return True
                 except requests.RequestException:
                     pass
@@ -101,12 +114,21 @@ class Container:
     def running(self) -> bool:
         return self.process.poll() is None
 
-    def logs(self, num_lines: int | None = None) -> str:
-        """The server's output (the container's log), the last ``num_lines`` lines if given."""
+    def log_size(self) -> int:
         try:
-            text = self.log_path.read_text(errors="replace")
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def logs(self, num_lines: int | None = None, *, since: int = 0) -> str:
+        """The server's output (the container's log), the last ``num_lines`` lines if given. ``since``: its
+        start-up lines and what it wrote from that offset on (what one of several deployments would see)."""
+        try:
+            data = self.log_path.read_bytes()
         except FileNotFoundError:
             return ""
+        started = self.started_log_size or 0
+        text = (data if since <= started else data[:started] + data[since:]).decode(errors="replace")
         return text if num_lines is None else "\n".join(text.splitlines()[-num_lines:])
 
     def stop(self) -> None:
@@ -123,3 +145,84 @@ class Container:
                 self.process.wait()
             except ProcessLookupError:
                 pass
+
+
+def fingerprint(app_root: Path, environment: dict[str, str], entry_script: str) -> str:
+    """What a container would serve, taken before it starts: the files of every folder it is given (the app
+    root, the model's folder: their contents, not their paths) and its other settings."""
+    digest = hashlib.sha256(entry_script.encode())
+    for name, value in sorted({**environment, "AML_APP_ROOT": str(app_root)}.items()):
+        digest.update(f"\0{name}=".encode())
+        folder = Path(value)
+        if not (folder.is_absolute() and folder.is_dir()):
+            digest.update(value.encode())
+            continue
+        for file in sorted(path for path in folder.rglob("*") if path.is_file()):
+            digest.update(f"\0{file.relative_to(folder)}\0".encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+class Lease:
+    """A deployment's use of a container: what the stand-in's services hold. Stopping it ends that use; the
+    deployment sees a stopped server, its own log lines and the container's start-up lines."""
+
+    def __init__(self, container: Container, key: str, release: Callable[[Lease], None]) -> None:
+        self.container = container
+        self.key = key
+        self._release = release
+        self._log_from = container.log_size()
+        self.stopped = False
+
+    @property
+    def base_url(self) -> str:
+        return self.container.base_url
+
+    @property
+    def running(self) -> bool:
+        return not self.stopped and self.container.running
+
+    def wait_until_started(self, timeout_s: float) -> bool:
+        return not self.stopped and self.container.wait_until_started(timeout_s)
+
+    def logs(self, num_lines: int | None = None) -> str:
+        return self.container.logs(num_lines, since=self._log_from)
+
+    def stop(self) -> None:
+        """End this deployment's use of the container; idempotent."""
+        if not self.stopped:
+            self.stopped = True
+            self._release(self)
+
+
+class ContainerPool:
+    """Containers by fingerprint: a deployment gets an idle one serving the same files and settings, else a new
+    one; a container whose lease ends waits for the next such deployment if it is healthy, else is stopped."""
+
+    def __init__(self, idle_limit: int = IDLE_LIMIT) -> None:
+        self.idle_limit = idle_limit
+        self.idle: list[tuple[str, Container]] = []  # oldest first
+        self.started = 0
+
+    def lease(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Lease:
+        key = fingerprint(app_root, environment, entry_script)
+        for index, (idle_key, container) in enumerate(self.idle):
+            if idle_key == key and container.running:
+                del self.idle[index]
+                return Lease(container, key, self._release)
+        self.started += 1
+        return Lease(Container(app_root, environment, entry_script), key, self._release)
+
+    def _release(self, lease: Lease) -> None:
+        container = lease.container
+        if container.started_log_size is None or not container.running:
+            container.stop()
+            return
+        self.idle.append((lease.key, container))
+        while len(self.idle) > self.idle_limit:
+            self.idle.pop(0)[1].stop()
+
+    def close(self) -> None:
+        """Stop every idle container (those still leased are stopped with their lease)."""
+        while self.idle:
+            self.idle.pop()[1].stop()
