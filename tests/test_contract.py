@@ -217,14 +217,31 @@ def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body):
 NPY_BODIES = st.one_of(valid_npy(), mutated_npy(), mutated_npy(), st.binary(max_size=256))
 schemathesis.openapi.media_type("application/octet-stream", NPY_BODIES, aliases=["application/x-npy"])
 
-FUZZED = schemathesis.openapi.from_dict(DOCUMENT)
-FUZZED.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+#: The contract's operations, fuzzed by the test that runs them: schemathesis builds a schema's test cases (its
+#: coverage phase: bodies of up to 10,000 images) when they are parametrized, so a schema loaded at import would
+#: have every pytest process that collects this file (each xdist worker, ``make check``) spend about 20 s of CPU
+#: on cases it never sends. Loaded from a fixture, they are built once, where the test runs.
+FUZZED = schemathesis.pytest.from_fixture("contract_schema")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
 ]
+
+
+@pytest.fixture
+def node_id_for_schemathesis(request):
+    """schemathesis 4.32's lazy schema reads and writes ``item._nodeid``, which pytest 9 no longer has."""
+    request.node._nodeid = request.node.nodeid
+
+
+@pytest.fixture(scope="module")
+def contract_schema() -> schemathesis.BaseSchema:
+    """The contract as schemathesis fuzzes it: valid requests and requests that break it."""
+    schema = schemathesis.openapi.from_dict(DOCUMENT)
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+    return schema
 
 
 @pytest.fixture(scope="module")
@@ -234,13 +251,15 @@ def session():
 
 
 @pytest.mark.server
-@FUZZED.parametrize()
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-def test_fuzzed_requests_get_answers_that_conform_to_the_contract(case, live_service, session):
+@FUZZED.parametrize()
+def test_fuzzed_requests_get_answers_that_conform_to_the_contract(
+    case, live_service, session, node_id_for_schemathesis
+):
     """No 5xx, no lost connection, every answer as the contract says; a valid JSON body is scored and
     a request that breaks the contract is refused with a 4xx (413 included, which schemathesis' own
     negative_data_rejection check does not count)."""

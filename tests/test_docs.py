@@ -272,7 +272,7 @@ def heading_anchors(page: Path) -> set[str]:
 def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch):
     """``make test ARGS=--lf`` exports ARGS: the page's own ``make run`` would pass ``--lf`` to mnist-aci."""
     monkeypatch.setenv("ARGS", "--durations=0")
-    monkeypatch.setenv("WORKERS", "3")
+    monkeypatch.setenv("WORKERS", "5")
     monkeypatch.setenv("MAKEFLAGS", " -- ARGS=--durations=0")
     env = user_environment()
     assert {"ARGS", "WORKERS", "MAKEFLAGS"}.isdisjoint(env)
