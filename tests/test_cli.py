@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, inference_servers, register_full_model, wait_until_gone
+from conftest import ROOT, inference_servers, register_local_model, wait_until_gone
 
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
@@ -70,7 +70,7 @@ def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
 def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_model_file):
     """Part 2 as the tutorial runs it: the model part 1 registered (trained once per test run, shared) is found
     in the store and deployed; training by the CLI is shown on the sample above."""
-    register_full_model(tmp_path, full_model_file)
+    register_local_model(tmp_path, full_model_file, "mnist")
     before = inference_servers()
     result = run_cli(["run", "--dataset", "mnist", "--data-dir", str(mnist_dir)], tmp_path)
     assert result.returncode == 0, result.stderr

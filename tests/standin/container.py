@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -203,14 +204,16 @@ class ContainerPool:
         self.idle_limit = idle_limit
         self.idle: list[tuple[str, Container]] = []  # oldest first
         self.started = 0
+        self._lock = threading.Lock()  # the stand-in's services deploy and delete from their request threads
 
     def lease(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Lease:
         key = fingerprint(app_root, environment, entry_script)
-        for index, (idle_key, container) in enumerate(self.idle):
-            if idle_key == key and container.running:
-                del self.idle[index]
-                return Lease(container, key, self._release)
-        self.started += 1
+        with self._lock:
+            for index, (idle_key, container) in enumerate(self.idle):
+                if idle_key == key and container.running:
+                    del self.idle[index]
+                    return Lease(container, key, self._release)
+            self.started += 1
         return Lease(Container(app_root, environment, entry_script), key, self._release)
 
     def _release(self, lease: Lease) -> None:
@@ -218,11 +221,16 @@ class ContainerPool:
         if container.started_log_size is None or not container.running:
             container.stop()
             return
-        self.idle.append((lease.key, container))
-        while len(self.idle) > self.idle_limit:
-            self.idle.pop(0)[1].stop()
+        with self._lock:
+            self.idle.append((lease.key, container))
+            evicted = self.idle[: -self.idle_limit] if len(self.idle) > self.idle_limit else []
+            del self.idle[: len(evicted)]
+        for _, old in evicted:
+            old.stop()
 
     def close(self) -> None:
         """Stop every idle container (those still leased are stopped with their lease)."""
-        while self.idle:
-            self.idle.pop()[1].stop()
+        with self._lock:
+            idle, self.idle = self.idle, []
+        for _, container in idle:
+            container.stop()
