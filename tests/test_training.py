@@ -1,11 +1,13 @@
 import json
 
+import joblib
 import numpy as np
 import pytest
 import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
+from mnist_aci import training
 from mnist_aci.errors import TrainingError
 from mnist_aci.evaluation import evaluate
 from mnist_aci.training import build_model, load_model, save_model, train_model
@@ -42,6 +44,17 @@ def test_training_reports_progress(sample_data, caplog):
     out = caplog.text
     assert "Training on 500 images" in out
     assert "done in" in out
+
+
+def test_small_sets_are_fitted_in_this_process_and_large_ones_on_every_core(sample_data, monkeypatch):
+    x, y = sample_data.x_train[:300], sample_data.y_train[:300]
+    alone = train_model(x, y)
+    assert alone.n_jobs is None
+    monkeypatch.setattr(training, "PARALLEL_MIN_IMAGES", len(y))
+    with joblib.parallel_config(backend="threading"):  # the same choice, without starting worker processes
+        parallel = train_model(x, y)
+    assert parallel.n_jobs == -1
+    np.testing.assert_array_equal(parallel.predict(sample_data.x_test), alone.predict(sample_data.x_test))
 
 
 def test_save_model_writes_the_pickle_and_its_versions_record(small_model, sample_data, tmp_path):
