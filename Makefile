@@ -2,7 +2,7 @@
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
 #   make check  the quick lane: ruff, mypy, the import contracts and the unit tests (no server, stand-in,
 #               kernel, subprocess or build; see tests/lanes.py), about a minute
-#   make test   ruff, mypy, the import contracts and the whole test suite, on parallel workers
+#   make test   ruff, the import contracts, then mypy beside the whole test suite on parallel workers
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR), MLServer beside the project's service
 #   make mlserver  MLServer for the benchmark, in its own environment under .tools (done by make bench)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
@@ -22,7 +22,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
   UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: run check test lint test-stress bench mlserver lock clean
+.PHONY: run check test lint style typecheck suite test-stress bench mlserver lock clean
 
 # Every Python the tests start (CLI runs, servers, kernels, pytest workers) imports the Azure SDKs: their
 # bytecode is compiled once, at install, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
@@ -58,16 +58,26 @@ $(BIN)/.installed: pyproject.toml uv.lock Makefile | $(UV)
 run: $(BIN)/.installed
 	$(BIN)/mnist-aci run $(ARGS)
 
-lint: $(BIN)/.installed
+lint: style typecheck
+
+# The quick checks, first: a style or layering mistake stops everything at once.
+style: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks score.py
 	$(BIN)/ruff format --check src tests benchmarks score.py
-	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
 
 check: lint
 	$(BIN)/python -m pytest -m "$(UNIT_LANE)" $(ARGS)
 
-test: lint $(MITMPROXY)/bin/mitmdump
+# mypy runs beside the suite: on a clean clone it takes 40 s of one core (no cache yet), which the suite's
+# waits absorb; make reports either's failure once both have ended.
+test: style $(MITMPROXY)/bin/mitmdump
+	$(MAKE) --no-print-directory -j2 typecheck suite
+
+suite: $(BIN)/.installed
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(ARGS)
 
 # stress-ng comes from Debian (installed here when missing); it is stopped however pytest ends.

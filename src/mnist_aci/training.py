@@ -44,7 +44,7 @@ def train_model(
     y_train: np.ndarray,
     regularization: float = DEFAULT_REGULARIZATION,
     *,
-    n_jobs: int | None | Literal["auto"] = "auto",
+    n_jobs: int | Literal["auto"] | None = "auto",
 ) -> Any:
     """Fit the tutorial's model on images scaled to 0..1, logging progress while it fits.
 
