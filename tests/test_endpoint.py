@@ -255,15 +255,20 @@ def test_scoring_needs_the_key_which_is_never_shown(workspace, ml_client, regist
 
 
 @pytest.mark.server
-def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(workspace, ml_client, registered, sample_data):
+def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(
+    workspace, ml_client, registered, sample_data, tmp_path, monkeypatch
+):
     service = deploy_to(ml_client, registered)
     body = json.dumps({"data": sample_data.x_test[:3].tolist()})
-    requests_left_before = set(Path(tempfile.gettempdir()).glob("mnist-aci-request-*"))
-    assert len(invoke(ml_client, service.name, body, deployment_name="blue")) == 3
+    own_temp = tmp_path / "temp"  # the machine's temporary folder is shared with the other test workers' invokes
+    own_temp.mkdir()
+    with monkeypatch.context() as patched:
+        patched.setattr(tempfile, "tempdir", str(own_temp))
+        assert len(invoke(ml_client, service.name, body, deployment_name="blue")) == 3
     assert EndpointInvokeFields.DEFAULT_HEADER == {"Content-Type": "application/json"}
     scored = [call for call in workspace.standin.server.calls if call.host.endswith(".inference.ml.azure.com")]
     assert scored[-1].headers["Azureml-Model-Deployment"] == "blue"
-    assert set(Path(tempfile.gettempdir()).glob("mnist-aci-request-*")) == requests_left_before
+    assert list(own_temp.glob("mnist-aci-request-*")) == []
 
 
 @pytest.mark.server
