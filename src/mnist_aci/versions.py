@@ -63,12 +63,27 @@ def python_minor(python_version: str) -> str:
 RESOLVE_TIMEOUT_S = 300.0
 #: Overrides the ``uv`` found on PATH (the resolver of :func:`resolve_serving_packages`).
 UV_ENV = "MNIST_ACI_UV"
+#: The newest glibc the cloud images are assumed to have (manylinux_2_28: AlmaLinux 8, Ubuntu 20.04 and later).
+IMAGE_GLIBC_MINOR = 28
+
+
+def image_platforms(glibc_minor: int = IMAGE_GLIBC_MINOR) -> list[str]:
+    """The wheel platform tags an x86_64 image with glibc 2.``glibc_minor`` installs, newest first, as the image's
+    own pip would accept them (PEP 600 ``manylinux_2_N`` down to 2.5, with the PEP 599/571/513 aliases)."""
+    aliases = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    tags = []
+    for minor in range(glibc_minor, 4, -1):
+        tags.append(f"manylinux_2_{minor}_x86_64")
+        if minor in aliases:
+            tags.append(f"{aliases[minor]}_x86_64")
+    return tags
 
 
 def resolver_command(python_version: str) -> list[str]:
     """The command that resolves requirements (one per line on stdin) for Linux x86_64 and ``python_version``
     as the cloud image will, from wheels only (a source build is what fails late on the image): ``uv pip
-    compile``, else ``pip install --dry-run`` for that platform."""
+    compile`` (``$MNIST_ACI_UV``, else the ``uv`` on PATH), else this Python's ``pip install --dry-run`` given
+    every platform tag of :func:`image_platforms` (pip matches each ``--platform`` literally)."""
     uv = os.environ.get(UV_ENV) or shutil.which("uv")
     if uv:
         return [
@@ -76,7 +91,7 @@ def resolver_command(python_version: str) -> list[str]:
             "pip",
             "compile",
             "--python-platform",
-            "x86_64-manylinux_2_28",
+            f"x86_64-manylinux_2_{IMAGE_GLIBC_MINOR}",
             "--python-version",
             python_minor(python_version),
             "--only-binary",
@@ -86,6 +101,7 @@ def resolver_command(python_version: str) -> list[str]:
             "--quiet",
             "-",
         ]
+    platforms = [argument for tag in image_platforms() for argument in ("--platform", tag)]
     return [
         sys.executable,
         "-m",
@@ -95,8 +111,7 @@ def resolver_command(python_version: str) -> list[str]:
         "--quiet",
         "--ignore-installed",
         "--only-binary=:all:",
-        "--platform",
-        "manylinux_2_28_x86_64",
+        *platforms,
         "--python-version",
         python_minor(python_version),
         "--report",
@@ -107,8 +122,7 @@ def resolver_command(python_version: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _resolve(packages: tuple[str, ...], python_version: str) -> str:
-    command = resolver_command(python_version)
+def _resolve(packages: tuple[str, ...], python_version: str, command: tuple[str, ...]) -> str:
     try:
         done = subprocess.run(
             command, input="\n".join(packages), capture_output=True, text=True, timeout=RESOLVE_TIMEOUT_S, check=False
@@ -122,7 +136,7 @@ def _resolve(packages: tuple[str, ...], python_version: str) -> str:
         explanation = "\n  ".join(done.stderr.strip().splitlines()[-8:])
         raise EnvironmentSpecError(
             f"The serving environment cannot be installed on the cloud image (Linux x86_64, Python "
-            f"{python_minor(python_version)}); the image build would fail after many minutes. The resolver says:\n  "
+            f"{python_version}); the image build would fail after many minutes. The resolver says:\n  "
             f"{explanation}\nPin versions that exist for that platform and Python (retrain the model with them if "
             "they are the model's), then run again."
         )
@@ -133,9 +147,10 @@ def resolve_serving_packages(packages: Sequence[str], python_version: str) -> No
     """Check, before any cloud call, that pip ``packages`` install together on the serving image: Linux
     x86_64 with Python ``python_version`` (major.minor). Raises :class:`EnvironmentSpecError` saying why not.
 
-    Shared by SDK v1's and v2's ``tutorial-env``; each set of pins is resolved once per process.
+    Shared by SDK v1's and v2's ``tutorial-env``; each set of pins is resolved once per process and resolver.
     """
-    _resolve(tuple(packages), python_minor(python_version))
+    python = python_minor(python_version)
+    _resolve(tuple(packages), python, tuple(resolver_command(python)))
 
 
 def serving_pip_packages(model_versions: dict[str, str]) -> list[str]:
