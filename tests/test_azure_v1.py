@@ -18,22 +18,26 @@ import requests
 from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
 from conftest import SCORE_PY, load_score_module
+from standin.server import azure_error
 from werkzeug.wrappers import Response
 
 from mnist_aci import deploy_model, predict
 from mnist_aci.azure_v1 import registry
-from mnist_aci.azure_v1.config import aks_config
+from mnist_aci.azure_v1.config import aci_config, aks_config
 from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, delete_service
+from mnist_aci.azure_v1.target import AzureV1Options
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import (
     DeploymentError,
     EnvironmentSpecError,
     ModelNotFoundError,
+    OptionError,
     VersionMismatchError,
     WorkspaceError,
 )
 from mnist_aci.scoring import tutorial_body
 from mnist_aci.versions import python_minor, runtime_versions
+from mnist_aci.workflow import JobOptions, deploy_service
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
@@ -341,6 +345,68 @@ def test_aks_needs_keys_and_the_package_sends_them(azure_v1, workspace, model, e
     assert azure_v1.services.services == {}
 
 
+@pytest.mark.server
+def test_the_configuration_in_the_options_is_the_one_deployed(azure_v1, workspace, model, environment):
+    mine = aci_config(memory_gb=0.5, tags={"owner": "me"}, description="mine")
+    options = JobOptions(target="aci", deployment=AzureV1Options(deployment_config=mine, environment=environment))
+
+    delete_service(deploy_service(options, model, workspace))
+
+    (sent,) = posted_services(azure_v1)
+    assert sent["containerResourceRequirements"]["memoryInGB"] == 0.5
+    assert (sent["kvTags"], sent["description"]) == ({"owner": "me"}, "mine")
+
+
+@pytest.mark.server
+def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_options(
+    azure_v1, workspace, model, environment
+):
+    fixed = aks_config("my-aks", autoscale_enabled=False, num_replicas=2)
+    options = JobOptions(target="aks", deployment=AzureV1Options(deployment_config=fixed, environment=environment))
+
+    service = deploy_service(options, model, workspace)  # no compute_target option: the configuration names it
+    try:
+        (sent,) = posted_services(azure_v1)
+        assert (sent["computeName"], sent["numReplicas"]) == ("my-aks", 2)
+        assert sent["autoScaler"]["autoscaleEnabled"] is False
+        assert service.autoscaler.autoscale_enabled is False
+    finally:
+        delete_service(service)
+
+
+@pytest.mark.parametrize(
+    ("target", "config", "named"),
+    [
+        ("aks", lambda: aci_config(), r"AksServiceDeploymentConfiguration for target 'aks' \(mnist_aci\.aks_config"),
+        (
+            "aci",
+            lambda: aks_config("my-aks"),
+            r"AciServiceDeploymentConfiguration for target 'aci' \(mnist_aci\.aci_config",
+        ),
+    ],
+)
+def test_a_configuration_for_the_other_target_is_refused_before_any_deployment(
+    azure_v1, workspace, model, target, config, named
+):
+    with pytest.raises(OptionError, match=named):
+        deploy_service(JobOptions(target=target), model, workspace, deployment_config=config())
+    assert posted_services(azure_v1) == []
+
+
+def test_a_configuration_given_twice_is_refused_not_replaced(azure_v1, workspace, model):
+    options = JobOptions(target="aci", deployment=AzureV1Options(deployment_config=aci_config(memory_gb=0.5)))
+    with pytest.raises(OptionError, match="deployment_config was given twice"):
+        deploy_service(options, model, workspace, deployment_config=aci_config())
+    assert posted_services(azure_v1) == []
+
+
+def test_aks_without_autoscale_needs_a_replica_count_the_sdk_says():
+    from azureml.exceptions import WebserviceException
+
+    with pytest.raises(WebserviceException, match="autoscale disabled but num_replicas not provided"):
+        aks_config("my-aks", autoscale_enabled=False)
+
+
 # -- the CLI as a user runs it ---------------------------------------------------------------------------------
 
 
@@ -400,6 +466,25 @@ def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1
     assert (
         azure_v1.workspace.model_file(versions[0])[1] == (elsewhere / "model" / "sklearn_mnist_model.pkl").read_bytes()
     )
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+def test_a_failed_delete_after_a_failed_evaluation_says_both_the_cause_first(azure_v1, tmp_path):
+    down = azure_error(503, "Unavailable", "the scoring container is restarting")
+    busy = azure_error(409, "Conflict", "operation in progress")
+    azure_v1.standin.server.inject("POST", r".*\.azurecontainer\.io", r".*/score", lambda request: down, times=1000)
+    azure_v1.standin.server.inject("DELETE", API_HOST, rf"{MMS}/services/.*", lambda request: busy, times=1000)
+    args = ["run", "--target", "aci", "--config", str(azure_v1.config_file), "--dataset", "sample", "--no-download"]
+
+    result = run_cli(args, tmp_path, timeout=600)
+
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "Traceback" not in result.stderr
+    cause, cleanup = result.stderr.index("503"), result.stderr.index("afterwards failed too")
+    assert result.stderr.index("mnist-aci: error: ") < cause < cleanup, result.stderr
+    assert "409" in result.stderr[cleanup:]
+    assert "mnist-aci delete --target aci --service-name sklearn-mnist-svc-" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from mnist_aci.azure_v1.target import AzureV1Options
-from mnist_aci.azure_v2.target import EndpointOptions
+from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
 from mnist_aci.errors import OptionError, TargetError
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.target import TargetOptions
@@ -85,3 +87,16 @@ def test_an_unknown_target_names_the_known_ones():
 def test_nan_is_no_accuracy():
     with pytest.raises(OptionError):
         EndpointOptions(min_accuracy=math.nan)
+
+
+def test_the_rollout_data_of_the_endpoints_options_is_kept_and_refused_when_given_twice():
+    data = (np.zeros((2, 784)), np.array([3, 7]))
+    target = EndpointTarget()
+
+    kept = target.prepare(EndpointOptions(rollout_data=data), mock.sentinel.ml_client)
+
+    assert kept.rollout_data is data
+    assert kept.ml_client is mock.sentinel.ml_client
+    assert target.prepare(EndpointOptions(), mock.sentinel.ml_client, rollout_data=data).rollout_data is data
+    with pytest.raises(OptionError, match="rollout_data was given twice"):
+        target.prepare(EndpointOptions(rollout_data=data), mock.sentinel.ml_client, rollout_data=(data[0], data[1]))

@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 import azureml.core
@@ -9,7 +13,7 @@ from conftest import ROOT
 
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
-from mnist_aci.versions import sdk_version
+from mnist_aci.versions import UV_ENV, sdk_version
 from mnist_aci.workspace_config import config_search_paths, read_workspace_config
 
 VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
@@ -109,3 +113,29 @@ def test_one_unfilled_field_is_named_alone(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**VALID, "resource_group": " <my rg> "}))
     with pytest.raises(WorkspaceConfigError, match=r"placeholders for resource_group\. Fill"):
         read_workspace_config(tmp_path / "config.json")
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("resolver", ["uv", "pip"])
+@pytest.mark.parametrize("target", ["aci", "endpoint"])
+def test_an_unfilled_config_is_refused_before_the_resolver_or_the_data(tmp_path, target, resolver):
+    """The example copied unchanged: the fields to fill are named at once, before the environment is resolved
+    (a uv that does not exist would fail it; pip would pass it and go on) or any data is loaded."""
+    (tmp_path / "config.json").write_text((ROOT / "config.json.example").read_text())
+    env = {key: value for key, value in os.environ.items() if key not in ("MNIST_DATA_DIR", UV_ENV)}
+    if resolver == "uv":
+        env[UV_ENV] = str(tmp_path / "no-such-uv")
+    else:
+        env["PATH"] = str(Path(sys.executable).parent)  # the venv's programs only: no uv
+    cli = str(Path(sys.executable).parent / "mnist-aci")
+
+    result = subprocess.run(
+        [cli, "run", "--target", target, "--config", "config.json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("mnist-aci: error: config.json still holds the example's placeholders for ")
+    assert "subscription_id, resource_group, workspace_name" in result.stderr
+    assert "Loading data" not in result.stdout
+    assert "resolver" not in result.stderr

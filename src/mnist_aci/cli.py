@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._progress import hide_progress, show_progress
-from .errors import MnistAciError, MnistAciWarning, OptionError, is_azure_ml_error, sdk_message
+from .errors import MnistAciError, MnistAciWarning, OptionError, is_azure_ml_error, user_message
 from .project_files import PROJECT_FILES, write_project_files
 from .tutorial import DEFAULT_INSTANCE_TYPE, DEFAULT_REGULARIZATION, DEFAULT_STORE, ENVIRONMENT_VERSION, TARGETS
 
@@ -271,16 +271,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with console():
             dispatch(parser, args)
-    except MnistAciError as exc:
-        print(f"mnist-aci: error: {exc}", file=sys.stderr)
-        return 1
     except Exception as exc:
-        if not is_azure_ml_error(exc):
+        if not isinstance(exc, MnistAciError) and not is_azure_ml_error(exc):
             raise
-        print(f"mnist-aci: error: Azure ML: {sdk_message(exc)}", file=sys.stderr)
+        print(f"mnist-aci: error: {user_message(exc)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("mnist-aci: interrupted; services this command was starting or serving were stopped.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        stopped = "mnist-aci: interrupted; services this command was starting or serving were stopped."
+        print("\n".join([stopped, *getattr(exc, "__notes__", ())]), file=sys.stderr)
         return 130
     return 0
 

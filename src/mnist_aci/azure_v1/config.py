@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import OptionError
 from ..project_files import SCORE_PY
 
 ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
@@ -38,31 +39,56 @@ def aks_config(
     compute_target_name: str,
     *,
     autoscale_enabled: bool = True,
-    autoscale_min_replicas: int = 1,
-    autoscale_max_replicas: int = 4,
+    autoscale_min_replicas: int | None = None,
+    autoscale_max_replicas: int | None = None,
+    num_replicas: int | None = None,
     cpu_cores: float = 1,
     memory_gb: float = 1,
     auth_enabled: bool = True,
     tags: dict[str, str] | None = None,
     description: str = ACI_DESCRIPTION,
 ) -> Any:
-    """``AksWebservice.deploy_configuration`` for an existing AKS cluster, autoscaled, with keys.
+    """``AksWebservice.deploy_configuration`` for an existing AKS cluster, with keys: autoscaled between
+    ``autoscale_min_replicas`` and ``autoscale_max_replicas`` (default 1 and 4), or, with
+    ``autoscale_enabled=False``, on a fixed ``num_replicas`` (the SDK refuses the replica bounds then).
 
     AKS enables key auth by default, so calls need :func:`mnist_aci.scoring.auth_headers`.
     """
     from azureml.core.webservice import AksWebservice
 
+    if autoscale_enabled:  # the bounds default to 1 and 4 only when autoscaled: the SDK refuses them otherwise
+        autoscale_min_replicas = 1 if autoscale_min_replicas is None else autoscale_min_replicas
+        autoscale_max_replicas = 4 if autoscale_max_replicas is None else autoscale_max_replicas
     return AksWebservice.deploy_configuration(
         compute_target_name=compute_target_name,
         autoscale_enabled=autoscale_enabled,
         autoscale_min_replicas=autoscale_min_replicas,
         autoscale_max_replicas=autoscale_max_replicas,
+        num_replicas=num_replicas,
         cpu_cores=cpu_cores,
         memory_gb=memory_gb,
         auth_enabled=auth_enabled,
         tags=dict(ACI_TAGS if tags is None else tags),
         description=description,
     )
+
+
+def check_config_kind(target: str, deployment_config: Any) -> None:
+    """Refuse a deployment configuration made for the other SDK v1 target (an ACI one on ``aks``, or the reverse),
+    naming the function that makes the right one."""
+    from azureml.core.webservice.aci import AciServiceDeploymentConfiguration
+    from azureml.core.webservice.aks import AksServiceDeploymentConfiguration
+
+    kind, maker = {
+        "aci": (AciServiceDeploymentConfiguration, "aci_config()"),
+        "aks": (AksServiceDeploymentConfiguration, "aks_config(compute_target_name)"),
+    }[target]
+    if not isinstance(deployment_config, kind):
+        raise OptionError(
+            "deployment_config",
+            f"must be an {kind.__name__} for target {target!r} (mnist_aci.{maker} makes one), "
+            f"got {type(deployment_config).__name__}",
+        )
 
 
 def inference_config(environment: Any, source_directory: str | Path) -> Any:

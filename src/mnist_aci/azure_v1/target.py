@@ -11,11 +11,11 @@ import numpy as np
 from .._progress import step
 from ..errors import OptionError
 from ..service import ScoringService, Service
-from ..target import Preflight, TargetOptions, WorkspaceRegistry
+from ..target import Preflight, TargetOptions, WorkspaceRegistry, given_once
 from ..tutorial import ENVIRONMENT_VERSION
 from ..versions import sdk_version
 from . import registry
-from .config import aci_config, aks_config
+from .config import aci_config, aks_config, check_config_kind
 from .deployment import delete_service, deploy, get_service
 from .workspace import load_workspace
 
@@ -54,7 +54,9 @@ class AzureV1Target:
         self.name: Literal["aci", "aks"] = name
 
     def check(self, options: AzureV1Options) -> None:
-        if self.name == "aks" and options.deployment_config is None and not options.compute_target:
+        if options.deployment_config is not None:
+            check_config_kind(self.name, options.deployment_config)
+        elif self.name == "aks" and not options.compute_target:
             raise OptionError("compute_target", "is needed by --target aks: the name of your AKS compute target")
 
     def sdk_line(self) -> str:
@@ -78,7 +80,8 @@ class AzureV1Target:
         deployment_config: Any = None,
         rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> AzureV1Options:
-        return replace(options, workspace=connection, deployment_config=deployment_config)
+        config = given_once("deployment_config", options.deployment_config, deployment_config)
+        return replace(options, workspace=connection, deployment_config=config)
 
     def deploy(
         self,

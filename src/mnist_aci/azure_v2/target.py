@@ -13,7 +13,7 @@ import numpy as np
 from .._progress import step
 from ..errors import OptionError, TargetError
 from ..service import ScoringService, Service
-from ..target import Preflight, TargetOptions, WorkspaceRegistry
+from ..target import Preflight, TargetOptions, WorkspaceRegistry, given_once
 from ..tutorial import DEFAULT_INSTANCE_TYPE, ENVIRONMENT_VERSION
 from . import assets
 from .endpoint import deploy
@@ -97,7 +97,8 @@ class EndpointTarget:
                 options.instance_count,
                 options.instance_type,
             )
-        return replace(options, ml_client=connection, rollout_data=rollout_data)
+        data = given_once("rollout_data", options.rollout_data, rollout_data)
+        return replace(options, ml_client=connection, rollout_data=data)
 
     def deploy(
         self,
