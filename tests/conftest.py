@@ -108,12 +108,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     group_costly_fixtures(items)
 
 
+#: Costly fixtures, by the group of the tests that use them: with ``-n`` and ``--dist loadgroup`` (``make test``)
+#: each group runs on one worker, which makes the fixture once (the full model's training, the wheel's build).
+COSTLY_FIXTURES = {"full_model_file": "full-model", "dists": "wheel"}
+
+
 def group_costly_fixtures(items: list[pytest.Item]) -> None:
-    """With ``-n`` and ``--dist loadgroup`` (``make test``), the tests of the full model run on one worker: no
-    other worker waits for its training."""
+    """Put each test that uses a :data:`COSTLY_FIXTURES` fixture in that fixture's group (one worker makes it)."""
     for item in items:
-        if "full_model_file" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("full-model"))
+        used = getattr(item, "fixturenames", ())
+        group = next((group for fixture, group in COSTLY_FIXTURES.items() if fixture in used), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(wrapper=True)

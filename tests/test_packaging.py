@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from conftest import ROOT
 
 from mnist_aci.project_files import CONFIG_EXAMPLE, CONTRACT, NOTEBOOK, SCORE_PY
+from mnist_aci.versions import UV_ENV
 
 TOP_LEVEL = {
     SCORE_PY: ROOT / SCORE_PY,
@@ -105,4 +107,72 @@ def test_a_user_with_only_the_wheel_can_init_and_run_the_tutorial(installed, tmp
     result = run_installed(installed, ["run", "--dataset", "sample", "--no-download"], bare)
     assert result.returncode == 0, result.stderr
     assert "entry script: score.py installed with mnist-aci" in result.stdout
+    assert "(deleted)" in result.stdout
+
+
+# -- the pip user's lane: the wheel installed by pip alone, no uv anywhere, deploying to the cloud targets ------
+
+#: pip's cache on this machine, read before a fixture moves HOME to the stand-in's.
+PIP_CACHE = Path.home() / ".cache" / "pip"
+
+
+def without_uv(venv: Path) -> dict[str, str]:
+    """The environment a pip user's shell has: the venv's programs first, the system's after, no uv on PATH and
+    no ``MNIST_ACI_UV``; what else the fixtures set (the stand-in's proxy and CA) is kept."""
+    system = [folder for folder in os.defpath.split(os.pathsep) if folder and not shutil.which("uv", path=folder)]
+    drop = (UV_ENV, "MNIST_DATA_DIR", "PYTHONPATH", "VIRTUAL_ENV")
+    env = {key: value for key, value in os.environ.items() if key not in drop}
+    env |= {"PATH": os.pathsep.join([str(venv / "bin"), *system]), "PIP_CACHE_DIR": str(PIP_CACHE)}
+    assert shutil.which("uv", path=env["PATH"]) is None
+    return env | {"MPLBACKEND": "Agg", "VIRTUAL_ENV": str(venv)}
+
+
+@pytest.fixture(scope="module")
+def pip_installed(dists, tmp_path_factory) -> Path:
+    """A fresh virtual environment with the wheel and its dependencies installed by pip alone, at the versions of
+    uv.lock given as pip constraints (the versions this suite tests; pip resolves them without backtracking)."""
+    uv = os.environ.get(UV_ENV) or shutil.which("uv")
+    assert uv, "the tests run with uv (the Makefile's or PATH's): it exports uv.lock as pip constraints"
+    folder = tmp_path_factory.mktemp("pip-user")
+    constraints = folder / "constraints.txt"
+    export = [uv, "export", "--frozen", "--no-hashes", "--no-emit-project", "--quiet", "-o", str(constraints)]
+    subprocess.run(export, cwd=ROOT, check=True, capture_output=True)
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # with the pip Python bundles
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints)]
+    done = subprocess.run([*pip, str(dists["wheel"])], env=without_uv(venv), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return venv
+
+
+def cloud_config(target: str, request: pytest.FixtureRequest, folder: Path) -> Path:
+    """The stand-in's workspace config.json for ``target``: SDK v1's for aci, SDK v2's for endpoint."""
+    if target == "aci":
+        config: Path = request.getfixturevalue("azure_v1").config_file
+        return config
+    config = folder / "config.json"
+    config.write_text(json.dumps(request.getfixturevalue("workspace_v2").config()), encoding="utf-8")
+    return config
+
+
+@pytest.mark.subprocess
+@pytest.mark.server
+@pytest.mark.parametrize("target", ["aci", "endpoint"])
+def test_a_pip_user_without_uv_deploys_to_the_cloud_to_the_end(pip_installed, target, request, tmp_path):
+    config = cloud_config(target, request, tmp_path)  # first: its fixtures set the stand-in's environment
+    env = without_uv(pip_installed)
+    python = str(pip_installed / "bin" / "python")
+    resolver = [python, "-c", "from mnist_aci.versions import resolver_command; print(*resolver_command('3.11')[:3])"]
+    assert subprocess.run(resolver, env=env, capture_output=True, text=True, check=True).stdout.split() == [
+        python, "-m", "pip"
+    ]  # fmt: skip
+
+    result = subprocess.run(
+        [str(pip_installed / "bin" / "mnist-aci"), "run", "--target", target, "--config", str(config),
+         "--dataset", "sample", "--no-download"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    assert "Overall accuracy:" in result.stdout
     assert "(deleted)" in result.stdout
