@@ -149,7 +149,7 @@ def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, 
         main(args)
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: mnist-aci")
+    assert err.startswith(f"usage: mnist-aci {args[0]} ")
     assert message in err
 
 

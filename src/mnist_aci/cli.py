@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a web service (aci/aks) or an endpoint")
     for sub in (run, train, deploy, evaluate, delete):
         _common(sub)
+    for sub in (init, run, train, deploy, evaluate, delete):
+        sub.set_defaults(command_parser=sub)  # the usage errors found after parsing show this command's usage
     for sub in (run, train):
         sub.add_argument(
             "--regularization", type=float, help=f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})"
@@ -270,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with console():
-            dispatch(parser, args)
+            dispatch(args.command_parser, args)
     except MnistAciError as exc:
         print(f"mnist-aci: error: {exc}", file=sys.stderr)
         return 1
