@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import json
 import os
@@ -11,14 +12,19 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
 from conftest import ROOT, inference_servers, register_local_model, wait_until_gone
 
+from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
 from mnist_aci.local.target import LocalOptions
+from mnist_aci.targets import TARGET_TABLE
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 SECRET = "cli-secret-key-never-printed"
@@ -149,8 +155,125 @@ def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, 
         main(args)
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("usage: mnist-aci")
+    assert err.startswith(f"usage: mnist-aci {args[0]} ")
     assert message in err
+
+
+#: A value for a flag of each type, unlike any flag's default (a flag with choices takes the last one).
+VALUES: dict[Any, str] = {int: "7", float: "0.25", Path: "elsewhere", None: "other"}
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The commands, by name, as the parser holds them."""
+    (commands,) = [action.choices for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return dict(commands)
+
+
+def flag_arguments(commands: dict[str, argparse.ArgumentParser]) -> dict[str, list[str]]:
+    """Every flag any command's parser knows, as given on the command line: with a value where it takes one."""
+    actions = [action for sub in commands.values() for action in sub._actions]
+    known = {flag for action in actions for flag in action.option_strings} - {"-h", "--help"}
+    shown = {flag: action for action in actions if action.help != argparse.SUPPRESS for flag in action.option_strings}
+    arguments = {}
+    for flag in sorted(known):
+        action = shown[flag]  # a flag that no command lists fails here
+        value = list(action.choices)[-1] if action.choices else VALUES[action.type]
+        arguments[flag] = [flag] if action.nargs == 0 else [flag, value]
+    return arguments
+
+
+def on_target(command: str, target: str) -> list[str]:
+    """``command`` on ``target``, with what it needs there to run at all."""
+    if command in ("evaluate", "delete") and not TARGET_TABLE[target].serves_here:
+        return [command, "--target", target, "--service-name", "svc"]
+    if command == "evaluate":
+        return [command, "--target", target, "--scoring-uri", "http://127.0.0.1:9/score"]
+    if command in ("run", "deploy") and target == "aks":
+        return [command, "--target", target, "--compute-target", "k8s"]
+    return [command, "--target", target]
+
+
+@pytest.fixture
+def act(tmp_path, monkeypatch, capsys) -> Callable[[list[str]], tuple[Any, str, list[Any]]]:
+    """``act(argv)``: ``main(argv)``'s exit code, its stderr and what it acted on, with the workflow's phases,
+    init's writer and each target's service lookup and deletion autospecced (none of them runs)."""
+    monkeypatch.chdir(tmp_path)
+    recorder = mock.Mock()
+    owners = [(workflow, name) for name in ("run_job", "load_dataset", "connect", "prepare_model")]
+    owners += [(workflow, "deploy_registered"), (workflow, "evaluate_service"), (cli, "initialise")]
+    kinds = {type(target) for target in TARGET_TABLE.values()}
+    owners += [(kind, name) for kind in kinds for name in ("existing_service", "delete")]
+    for owner, name in owners:
+        fake = mock.create_autospec(getattr(owner, name))
+        monkeypatch.setattr(owner, name, fake)
+        recorder.attach_mock(fake, f"{owner.__name__.rpartition('.')[2]}_{name}")
+
+    def run(argv: list[str]) -> tuple[Any, str, list[Any]]:
+        before = len(recorder.mock_calls)
+        try:
+            code = main(argv)
+        except SystemExit as stopped:
+            code = stopped.code
+        return code, capsys.readouterr().err, recorder.mock_calls[before:]
+
+    return run
+
+
+def runs_of(act, command: str) -> list[tuple[list[str], list[Any]]]:
+    """The ways ``command`` runs (as it is, then on each target with what it needs there), with what it acts on."""
+    runs = []
+    for argv in [[command], *(on_target(command, target) for target in TARGET_TABLE)]:
+        code, _, acts = act(argv)
+        if code == 0 and acts:
+            runs.append((argv, acts))
+    assert runs, f"mnist-aci {command} runs on no target"
+    return runs
+
+
+def verdict(act, command: str, given: list[str], runs: list[tuple[list[str], list[Any]]]) -> tuple[str, str]:
+    """``("used", "")`` if ``given`` changes what ``command`` acts on in one of its ``runs``; ``("refused", "run,
+    deploy")`` if the command refuses it (exit 2, its usage line) naming the commands that take it; else
+    ``("neither", the last outcome)``."""
+    refusal = re.compile(rf"^mnist-aci {command}: error: {given[0]} is an option of mnist-aci ([a-z, ]+) only$", re.M)
+    for argv, acts in runs:
+        code, err, changed = act([*argv, *given])
+        if (refused := refusal.search(err)) and code == 2 and err.startswith(f"usage: mnist-aci {command} "):
+            return "refused", refused[1]
+        if code == 0 and changed != acts:
+            return "used", ""
+    return "neither", f"exit {code}: {err.strip().splitlines()[-1:]}"
+
+
+def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(act):
+    """Every (command, flag) pair the parser knows: either the flag's value changes what the command acts on (on a
+    target that takes it, compared with the same command without it), or the command refuses it with exit code 2,
+    its usage line and the commands that take it. Each command's usage lists the flags it uses, and only those."""
+    commands = subcommands(build_parser())
+    flags = flag_arguments(commands)
+    verdicts = {}
+    for command in commands:
+        runs = runs_of(act, command)
+        verdicts |= {(command, flag): verdict(act, command, given, runs) for flag, given in flags.items()}
+    used = {flag: {command for command in commands if verdicts[command, flag][0] == "used"} for flag in flags}
+    wrong = [
+        f"mnist-aci {command} {flag}: {kind} {detail}"
+        for (command, flag), (kind, detail) in verdicts.items()
+        if kind == "neither" or (kind == "refused" and set(detail.split(", ")) != used[flag])
+    ]
+    for command, sub in commands.items():
+        listed = set(re.findall(r"\[(--[\w-]+)", sub.format_usage()))
+        if listed != {flag for flag in flags if command in used[flag]}:
+            wrong.append(f"mnist-aci {command}'s usage lists {sorted(listed)}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.subprocess
+def test_train_refuses_the_deployment_flags_naming_the_commands_that_take_them(tmp_path):
+    result = run_cli(["train", "--port", "5000", "--workers", "3", "--timeout", "9"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: mnist-aci train ")
+    assert "mnist-aci train: error: --port is an option of mnist-aci run, deploy only\n" in result.stderr
+    assert not (tmp_path / ".mnist_aci").exists()
 
 
 @pytest.mark.parametrize(("args", "workers"), [(["run"], 1), (["deploy", "--workers", "2"], 2)])

@@ -637,7 +637,8 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
 @pytest.mark.subprocess
 def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_file, tmp_path, capsys):
     """The phases in this process (``cli.main``); the two rollouts, refused then accepted, as subprocesses."""
-    common = ["--target", "endpoint", "--config", str(config_file), "--dataset", "sample", "--no-download"]
+    workspace_flags = ["--target", "endpoint", "--config", str(config_file)]
+    common = [*workspace_flags, "--dataset", "sample", "--no-download"]
     named = [*common, "--service-name", "mnist-ep-phases"]
 
     def no_key_in(printed: str) -> str:
@@ -674,7 +675,7 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_
     code, text = mnist_aci("run", *named)
     assert code == 1
     assert "already exists" in text
-    assert mnist_aci("delete", *named)[0] == 0
+    assert mnist_aci("delete", *workspace_flags, "--service-name", "mnist-ep-phases")[0] == 0  # no data flags
     assert not workspace.endpoints
     assert len(sent(workspace, "PUT", r".*/models/sklearn_mnist/versions/[^/]+")) == 1  # deploy and evaluate reused it
 

