@@ -97,6 +97,16 @@ def test_local_target_refuses_a_model_saved_with_other_versions(store, small_mod
         deploy_model("local", model, entry_script=SCORE_PY)
 
 
+def test_the_table_has_one_target_of_each_name_the_cli_offers():
+    from mnist_aci.cli import FLAGS
+    from mnist_aci.targets import TARGET_TABLE
+    from mnist_aci.tutorial import TARGETS
+
+    offered = next(flag for flag in FLAGS if flag.name == "--target").settings["choices"]
+    assert tuple(TARGET_TABLE) == TARGETS == tuple(offered)
+    assert all(TARGET_TABLE[name].name == name for name in TARGETS)
+
+
 def test_unknown_target_is_refused():
     with pytest.raises(TargetError, match="choose one of local, aci, aks"):
         deploy_model("docker", object())  # type: ignore[arg-type]

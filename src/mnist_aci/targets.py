@@ -28,8 +28,8 @@ from .tutorial import LOG_TAIL_LINES, TARGETS, TargetName
 
 PREFLIGHT_TIMEOUT_S = 120.0
 
-#: Every target, by the name ``--target`` and :func:`deploy_model` take.
-TARGET_TABLE: dict[str, Target[Any]] = {
+#: Every target, by the name ``--target`` and :func:`deploy_model` take (the names of ``TargetName``, each once).
+TARGET_TABLE: dict[TargetName, Target[Any]] = {
     "local": LocalTarget(),
     "aci": AzureV1Target("aci"),
     "aks": AzureV1Target("aks"),
@@ -39,10 +39,10 @@ TARGET_TABLE: dict[str, Target[Any]] = {
 
 def target_named(name: str) -> Target[Any]:
     """The target called ``name``; :class:`TargetError` naming the others when there is none."""
-    target = TARGET_TABLE.get(name)
-    if target is None:
-        raise TargetError(f"Unknown target {name!r}: choose one of {', '.join(TARGETS)}.")
-    return target
+    for known, target in TARGET_TABLE.items():
+        if known == name:
+            return target
+    raise TargetError(f"Unknown target {name!r}: choose one of {', '.join(TARGETS)}.")
 
 
 def not_taken(target: Target[Any], option: str) -> str:
