@@ -143,6 +143,9 @@ def test_ctrl_c_while_serving_stops_the_server(tmp_path):
         (["deploy", "--workers", "-2"], "--workers must be a whole number >= 1, got -2"),
         (["run", "--workers", "two"], "invalid int value: 'two'"),
         (["run", "--target", "aci", "--workers", "2"], "--workers is for --target local only"),
+        (["run", "--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+        (["run", "--regularization", "-1"], "--regularization must be a number > 0 (C = 1 / regularization), got -1"),
+        (["train", "--regularization", "0"], "--regularization must be a number > 0"),
         (
             ["deploy", "--target", "aks", "--compute-target", "k", "--workers", "1"],
             "--workers is for --target local only",

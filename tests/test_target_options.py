@@ -16,6 +16,7 @@ from mnist_aci.errors import OptionError, TargetError
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.target import TargetOptions
 from mnist_aci.targets import TARGET_TABLE, not_taken, target_named
+from mnist_aci.workflow import JobOptions
 
 numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
 
@@ -100,3 +101,21 @@ def test_the_rollout_data_of_the_endpoints_options_is_kept_and_refused_when_give
     assert target.prepare(EndpointOptions(), mock.sentinel.ml_client, rollout_data=data).rollout_data is data
     with pytest.raises(OptionError, match="rollout_data was given twice"):
         target.prepare(EndpointOptions(rollout_data=data), mock.sentinel.ml_client, rollout_data=(data[0], data[1]))
+
+
+@given(numbers)
+def test_the_regularization_rate_is_a_number_above_zero(value):
+    if not isinstance(value, bool) and 0 < value < math.inf:
+        assert JobOptions(regularization=value).regularization == value
+    else:
+        with pytest.raises(OptionError, match=r"regularization must be a number > 0 \(C = 1 / regularization\)"):
+            JobOptions(regularization=value)
+
+
+@given(numbers)
+def test_the_seed_is_a_whole_number_of_at_least_zero(value):
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        assert JobOptions(seed=value).seed == value
+    else:
+        with pytest.raises(OptionError, match="seed must be a whole number >= 0"):
+            JobOptions(seed=value)

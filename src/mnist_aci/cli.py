@@ -165,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TargetOptions:
-    """The chosen target's own options from the flags given; a flag it does not take, or a value it cannot use,
-    ends the command as a usage error (exit code 2)."""
+    """The chosen target's own options from the flags given; a flag it does not take ends the command as a usage
+    error (exit code 2), a value it cannot use raises :class:`OptionError`."""
     from .targets import TARGET_TABLE, not_taken, target_named
 
     target = target_named(args.target)
@@ -177,12 +177,9 @@ def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     foreign = [f"{names[dest]} {not_taken(target, dest)}" for dest in given if dest not in taken]
     if foreign:
         parser.error("; ".join(foreign))
-    try:
-        options: TargetOptions = target.options_type(**{dest: getattr(args, dest) for dest in given})
-        if args.command in DEPLOYS:
-            target.check(options)
-    except OptionError as exc:
-        parser.error(f"{names.get(exc.option, exc.option)} {exc.problem}")
+    options: TargetOptions = target.options_type(**{dest: getattr(args, dest) for dest in given})
+    if args.command in DEPLOYS:
+        target.check(options)
     return options
 
 
@@ -192,7 +189,10 @@ def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> J
 
     names = [job_field.name for job_field in fields(JobOptions)]
     given = {name: value for name in names if (value := getattr(args, name, None)) is not None}
-    return JobOptions(**given, deployment=target_options(parser, args))
+    try:
+        return JobOptions(**given, deployment=target_options(parser, args))
+    except OptionError as exc:  # a value the target or the job cannot use: a usage error naming the flag
+        parser.error(f"{next((f.name for f in FLAGS if f.dest == exc.option), exc.option)} {exc.problem}")
 
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

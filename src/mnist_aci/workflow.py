@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 from . import _atomic, scoring
 from ._progress import step
 from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import TargetError, user_message
+from .errors import OptionError, TargetError, user_message
 from .evaluation import Evaluation, evaluate
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
@@ -29,6 +30,14 @@ from .versions import resolve_serving_packages, runtime_versions, serving_pip_pa
 from .workspace_config import read_workspace_config
 
 log = logging.getLogger(__name__)
+
+
+def check_job_values(regularization: float, seed: int | None) -> None:
+    """Refuse a regularization rate or a seed that could not be used, before any work (:class:`OptionError`)."""
+    if isinstance(regularization, bool) or not 0 < regularization < math.inf:
+        raise OptionError("regularization", f"must be a number > 0 (C = 1 / regularization), got {regularization}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise OptionError("seed", f"must be a whole number >= 0, got {seed}")
 
 
 @dataclass
@@ -61,6 +70,7 @@ class JobOptions:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, Path(value))
+        check_job_values(self.regularization, self.seed)
         options_type = target_named(self.target).options_type
         if self.deployment is None:
             self.deployment = options_type()
