@@ -18,6 +18,7 @@ This file imports nothing from mnist_aci: it runs as is in the Azure container.
 
 import glob
 import io
+import math
 import os
 import re
 import tempfile
@@ -92,7 +93,8 @@ def too_many_rows(n_rows: int) -> PayloadError:
 
 
 def wrong_shape(shape: tuple[int, ...]) -> PayloadError:
-    return PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}")
+    negative = ", with a negative dimension" if any(size < 0 for size in shape) else ""
+    return PayloadError(f"expected rows of {N_PIXELS} numbers, got an array of shape {list(shape)}{negative}")
 
 
 def publish_contract() -> None:
@@ -230,7 +232,7 @@ def parse_json(body: bytes) -> Images:
 
 def parse_npy(body: bytes) -> Images:
     """Images from a .npy body: uint8 pixels 0..255 (returned as they are: see as_float) or float 0..1. The header
-    is checked before any memory is allocated: a header may claim any shape."""
+    is checked in Python integers (an int64 product wraps) before any memory is allocated: it may claim any shape."""
     stream = io.BytesIO(body)
     try:
         version = np.lib.format.read_magic(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
@@ -240,15 +242,14 @@ def parse_npy(body: bytes) -> Images:
         raise PayloadError(f"the body is not a readable .npy array ({str(exc)[:200]})") from None
     if dtype != np.uint8 and dtype.kind != "f":
         raise PayloadError(f"the .npy array must be uint8 or float, got {dtype}")
-    if len(shape) not in (2, 3) or int(np.prod(shape[1:])) != N_PIXELS:
+    if any(size < 0 for size in shape) or len(shape) not in (2, 3) or math.prod(shape[1:]) != N_PIXELS:
         raise wrong_shape(shape)
     if shape[0] > MAX_ROWS:
         raise too_many_rows(shape[0])
-    count = int(np.prod(shape))
-    data_bytes, announced = len(body) - stream.tell(), count * dtype.itemsize
+    data_bytes, announced = len(body) - stream.tell(), math.prod(shape) * dtype.itemsize
     if data_bytes != announced:
         raise PayloadError(f"the .npy body holds {data_bytes} data bytes, its header announces {announced}")
-    images = np.frombuffer(body, dtype=dtype, count=count, offset=stream.tell())
+    images = np.frombuffer(body, dtype=dtype, offset=stream.tell())  # all the bytes after the header, as announced
     return _check_rows(images.reshape(shape, order="F" if fortran_order else "C"))
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 import requests
 
-from mnist_aci.local.server import free_port
+from mnist_aci.local.server import bind_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MLSERVER = ROOT / ".tools" / "mlserver" / "bin" / "mlserver"
@@ -61,12 +61,13 @@ class MLServer:
 
 def _write_settings(folder: Path, model_file: Path, batching: bool) -> int:
     """MLServer's settings and the model's, in ``folder``; returns the HTTP port."""
-    port = free_port()
+    with contextlib.ExitStack() as held:  # three free ports, held together while chosen: three different ones
+        port, grpc_port, metrics_port = (held.enter_context(bind_port(None)).getsockname()[1] for _ in range(3))
     settings = {
         "host": "127.0.0.1",
         "http_port": port,
-        "grpc_port": free_port(),
-        "metrics_port": free_port(),
+        "grpc_port": grpc_port,
+        "metrics_port": metrics_port,
         "parallel_workers": 0,
         "debug": False,
     }

@@ -30,7 +30,7 @@ from standin.azureml_v1_services import WebservicesV1
 from standin.azureml_v2 import WorkspaceV2
 
 from mnist_aci.data import load_mnist, load_sample
-from mnist_aci.local.server import SERVER_APP
+from mnist_aci.local.server import SERVER_APP, bind_port
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.training import load_model, save_model, train_model
@@ -154,6 +154,12 @@ def inference_servers() -> set[int]:
             if SERVER_APP in process.cmdline() and process.status() != psutil.STATUS_ZOMBIE:
                 pids.add(process.pid)
     return pids
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the service's own choice of a free port)."""
+    with bind_port(None) as probe:
+        return int(probe.getsockname()[1])
 
 
 def port_is_closed(port: int, host: str = "127.0.0.1") -> bool:

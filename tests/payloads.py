@@ -1,12 +1,17 @@
-"""Malformed requests to /score: (id, method, body, content type, expected status, words the error must hold)."""
+"""Malformed requests to /score: (id, method, body, content type, expected status, words the error must hold), and
+.npy bodies whose header claims any shape and dtype (a hypothesis strategy)."""
 
 from __future__ import annotations
 
 import io
 import json
+import math
+import struct
 from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as npst
 
 ROW = [0.5] * 784
 JSON = "application/json"
@@ -21,6 +26,18 @@ def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
+
+
+def npy_with_header(
+    shape: tuple[int, ...], dtype: np.dtype, data: bytes, *, fortran_order: bool = False, version: int = 1
+) -> bytes:
+    """A .npy body of format ``version`` (1, 2; 3 for a header outside latin-1) whose header claims ``shape`` and
+    ``dtype``, then ``data``, whatever it holds: np.save writes only headers that match their array."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": fortran_order, "shape": shape}
+    text = repr(header).encode("utf-8" if version == 3 else "latin-1")
+    magic, length = np.lib.format.magic(version, 0), "<H" if version == 1 else "<I"
+    text += b" " * (-(len(magic) + struct.calcsize(length) + len(text) + 1) % 64) + b"\n"  # as numpy pads it
+    return magic + struct.pack(length, len(text)) + text + data
 
 
 def _npy_object() -> bytes:
@@ -105,7 +122,80 @@ BAD_REQUESTS = [
         content_type=NPY,
         match="not a readable .npy",
     ),
+    BadRequest(
+        "npy-header-shape-overflows-int64",  # 16 * (49 + 2**60) is 784 + 2**64: 784 in numpy's int64 product
+        npy_with_header((1, 16, 49 + 2**60), np.dtype(np.uint8), bytes(784)),
+        content_type=NPY,
+        match=f"shape [1, 16, {49 + 2**60}]",
+    ),
+    BadRequest(
+        "npy-header-negative-dimensions",  # -28 * -28 is 784
+        npy_with_header((1, -28, -28), np.dtype(np.uint8), bytes(784)),
+        content_type=NPY,
+        match="negative",
+    ),
     BadRequest("npy-truncated", _npy(np.zeros((2, 784), dtype=np.uint8))[:-5], content_type=NPY, match="data bytes"),
     BadRequest("npy-object-dtype", _npy_object(), content_type=NPY, match="uint8 or float"),
     BadRequest("get", b"", method="GET", status=405, match="use POST"),
 ]
+
+
+# --- .npy bodies with crafted headers ---
+
+INT64 = 2**63
+#: Dimensions a header may claim: small, the image's, over the row limit, zero, negative, and over 63 or 64 bits.
+DIMENSIONS = st.one_of(
+    st.integers(-3, 30),
+    st.sampled_from([28, 784, 10_000, 10_001, 2**31, 2**32, INT64 - 1, INT64, 2**64, 2**64 + 784]),
+    st.integers(-(2**70), 2**70),
+)
+#: The dtypes score.py accepts: uint8 and floats, either byte order.
+IMAGE_DTYPES = st.sampled_from(["|u1", "<f2", "<f4", ">f4", "<f8", ">f8"]).map(np.dtype) | st.just(np.dtype("g"))
+#: Every kind of dtype a header can name.
+HEADER_DTYPES = st.one_of(
+    IMAGE_DTYPES,
+    npst.scalar_dtypes(),  # bool, signed and unsigned ints, floats, complex, datetime64, timedelta64
+    npst.byte_string_dtypes(),
+    npst.unicode_string_dtypes(),
+    st.just(np.dtype(object)),
+    npst.array_dtypes(allow_subarrays=True),  # structured
+)
+#: The most data bytes a crafted body holds (30 rows of 784 16-byte numbers, with room).
+MAX_DATA_BYTES = 512 * 1024
+
+
+@st.composite
+def pixel_dimensions(draw: st.DrawFn) -> tuple[int, ...]:
+    """One or two dimensions whose product is 784 as a reader may compute it: exactly, with both signs flipped,
+    or only in int64 arithmetic, which wraps (16 * (49 + 2**60) is 784 + 2**64)."""
+    twist = draw(st.sampled_from(["exact", "negated", "wrapped"]))
+    width = draw(st.sampled_from([4, 8, 16] if twist == "wrapped" else [1, 2, 4, 8, 16]))  # powers of 2 dividing 784
+    height = 784 // width
+    if twist == "negated":
+        return (-width, -height)
+    if twist == "wrapped":  # under 2**63: numpy multiplies such a shape in int64
+        return (width, height + draw(st.integers(1, width // 2 - 1)) * 2**64 // width)
+    return (width, height) if width > 1 else (784,)
+
+
+@st.composite
+def crafted_npy(draw: st.DrawFn) -> bytes:
+    """A .npy body whose header claims any shape of 1 to 4 dimensions (huge, zero, negative) and any dtype, or
+    images in a shape whose product only seems to be 784; then as many data bytes as the header announces, as
+    many as an int64 product of its shape announces, a byte more or less, or a few."""
+    if draw(st.booleans()):  # anything
+        shape = draw(st.lists(DIMENSIONS, min_size=1, max_size=4).map(tuple))
+        dtype = draw(HEADER_DTYPES)
+    else:  # images, in a shape whose product may only seem to be 784
+        shape = (draw(st.integers(-1, 4) | DIMENSIONS), *draw(pixel_dimensions()))
+        dtype = draw(IMAGE_DTYPES)
+    count = math.prod(shape)
+    wrapped = (count + INT64) % 2**64 - INT64
+    size = draw(st.sampled_from([count, wrapped])) * dtype.itemsize + draw(st.sampled_from([0, 0, 1, -1]))
+    if not 0 <= size <= MAX_DATA_BYTES:  # no body holds that many bytes
+        size = draw(st.integers(0, 64))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    data = bytes(size) if draw(st.booleans()) else rng.bytes(size)  # zeros are valid uint8 and float pixels
+    latin = all(ord(character) < 256 for character in repr(np.lib.format.dtype_to_descr(dtype)))
+    version = draw(st.sampled_from([1, 2, 3] if latin else [3]))
+    return npy_with_header(shape, dtype, data, fortran_order=draw(st.booleans()), version=version)

@@ -14,6 +14,7 @@ import schemathesis
 from conftest import ROOT, SCORE_PY, load_score_module
 from hypothesis import HealthCheck, given, settings, strategies as st
 from openapi_spec_validator import validate
+from payloads import crafted_npy
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -214,7 +215,7 @@ def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body):
         assert 0.0 <= images.min() <= images.max() <= 1.0
 
 
-NPY_BODIES = st.one_of(valid_npy(), mutated_npy(), mutated_npy(), st.binary(max_size=256))
+NPY_BODIES = st.one_of(valid_npy(), mutated_npy(), mutated_npy(), crafted_npy(), st.binary(max_size=256))
 schemathesis.openapi.media_type("application/octet-stream", NPY_BODIES, aliases=["application/x-npy"])
 
 #: The contract's operations, fuzzed by the test that runs them: schemathesis builds a schema's test cases (its

@@ -5,10 +5,12 @@ from azureml.core import Environment, Model, Workspace
 from azureml.core.model import InferenceConfig
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
 from azureml.exceptions import WebserviceException
+from conftest import SCORE_PY
 
 from mnist_aci.azure_v1 import deployment
 from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
 from mnist_aci.errors import DeploymentError, ServiceNameError
+from mnist_aci.score_script import stage_scoring_folder
 
 
 @pytest.fixture
@@ -71,13 +73,12 @@ def test_aks_config_names_the_cluster_and_enables_keys():
 
 
 def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path):
-    environment = mock.create_autospec(Environment, instance=True)
-    with mock.patch("azureml.core.model.InferenceConfig", autospec=True) as config_class:
-        inference_config(environment, tmp_path)
-    config_class.assert_called_once_with(
-        source_directory=str(tmp_path), entry_script="score.py", environment=environment
-    )
-    assert isinstance(InferenceConfig, type)
+    """The SDK's own InferenceConfig, which checks that the entry script is in the folder."""
+    folder = stage_scoring_folder(SCORE_PY, tmp_path / "app")
+    environment = Environment("tutorial-env")
+    config = inference_config(environment, folder)
+    assert isinstance(config, InferenceConfig)
+    assert (config.source_directory, config.entry_script, config.environment) == (str(folder), "score.py", environment)
 
 
 def test_new_service_name_follows_the_tutorial():

@@ -19,13 +19,13 @@ import numpy as np
 import psutil
 import pytest
 import requests
-from conftest import SCORE_PY, assert_fully_stopped, port_is_closed, service_pids, wait_until_gone
+from conftest import SCORE_PY, assert_fully_stopped, free_port, port_is_closed, service_pids, wait_until_gone
 from hypothesis import given, strategies as st
 
 from mnist_aci import scoring
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError, TargetError
 from mnist_aci.local._gunicorn_config import HIDDEN_MODULES_ENV, HiddenModules
-from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess, free_port
+from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
 

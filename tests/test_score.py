@@ -1,5 +1,6 @@
 """score.py for real, in-process: init() with a model trained in the test, run() on good and bad input."""
 
+import io
 import json
 import sys
 
@@ -7,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import load_score_module
 from flask import Request
-from payloads import BAD_REQUESTS, NPY, BadRequest, _npy
+from hypothesis import HealthCheck, given, settings
+from payloads import BAD_REQUESTS, NPY, BadRequest, _npy, crafted_npy
 from werkzeug.test import EnvironBuilder
 
 from mnist_aci.scoring import npy_body, tutorial_body
@@ -88,6 +90,21 @@ def test_bad_requests_get_a_client_error_naming_the_problem(score, bad: BadReque
     answer = json.loads(response.get_data())
     assert bad.match in answer["error"]
     assert "784" in answer["expected"]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=crafted_npy())
+def test_any_npy_header_gets_labels_or_a_client_error_naming_the_problem(score, body):
+    """Whatever shape and dtype a .npy header claims, and whatever data follows: one label per image, or a 4xx
+    whose JSON body gives a reason; never an exception (the server's 500)."""
+    answer = score.run(request(body, NPY))
+    if isinstance(answer, list):
+        assert len(answer) == len(np.load(io.BytesIO(body)))
+        assert all(label in range(10) for label in answer)
+    else:
+        assert isinstance(answer, score.AMLResponse)
+        assert 400 <= answer.status_code < 500
+        assert json.loads(answer.get_data())["error"]
 
 
 def test_body_over_the_size_limit_is_refused_without_reading_it(score, monkeypatch):

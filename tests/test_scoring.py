@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from azureml.core.webservice import AciWebservice, AksWebservice
 from azureml.exceptions import WebserviceException
+from conftest import free_port
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -165,8 +166,6 @@ def test_wrong_number_of_labels_is_an_error(fake_server, sample_data):
 
 
 def test_refused_connection_is_a_clear_error():
-    from mnist_aci.local.server import free_port
-
     with pytest.raises(ServiceCallError, match="Lost the connection"):
         scoring.post(f"http://127.0.0.1:{free_port()}/score", b"{}", scoring.JSON_TYPE, timeout=5)
 

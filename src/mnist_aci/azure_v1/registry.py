@@ -97,14 +97,6 @@ def below_current_folder(path: Path) -> Iterator[Path]:
         yield Path(os.path.relpath(copy, here))
 
 
-def get_or_register_model(workspace: Any, model_path: str | Path, *, name: str = MODEL_NAME) -> Any:
-    """The registered model ``name``, registering ``model_path`` first when there is none."""
-    try:
-        return get_model(workspace, name)
-    except ModelNotFoundError:
-        return register_model(workspace, model_path, name=name)
-
-
 def build_environment(versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME) -> Any:
     """An environment for score.py, pinned to the versions a model was saved with (default: these)."""
     from azureml.core import Environment

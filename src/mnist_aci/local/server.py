@@ -56,13 +56,6 @@ WORKER_HIDDEN_MODULES = ("pandas", "pyarrow")
 WORKER_ENV_DEFAULTS = {"MALLOC_ARENA_MAX": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def bind_port(port: int | None) -> socket.socket:
     """A socket bound to ``port`` on 127.0.0.1 (``None``: a free one the system picks), for the server to
     listen on: held from the choice to the server's start, the port cannot be taken in between.
