@@ -23,6 +23,7 @@ from types import ModuleType
 import numpy as np
 import psutil
 import pytest
+import sklearn.linear_model  # noqa: F401  # its first import runs lscpu (numpy.testing): at collection, not in a test
 from lanes import install_audit_hook, lanes_of, left_out_of_unit_lane, mark_from_fixtures, watching
 from standin import AzureStandIn, running_standin
 from standin.azureml_v1 import WorkspaceV1

@@ -35,9 +35,10 @@ from mnist_aci.errors import (
     VersionMismatchError,
     WorkspaceError,
 )
+from mnist_aci.job import JobOptions
 from mnist_aci.scoring import tutorial_body
 from mnist_aci.versions import python_minor, runtime_versions
-from mnist_aci.workflow import JobOptions, deploy_service
+from mnist_aci.workflow import deploy_service
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"

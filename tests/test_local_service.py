@@ -24,10 +24,11 @@ from hypothesis import given, strategies as st
 
 from mnist_aci import scoring
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError, TargetError
+from mnist_aci.job import JobOptions, JobResult
 from mnist_aci.local._gunicorn_config import HIDDEN_MODULES_ENV, HiddenModules
 from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess
 from mnist_aci.local.service import LocalWebservice, start_local_service
-from mnist_aci.workflow import JobOptions, JobResult, evaluate_service
+from mnist_aci.workflow import evaluate_service
 
 BOUND_S = 60.0
 

@@ -13,10 +13,10 @@ from hypothesis import given, strategies as st
 from mnist_aci.azure_v1.target import AzureV1Options
 from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
 from mnist_aci.errors import OptionError, TargetError
+from mnist_aci.job import JobOptions
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.target import TargetOptions
 from mnist_aci.targets import TARGET_TABLE, not_taken, target_named
-from mnist_aci.workflow import JobOptions
 
 numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
 

@@ -9,12 +9,11 @@ from mnist_aci import scoring
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import ModelNotFoundError, ServiceCallError, TargetError
+from mnist_aci.job import JobOptions, JobResult
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.versions import read_versions
 from mnist_aci.workflow import (
-    JobOptions,
-    JobResult,
     deploy_service,
     evaluate_service,
     prepare_model,

@@ -16,6 +16,7 @@ from .azure_v2.workspace import load_ml_client as load_ml_client
 from .data import Dataset as Dataset, load_data as load_data, resolve_dataset as resolve_dataset
 from .errors import MnistAciError as MnistAciError
 from .evaluation import Evaluation as Evaluation, evaluate as evaluate
+from .job import JobOptions as JobOptions
 from .local.store import LocalModelStore as LocalModelStore
 from .plots import (
     plot_confusion as plot_confusion,
@@ -36,7 +37,6 @@ from .targets import deploy_model as deploy_model
 from .training import load_model as load_model, save_model as save_model, train_model as train_model
 from .versions import sdk_version as sdk_version
 from .workflow import (
-    JobOptions as JobOptions,
     connect as connect,
     deploy_service as deploy_service,
     load_dataset as load_dataset,

@@ -28,9 +28,9 @@ from .project_files import PROJECT_FILES, write_project_files
 from .tutorial import DEFAULT_INSTANCE_TYPE, DEFAULT_REGULARIZATION, DEFAULT_STORE, ENVIRONMENT_VERSION, TARGETS
 
 if TYPE_CHECKING:
+    from .job import JobOptions
     from .service import ScoringService
     from .target import TargetOptions
-    from .workflow import JobOptions
 
 #: The commands that work on a target (all but init), those that read the data set, and those that deploy.
 ON_TARGET = ("run", "train", "deploy", "evaluate", "delete")
@@ -185,7 +185,7 @@ def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> JobOptions:
     """The job's options from the command line; what is not given keeps the library's defaults."""
-    from .workflow import JobOptions
+    from .job import JobOptions
 
     names = [job_field.name for job_field in fields(JobOptions)]
     given = {name: value for name in names if (value := getattr(args, name, None)) is not None}
@@ -234,6 +234,7 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         initialise(args.folder, force=args.force)
         return
     from . import workflow
+    from .job import JobResult
     from .targets import target_named
 
     check_usage(parser, args)
@@ -247,7 +248,7 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     elif args.command == "deploy":
         workflow.deploy_registered(options)
     elif args.command == "evaluate":
-        result = workflow.JobResult()
+        result = JobResult()
         workflow.evaluate_service(existing_service(args, options), workflow.load_dataset(options), options, result)
         print(result.summary())
     elif args.command == "delete":

@@ -7,18 +7,23 @@ notebooks alike); :func:`save_figure` writes it atomically.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from . import _atomic
 from .evaluation import error_matrix
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 N_SAMPLES = 30
 
 
 def plot_confusion(confusion: np.ndarray) -> Figure:
     """The row-normalised error matrix with a zeroed diagonal, as the tutorial draws it."""
+    from matplotlib.figure import Figure  # matplotlib only where a figure is drawn
+
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot(111)
     image = ax.matshow(error_matrix(confusion), cmap="bone")
@@ -41,6 +46,8 @@ def sample_indices(n_images: int, n: int = N_SAMPLES, *, seed: int | None = None
 def plot_predictions(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> Figure:
     """One image per column with its predicted label; misclassified ones in red on an inverted image."""
     n = len(images)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(20, 1))
     for i in range(n):
         ax = fig.add_subplot(1, n, i + 1)

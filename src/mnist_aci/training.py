@@ -14,8 +14,6 @@ from typing import Any, Literal
 
 import joblib
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 
 from . import _atomic
 from ._progress import step
@@ -34,6 +32,9 @@ def build_model(regularization: float = DEFAULT_REGULARIZATION, *, n_jobs: int |
     """The tutorial's classifier, unfitted: ``C = 1 / regularization``, liblinear, ``random_state=42``."""
     if not regularization > 0:
         raise TrainingError(f"regularization must be a number > 0. Got {regularization!r} instead.")
+    from sklearn.linear_model import LogisticRegression  # scikit-learn only where a model is trained
+    from sklearn.multiclass import OneVsRestClassifier
+
     return OneVsRestClassifier(
         LogisticRegression(C=1.0 / regularization, solver="liblinear", random_state=42), n_jobs=n_jobs
     )

