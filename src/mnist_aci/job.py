@@ -12,7 +12,7 @@ from .errors import OptionError, TargetError
 from .evaluation import Evaluation
 from .target import TargetOptions
 from .targets import target_named
-from .tutorial import DEFAULT_REGULARIZATION, DEFAULT_STORE, TargetName
+from .tutorial import DEFAULT_REGULARIZATION, TargetName, project_store
 
 
 def check_job_values(regularization: float, seed: int | None) -> None:
@@ -39,7 +39,7 @@ class JobOptions:
     dataset: DatasetChoice = "auto"
     download: bool = True
     output_dir: Path = Path("outputs")
-    store: Path = DEFAULT_STORE
+    store: Path = field(default_factory=project_store)
     entry_script: Path | None = None
     keep: bool = False
     preflight: bool = True

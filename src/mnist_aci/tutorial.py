@@ -27,9 +27,18 @@ TARGETS: tuple[TargetName, ...] = get_args(TargetName)
 #: 3.5 GB; the model and the server need less than 0.5 GB).
 DEFAULT_INSTANCE_TYPE = "Standard_DS1_v2"
 
-#: The local model store's folder (below the current folder).
+#: The local model store's folder (below the current folder, or a parent's: see :func:`project_store`).
 DEFAULT_STORE = Path(".mnist_aci") / "models"
 #: Environment variable holding a service key for the scoring calls (never printed).
 KEY_ENV = "MNIST_ACI_SERVICE_KEY"
 #: How many lines of a service's log a failure report shows.
 LOG_TAIL_LINES = 40
+
+
+def project_store(start: Path | None = None) -> Path:
+    """The local model store a run uses by default: :data:`DEFAULT_STORE` in the current folder (``start``) or, when
+    it has none, in the nearest parent folder that has one (a notebook started in ``notebooks/`` shares the project's
+    models); when no folder has one, the current folder's."""
+    here = Path.cwd() if start is None else Path(start)
+    found = next((folder for folder in here.parents if (folder / DEFAULT_STORE).is_dir()), None)
+    return found / DEFAULT_STORE if found is not None and not (here / DEFAULT_STORE).is_dir() else DEFAULT_STORE
