@@ -202,7 +202,7 @@ def act(tmp_path, monkeypatch, capsys) -> Callable[[list[str]], tuple[Any, str, 
     init's writer and each target's service lookup and deletion autospecced (none of them runs)."""
     monkeypatch.chdir(tmp_path)
     recorder = mock.Mock()
-    owners = [(workflow, name) for name in ("run_job", "load_dataset", "connect", "prepare_model")]
+    owners = [(workflow, name) for name in ("run_job", "train_registered", "load_dataset", "connect")]
     owners += [(workflow, "deploy_registered"), (workflow, "evaluate_service"), (cli, "initialise")]
     kinds = {type(target) for target in TARGET_TABLE.values()}
     owners += [(kind, name) for kind in kinds for name in ("existing_service", "delete")]

@@ -117,8 +117,8 @@ def test_one_unfilled_field_is_named_alone(tmp_path):
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("resolver", ["uv", "pip"])
-@pytest.mark.parametrize("target", ["aci", "endpoint"])
-def test_an_unfilled_config_is_refused_before_the_resolver_or_the_data(tmp_path, target, resolver):
+@pytest.mark.parametrize("command", ["run --target aci", "run --target endpoint", "train --target aks"])
+def test_an_unfilled_config_is_refused_before_the_resolver_or_the_data(tmp_path, command, resolver):
     """The example copied unchanged: the fields to fill are named at once, before the environment is resolved
     (a uv that does not exist would fail it; pip would pass it and go on) or any data is loaded."""
     (tmp_path / "config.json").write_text((ROOT / "config.json.example").read_text())
@@ -130,7 +130,7 @@ def test_an_unfilled_config_is_refused_before_the_resolver_or_the_data(tmp_path,
     cli = str(Path(sys.executable).parent / "mnist-aci")
 
     result = subprocess.run(
-        [cli, "run", "--target", target, "--config", "config.json"],
+        [cli, *command.split(), "--config", "config.json"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

@@ -243,9 +243,7 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.command == "run":
         print(workflow.run_job(options).summary())
     elif args.command == "train":
-        data = workflow.load_dataset(options)
-        model = workflow.prepare_model(options, data, workflow.connect(options))
-        print(f"Registered model {workflow.model_label(model)}")
+        print(f"Registered model {workflow.model_label(workflow.train_registered(options))}")
     elif args.command == "deploy":
         workflow.deploy_registered(options)
     elif args.command == "evaluate":

@@ -44,11 +44,12 @@ def training_recipe(options: JobOptions, data: Dataset) -> dict[str, str]:
     return {"training_data": training_data_tag(data), "regularization": str(float(options.regularization))}
 
 
-def check_inputs(options: JobOptions) -> None:
+def check_inputs(options: JobOptions, *, deploying: bool = True) -> None:
     """The checks that cost nothing, before any data load, resolver, network or SDK call: the target's options
-    (what it needs and was not given) and, for a target that deploys elsewhere, the workspace config.json."""
+    (what it needs to deploy and was not given) and, for a target that deploys elsewhere, the workspace config.json."""
     target = target_named(options.target)
-    target.check(options.target_options)
+    if deploying:
+        target.check(options.target_options)
     if not target.serves_here:
         read_workspace_config(options.config)
 
@@ -82,6 +83,13 @@ def prepare_model(options: JobOptions, data: Dataset, workspace: Any = None) -> 
     if found is not None:
         return found
     return registry.register(train_and_save(options, data), recipe)
+
+
+def train_registered(options: JobOptions) -> Any:
+    """``mnist-aci train``: the registered model trained as the options say (reused when one is registered)."""
+    check_inputs(options, deploying=False)
+    data = load_dataset(options)
+    return prepare_model(options, data, connect(options))
 
 
 def model_label(model: Any) -> str:
