@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -35,10 +36,25 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**env, "MPLBACKEND": "Agg", **extra}
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], cwd: Path, timeout: float = 600, umask: int = -1, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``mnist-aci ARGS`` in ``cwd`` (``umask``: the process's, -1 leaving this one's), ``env`` added."""
     return subprocess.run(
-        [CLI, *args], cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=timeout, check=False
+        [CLI, *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        umask=umask,
     )
+
+
+def modes_under(folder: Path) -> dict[str, int]:
+    """The permission bits of every file under ``folder``, by relative path."""
+    return {str(path.relative_to(folder)): stat.S_IMODE(path.stat().st_mode) for path in folder.rglob("*.*")}
 
 
 @pytest.mark.server
@@ -68,6 +84,24 @@ def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
     again = run_cli(["run", "--no-download", "--dataset", "sample"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert "Reusing registered model sklearn_mnist:1" in again.stdout
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+def test_runs_outputs_get_the_mode_open_gives_under_the_umask(tmp_path):
+    result = run_cli(["run", "--dataset", "sample", "--seed", "0"], tmp_path, umask=0o027)
+    assert result.returncode == 0, result.stderr
+    outputs = ["conf.png", "predictions.png", "metrics.json", "service.log", "model/sklearn_mnist_model.pkl"]
+    assert modes_under(tmp_path / "outputs") == dict.fromkeys([*outputs, f"{outputs[-1]}.versions.json"], 0o640)
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_trains_model_file_gets_the_mode_open_gives_under_the_umask(tmp_path, umask, mode):
+    result = run_cli(["train", "--dataset", "sample"], tmp_path, umask=umask)
+    assert result.returncode == 0, result.stderr
+    model = "model/sklearn_mnist_model.pkl"
+    assert modes_under(tmp_path / "outputs") == {model: mode, f"{model}.versions.json": mode}
 
 
 @pytest.mark.server
