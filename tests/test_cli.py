@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import os
 import re
+import resource
 import signal
 import stat
 import subprocess
@@ -25,6 +26,7 @@ from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
 from mnist_aci.local.target import LocalOptions
+from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file
 from mnist_aci.targets import TARGET_TABLE
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
@@ -407,6 +409,53 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
     forced = run_cli(["init", str(folder), "--force"], tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("folder", ["/proc/mnist-aci-tutorial", "a-file/tutorial"])
+def test_init_where_the_folder_cannot_be_made_is_one_line_naming_it(tmp_path, folder):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    result = run_cli(["init", folder], tmp_path)
+    assert result.returncode == 1
+    assert re.fullmatch(
+        rf"mnist-aci: error: Cannot write the tutorial's files into {folder}: [^\n]+\. Choose a folder you can create "
+        r"and write to: mnist-aci init FOLDER\.\n",
+        result.stderr,
+    ), result.stderr
+    assert (tmp_path / "a-file").read_text() == "not a folder\n"
+
+
+def no_file_over(size: int) -> None:
+    """In the child: writing past ``size`` bytes fails with EFBIG ("File too large"), as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an ignored signal stays ignored through exec
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+@pytest.mark.subprocess
+def test_init_failing_midway_removes_what_it_wrote_and_nothing_else(tmp_path):
+    sizes = {name: packaged_file(name).stat().st_size for name in PROJECT_FILES}
+    limit = sizes[NOTEBOOK] - 1  # the files before the notebook are written, the notebook fails
+    assert PROJECT_FILES.index(NOTEBOOK) == 2
+    assert max(sizes[name] for name in PROJECT_FILES[:2]) < limit
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine\n")
+    for folder in ("kept", "new/deeper"):
+        result = subprocess.run(
+            [CLI, "init", folder],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=lambda: no_file_over(limit),
+        )
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"mnist-aci: error: Cannot write the tutorial's files into {folder}: File too large. "
+            "Choose a folder you can create and write to: mnist-aci init FOLDER.\n"
+        )
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == ["kept", "kept/notes.txt"]
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine\n"
 
 
 def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys):
