@@ -126,6 +126,17 @@ def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_mod
 
 
 @pytest.mark.subprocess
+def test_evaluates_summary_names_its_data_and_service_and_no_empty_line(tmp_path, live_service, sample_data):
+    uri = live_service.scoring_uri
+    result = run_cli(["evaluate", "--dataset", "sample", "--scoring-uri", uri, "--seed", "0"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.split("\nSummary\n")[1].splitlines()
+    assert summary[:2] == [f"  data:      {sample_data.source}", f"  service:   {uri}"]
+    names = ["data", "service", "accuracy", "confusion", "samples", "metrics", "NOTE"]
+    assert [line.split(":")[0].strip() for line in summary] == names
+
+
+@pytest.mark.subprocess
 def test_missing_workspace_config_is_one_line_not_a_traceback(tmp_path):
     result = run_cli(["run", "--target", "aci", "--config", "missing.json", "--dataset", "sample"], tmp_path)
     assert result.returncode == 1
