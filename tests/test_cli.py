@@ -106,6 +106,20 @@ def test_trains_model_file_gets_the_mode_open_gives_under_the_umask(tmp_path, um
     assert modes_under(tmp_path / "outputs") == {model: mode, f"{model}.versions.json": mode}
 
 
+@pytest.mark.subprocess
+def test_retraining_to_the_same_file_keeps_its_version_and_another_file_is_a_new_one(tmp_path):
+    first = run_cli(["train", "--dataset", "sample"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = run_cli(["train", "--dataset", "sample", "--retrain"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "sklearn_mnist:1 in the store .mnist_aci/models holds this file already" in again.stdout
+    assert again.stdout.endswith("Registered model sklearn_mnist:1\n")
+    other = run_cli(["train", "--dataset", "sample", "--retrain", "--regularization", "0.25"], tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.endswith("Registered model sklearn_mnist:2\n")
+    assert sorted(path.name for path in (tmp_path / ".mnist_aci" / "models" / "sklearn_mnist").iterdir()) == ["1", "2"]
+
+
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.full_mnist
