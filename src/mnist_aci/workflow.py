@@ -166,6 +166,7 @@ def evaluate_service(service: ScoringService, data: Dataset, options: JobOptions
 
     Every call to the service comes first: a failure leaves no partial set of outputs behind.
     """
+    result.data_source, result.used_sample, result.scoring_uri = data.source, data.is_sample, service.scoring_uri
     with step(f"Scoring {len(data.y_test):,} test images through {service.scoring_uri}"):
         y_hat = scoring.predict(service, data.x_test)
     evaluation = evaluate(data.y_test, y_hat)
@@ -227,12 +228,10 @@ def run_job(options: JobOptions) -> JobResult:
     if not target.serves_here:  # the environment a new model needs installs on the image: seconds, not a build
         resolve_serving_packages(serving_pip_packages(runtime_versions()), runtime_versions()["python"])
     data = load_dataset(options)
-    result.data_source, result.used_sample = data.source, data.is_sample
     workspace = connect(options)
     model = prepare_model(options, data, workspace)
     result.model = model_label(model)
     service = deploy_service(options, model, workspace, data.x_test[0])
-    result.scoring_uri = service.scoring_uri
     kept = options.keep and not target.serves_here
     failure: BaseException | None = None
     try:

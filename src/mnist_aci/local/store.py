@@ -1,26 +1,30 @@
 """Step 4 of the tutorial on this machine: a local model store, so the local target needs no Azure.
 
 ``register`` copies a model file under ``<root>/<name>/<version>/`` with increasing versions,
-its tags, description, versions record and SHA-256; ``get`` returns the latest (or a given)
-version. The SHA-256 is checked again before each deployment: a pickle runs code when loaded,
-so a file changed after registration is refused.
+its tags, description, versions record and SHA-256 (a file the latest version holds already, with
+the same record, is not added again); ``get`` returns the latest (or a given) version. The SHA-256
+is checked again before each deployment: a pickle runs code when loaded, so a file changed after
+registration is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .. import _atomic
+from .._progress import STEP
 from ..errors import ModelIntegrityError, ModelNotFoundError, ModelRecordError
 from ..tutorial import DEFAULT_STORE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
 from ..versions import read_versions
 
 RECORD_FILENAME = "model.json"
+log = logging.getLogger(__name__)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -85,7 +89,8 @@ class LocalModelStore:
         description: str = MODEL_DESCRIPTION,
         properties: dict[str, str] | None = None,
     ) -> LocalModel:
-        """Copy ``model_path`` into the store as the next version of ``name``.
+        """Copy ``model_path`` into the store as the next version of ``name``, unless the latest version holds the
+        same file (SHA-256) with the same properties, tags and description: that version is returned instead.
 
         The version folder is built aside and renamed into place, so an interrupted registration
         leaves no half-registered version. ``properties`` are added to the file's versions record.
@@ -93,21 +98,50 @@ class LocalModelStore:
         source = Path(model_path)
         if not source.is_file():
             raise ModelNotFoundError(f"Cannot register {source}: no such file. Train a model first (mnist-aci train).")
-        parent = self.root / name
+        candidate = LocalModel(
+            name=name,
+            version=0,  # the next one, if it is added
+            path=source,
+            sha256=sha256_of(source),
+            tags=dict(MODEL_TAGS if tags is None else tags),
+            description=description,
+            properties={**(read_versions(source) or {}), **(properties or {})},
+        )
+        latest = self.intact_latest(name)
+        if latest is not None and replace(latest, version=0, path=source) == candidate:
+            log.info(
+                "Model %s:%s in the store %s holds this file already, with the same properties: not registered again",
+                latest.name,
+                latest.version,
+                self.root,
+                extra=STEP,
+            )
+            return latest
+        return self.add_version(candidate)
+
+    def intact_latest(self, name: str) -> LocalModel | None:
+        """The latest version of ``name``, if there is one, its record reads and its file still has its SHA-256."""
+        try:
+            latest = self.get(name)
+            latest.verify()
+        except (ModelNotFoundError, ModelRecordError, ModelIntegrityError):
+            return None
+        return latest
+
+    def add_version(self, candidate: LocalModel) -> LocalModel:
+        """Copy ``candidate``'s file in as the next version of its name, with its record (the copy's SHA-256)."""
+        parent = self.root / candidate.name
         parent.mkdir(parents=True, exist_ok=True)
         taken = [int(entry.name) for entry in parent.iterdir() if entry.name.isdigit()]
         version = max(taken, default=0) + 1
         building = Path(tempfile.mkdtemp(prefix=".registering-", dir=parent))
         try:
-            shutil.copyfile(source, building / MODEL_FILENAME)
-            model = LocalModel(
-                name=name,
+            shutil.copyfile(candidate.path, building / MODEL_FILENAME)
+            model = replace(
+                candidate,
                 version=version,
                 path=(parent / str(version) / MODEL_FILENAME).resolve(),
                 sha256=sha256_of(building / MODEL_FILENAME),
-                tags=dict(MODEL_TAGS if tags is None else tags),
-                description=description,
-                properties={**(read_versions(source) or {}), **(properties or {})},
             )
             record = {key: value for key, value in asdict(model).items() if key != "path"}
             _atomic.write_json(building / RECORD_FILENAME, record)
