@@ -1,8 +1,9 @@
 # Two commands do everything; each builds the virtual environment on first use, exactly as uv.lock says.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
-#   make check  the quick lane: ruff, mypy, the import contracts and the unit tests (no server, stand-in,
-#               kernel, subprocess or build; see tests/lanes.py), about a minute
-#   make test   ruff, the import contracts, then mypy beside the whole test suite on parallel workers
+#   make check  the quick lane: ruff, codespell, validate-pyproject, mypy, the import contracts and the unit
+#               tests (no server, stand-in, kernel, subprocess or build; see tests/lanes.py), about a minute
+#   make test   the style checks (ruff, codespell, validate-pyproject, the import contracts), then mypy beside
+#               the whole test suite on parallel workers
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR), MLServer beside the project's service
 #   make mlserver  MLServer for the benchmark, in its own environment under .tools (done by make bench)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
@@ -23,6 +24,9 @@ UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
   UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
 .PHONY: run check test lint style typecheck suite test-stress bench mlserver lock clean
+
+#: The Python sources ruff checks and formats (src/mnist_aci/files is excluded in pyproject.toml: links).
+PY_SOURCES := src tests benchmarks score.py
 
 # Every Python the tests start (CLI runs, servers, kernels, pytest workers) imports the Azure SDKs: their
 # bytecode is compiled once, at install, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
@@ -62,8 +66,10 @@ lint: style typecheck
 
 # The quick checks, first: a style or layering mistake stops everything at once.
 style: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks score.py
-	$(BIN)/ruff format --check src tests benchmarks score.py
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	git ls-files -z | xargs -0 $(BIN)/codespell
+	$(BIN)/validate-pyproject pyproject.toml
 	$(BIN)/lint-imports
 
 typecheck: $(BIN)/.installed
