@@ -4,6 +4,7 @@
 #               tests (no server, stand-in, kernel, subprocess or build; see tests/lanes.py), about a minute
 #   make test   the style checks (ruff, codespell, validate-pyproject, the import contracts), then mypy beside
 #               the whole test suite on parallel workers
+#   make fmt    ruff's safe fixes, then ruff format, on the Python sources
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR), MLServer beside the project's service
 #   make mlserver  MLServer for the benchmark, in its own environment under .tools (done by make bench)
 #   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
@@ -23,7 +24,7 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
   UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: run check test lint style typecheck suite test-stress bench mlserver lock clean
+.PHONY: run check test lint style fmt typecheck suite test-stress bench mlserver lock clean
 
 #: The Python sources ruff checks and formats (src/mnist_aci/files is excluded in pyproject.toml: links).
 PY_SOURCES := src tests benchmarks score.py
@@ -71,6 +72,10 @@ style: $(BIN)/.installed
 	git ls-files -z | xargs -0 $(BIN)/codespell
 	$(BIN)/validate-pyproject pyproject.toml
 	$(BIN)/lint-imports
+
+fmt: $(BIN)/.installed
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
