@@ -57,6 +57,7 @@ def test_the_sdist_carries_the_top_level_files_and_the_packaged_links(dists):
     with tarfile.open(dists["sdist"]) as sdist:
         names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if "/" in member.name}
     assert {"score.py", "swagger3.json", "config.json.example", "pyproject.toml", "src/mnist_aci/py.typed"} <= names
+    assert "CHANGELOG.md" in names
     assert {f"src/mnist_aci/files/{name}" for name in TOP_LEVEL} <= names
 
 
