@@ -1,11 +1,13 @@
 # Two commands do everything; each builds the virtual environment on first use, exactly as uv.lock says.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
-#   make check  the quick lane: ruff, mypy, the import contracts and the unit tests (no server, stand-in,
-#               kernel, subprocess or build; see tests/lanes.py), about a minute
-#   make test   ruff, the import contracts, then mypy beside the whole test suite on parallel workers
+#   make check  the quick lane: ruff, codespell, validate-pyproject, mypy, the import contracts and the unit
+#               tests (no server, stand-in, kernel, subprocess or build; see tests/lanes.py), about a minute
+#   make test   the style checks (ruff, codespell, validate-pyproject, the import contracts), then mypy beside
+#               the whole test suite on parallel workers
+#   make fmt    ruff's safe fixes, then ruff format, on the Python sources
 #   make bench  the scoring benchmark (needs MNIST_DATA_DIR), MLServer beside the project's service
 #   make mlserver  MLServer for the benchmark, in its own environment under .tools (done by make bench)
-#   make test-stress  the server, CLI and notebook tests while stress-ng keeps every CPU busy
+#   make test-stress  the server, CLI and notebook tests while stress-ng (yours to install) keeps every CPU busy
 #   make lock   re-resolve uv.lock after a change to pyproject.toml (ARGS=--upgrade: newest releases allowed)
 # scikit-learn 1.9 needs Python >= 3.11; prefer python3.11 where several are installed.
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
@@ -22,7 +24,10 @@ UV ?= $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)' 2>/dev/null),$(PYTHON)) \
   UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
-.PHONY: run check test lint style typecheck suite test-stress bench mlserver lock clean
+.PHONY: run check test lint style fmt typecheck suite test-stress has-stress-ng bench mlserver lock clean
+
+#: The Python sources ruff checks and formats (src/mnist_aci/files is excluded in pyproject.toml: links).
+PY_SOURCES := src tests benchmarks score.py
 
 # Every Python the tests start (CLI runs, servers, kernels, pytest workers) imports the Azure SDKs: their
 # bytecode is compiled once, at install, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
@@ -62,9 +67,15 @@ lint: style typecheck
 
 # The quick checks, first: a style or layering mistake stops everything at once.
 style: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks score.py
-	$(BIN)/ruff format --check src tests benchmarks score.py
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	git ls-files -z | xargs -0 $(BIN)/codespell
+	$(BIN)/validate-pyproject pyproject.toml
 	$(BIN)/lint-imports
+
+fmt: $(BIN)/.installed
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -80,12 +91,18 @@ test: style $(MITMPROXY)/bin/mitmdump
 suite: $(BIN)/.installed
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(ARGS)
 
-# stress-ng comes from Debian (installed here when missing); it is stopped however pytest ends.
-test-stress: $(BIN)/.installed $(MITMPROXY)/bin/mitmdump
-	command -v stress-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq stress-ng; }
+# stress-ng is a system package that make never installs: without it, test-stress stops first, saying how to
+# install it. stress-ng is stopped however pytest ends.
+test-stress: has-stress-ng $(BIN)/.installed $(MITMPROXY)/bin/mitmdump
 	stress-ng --cpu "$$(nproc)" --timeout 2h --quiet & stress=$$!; \
 	trap 'kill $$stress 2>/dev/null; wait $$stress 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python -m pytest -m server $(ARGS)
+
+has-stress-ng:
+	@command -v stress-ng >/dev/null || { \
+	  echo "make test-stress needs stress-ng on PATH; make does not install system packages. Install it with your" \
+	    "package manager, then run make test-stress again: 'sudo apt-get install stress-ng' (Debian, Ubuntu)," \
+	    "'sudo dnf install stress-ng' (Fedora), 'brew install stress-ng' (macOS)." >&2; exit 1; }
 
 # MLServer, served beside the project's service by the benchmark only: its own environment, kept out of
 # uv.lock (a benchmark's yardstick and ~60 packages the project does not need), pinned, with .venv's

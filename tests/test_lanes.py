@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -156,6 +157,28 @@ def test_the_lanes_are_the_registered_markers_and_make_check_runs_the_unit_lane(
     (unit_lane,) = re.findall(r"^UNIT_LANE := (.*)$", makefile, re.M)
     assert unit_lane == lanes.UNIT_LANE
     assert '-m "$(UNIT_LANE)"' in makefile
+
+
+@pytest.mark.subprocess
+def test_make_test_stress_without_stress_ng_says_how_to_install_it_and_installs_nothing(tmp_path):
+    """No stress-ng on PATH, and an apt-get there that records being called: make stops before its other steps."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    called = tmp_path / "apt-get-called"
+    apt_get = bin_dir / "apt-get"
+    apt_get.write_text(f"#!/bin/sh\ntouch {called}\n")
+    apt_get.chmod(0o755)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}  # no MAKEFLAGS or ARGS from a make running the suite
+
+    make = shutil.which("make")
+    assert make
+    result = subprocess.run([make, "test-stress"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+    assert result.returncode != 0
+    assert "make test-stress needs stress-ng on PATH" in result.stderr
+    assert "'sudo apt-get install stress-ng' (Debian, Ubuntu)" in result.stderr
+    assert not called.exists()
+    assert "pytest" not in result.stdout
 
 
 def third_party_imports() -> list[str]:

@@ -57,7 +57,29 @@ def test_the_sdist_carries_the_top_level_files_and_the_packaged_links(dists):
     with tarfile.open(dists["sdist"]) as sdist:
         names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if "/" in member.name}
     assert {"score.py", "swagger3.json", "config.json.example", "pyproject.toml", "src/mnist_aci/py.typed"} <= names
+    assert "CHANGELOG.md" in names
     assert {f"src/mnist_aci/files/{name}" for name in TOP_LEVEL} <= names
+
+
+def wheel_metadata(wheel_path: Path) -> list[str]:
+    """The lines of the wheel's ``.dist-info/METADATA``."""
+    with zipfile.ZipFile(wheel_path) as wheel:
+        metadata = next(name for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))
+        return wheel.read(metadata).decode().splitlines()
+
+
+def test_the_wheel_and_the_sdist_carry_the_license_and_declare_it(dists):
+    license_text = (ROOT / "LICENSE").read_bytes()
+    with zipfile.ZipFile(dists["wheel"]) as wheel:
+        licenses = [name for name in wheel.namelist() if name.endswith(".dist-info/licenses/LICENSE")]
+        assert [wheel.read(name) for name in licenses] == [license_text]
+    with tarfile.open(dists["sdist"]) as sdist:
+        member = next(member for member in sdist.getmembers() if member.name.split("/", 1)[1:] == ["LICENSE"])
+        carried = sdist.extractfile(member)
+        assert carried is not None
+        assert carried.read() == license_text
+    lines = wheel_metadata(dists["wheel"])
+    assert {"License-Expression: MIT", "License-File: LICENSE"} <= set(lines)
 
 
 @pytest.fixture(scope="module")
@@ -179,9 +201,7 @@ def test_a_pip_user_without_uv_deploys_to_the_cloud_to_the_end(pip_installed, ta
 
 
 def test_the_notebook_extra_brings_a_jupyter_front_end_and_a_kernel(dists):
-    with zipfile.ZipFile(dists["wheel"]) as wheel:
-        metadata = next(name for name in wheel.namelist() if name.endswith(".dist-info/METADATA"))
-        lines = wheel.read(metadata).decode().splitlines()
+    lines = wheel_metadata(dists["wheel"])
     assert "Provides-Extra: notebook" in lines
     extra = [line for line in lines if line.startswith("Requires-Dist:") and 'extra == "notebook"' in line]
     assert {line.split()[1].split(">")[0] for line in extra} == {"jupyterlab", "ipykernel"}
