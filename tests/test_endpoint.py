@@ -325,7 +325,6 @@ def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered)
 @pytest.mark.parametrize(
     ("message", "hint"),
     [
-        ("Not enough quota available for Standard_DS1_v2", "Request more quota"),
         ("The specified SKU Standard_XX is not supported", "--instance-type"),
         ("Container crashed: init() failed", "local pre-flight"),
     ],
@@ -424,15 +423,56 @@ def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_c
     assert predict(service, data[0]).shape == (300,)
 
 
+def refused_deployment_puts(workspace) -> list[str]:
+    """The deployments whose PUT Azure refused on the request itself (a 400: nothing was created)."""
+    return [
+        call.path.rsplit("/", 1)[1]
+        for call in workspace.standin.server.calls_to("PUT", DEPLOYMENTS)
+        if call.status == 400
+    ]
+
+
+def assert_told_as_a_refusal(text: str) -> None:
+    """A refusal on the PUT: Azure's whole cause and the quota hint; no state, logs, init() or billing scare."""
+    assert "(BadRequest) The request is invalid." in text
+    assert "(InferencingClientCreateDeploymentFailed) VmSize: Not enough quota available for Standard_DS1_v2" in text
+    assert "Request more quota" in text
+    for misleading in ("score.py", "provisioning state unknown", "get_logs()", "may still exist and be billed"):
+        assert misleading not in text
+
+
+def test_a_deployment_beyond_the_quota_is_refused_with_its_cause_and_the_endpoint_deleted(
+    workspace, ml_client, registered
+):
+    workspace.vm_quota = 1.0  # less than one instance with the reserve (1.2)
+    with pytest.raises(DeploymentError, match="Deployment of endpoint mnist-ep-noquota failed") as failed:
+        deploy_to(ml_client, registered, name="mnist-ep-noquota")
+    text = str(failed.value)
+    assert_told_as_a_refusal(text)
+    assert "Current usage/limit: 0/1. Additional needed: 2" in text
+    assert "deployment blue was never created" in text
+    assert refused_deployment_puts(workspace) == ["blue"]
+    assert "Done: delete endpoint mnist-ep-noquota." in text  # the endpoint was created: it goes
+    assert "mnist-ep-noquota" not in workspace.endpoints
+
+
 @pytest.mark.server
-def test_a_rollout_beyond_the_quota_says_it_runs_two_deployments(workspace, ml_client, registered, sample_data):
+def test_a_rollout_beyond_the_quota_is_refused_with_its_cause_and_nothing_to_clean_up(
+    workspace, ml_client, registered, sample_data
+):
     workspace.vm_quota = 2.0  # room for one deployment of one instance (1.2 with the reserve), not two
     deploy_to(ml_client, registered, name="mnist-ep-quota")
     data = (sample_data.x_test[:10], sample_data.y_test[:10])
-    with pytest.raises(DeploymentError, match="Not enough quota available for Standard_DS1_v2") as failed:
+    with pytest.raises(DeploymentError, match="Rollout of deployment green failed") as failed:
         deploy_to(ml_client, registered, name="mnist-ep-quota", rollout_data=data)
-    assert "a rollout runs the old and the new deployment side by side" in str(failed.value)
+    text = str(failed.value)
+    assert_told_as_a_refusal(text)
+    assert "a rollout runs the old and the new deployment side by side" in text
+    assert "Nothing to clean up: Azure refused deployment green, so it was never created." in text
+    assert refused_deployment_puts(workspace) == ["green"]
+    assert workspace.standin.server.calls_to("DELETE", DEPLOYMENTS) == []
     assert traffic(workspace, "mnist-ep-quota") == {"blue": 100}
+    assert deployments(workspace, "mnist-ep-quota") == ["blue"]
 
 
 @pytest.mark.server

@@ -661,7 +661,8 @@ class WorkspaceV2:
     def put_deployment(self, request: Request, match: re.Match[str]) -> Response:
         """OD[17]: 201 ``Creating`` with the service's defaults filled in (``requestSettings`` PT5S / 1,
         ``scaleSettings`` Default, probes); the container starts now and the last poll waits for it: a
-        server that does not start (``init()`` failed) ends the operation ``Failed``, as does a lack of quota."""
+        server that does not start (``init()`` failed) ends the operation ``Failed``. A lack of quota is refused
+        on the PUT itself (see :meth:`_quota_refusal`)."""
         found = self._endpoint(match)
         if isinstance(found, Response):
             return found
@@ -669,6 +670,9 @@ class WorkspaceV2:
         sent = json.loads(request.get_data())
         sent_properties = sent["properties"]
         count = int(sent.get("sku", {}).get("capacity", 1))
+        refused = self._quota_refusal(found.name, name, sent_properties.get("instanceType"), count)
+        if refused is not None:
+            return refused
         properties = {
             "description": sent_properties.get("description"),
             "properties": {},
@@ -699,7 +703,7 @@ class WorkspaceV2:
             "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
         }
         deployment = found.deployments[name] = Deployment(body)
-        failure = self.next_deployment_error or self._quota_problem(found, deployment)
+        failure = self.next_deployment_error
         self.next_deployment_error = None
         if failure is None:
             deployment.container = self._start_container(deployment)
@@ -713,24 +717,50 @@ class WorkspaceV2:
         properties["properties"] = {"AzureAsyncOperationUri": headers["Azure-AsyncOperation"]}
         return json_response(201, body, {**headers, "Location": request.url})
 
-    def _quota_problem(self, endpoint: Endpoint, new: Deployment) -> dict[str, str] | None:
-        """Managed endpoints take ``instance_count x 1.2`` of the VM family's quota for each deployment."""
-        family = new.properties["instanceType"]
+    def _quota_refusal(self, endpoint: str, name: str, instance_type: str, count: int) -> Response | None:
+        """Azure refuses a deployment beyond the quota on its PUT, synchronously: 400 ``(BadRequest) The request
+        is invalid.`` with a detail ``InferencingClientCreateDeploymentFailed`` whose message carries the JSON of a
+        validation problem, ``{"errors": {"VmSize": ["Not enough quota available for <SKU> in SubscriptionId <id>.
+        Current usage/limit: u/l. Additional needed: n Please see ..."]}, ...}``, as users of azure-ai-ml and the
+        CLI report it (Azure-Samples/rag-data-openai-python-promptflow#4, MicrosoftLearning/mslearn-azure-ml#30,
+        microsoft/azure-realtime-fraud-detection#2); the envelope is ARM's ErrorResponse. Managed endpoints
+        reserve ``instance_count x 1.2`` of the quota per deployment (a deployment replaced by this PUT aside)."""
         used = sum(
             QUOTA_RESERVE * int(d.body["sku"]["capacity"])
             for e in self.endpoints.values()
             for d in e.deployments.values()
-            if d is not new and d.properties["instanceType"] == family and d.properties["provisioningState"] != "Failed"
+            if (e.name, d.name) != (endpoint, name)
+            and d.properties["instanceType"] == instance_type
+            and d.properties["provisioningState"] != "Failed"
         )
-        needed = QUOTA_RESERVE * int(new.body["sku"]["capacity"])
+        needed = QUOTA_RESERVE * count
         if used + needed <= self.vm_quota + 1e-9:
             return None
-        return {
-            "code": "BadArgument",
-            "message": f"Not enough quota available for {family} in SubscriptionId {self.subscription_id}. Current "
-            f"usage/limit: {math.ceil(used)}/{math.floor(self.vm_quota)}. Additional needed: {math.ceil(needed)}. "
-            "Please see troubleshooting guide, available here: https://aka.ms/oe-tsg#error-outofquota",
+        problem = {
+            "errors": {
+                "VmSize": [
+                    f"Not enough quota available for {instance_type} in SubscriptionId {self.subscription_id}. "
+                    f"Current usage/limit: {math.ceil(used)}/{math.floor(self.vm_quota)}. Additional needed: "
+                    f"{math.ceil(needed)} Please see troubleshooting guide, available here: "
+                    "https://aka.ms/oe-tsg#error-outofquota"
+                ]
+            },
+            "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+            "title": "One or more validation errors occurred.",
+            "status": 400,
+            "traceId": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
         }
+        detail = "InferencingClient HttpRequest error, error detail: " + json.dumps(problem, separators=(",", ":"))
+        return json_response(
+            400,
+            {
+                "error": {
+                    "code": "BadRequest",
+                    "message": "The request is invalid.",
+                    "details": [{"code": "InferencingClientCreateDeploymentFailed", "message": detail}],
+                }
+            },
+        )
 
     def _start_container(self, deployment: Deployment) -> Lease:
         """The app root from the uploads: code under ``/var/azureml-app/<folder>``, the model under

@@ -77,14 +77,14 @@ def rollout(
         f"Rollout of deployment {new}",
         delete_new,
         keep_failed=keep_failed,
-        report=lambda problem: deployment_failure(ml_client, deployment)(problem) + f"\n{live} keeps the traffic.",
+        report=lambda failure: deployment_failure(ml_client, deployment)(failure) + f"\n{live} keeps the traffic.",
     ):
         create_deployment(ml_client, deployment, timeout_sec)
     with undo_on_failure(
         f"Scoring of the test set for the rollout of {new}",
         delete_new,
         keep_failed=keep_failed,
-        report=lambda problem: f"The traffic was not changed: {live} keeps it.",
+        report=lambda _failure: f"The traffic was not changed: {live} keeps it.",
     ):
         live_accuracy = deployment_accuracy(service, live, images, labels)
         new_accuracy = deployment_accuracy(service, new, images, labels)
