@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeploymentError, ServiceCallError, sdk_message
 from ..tutorial import LOG_TAIL_LINES
+from . import quota
 from .invoke import quiet_poller
 from .operations import RefusedError, StillRunningError, deployment_resource
 from .service import provisioning_state
@@ -25,16 +26,18 @@ class Failure:
     refused: bool = False
 
 
-def failure_hint(message: str, instance_type: str, instance_count: int, *, refused: bool = False) -> str:
-    """What to change after a failed deployment, from the service's error message; a deployment Azure
-    ``refused`` never started a container."""
+def failure_hint(message: str, new: quota.Held, beside: Sequence[quota.Held] = (), *, refused: bool = False) -> str:
+    """What to change after deployment ``new`` failed (``beside`` the deployments it runs with), from the
+    service's error message; a deployment Azure ``refused`` never started a container."""
     text = message.lower()
+    _name, instance_type, _count = new
     if "quota" in text:
+        later = "" if beside else " A later rollout of the same size holds two such deployments at once: twice that."
         return (
-            f"Azure has not enough VM quota for {instance_count} x {instance_type} (managed online endpoints also "
-            "reserve 20 % extra for upgrades, and a rollout runs the old and the new deployment side by side: "
-            "twice the instances). Request more quota for that VM family in the Azure portal (Quotas), lower "
-            "--instance-count, or choose another --instance-type."
+            "Azure has not enough VM quota: each deployment holds ceil(1.2 x instances) x its SKU's cores of its VM "
+            f"family's quota (20 % extra for upgrades); here {quota.needs([*beside, new])}.{later} Request more "
+            "quota for that VM family in the Azure portal (Quotas), lower --instance-count, or choose another "
+            "--instance-type."
         )
     if "sku" in text or "instance type" in text or "instancetype" in text:
         return (
@@ -173,15 +176,16 @@ def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
     return f"endpoint {name}: provisioning state {state}\n{hint}"
 
 
-def deployment_failure(ml_client: Any, deployment: Any) -> Callable[[Failure], str]:
-    """The report of a failed ``deployment``: its state and logs (none if Azure refused it), and what to change."""
+def deployment_failure(ml_client: Any, deployment: Any, beside: Sequence[quota.Held] = ()) -> Callable[[Failure], str]:
+    """The report of a failed ``deployment`` (``beside`` the deployments it runs with): its state and logs (none
+    if Azure refused it), and what to change."""
 
     def report(failure: Failure) -> str:
-        hint = failure_hint(
-            failure.problem, deployment.instance_type, deployment.instance_count, refused=failure.refused
-        )
+        hint = failure_hint(failure.problem, quota.held(deployment), beside, refused=failure.refused)
         if failure.refused:
-            return f"deployment {deployment.name} was never created: it has no state or logs.\n{hint}"
+            return (
+                f"deployment {deployment.name}: no provisioning state or logs (refused before it was created)\n{hint}"
+            )
         return f"{deployment_report(ml_client, deployment.endpoint_name, deployment.name)}\n{hint}"
 
     return report
