@@ -1,15 +1,20 @@
-"""SDK v1's errors as one message: the status, the service's own words and what to do, whatever the text holds."""
+"""The SDKs' errors as one message. SDK v1's: the status, the service's own words and what to do, whatever the
+text holds. SDK v2's (azure-core): the whole cause, details included."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
+from azure.core.exceptions import HttpResponseError
+from azure.mgmt.core.exceptions import ARMErrorFormat
 from azureml.exceptions import WebserviceException
 from hypothesis import given, strategies as st
 from msrest.exceptions import HttpOperationError
 
 from mnist_aci.azure_v1.sdk_errors import azure_ml_call, describe, retry_after_s, sdk_status
-from mnist_aci.errors import DeploymentError, WorkspaceError, is_sdk_v1_error
+from mnist_aci.errors import DeploymentError, WorkspaceError, is_sdk_v1_error, sdk_message
 
 BAD_RESPONSE = (
     "Received bad response from Model Management Service:\nResponse Code: {status}\n"
@@ -70,3 +75,60 @@ def test_only_sdk_errors_are_translated():
         raise KeyError("a bug of ours stays a bug")
     assert is_sdk_v1_error(http_error(500, "", {}))
     assert not is_sdk_v1_error(DeploymentError("ours"))
+
+
+class Answer:
+    """The little of an HTTP answer azure-core's HttpResponseError reads."""
+
+    reason = "Bad Request"
+    status_code = 400
+
+    def __init__(self, body: dict) -> None:
+        self.body = json.dumps(body)
+
+    def text(self) -> str:
+        return self.body
+
+
+def refusal(detail_message: str) -> HttpResponseError:
+    """Azure's refusal of a deployment PUT, as azure-ai-ml's generated client raises it (ARM's error format)."""
+    body = {
+        "error": {
+            "code": "BadRequest",
+            "message": "The request is invalid.",
+            "details": [{"code": "InferencingClientCreateDeploymentFailed", "message": detail_message}],
+        }
+    }
+    return HttpResponseError(response=Answer(body), error_format=ARMErrorFormat)
+
+
+#: The quota refusal users report (Azure-Samples/rag-data-openai-python-promptflow#4), subscription and trace hidden.
+QUOTA = (
+    "Not enough quota available for Standard_DS3_v2 in SubscriptionId X. Current usage/limit: 0/6. Additional "
+    "needed: 8 Please see troubleshooting guide, available here: https://aka.ms/oe-tsg#error-outofquota"
+)
+QUOTA_DETAIL = "InferencingClient HttpRequest error, error detail: " + json.dumps(
+    {
+        "errors": {"VmSize": [QUOTA]},
+        "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+        "title": "One or more validation errors occurred.",
+        "status": 400,
+        "traceId": "00-0-0-01",
+    }
+)
+
+
+def test_an_sdk_v2_refusal_is_told_with_the_cause_its_details_carry():
+    exc = refusal(QUOTA_DETAIL)
+    assert str(exc).splitlines()[0] == "(BadRequest) The request is invalid."  # all the first line says
+    assert sdk_message(exc) == (
+        f"(BadRequest) The request is invalid. (InferencingClientCreateDeploymentFailed) VmSize: {QUOTA}"
+    )
+
+
+@given(st.text(max_size=300))
+def test_any_detail_of_an_sdk_v2_error_reaches_the_message(detail):
+    message = sdk_message(refusal(detail))
+    assert message.startswith("(BadRequest) The request is invalid. (InferencingClientCreateDeploymentFailed) ")
+    if "{" not in detail:  # no validation problem in it: the detail as Azure wrote it
+        assert message.endswith(detail)

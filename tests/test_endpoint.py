@@ -325,7 +325,6 @@ def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered)
 @pytest.mark.parametrize(
     ("message", "hint"),
     [
-        ("Not enough quota available for Standard_DS1_v2", "Request more quota"),
         ("The specified SKU Standard_XX is not supported", "--instance-type"),
         ("Container crashed: init() failed", "local pre-flight"),
     ],
@@ -420,19 +419,92 @@ def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_c
         "OnlineEndpointTrackedResource at properties: Additional properties are not allowed "
         "('publicNetworkAccess' was unexpected)"
     ]
-    assert "needs VM quota for twice 1 x Standard_DS1_v2" in caplog.text
+    assert "the rollout needs 4 cores of the standardDSv2Family quota (blue: 1 x Standard_DS1_v2," in caplog.text
     assert predict(service, data[0]).shape == (300,)
 
 
+def refused_deployment_puts(workspace) -> list[str]:
+    """The deployments whose PUT Azure refused on the request itself (a 400: nothing was created)."""
+    return [
+        call.path.rsplit("/", 1)[1]
+        for call in workspace.standin.server.calls_to("PUT", DEPLOYMENTS)
+        if call.status == 400
+    ]
+
+
+def assert_told_as_a_refusal(text: str, instance_type: str) -> None:
+    """A refusal on the PUT: Azure's whole cause and the quota hint; no state, logs, init() or billing scare."""
+    assert "(BadRequest) The request is invalid." in text
+    assert f"(InferencingClientCreateDeploymentFailed) VmSize: Not enough quota available for {instance_type}" in text
+    assert "Request more quota" in text
+    for misleading in ("score.py", "provisioning state unknown", "get_logs()", "may still exist and be billed"):
+        assert misleading not in text
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "count", "core_quota", "needs"),
+    [
+        (
+            "Standard_DS1_v2",
+            1,
+            1,
+            "2 cores of the standardDSv2Family quota (blue: 1 x Standard_DS1_v2, "
+            "ceil(1.2 x 1) = 2 instances x 1 core = 2)",
+        ),
+        (
+            "Standard_F2s_v2",
+            2,
+            5,
+            "6 cores of the standardFSv2Family quota (blue: 2 x Standard_F2s_v2, "
+            "ceil(1.2 x 2) = 3 instances x 2 cores = 6)",
+        ),
+    ],
+)
+def test_a_deployment_beyond_the_quota_is_refused_with_its_cause_and_the_endpoint_deleted(
+    workspace, ml_client, registered, instance_type, count, core_quota, needs
+):
+    workspace.core_quota = core_quota  # cores of each VM family: one core short
+    with pytest.raises(DeploymentError, match="Deployment of endpoint mnist-ep-noquota failed") as failed:
+        deploy_to(ml_client, registered, name="mnist-ep-noquota", instance_type=instance_type, instance_count=count)
+    text = str(failed.value)
+    assert_told_as_a_refusal(text, instance_type)
+    assert f"Current usage/limit: 0/{core_quota}. Additional needed: {core_quota + 1} Please see" in text
+    assert f"here {needs}. A later rollout of the same size holds two such deployments at once: twice that." in text
+    assert "deployment blue: no provisioning state or logs (refused before it was created)" in text
+    assert refused_deployment_puts(workspace) == ["blue"]
+    assert "Done: delete endpoint mnist-ep-noquota." in text  # the endpoint was created: it goes
+    assert "mnist-ep-noquota" not in workspace.endpoints
+
+
 @pytest.mark.server
-def test_a_rollout_beyond_the_quota_says_it_runs_two_deployments(workspace, ml_client, registered, sample_data):
-    workspace.vm_quota = 2.0  # room for one deployment of one instance (1.2 with the reserve), not two
-    deploy_to(ml_client, registered, name="mnist-ep-quota")
+def test_a_rollout_needs_the_cores_of_both_deployments_and_is_refused_below_them(
+    workspace, ml_client, registered, sample_data, caplog
+):
+    workspace.core_quota = 7  # blue holds ceil(1.2 x 1) x 2 = 4 cores; green needs 4 more
+    options = {"name": "mnist-ep-quota", "instance_type": "Standard_F2s_v2"}
+    deploy_to(ml_client, registered, **options)
     data = (sample_data.x_test[:10], sample_data.y_test[:10])
-    with pytest.raises(DeploymentError, match="Not enough quota available for Standard_DS1_v2") as failed:
-        deploy_to(ml_client, registered, name="mnist-ep-quota", rollout_data=data)
-    assert "a rollout runs the old and the new deployment side by side" in str(failed.value)
+    with pytest.raises(DeploymentError, match="Rollout of deployment green failed") as failed:
+        deploy_to(ml_client, registered, rollout_data=data, **options)
+    text = str(failed.value)
+    assert_told_as_a_refusal(text, "Standard_F2s_v2")
+    assert "Current usage/limit: 4/7. Additional needed: 4 Please see" in text
+    needs = (
+        "8 cores of the standardFSv2Family quota (blue: 1 x Standard_F2s_v2, ceil(1.2 x 1) = 2 instances x 2 cores "
+        "= 4; green: 1 x Standard_F2s_v2, ceil(1.2 x 1) = 2 instances x 2 cores = 4)"
+    )
+    assert f"here {needs}. Request more quota" in text
+    assert "Nothing to clean up: Azure refused deployment green, so it was never created." in text
+    assert refused_deployment_puts(workspace) == ["green"]
+    assert workspace.standin.server.calls_to("DELETE", DEPLOYMENTS) == []
     assert traffic(workspace, "mnist-ep-quota") == {"blue": 100}
+    assert deployments(workspace, "mnist-ep-quota") == ["blue"]
+
+    workspace.core_quota = 8  # exactly what the rollout needs
+    caplog.set_level("INFO", logger="mnist_aci")
+    deploy_to(ml_client, registered, rollout_data=data, **options)
+    assert f"the rollout needs {needs}." in caplog.text
+    assert traffic(workspace, "mnist-ep-quota") == {"green": 100}
 
 
 @pytest.mark.server

@@ -7,13 +7,20 @@ line on stderr. Each class also subclasses the built-in type it refines, so an e
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 #: SDK v1's own errors, by module: ``AzureMLException``, and msrest's ``HttpOperationError`` (what
 #: ``Model(ws, name)`` raises on a refused call).
 SDK_V1_ERRORS = (("azureml.exceptions", "AzureMLException"), ("msrest.exceptions", "HttpOperationError"))
 #: azure-core's base error: SDK v2's and azure-identity's.
 AZURE_CORE_ERRORS = (("azure.core.exceptions", "AzureError"),)
+#: azure-core's parsed error body (``HttpResponseError.error``): code, message, and details of the same shape.
+AZURE_CORE_ERROR_BODY = (("azure.core.exceptions", "ODataV4Format"),)
+#: The most of an SDK error's message a user is shown.
+SDK_MESSAGE_CHARS = 1500
 
 
 class MnistAciError(Exception):
@@ -123,10 +130,43 @@ class MnistAciWarning(UserWarning):
 
 
 def sdk_message(exc: BaseException) -> str:
-    """The first meaningful line of an Azure ML SDK exception (AzureMLException keeps it in ``message``)."""
+    """What an Azure SDK exception says. An azure-core error with a parsed body (``exc.error``): the code and
+    message of the body and of each of its details, where Azure puts the cause (a deployment beyond the quota is
+    "(BadRequest) The request is invalid." with the quota in a detail). Any other: its first meaningful line
+    (AzureMLException keeps it in ``message``)."""
+    body = getattr(exc, "error", None)
+    if _is_one_of(body, AZURE_CORE_ERROR_BODY):
+        return " ".join(_error_body(body))[:SDK_MESSAGE_CHARS]
     text = str(getattr(exc, "message", "") or exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0][:500] if lines else exc.__class__.__name__
+
+
+def _error_body(error: Any) -> Iterator[str]:
+    """``(code) message`` of an azure-core error body, then of each of its details, depth first."""
+    code = f"({error.code}) " if error.code else ""
+    yield code + _validation_errors(str(error.message or ""))
+    for detail in error.details:
+        yield from _error_body(detail)
+
+
+def _validation_errors(message: str) -> str:
+    """A message that ends in the JSON of a validation problem, told as its errors: Azure's refusal of a
+    deployment says ``InferencingClient HttpRequest error, error detail: {"errors": {"VmSize": ["Not enough
+    quota ..."]}, "title": ...}``, told as ``VmSize: Not enough quota ...``. Any other message as it is."""
+    start = message.find("{")
+    try:
+        problem = json.loads(message[start:]) if start >= 0 else None
+    except ValueError:
+        return message
+    errors = problem.get("errors") if isinstance(problem, dict) else None
+    if not isinstance(errors, dict) or not errors:
+        return message
+    return "; ".join(
+        f"{field}: {text}"
+        for field, texts in errors.items()
+        for text in (texts if isinstance(texts, list) else [texts])
+    )
 
 
 def user_message(exc: BaseException) -> str:
@@ -141,11 +181,11 @@ def user_message(exc: BaseException) -> str:
     return "\n".join([text, *getattr(exc, "__notes__", ())])
 
 
-def _is_one_of(exc: BaseException, kinds: tuple[tuple[str, str], ...]) -> bool:
-    """Whether ``exc`` is an instance of one of ``kinds`` (module, class name) among the modules loaded: an SDK
-    never imported raised nothing, so nothing is imported for the check."""
+def _is_one_of(value: object, kinds: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``value`` is an instance of one of ``kinds`` (module, class name) among the modules loaded: an SDK
+    never imported made nothing, so nothing is imported for the check."""
     loaded = (getattr(sys.modules.get(module), name, None) for module, name in kinds)
-    return any(isinstance(exc, kind) for kind in loaded if isinstance(kind, type))
+    return any(isinstance(value, kind) for kind in loaded if isinstance(kind, type))
 
 
 def is_sdk_v1_error(exc: BaseException) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import re
 import threading
 import uuid
@@ -54,8 +53,17 @@ DEFAULT_REQUEST_SETTINGS = {"maxQueueWait": "PT0S", "requestTimeout": "PT5S", "m
 #: their own gateway; the inference server's nginx in Azure ML images allows 100 MB bodies.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 CONTAINER_START_TIMEOUT_S = 120.0
-#: How much of a VM family's quota a deployment takes per instance: managed endpoints reserve 20 % extra.
-QUOTA_RESERVE = 1.2
+#: VM family and cores of the SKUs the tests deploy and users' reports name (Microsoft Learn, "Managed online
+#: endpoints SKU list": Family Name, numberOfCores; none of them skips the 20 % reservation). Lower case: Azure's
+#: SKU names are case-insensitive (the list spells them in capitals). Other SKUs are not modelled.
+SKU_CORES = {
+    "standard_ds1_v2": ("standardDSv2Family", 1),
+    "standard_ds2_v2": ("standardDSv2Family", 2),
+    "standard_ds3_v2": ("standardDSv2Family", 4),
+    "standard_f2s_v2": ("standardFSv2Family", 2),
+    "standard_f4s_v2": ("standardFSv2Family", 4),
+    "standard_f16s_v2": ("standardFSv2Family", 16),
+}
 #: Endpoint names the service accepts: 3-32 characters, a letter first, no ``--`` (a DNS label of the scoring URI).
 ENDPOINT_NAME = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
 
@@ -132,8 +140,10 @@ class WorkspaceV2:
     updating_polls: int = 2
     #: Milliseconds the SDK is told to wait between polls (``retry-after-ms``).
     poll_delay_ms: int = 5
-    #: Instances of each VM family the subscription's quota allows (with the 20 % reserve, see QUOTA_RESERVE).
-    vm_quota: float = 8.0
+    #: Cores of each VM family's quota (managed online endpoints take ``ceil(1.2 x instances) x the SKU's cores``
+    #: per deployment, see :meth:`_quota_refusal`). 24: the lowest default of dedicated cores per region that
+    #: Microsoft Learn's "Manage and increase quotas" page gives.
+    core_quota: int = 24
     #: The error the next deployment operation ends with (a test's fault), e.g. ``{"code", "message"}``.
     next_deployment_error: dict[str, str] | None = None
     #: Hold every new operation in ``Updating`` until :meth:`release` (a time-out test).
@@ -234,7 +244,7 @@ class WorkspaceV2:
             self.tolerated.clear()
             self.next_deployment_error = None
             self.hold_operations = False
-            self.vm_quota = 8.0
+            self.core_quota = 24
             self.updating_polls = 2
         self.blob.reset([self.datastore_container, self.code_container])
 
@@ -661,7 +671,8 @@ class WorkspaceV2:
     def put_deployment(self, request: Request, match: re.Match[str]) -> Response:
         """OD[17]: 201 ``Creating`` with the service's defaults filled in (``requestSettings`` PT5S / 1,
         ``scaleSettings`` Default, probes); the container starts now and the last poll waits for it: a
-        server that does not start (``init()`` failed) ends the operation ``Failed``, as does a lack of quota."""
+        server that does not start (``init()`` failed) ends the operation ``Failed``. A lack of quota is refused
+        on the PUT itself (see :meth:`_quota_refusal`)."""
         found = self._endpoint(match)
         if isinstance(found, Response):
             return found
@@ -669,6 +680,9 @@ class WorkspaceV2:
         sent = json.loads(request.get_data())
         sent_properties = sent["properties"]
         count = int(sent.get("sku", {}).get("capacity", 1))
+        refused = self._quota_refusal(found.name, name, sent_properties.get("instanceType"), count)
+        if refused is not None:
+            return refused
         properties = {
             "description": sent_properties.get("description"),
             "properties": {},
@@ -699,7 +713,7 @@ class WorkspaceV2:
             "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
         }
         deployment = found.deployments[name] = Deployment(body)
-        failure = self.next_deployment_error or self._quota_problem(found, deployment)
+        failure = self.next_deployment_error
         self.next_deployment_error = None
         if failure is None:
             deployment.container = self._start_container(deployment)
@@ -713,24 +727,59 @@ class WorkspaceV2:
         properties["properties"] = {"AzureAsyncOperationUri": headers["Azure-AsyncOperation"]}
         return json_response(201, body, {**headers, "Location": request.url})
 
-    def _quota_problem(self, endpoint: Endpoint, new: Deployment) -> dict[str, str] | None:
-        """Managed endpoints take ``instance_count x 1.2`` of the VM family's quota for each deployment."""
-        family = new.properties["instanceType"]
+    def _quota_refusal(self, endpoint: str, name: str, instance_type: str, count: int) -> Response | None:
+        """Azure refuses a deployment beyond the quota on its PUT, synchronously: 400 ``(BadRequest) The request
+        is invalid.`` with a detail ``InferencingClientCreateDeploymentFailed`` whose message carries the JSON of a
+        validation problem, ``{"errors": {"VmSize": ["Not enough quota available for <SKU> in SubscriptionId <id>.
+        Current usage/limit: u/l. Additional needed: n Please see ..."]}, ...}``, as users of azure-ai-ml and the
+        CLI report it (Azure-Samples/rag-data-openai-python-promptflow#4, MicrosoftLearning/mslearn-azure-ml#30,
+        microsoft/azure-realtime-fraud-detection#2); the envelope is ARM's ErrorResponse.
+
+        A deployment needs ``ceil(1.2 x instances) x the SKU's cores`` of its VM family's quota (Microsoft Learn,
+        "Manage and increase quotas", "Virtual machine quota allocation for deployment"); the reports agree: one
+        Standard_DS3_v2 or Standard_F4s_v2 (4 cores) needs 8, one Standard_F16s_v2 32. Usage counts what the
+        family's other deployments hold the same way (a deployment this PUT replaces aside): the reports all show
+        usage 0, so the sources are silent on how Azure counts it. A SKU outside :data:`SKU_CORES` is the
+        stand-in's own 400, not Azure's (the stand-in does not model it)."""
+        if instance_type.lower() not in SKU_CORES:
+            return azure_error(400, "BadArgument", f"The stand-in does not model SKU {instance_type} (SKU_CORES).")
+        family = SKU_CORES[instance_type.lower()][0]
         used = sum(
-            QUOTA_RESERVE * int(d.body["sku"]["capacity"])
+            _cores_held(d.properties["instanceType"], int(d.body["sku"]["capacity"]))
             for e in self.endpoints.values()
             for d in e.deployments.values()
-            if d is not new and d.properties["instanceType"] == family and d.properties["provisioningState"] != "Failed"
+            if (e.name, d.name) != (endpoint, name)
+            and SKU_CORES[d.properties["instanceType"].lower()][0] == family
+            and d.properties["provisioningState"] != "Failed"
         )
-        needed = QUOTA_RESERVE * int(new.body["sku"]["capacity"])
-        if used + needed <= self.vm_quota + 1e-9:
+        needed = _cores_held(instance_type, count)
+        if used + needed <= self.core_quota:
             return None
-        return {
-            "code": "BadArgument",
-            "message": f"Not enough quota available for {family} in SubscriptionId {self.subscription_id}. Current "
-            f"usage/limit: {math.ceil(used)}/{math.floor(self.vm_quota)}. Additional needed: {math.ceil(needed)}. "
-            "Please see troubleshooting guide, available here: https://aka.ms/oe-tsg#error-outofquota",
+        problem = {
+            "errors": {
+                "VmSize": [
+                    f"Not enough quota available for {instance_type} in SubscriptionId {self.subscription_id}. "
+                    f"Current usage/limit: {used}/{self.core_quota}. Additional needed: {needed} Please see "
+                    "troubleshooting guide, available here: "
+                    "https://aka.ms/oe-tsg#error-outofquota"
+                ]
+            },
+            "type": "https://tools.ietf.org/html/rfc7231#section-6.5.1",
+            "title": "One or more validation errors occurred.",
+            "status": 400,
+            "traceId": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
         }
+        detail = "InferencingClient HttpRequest error, error detail: " + json.dumps(problem, separators=(",", ":"))
+        return json_response(
+            400,
+            {
+                "error": {
+                    "code": "BadRequest",
+                    "message": "The request is invalid.",
+                    "details": [{"code": "InferencingClientCreateDeploymentFailed", "message": detail}],
+                }
+            },
+        )
 
     def _start_container(self, deployment: Deployment) -> Lease:
         """The app root from the uploads: code under ``/var/azureml-app/<folder>``, the model under
@@ -883,6 +932,11 @@ def _relay_with_timeout(request: Request, deployment: Deployment, timeout_s: flo
 
 
 _PROBE = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S", "initialDelay": "PT10S"}
+
+
+def _cores_held(instance_type: str, count: int) -> int:
+    """``ceil(1.2 x count) x the SKU's cores``, in whole numbers."""
+    return -(-6 * count // 5) * SKU_CORES[instance_type.lower()][1]
 
 
 def _seconds(duration: str) -> float:

@@ -4,34 +4,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeploymentError, ServiceCallError, sdk_message
 from ..tutorial import LOG_TAIL_LINES
+from . import quota
 from .invoke import quiet_poller
-from .operations import StillRunningError
+from .operations import RefusedError, StillRunningError, deployment_resource
 from .service import provisioning_state
 
 log = logging.getLogger(__name__)
 
 
-def failure_hint(message: str, instance_type: str, instance_count: int) -> str:
-    """What to change after a failed deployment, from the service's error message."""
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong: Azure's whole cause, and whether Azure refused the request outright (nothing created)."""
+
+    problem: str
+    refused: bool = False
+
+
+def failure_hint(message: str, new: quota.Held, beside: Sequence[quota.Held] = (), *, refused: bool = False) -> str:
+    """What to change after deployment ``new`` failed (``beside`` the deployments it runs with), from the
+    service's error message; a deployment Azure ``refused`` never started a container."""
     text = message.lower()
+    _name, instance_type, _count = new
     if "quota" in text:
+        later = "" if beside else " A later rollout of the same size holds two such deployments at once: twice that."
         return (
-            f"Azure has not enough VM quota for {instance_count} x {instance_type} (managed online endpoints also "
-            "reserve 20 % extra for upgrades, and a rollout runs the old and the new deployment side by side: "
-            "twice the instances). Request more quota for that VM family in the Azure portal (Quotas), lower "
-            "--instance-count, or choose another --instance-type."
+            "Azure has not enough VM quota: each deployment holds ceil(1.2 x instances) x its SKU's cores of its VM "
+            f"family's quota (20 % extra for upgrades); here {quota.needs([*beside, new])}.{later} Request more "
+            "quota for that VM family in the Azure portal (Quotas), lower --instance-count, or choose another "
+            "--instance-type."
         )
     if "sku" in text or "instance type" in text or "instancetype" in text:
         return (
             f"Instance type {instance_type} is not accepted here: choose one of the managed online endpoints' "
             "SKUs with --instance-type (for example Standard_DS1_v2, Standard_F2s_v2, Standard_DS2_v2)."
         )
+    if refused:
+        return "Azure refused the deployment as sent, before starting anything: its message above says what to change."
     return (
         "Check score.py's init() and the environment; run the local pre-flight (mnist-aci deploy --target local) "
         "to reproduce it on your machine."
@@ -68,11 +82,13 @@ class CleanupError(DeploymentError):
 
 @dataclass(frozen=True)
 class Undo:
-    """A clean-up step: what it does (``label``), how, and the command that does it by hand."""
+    """A clean-up step: what it does (``label``), how, the command that does it by hand, and the ``resource`` it
+    deletes when that is a deployment (see :func:`~.operations.deployment_resource`)."""
 
     label: str
     action: Callable[[], object]
     by_hand: str
+    resource: str = ""
 
     def run(self) -> None:
         """Run it; Azure's refusal raises :class:`CleanupError`."""
@@ -108,13 +124,15 @@ def delete_deployment_step(ml_client: Any, endpoint_name: str, name: str) -> Und
         f"delete deployment {name}",
         lambda: ml_client.online_deployments.begin_delete(name=name, endpoint_name=endpoint_name).result(),
         f"delete it with `az ml online-deployment delete --name {name} --endpoint-name {endpoint_name}`",
+        deployment_resource(endpoint_name, name),
     )
 
 
 @contextlib.contextmanager
-def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callable[[str], str]) -> Iterator[None]:
+def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callable[[Failure], str]) -> Iterator[None]:
     """Run the block; an Azure error, a time-out, a failed call or Ctrl-C inside it runs ``undo`` unless
-    ``keep_failed``. Errors become one :class:`DeploymentError` with ``report(problem)``; Ctrl-C goes on."""
+    ``keep_failed``, or unless Azure refused to create what ``undo`` deletes. Errors become one
+    :class:`DeploymentError` with ``report(failure)``; Ctrl-C goes on."""
     from azure.core.exceptions import AzureError
 
     try:
@@ -124,11 +142,14 @@ def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callabl
             log.warning("Interrupted: %s", undo.outcome())
         raise
     except (AzureError, DeploymentError, ServiceCallError) as exc:
-        problem = sdk_message(exc)
-        details = report(problem)
+        refusal = exc if isinstance(exc, RefusedError) else None
+        problem = refusal.cause if refusal is not None else sdk_message(exc)
+        details = report(Failure(problem, refused=refusal is not None))
         log.error("%s failed: %s\n%s", what, problem, details)
         cleanup = f"It was kept for inspection (keep_failed); {undo.by_hand} when done."
-        if isinstance(exc, StillRunningError):  # Azure refuses a delete (409) while the operation runs
+        if refusal is not None and refusal.resource == undo.resource:
+            cleanup = f"Nothing to clean up: Azure refused {refusal.what}, so it was never created."
+        elif isinstance(exc, StillRunningError):  # Azure refuses a delete (409) while the operation runs
             cleanup = (
                 f"Not cleaned up, as Azure refuses to {undo.label} while the operation runs: "
                 f"{undo.by_hand} once it has ended."
@@ -155,9 +176,16 @@ def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
     return f"endpoint {name}: provisioning state {state}\n{hint}"
 
 
-def deployment_failure(ml_client: Any, deployment: Any) -> Callable[[str], str]:
-    def report(problem: str) -> str:
-        details = deployment_report(ml_client, deployment.endpoint_name, deployment.name)
-        return f"{details}\n{failure_hint(problem, deployment.instance_type, deployment.instance_count)}"
+def deployment_failure(ml_client: Any, deployment: Any, beside: Sequence[quota.Held] = ()) -> Callable[[Failure], str]:
+    """The report of a failed ``deployment`` (``beside`` the deployments it runs with): its state and logs (none
+    if Azure refused it), and what to change."""
+
+    def report(failure: Failure) -> str:
+        hint = failure_hint(failure.problem, quota.held(deployment), beside, refused=failure.refused)
+        if failure.refused:
+            return (
+                f"deployment {deployment.name}: no provisioning state or logs (refused before it was created)\n{hint}"
+            )
+        return f"{deployment_report(ml_client, deployment.endpoint_name, deployment.name)}\n{hint}"
 
     return report

@@ -82,7 +82,7 @@ def create_endpoint(
             f"Creation of endpoint {name}",
             delete_endpoint,
             keep_failed=keep_failed,
-            report=lambda problem: endpoint_report(ml_client, name, problem),
+            report=lambda failure: endpoint_report(ml_client, name, failure.problem),
         ),
         step(f"Creating endpoint {name} (key auth)"),
         quiet_poller(),

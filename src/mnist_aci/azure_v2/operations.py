@@ -5,12 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from .._progress import step
-from ..errors import DeploymentError
+from ..errors import DeploymentError, sdk_message
 from .invoke import quiet_poller
 
 
 class StillRunningError(DeploymentError):
     """A wait timed out: the operation goes on in Azure (and a delete is refused until it ends)."""
+
+
+class RefusedError(DeploymentError):
+    """Azure refused to create a deployment outright, on the request itself (a 4xx answer, no operation started,
+    as a lack of quota is: the PUT answers 400): nothing was created, nothing runs or is billed."""
+
+    def __init__(self, endpoint_name: str, name: str, cause: str) -> None:
+        self.what = f"deployment {name}"
+        self.resource = deployment_resource(endpoint_name, name)
+        self.cause = cause
+        super().__init__(f"Azure refused deployment {name} of endpoint {endpoint_name}: {cause}")
+
+
+def deployment_resource(endpoint_name: str, name: str) -> str:
+    """A deployment's path under the workspace: what a refusal and a clean-up step are about."""
+    return f"onlineEndpoints/{endpoint_name}/deployments/{name}"
 
 
 def wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
@@ -25,6 +41,9 @@ def wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
 
 
 def create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None) -> None:
+    """Create ``deployment`` and wait; a 4xx answer before any operation started raises :class:`RefusedError`."""
+    from azure.core.exceptions import HttpResponseError
+
     with (
         step(
             f"Creating deployment {deployment.name} on {deployment.endpoint_name}: "
@@ -33,7 +52,12 @@ def create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None
         ),
         quiet_poller(),
     ):
-        poller = ml_client.online_deployments.begin_create_or_update(deployment)
+        try:
+            poller = ml_client.online_deployments.begin_create_or_update(deployment)
+        except HttpResponseError as exc:
+            if exc.status_code is None or not 400 <= exc.status_code < 500:
+                raise
+            raise RefusedError(deployment.endpoint_name, deployment.name, sdk_message(exc)) from exc
         wait(poller, f"Deployment {deployment.name}", timeout_sec)
 
 

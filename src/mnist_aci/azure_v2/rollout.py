@@ -12,6 +12,7 @@ from .._progress import STEP, step
 from ..errors import DeploymentError, RolloutError, sdk_message
 from ..evaluation import evaluate
 from ..scoring import predict
+from . import quota
 from .cleanup import CleanupError, delete_deployment_step, deployment_failure, undo_on_failure
 from .operations import create_deployment, set_traffic
 from .service import DEPLOYMENT_HEADER, DEPLOYMENT_NAMES, EndpointService, live_deployment, provisioning_state
@@ -55,36 +56,38 @@ def rollout(
             "Delete it (mnist-aci delete --target endpoint) or give it traffic first."
         )
     new = DEPLOYMENT_NAMES[1] if live == DEPLOYMENT_NAMES[0] else DEPLOYMENT_NAMES[0]
-    others = sorted(d.name for d in ml_client.online_deployments.list(endpoint_name=service.name) if d.name != live)
+    listed = list(ml_client.online_deployments.list(endpoint_name=service.name))
+    others = sorted(d.name for d in listed if d.name != live)
     if others:
         raise DeploymentError(
             f"Endpoint {service.name} already has deployment(s) {', '.join(others)} beside the live {live!r}: "
             "an earlier rollout was left unfinished. Delete them (az ml online-deployment delete) and run again."
         )
     deployment = make_deployment(new)
+    beside = [quota.held(d) for d in listed if d.name == live]
     delete_new = delete_deployment_step(ml_client, service.name, new)
     images, labels = test_data
     log.info("Rollout on %s: %s is live; the new model goes to %s at 0 %% traffic", service.name, live, new, extra=STEP)
     log.info(
-        "    %s and %s run side by side until the gate decides: the rollout needs VM quota for twice %d x %s "
-        "(plus the 20 %% reserve of managed endpoints).",
+        "    %s and %s run side by side until the gate decides: the rollout needs %s.",
         live,
         new,
-        deployment.instance_count,
-        deployment.instance_type,
+        quota.needs([*beside, quota.held(deployment)]),
     )
     with undo_on_failure(
         f"Rollout of deployment {new}",
         delete_new,
         keep_failed=keep_failed,
-        report=lambda problem: deployment_failure(ml_client, deployment)(problem) + f"\n{live} keeps the traffic.",
+        report=lambda failure: (
+            deployment_failure(ml_client, deployment, beside)(failure) + f"\n{live} keeps the traffic."
+        ),
     ):
         create_deployment(ml_client, deployment, timeout_sec)
     with undo_on_failure(
         f"Scoring of the test set for the rollout of {new}",
         delete_new,
         keep_failed=keep_failed,
-        report=lambda problem: f"The traffic was not changed: {live} keeps it.",
+        report=lambda _failure: f"The traffic was not changed: {live} keeps it.",
     ):
         live_accuracy = deployment_accuracy(service, live, images, labels)
         new_accuracy = deployment_accuracy(service, new, images, labels)
