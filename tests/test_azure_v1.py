@@ -17,6 +17,7 @@ import pytest
 import requests
 from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
+from azureml.core.webservice import AksWebservice
 from conftest import SCORE_PY, load_score_module
 from standin.server import azure_error
 from werkzeug.wrappers import Response
@@ -371,6 +372,23 @@ def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_optio
         assert (sent["computeName"], sent["numReplicas"]) == ("my-aks", 2)
         assert sent["autoScaler"]["autoscaleEnabled"] is False
         assert service.autoscaler.autoscale_enabled is False
+    finally:
+        delete_service(service)
+
+
+@pytest.mark.server
+def test_aks_on_the_sdks_own_defaults_is_autoscaled_as_azure_ml_documents(azure_v1, workspace, model, environment):
+    """``AksWebservice.deploy_configuration`` given only the cluster: the SDK sends no ``autoScaler``, and reads the
+    one Azure ML fills in from its documented defaults."""
+    config = AksWebservice.deploy_configuration(compute_target_name="my-aks")
+
+    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    try:
+        (sent,) = posted_services(azure_v1)
+        assert "autoScaler" not in sent
+        scaler = service.autoscaler
+        assert (scaler.autoscale_enabled, scaler.min_replicas, scaler.max_replicas) == (True, 1, 10)
+        assert (scaler.refresh_period_seconds, scaler.target_utilization) == (1, 70)
     finally:
         delete_service(service)
 

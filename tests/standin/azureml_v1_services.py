@@ -45,6 +45,11 @@ START_TIMEOUT_S = 180.0
 MAX_BODY_BYTES = 100 * 1024 * 1024
 PIP_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)$")
 CONDA_PYTHON = re.compile(r"^python=(\S+)$")
+#: The autoscaler settings Azure ML applies to an AKS service that leaves them out: the SDK sends null for each
+#: (``AksServiceDeploymentConfiguration._build_create_payload``, or no ``autoScaler`` at all when
+#: ``autoscale_enabled`` is not given) and documents these defaults in ``AksServiceDeploymentConfiguration``'s
+#: docstring (aks.py: min 1, max 10 replicas, refresh every 1 s, 70 % target utilization).
+AUTOSCALER_DEFAULTS = {"minReplicas": 1, "maxReplicas": 10, "refreshPeriodInSeconds": 1, "targetUtilization": 70}
 
 
 @dataclass
@@ -206,7 +211,7 @@ class WebservicesV1:
         else:
             record |= {
                 "computeName": payload.get("computeName"),
-                "autoScaler": payload.get("autoScaler"),
+                "autoScaler": autoscaler(payload),
                 "dataCollection": payload.get("dataCollection") or {"eventHubEnabled": False, "storageEnabled": False},
                 "maxConcurrentRequestsPerContainer": payload.get("maxConcurrentRequestsPerContainer", 1),
                 "maxQueueWaitMs": payload.get("maxQueueWaitMs", 500),
@@ -423,3 +428,16 @@ class WebservicesV1:
         if service is None or service.container is None:
             return Response(status=502)
         return relay(request, service.container.base_url, path="/swagger.json")
+
+
+def autoscaler(payload: dict[str, Any]) -> dict[str, Any]:
+    """An AKS service's ``autoScaler`` as its record holds it: the REST spec's ``AutoScaler`` with all five keys
+    (modelManagement.json 2019-09-30; ``AutoScaler.deserialize`` in aks.py requires each), what the SDK sent or
+    else :data:`AUTOSCALER_DEFAULTS`; autoscaling is on unless turned off or a replica count is fixed
+    (``autoscale_enabled``: "Defaults to True if num_replicas is None", aks.py)."""
+    sent = payload.get("autoScaler") or {}
+    enabled = sent.get("autoscaleEnabled")
+    return {
+        "autoscaleEnabled": payload.get("numReplicas") is None if enabled is None else enabled,
+        **{key: default if sent.get(key) is None else sent[key] for key, default in AUTOSCALER_DEFAULTS.items()},
+    }
