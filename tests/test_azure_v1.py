@@ -377,18 +377,25 @@ def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_optio
 
 
 @pytest.mark.server
-def test_aks_on_the_sdks_own_defaults_is_autoscaled_as_azure_ml_documents(azure_v1, workspace, model, environment):
-    """``AksWebservice.deploy_configuration`` given only the cluster: the SDK sends no ``autoScaler``, and reads the
-    one Azure ML fills in from its documented defaults."""
+def test_aks_on_the_sdks_own_defaults_is_autoscaled_and_needs_a_key(
+    azure_v1, workspace, model, environment, small_model, sample_data
+):
+    """``AksWebservice.deploy_configuration`` given only the cluster: the SDK sends neither ``autoScaler`` nor
+    ``authEnabled``; Azure ML's documented defaults apply (autoscaled, key auth on), and the SDK reads them."""
     config = AksWebservice.deploy_configuration(compute_target_name="my-aks")
 
     service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
     try:
         (sent,) = posted_services(azure_v1)
         assert "autoScaler" not in sent
+        assert "authEnabled" not in sent
         scaler = service.autoscaler
         assert (scaler.autoscale_enabled, scaler.min_replicas, scaler.max_replicas) == (True, 1, 10)
         assert (scaler.refresh_period_seconds, scaler.target_utilization) == (1, 70)
+        assert service.auth_enabled is True
+        images = sample_data.x_test[:20]
+        assert requests.post(service.scoring_uri, data=tutorial_body(images), timeout=30).status_code == 401
+        assert predict(service, images).tolist() == small_model.predict(images).tolist()
     finally:
         delete_service(service)
 

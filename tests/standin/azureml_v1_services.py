@@ -185,7 +185,7 @@ class WebservicesV1:
             "properties": payload.get("properties") or {},
             "state": "Transitioning",
             "error": None,
-            "authEnabled": bool(payload.get("authEnabled")),
+            "authEnabled": key_auth(payload),
             "appInsightsEnabled": bool(payload.get("appInsightsEnabled")),
             "containerResourceRequirements": {
                 "cpu": resources.get("cpu"),
@@ -428,6 +428,15 @@ class WebservicesV1:
         if service is None or service.container is None:
             return Response(status=502)
         return relay(request, service.container.base_url, path="/swagger.json")
+
+
+def key_auth(payload: dict[str, Any]) -> bool:
+    """Whether a new service takes keys: as sent, else its compute's default. The SDK leaves ``authEnabled`` out
+    when it is not given (aks.py, aci.py ``_build_create_payload``); Microsoft's v1 docs ("Configure authentication
+    for models deployed as web services"): AKS services have key-based auth enabled by default, ACI services
+    disabled."""
+    sent = payload.get("authEnabled")
+    return payload["computeType"] == "AKS" if sent is None else bool(sent)
 
 
 def autoscaler(payload: dict[str, Any]) -> dict[str, Any]:
