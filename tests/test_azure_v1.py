@@ -78,6 +78,13 @@ def environment(workspace, model):
     return registry.get_or_register_environment(workspace, registry.model_versions(model))
 
 
+@pytest.fixture
+def my_aks(azure_v1) -> str:
+    """``my-aks``: an AKS cluster attached to the workspace as a compute target of that name."""
+    azure_v1.workspace.aks_computes.add("my-aks")
+    return "my-aks"
+
+
 def posted_services(azure_v1) -> list[dict]:
     return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
 
@@ -331,9 +338,11 @@ def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(
 
 
 @pytest.mark.server
-def test_aks_needs_keys_and_the_package_sends_them(azure_v1, workspace, model, environment, small_model, sample_data):
+def test_aks_needs_keys_and_the_package_sends_them(
+    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
+):
     service = deploy_model(
-        "aks", model, workspace=workspace, environment=environment, deployment_config=aks_config("my-aks")
+        "aks", model, workspace=workspace, environment=environment, deployment_config=aks_config(my_aks)
     )
     try:
         (sent,) = posted_services(azure_v1)
@@ -361,9 +370,9 @@ def test_the_configuration_in_the_options_is_the_one_deployed(azure_v1, workspac
 
 @pytest.mark.server
 def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_options(
-    azure_v1, workspace, model, environment
+    azure_v1, workspace, model, environment, my_aks
 ):
-    fixed = aks_config("my-aks", autoscale_enabled=False, num_replicas=2)
+    fixed = aks_config(my_aks, autoscale_enabled=False, num_replicas=2)
     options = JobOptions(target="aks", deployment=AzureV1Options(deployment_config=fixed, environment=environment))
 
     service = deploy_service(options, model, workspace)  # no compute_target option: the configuration names it
@@ -378,11 +387,11 @@ def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_optio
 
 @pytest.mark.server
 def test_aks_on_the_sdks_own_defaults_is_autoscaled_and_needs_a_key(
-    azure_v1, workspace, model, environment, small_model, sample_data
+    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
 ):
     """``AksWebservice.deploy_configuration`` given only the cluster: the SDK sends neither ``autoScaler`` nor
     ``authEnabled``; Azure ML's documented defaults apply (autoscaled, key auth on), and the SDK reads them."""
-    config = AksWebservice.deploy_configuration(compute_target_name="my-aks")
+    config = AksWebservice.deploy_configuration(compute_target_name=my_aks)
 
     service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
     try:
@@ -417,6 +426,14 @@ def test_a_configuration_for_the_other_target_is_refused_before_any_deployment(
     with pytest.raises(OptionError, match=named):
         deploy_service(JobOptions(target=target), model, workspace, deployment_config=config())
     assert posted_services(azure_v1) == []
+
+
+def test_a_deployment_to_an_aks_cluster_never_attached_is_refused_by_azure_ml(azure_v1, workspace, model, environment):
+    with pytest.raises(DeploymentError, match="Azure ML answered 400: The request is invalid") as refused:
+        deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=aks_config("no-aks"))
+
+    assert "Compute resource no-aks is not attached to workspace mnist-ws" in str(refused.value)
+    assert azure_v1.services.services == {}
 
 
 def test_a_configuration_given_twice_is_refused_not_replaced(azure_v1, workspace, model):
@@ -455,6 +472,7 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
     target, azure_v1, full_model_file, mnist_dir, tmp_path
 ):
     register_full_model(azure_v1, full_model_file)
+    azure_v1.workspace.aks_computes.add("my-aks")
     extra = ["--compute-target", "my-aks"] if target == "aks" else []
 
     result = run_cli(

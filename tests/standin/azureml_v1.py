@@ -42,6 +42,9 @@ class WorkspaceV1:
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     environments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The AKS clusters attached to the workspace as compute targets, by compute name (the ``computeName`` a
+    #: deployment names). A test attaches the ones it deploys to; attaching through the SDK is not modelled.
+    aks_computes: set[str] = field(default_factory=set)
 
     @property
     def arm_id(self) -> str:
@@ -51,8 +54,8 @@ class WorkspaceV1:
         )
 
     def reset(self) -> None:
-        """An empty workspace again: no blobs, assets, models or environments."""
-        for store in (self.blobs, self.assets, self.models, self.environments):
+        """An empty workspace again: no blobs, assets, models, environments or attached AKS clusters."""
+        for store in (self.blobs, self.assets, self.models, self.environments, self.aks_computes):
             store.clear()
 
     def config(self) -> dict[str, str]:

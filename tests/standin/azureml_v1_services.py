@@ -153,6 +153,8 @@ class WebservicesV1:
     def create_service(self, request: Request, match: re.Match[str]) -> Response:
         payload = request.get_json()
         name = payload["name"]
+        if payload["computeType"] == "AKS" and payload.get("computeName") not in self.workspace.aks_computes:
+            return compute_not_found(payload.get("computeName"), self.workspace.name)
         if name in self.services and self.services[name].operation.state == "Running":
             return azure_error(409, "Conflict", f"An operation on service {name} is still running.")
         operation = Operation(str(uuid.uuid4()), "Service")
@@ -428,6 +430,29 @@ class WebservicesV1:
         if service is None or service.container is None:
             return Response(status=502)
         return relay(request, service.container.base_url, path="/swagger.json")
+
+
+def compute_not_found(compute: str | None, workspace: str) -> Response:
+    """Azure ML's refusal of a deployment to an AKS compute target the workspace does not have (``computeName``,
+    which ``Model.deploy`` takes from ``compute_target_name``: model.py ``_deploy_with_environment_image_request``).
+    The envelope is the spec's ``ModelErrorResponse`` as ``POST services`` answers a compute it cannot deploy to,
+    as users report it (400 ``BadRequest`` "The request is invalid" with the cause in ``details``:
+    microsoft/MLOpsPython#171, a compute not in Succeeded state). The detail for a compute that does not exist
+    at all is not documented: its code and message are the stand-in's."""
+    return json_response(
+        400,
+        {
+            "code": "BadRequest",
+            "statusCode": 400,
+            "message": "The request is invalid",
+            "details": [
+                {
+                    "code": "ComputeResourceNotFound",
+                    "message": f"Compute resource {compute} is not attached to workspace {workspace}.",
+                }
+            ],
+        },
+    )
 
 
 def key_auth(payload: dict[str, Any]) -> bool:

@@ -64,9 +64,10 @@ def advice(status: int | None, retry_after: int | None) -> str:
 
 
 def service_message(exc: BaseException) -> str:
-    """The service's own error message inside an SDK v1 exception (its JSON ``message``), else its first line."""
-    found = SERVICE_MESSAGE.search(_text(exc))
-    return found.group(1) if found else sdk_message(exc)
+    """The service's own error message inside an SDK v1 exception (its JSON ``message``, then those of its
+    ``details``, where model management puts the cause: "The request is invalid: ..."), else its first line."""
+    found = dict.fromkeys(SERVICE_MESSAGE.findall(_text(exc)))
+    return ": ".join(found) if found else sdk_message(exc)
 
 
 def describe(action: str, exc: BaseException) -> str:
