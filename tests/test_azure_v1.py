@@ -6,6 +6,7 @@ as the service does and runs each deployment's container from what the SDK uploa
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -407,6 +408,50 @@ def test_aks_on_the_sdks_own_defaults_is_autoscaled_and_needs_a_key(
         assert predict(service, images).tolist() == small_model.predict(images).tolist()
     finally:
         delete_service(service)
+
+
+@pytest.mark.server
+def test_aks_token_auth_takes_only_unexpired_tokens_of_the_services_token_route(
+    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
+):
+    """Token auth as azureml-core asks for it: ``get_access_token`` reads the token route's answer, the SDK's own
+    ``run`` fetches one, and the scoring front takes a token until it expires, nothing else."""
+    config = AksWebservice.deploy_configuration(compute_target_name=my_aks, token_auth_enabled=True, auth_enabled=False)
+    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    try:
+        (sent,) = posted_services(azure_v1)
+        assert (sent["aadAuthEnabled"], sent["authEnabled"]) == (True, False)
+        assert (service.token_auth_enabled, service.auth_enabled) == (True, False)
+        token = service.get_access_token()
+        assert token.refresh_after > datetime.datetime.now()
+        assert token.expiry_on - token.refresh_after == datetime.timedelta(hours=12)
+        images = sample_data.x_test[:20]
+        body = tutorial_body(images)
+
+        def status(authorization: str | None) -> int:
+            headers = {"Content-Type": "application/json"}
+            headers |= {} if authorization is None else {"Authorization": authorization}
+            return requests.post(service.scoring_uri, data=body, headers=headers, timeout=30).status_code
+
+        assert status(None) == 401
+        assert status("Bearer not-a-token") == 401
+        assert status(f"Bearer {token.access_token}") == 200
+        assert service.run(body) == small_model.predict(images).tolist()
+        azure_v1.services.expire_tokens()
+        assert status(f"Bearer {token.access_token}") == 401
+        assert status(f"Bearer {service.get_access_token().access_token}") == 200
+        issued = azure_v1.standin.server.calls_to("POST", rf"{MMS}/services/{service.name}/token")
+        assert [call.status for call in issued] == [201, 201, 201]
+    finally:
+        delete_service(service)
+
+
+def test_aks_token_auth_beside_the_default_key_auth_is_refused(azure_v1, workspace, model, environment, my_aks):
+    config = AksWebservice.deploy_configuration(compute_target_name=my_aks, token_auth_enabled=True)
+
+    with pytest.raises(DeploymentError, match="Key and token authentication cannot both be enabled"):
+        deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    assert azure_v1.services.services == {}
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ Answers are shaped as azureml-core 1.61 parses them (``azureml/core/webservice/w
 ``aks.py``): the validation calls before a deployment, ``POST /services`` answering 202 with
 ``Operation-Location``, the operation polled by ``wait_for_deployment`` (its states, ``error`` and
 ``operationDetails.subOperationType``), the service record with the keys each web service class requires, and
-``listkeys``/``logs``/``DELETE``.
+``listkeys``/``token``/``logs``/``DELETE``. The scoring front checks a key (key auth) or an unexpired token
+(AKS token auth) before it relays a request.
 
 A deployment runs on this machine: its container's app root (``/var/azureml-app`` in Azure) is laid out from
 what the SDK uploaded, the driver program as ``main.py``, the source directory's archive unpacked, each model
@@ -22,6 +23,7 @@ import re
 import secrets
 import tarfile
 import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -50,6 +52,12 @@ CONDA_PYTHON = re.compile(r"^python=(\S+)$")
 #: ``autoscale_enabled`` is not given) and documents these defaults in ``AksServiceDeploymentConfiguration``'s
 #: docstring (aks.py: min 1, max 10 replicas, refresh every 1 s, 70 % target utilization).
 AUTOSCALER_DEFAULTS = {"minReplicas": 1, "maxReplicas": 10, "refreshPeriodInSeconds": 1, "targetUtilization": 70}
+#: Seconds from issuing an AKS service token to its ``refreshAfter``: Azure ML does not document it (the
+#: stand-in's choice; a test sets :attr:`WebservicesV1.token_refresh_s` to 0 for tokens due for renewal at once).
+TOKEN_REFRESH_S = 3600.0
+#: How long a token stays valid past its ``refreshAfter``: 12 hours, as azureml-core says where it renews one
+#: (webservice.py ``_webservice_session``: "Tokens are valid for 12 hours pass the refresh time").
+TOKEN_VALID_AFTER_REFRESH_S = 12 * 3600
 
 
 @dataclass
@@ -81,6 +89,8 @@ class Service:
     record: dict[str, Any]
     operation: Operation
     keys: tuple[str, str] = field(default_factory=lambda: (secrets.token_urlsafe(24), secrets.token_urlsafe(24)))
+    #: The access tokens issued for it (token auth), each with its ``expiryOn`` (seconds since the epoch).
+    tokens: dict[str, int] = field(default_factory=dict)
     container: Lease | None = None
 
     @property
@@ -106,6 +116,7 @@ class WebservicesV1:
     operations: dict[str, Operation] = field(default_factory=dict)
     failures: Failures = field(default_factory=Failures)
     build_logs: dict[str, str] = field(default_factory=dict)
+    token_refresh_s: float = TOKEN_REFRESH_S
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def install(self) -> None:
@@ -116,6 +127,7 @@ class WebservicesV1:
             ("GET", API, rf"{MMS}/services/(?P<name>[^/]+)", self.get_service),
             ("GET", API, rf"{MMS}/services/(?P<name>[^/]+)/logs", self.get_logs),
             ("POST", API, rf"{MMS}/services/(?P<name>[^/]+)/listkeys", self.list_keys),
+            ("POST", API, rf"{MMS}/services/(?P<name>[^/]+)/token", self.issue_token),
             ("DELETE", API, rf"{MMS}/services/(?P<name>[^/]+)", self.delete_service),
             ("GET", API, rf"{MMS}/operations/(?P<id>[^/]+)", self.get_operation),
         ]
@@ -127,11 +139,12 @@ class WebservicesV1:
             server.route("GET", host, r"(/api/v1/service/(?P<name>[^/]+))?/swagger\.json")(self.swagger)
 
     def reset(self) -> None:
-        """Forget every service (the stand-in stops their containers) and the injected failures."""
+        """Forget every service (the stand-in stops their containers), the injected failures and token settings."""
         with self._lock:
             self.services.clear()
             self.operations.clear()
             self.failures = Failures()
+            self.token_refresh_s = TOKEN_REFRESH_S
 
     # -- validation (Webservice._check_for_* and check_for_existing_webservice) -----------------------------------
 
@@ -155,6 +168,8 @@ class WebservicesV1:
         name = payload["name"]
         if payload["computeType"] == "AKS" and payload.get("computeName") not in self.workspace.aks_computes:
             return compute_not_found(payload.get("computeName"), self.workspace.name)
+        if key_auth(payload) and payload.get("aadAuthEnabled"):
+            return both_auths_refused()
         if name in self.services and self.services[name].operation.state == "Running":
             return azure_error(409, "Conflict", f"An operation on service {name} is still running.")
         operation = Operation(str(uuid.uuid4()), "Service")
@@ -370,6 +385,31 @@ class WebservicesV1:
             return azure_error(400, "BadArgument", "Keys are not enabled for this service.")
         return json_response(200, {"primaryKey": service.keys[0], "secondaryKey": service.keys[1]})
 
+    def issue_token(self, request: Request, match: re.Match[str]) -> Response:
+        """``POST services/<name>/token``, which ``get_token``/``get_access_token`` call (aks.py
+        ``_internal_get_access_token``): 201 with the REST spec's ``AuthToken`` (``Services_GetServiceToken``),
+        ``refreshAfter`` and ``expiryOn`` in seconds since the epoch, as the SDK reads them
+        (``WebServiceAccessToken``: ``datetime.fromtimestamp``). ``tokenType`` is not specified: ``Bearer``, the
+        scheme the SDK sends the token with. A service without token auth is refused as ``listkeys`` refuses a
+        keyless one (the shape of that refusal is not documented)."""
+        service = self._service(match["name"])
+        if service is None:
+            return azure_error(404, "NotFound", f"No service with name {match['name']} found.")
+        if not service.record.get("aadAuthEnabled"):
+            return azure_error(400, "BadArgument", "Token authentication is not enabled for this service.")
+        refresh_after = int(time.time() + self.token_refresh_s)
+        token, expiry_on = secrets.token_urlsafe(32), refresh_after + TOKEN_VALID_AFTER_REFRESH_S
+        with self._lock:
+            service.tokens[token] = expiry_on
+        body = {"accessToken": token, "tokenType": "Bearer", "refreshAfter": refresh_after, "expiryOn": expiry_on}
+        return json_response(201, body)
+
+    def expire_tokens(self) -> None:
+        """End every token issued so far, as time would (a test's shortcut: nothing waits)."""
+        with self._lock:
+            for service in self.services.values():
+                service.tokens = dict.fromkeys(service.tokens, 0)
+
     def get_logs(self, request: Request, match: re.Match[str]) -> Response:
         service = self._service(match["name"])
         if service is None:
@@ -413,14 +453,13 @@ class WebservicesV1:
         return None
 
     def score(self, request: Request, match: re.Match[str]) -> Response:
-        """The service's front: its key when auth is on, nginx's body limit, then the container's own answer."""
+        """The service's front: its key or token when auth is on, nginx's body limit, then the container's own
+        answer."""
         service = self._service_at(request)
         if service is None or service.container is None or not service.container.running:
             return Response("upstream connect error or disconnect/reset before headers", status=502)
-        if service.record["authEnabled"]:
-            scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or key not in service.keys:
-                return Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+        if not authorized(service, request):
+            return Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return Response("<html><body><h1>413 Request Entity Too Large</h1></body></html>", status=413)
         return relay(request, service.container.base_url, path="/score")
@@ -432,26 +471,50 @@ class WebservicesV1:
         return relay(request, service.container.base_url, path="/swagger.json")
 
 
+def authorized(service: Service, request: Request) -> bool:
+    """Whether a scoring request carries what the service's auth asks for, as ``Authorization: Bearer`` (aks.py
+    ``run``): one of its keys with key auth, a token the token route issued and that has not expired with token
+    auth (Microsoft's v1 docs: a request needs an unexpired token); anything without either."""
+    key_auth_on, token_auth_on = service.record["authEnabled"], service.record.get("aadAuthEnabled")
+    if not (key_auth_on or token_auth_on):
+        return True
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    if key_auth_on:
+        return credential in service.keys
+    return service.tokens.get(credential, 0) > time.time()
+
+
+def both_auths_refused() -> Response:
+    """Azure ML's refusal of a service with both key and token auth (Microsoft's v1 docs: "You can't enable both";
+    the SDK's own ``update`` check: token auth needs key auth turned off). With ``authEnabled`` left out, AKS's key
+    auth is on (:func:`key_auth`), so token auth needs ``authEnabled: false`` (aks.py's own example:
+    ``deploy_configuration(token_auth_enabled=True, auth_enabled=False)``). This refusal is not documented: its
+    envelope is :func:`bad_request`'s, its code and message the stand-in's."""
+    return bad_request("AuthConflict", "Key and token authentication cannot both be enabled: set authEnabled false.")
+
+
+def bad_request(code: str, message: str) -> Response:
+    """A ``POST services`` refusal as users report them: 400 ``BadRequest`` "The request is invalid", the cause in
+    ``details`` (the spec's ``ModelErrorResponse``; microsoft/MLOpsPython#171)."""
+    body = {
+        "code": "BadRequest",
+        "statusCode": 400,
+        "message": "The request is invalid",
+        "details": [{"code": code, "message": message}],
+    }
+    return json_response(400, body)
+
+
 def compute_not_found(compute: str | None, workspace: str) -> Response:
     """Azure ML's refusal of a deployment to an AKS compute target the workspace does not have (``computeName``,
     which ``Model.deploy`` takes from ``compute_target_name``: model.py ``_deploy_with_environment_image_request``).
-    The envelope is the spec's ``ModelErrorResponse`` as ``POST services`` answers a compute it cannot deploy to,
-    as users report it (400 ``BadRequest`` "The request is invalid" with the cause in ``details``:
-    microsoft/MLOpsPython#171, a compute not in Succeeded state). The detail for a compute that does not exist
-    at all is not documented: its code and message are the stand-in's."""
-    return json_response(
-        400,
-        {
-            "code": "BadRequest",
-            "statusCode": 400,
-            "message": "The request is invalid",
-            "details": [
-                {
-                    "code": "ComputeResourceNotFound",
-                    "message": f"Compute resource {compute} is not attached to workspace {workspace}.",
-                }
-            ],
-        },
+    Users report :func:`bad_request`'s envelope for a compute Azure ML cannot deploy to (one not in Succeeded
+    state); the detail for a compute that does not exist at all is not documented: its code and message are the
+    stand-in's."""
+    return bad_request(
+        "ComputeResourceNotFound", f"Compute resource {compute} is not attached to workspace {workspace}."
     )
 
 
