@@ -23,7 +23,7 @@ from conftest import SCORE_PY, load_score_module
 from standin.server import azure_error
 from werkzeug.wrappers import Response
 
-from mnist_aci import deploy_model, predict
+from mnist_aci import call_http, deploy_model, predict, predict_tutorial, service_key
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.config import aci_config, aks_config
 from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, delete_service
@@ -442,6 +442,37 @@ def test_aks_token_auth_takes_only_unexpired_tokens_of_the_services_token_route(
         assert status(f"Bearer {service.get_access_token().access_token}") == 200
         issued = azure_v1.standin.server.calls_to("POST", rf"{MMS}/services/{service.name}/token")
         assert [call.status for call in issued] == [201, 201, 201]
+    finally:
+        delete_service(service)
+
+
+@pytest.mark.server
+def test_the_package_scores_a_token_service_renewing_its_token_after_the_refresh_time(
+    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
+):
+    config = aks_config(my_aks, token_auth_enabled=True)
+    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    tokens = rf"{MMS}/services/{service.name}/token"
+    try:
+        (sent,) = posted_services(azure_v1)
+        assert (sent["aadAuthEnabled"], sent["authEnabled"]) == (True, False)
+        images = sample_data.x_test[:50]
+        expected = small_model.predict(images).tolist()
+
+        assert predict(service, images, chunk_rows=10).tolist() == expected
+        scored = [call for call in azure_v1.standin.server.calls if call.path.endswith("/score")]
+        assert [call.status for call in scored] == [200] * 5
+        assert len(azure_v1.standin.server.calls_to("POST", tokens)) == 1  # one token, until its refresh time
+
+        azure_v1.standin.server.reset()
+        azure_v1.services.token_refresh_s = 0  # every token is due for renewal as soon as it is issued
+        assert predict(service, images, chunk_rows=10).tolist() == expected
+        scored = [call for call in azure_v1.standin.server.calls if call.path.endswith("/score")]
+        assert len({call.headers["Authorization"] for call in scored}) == len(scored) == 5
+        assert len(azure_v1.standin.server.calls_to("POST", tokens)) == 5
+
+        assert predict_tutorial(service, images[:5]).tolist() == expected[:5]
+        assert call_http(service.scoring_uri, images[:1], key=service_key(service)) == expected[:1]
     finally:
         delete_service(service)
 

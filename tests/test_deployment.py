@@ -72,6 +72,14 @@ def test_aks_config_names_the_cluster_and_enables_keys():
     assert kwargs["auth_enabled"] is True
 
 
+def test_aks_config_with_token_auth_turns_key_auth_off_as_the_sdk_requires():
+    assert (aks_config("my-aks").auth_enabled, aks_config("my-aks").token_auth_enabled) == (True, False)
+    config = aks_config("my-aks", token_auth_enabled=True)
+    assert (config.auth_enabled, config.token_auth_enabled) == (False, True)
+    with pytest.raises(WebserviceException, match="auth_enabled and token_auth_enabled cannot both be true"):
+        aks_config("my-aks", token_auth_enabled=True, auth_enabled=True)
+
+
 def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path):
     """The SDK's own InferenceConfig, which checks that the entry script is in the folder."""
     folder = stage_scoring_folder(SCORE_PY, tmp_path / "app")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import json
 import threading
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from mnist_aci import scoring
+from mnist_aci.credential import Credential
 from mnist_aci.errors import ServiceCallError
 from mnist_aci.tutorial import KEY_ENV
 
@@ -130,6 +132,27 @@ def test_auth_headers_precedence(monkeypatch):
     service.auth_enabled = False
     monkeypatch.delenv(KEY_ENV)
     assert scoring.auth_headers(service) == {}
+
+
+def test_a_token_is_fetched_again_once_its_refresh_time_has_passed_and_not_before(monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    now = datetime.datetime.now()
+    service = mock.create_autospec(AksWebservice, instance=True)
+    service.auth_enabled, service.token_auth_enabled = False, True
+    service.get_access_token.side_effect = [
+        mock.Mock(access_token="due", refresh_after=now - datetime.timedelta(seconds=1)),
+        mock.Mock(access_token="fresh", refresh_after=now + datetime.timedelta(hours=1)),
+    ]
+    credential = Credential(service)
+
+    assert [credential.value() for _ in range(3)] == ["due", "fresh", "fresh"]
+    assert service.get_access_token.call_count == 2
+    assert credential.headers() == {"Authorization": "Bearer fresh"}
+    service.get_keys.assert_not_called()
+    assert scoring.auth_headers(service, key="explicit") == {"Authorization": "Bearer explicit"}
+    monkeypatch.setenv(KEY_ENV, "from-env")
+    assert scoring.service_key(service) == "from-env"
+    assert service.get_access_token.call_count == 2
 
 
 def test_call_http_sends_json_and_the_key(fake_server, sample_data):

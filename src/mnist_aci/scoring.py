@@ -11,14 +11,12 @@ Three ways, one answer:
   rounded; float64 otherwise);
 - :func:`call_http`: the tutorial's raw HTTP POST with ``requests``, optionally with a key.
 
-Keys come from the argument, the ``MNIST_ACI_SERVICE_KEY`` environment variable or the service
-(``service.get_keys()``), and are never printed or put in an error message.
+Keys, and the access tokens of AKS services with token auth, come from :class:`~mnist_aci.credential.Credential`.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ import numpy as np
 import orjson
 import requests
 
+from .credential import Credential
 from .errors import ServiceCallError, sdk_message
 from .service import ScoringService
 from .tutorial import KEY_ENV
@@ -74,22 +73,14 @@ def npy_body(images: np.ndarray) -> bytes:
 
 
 def service_key(service: ScoringService | None = None, key: str | None = None) -> str | None:
-    """The key to call a service with: ``key``, else ``$MNIST_ACI_SERVICE_KEY``, else the service's
-    primary key when it has key auth enabled, else None."""
-    if key:
-        return key
-    if os.environ.get(KEY_ENV):
-        return os.environ[KEY_ENV]
-    if service is not None and service.auth_enabled:
-        primary, _secondary = service.get_keys()
-        return str(primary)
-    return None
+    """The key or token to call a service with now: ``key``, else ``$MNIST_ACI_SERVICE_KEY``, else the service's
+    access token (token auth) or primary key (key auth), else None (:class:`~mnist_aci.credential.Credential`)."""
+    return Credential(service, key).value()
 
 
 def auth_headers(service: ScoringService | None = None, key: str | None = None) -> dict[str, str]:
-    """``{"Authorization": "Bearer <key>"}`` for a service with keys, else ``{}``."""
-    chosen = service_key(service, key)
-    return {"Authorization": f"Bearer {chosen}"} if chosen else {}
+    """``{"Authorization": "Bearer <key or token>"}`` for a service with auth, else ``{}``."""
+    return Credential(service, key).headers()
 
 
 def refused_call(where: str, status: int, headers: Any, text: str, hint: str = "") -> ServiceCallError:
@@ -138,7 +129,7 @@ def post(
         text = response.text[:2000]
         hint = ""
         if response.status_code == 401:
-            hint = f" The service needs a key: pass key= or set {KEY_ENV}."
+            hint = f" The service needs a key or token: pass key= or set {KEY_ENV}."
         raise refused_call(url, response.status_code, response.headers, text, hint)
     try:
         return response.json()
@@ -227,13 +218,14 @@ def predict(
     order. A failed chunk raises its error at its turn, and no chunk is sent after the failure (one
     already in flight on another connection is not waited for). ``headers`` are sent
     with every request besides the key's (for example ``{"azureml-model-deployment": "green"}`` to
-    score one deployment of an endpoint).
+    score one deployment of an endpoint). A service with token auth gets a new token once the
+    current one's refresh time has passed.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1. Got {chunk_rows} instead.")
     if connections < 1:
         raise ValueError(f"connections must be >= 1. Got {connections} instead.")
-    headers = {**(headers or {}), **auth_headers(service, key)}
+    credential = Credential(service, key)
     local = threading.local()
     sessions: list[requests.Session] = []
     failed = threading.Event()
@@ -246,8 +238,9 @@ def predict(
             sessions.append(local.session)
         chunk = images[start : start + chunk_rows]
         try:
+            sent = {**(headers or {}), **credential.headers()}
             answer = post_to_service(
-                service, npy_body(chunk), NPY_TYPE, headers=headers, timeout=timeout, session=local.session
+                service, npy_body(chunk), NPY_TYPE, headers=sent, timeout=timeout, session=local.session
             )
             return _labels(answer, len(chunk))
         except BaseException:

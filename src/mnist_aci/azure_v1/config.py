@@ -44,15 +44,18 @@ def aks_config(
     num_replicas: int | None = None,
     cpu_cores: float = 1,
     memory_gb: float = 1,
-    auth_enabled: bool = True,
+    auth_enabled: bool | None = None,
+    token_auth_enabled: bool = False,
     tags: dict[str, str] | None = None,
     description: str = ACI_DESCRIPTION,
 ) -> Any:
-    """``AksWebservice.deploy_configuration`` for an existing AKS cluster, with keys: autoscaled between
+    """``AksWebservice.deploy_configuration`` for an existing AKS cluster: autoscaled between
     ``autoscale_min_replicas`` and ``autoscale_max_replicas`` (default 1 and 4), or, with
     ``autoscale_enabled=False``, on a fixed ``num_replicas`` (the SDK refuses the replica bounds then).
 
-    AKS enables key auth by default, so calls need :func:`mnist_aci.scoring.auth_headers`.
+    Key auth, AKS's default, unless ``token_auth_enabled`` (AKS's other mode in Microsoft's v1 docs): calls then
+    need an access token (``service.get_access_token()``) and key auth is off (``auth_enabled`` defaults to the
+    opposite of ``token_auth_enabled``; the SDK refuses both). :func:`mnist_aci.predict` sends either.
     """
     from azureml.core.webservice import AksWebservice
 
@@ -67,7 +70,8 @@ def aks_config(
         num_replicas=num_replicas,
         cpu_cores=cpu_cores,
         memory_gb=memory_gb,
-        auth_enabled=auth_enabled,
+        auth_enabled=not token_auth_enabled if auth_enabled is None else auth_enabled,
+        token_auth_enabled=token_auth_enabled,
         tags=dict(ACI_TAGS if tags is None else tags),
         description=description,
     )
