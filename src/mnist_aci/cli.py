@@ -59,7 +59,7 @@ class Flag:
             parser.add_argument(self.name, help=self.help, **{"default": None, **self.settings})
         else:
             refusal = f"{self.name} is an option of mnist-aci {', '.join(self.commands)} only"
-            nargs = 0 if "action" in self.settings else None  # a value given with the flag is read with it
+            nargs = 0 if "action" in self.settings else self.settings.get("nargs")  # read its value with it
             parser.add_argument(self.name, action=Refused, nargs=nargs, const=refusal, default=SUPPRESS, help=SUPPRESS)
 
 
@@ -101,7 +101,7 @@ FLAGS = (
     Flag("--keep-failed", DEPLOYS, "keep a failed deployment for inspection", {"action": "store_true"}),
     Flag("--no-preflight", DEPLOYS, "skip the local pre-flight", {"action": "store_false", "dest": "preflight"}),
     Flag("--compute-target", DEPLOYS, "aks: name of the AKS compute target"),
-    Flag("--auth", DEPLOYS, "aci: require a service key", {"action": "store_true", "dest": "auth_enabled"}),
+    Flag("--auth", DEPLOYS, "key (aci/aks), token (aks)", {"nargs": "?", "const": "key", "choices": ("key", "token")}),
     Flag("--environment-version", DEPLOYS, f"version of tutorial-env to deploy with (default: {ENVIRONMENT_VERSION})"),
     Flag(
         "--register-environment",

@@ -22,6 +22,8 @@ DEFAULT_REGULARIZATION = 0.5
 #: a managed online endpoint (SDK v2). ``mnist_aci.targets.TARGET_TABLE`` has one target of each name.
 TargetName = Literal["local", "aci", "aks", "endpoint"]
 TARGETS: tuple[TargetName, ...] = get_args(TargetName)
+#: How an SDK v1 web service authorizes calls: a key (ACI, AKS), or an access token (AKS only).
+AuthMode = Literal["key", "token"]
 
 #: The endpoint target's default instance type: the smallest managed online endpoints accept (1 core,
 #: 3.5 GB; the model and the server need less than 0.5 GB).

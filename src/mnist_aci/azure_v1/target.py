@@ -12,12 +12,15 @@ from .._progress import step
 from ..errors import OptionError
 from ..service import ScoringService, Service
 from ..target import Preflight, TargetOptions, WorkspaceRegistry, given_once
-from ..tutorial import ENVIRONMENT_VERSION
+from ..tutorial import ENVIRONMENT_VERSION, AuthMode
 from ..versions import sdk_version
 from . import registry
 from .config import aci_config, aks_config, check_config_kind
 from .deployment import delete_service, deploy, get_service
 from .workspace import load_workspace
+
+#: The auths each target offers: Microsoft's v1 docs give token auth to AKS services only.
+AUTHS: dict[str, tuple[AuthMode, ...]] = {"aci": ("key",), "aks": ("key", "token")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,9 +29,10 @@ class AzureV1Options(TargetOptions):
 
     ``workspace`` (an SDK v1 ``Workspace``) is needed to deploy; ``environment`` defaults to ``tutorial-env``
     at ``environment_version`` (registered first, pinned to the model's versions, when absent or when
-    ``register_environment``); ``deployment_config`` defaults to :func:`aci_config` with ``auth_enabled``
-    (``aci``) or :func:`aks_config` on ``compute_target`` (``aks``). ``name`` defaults to a new
-    ``sklearn-mnist-svc-xxxx``; an existing name is replaced only with ``overwrite``.
+    ``register_environment``); ``deployment_config`` defaults to :func:`aci_config` (``aci``) or :func:`aks_config`
+    on ``compute_target`` (``aks``), with ``auth``: ``"key"`` or ``"token"`` (AKS only), else the target's default
+    (ACI: none, AKS: key). ``name`` defaults to a new ``sklearn-mnist-svc-xxxx``; an existing name is replaced
+    only with ``overwrite``.
     """
 
     why_not: ClassVar[dict[str, str]] = {"workers": "ACI and AKS run one worker per core they are given"}
@@ -39,7 +43,7 @@ class AzureV1Options(TargetOptions):
     name: str | None = None
     overwrite: bool = False
     compute_target: str | None = None
-    auth_enabled: bool = False
+    auth: AuthMode | None = None
     environment_version: str | None = ENVIRONMENT_VERSION
     register_environment: bool = False
 
@@ -54,6 +58,12 @@ class AzureV1Target:
         self.name: Literal["aci", "aks"] = name
 
     def check(self, options: AzureV1Options) -> None:
+        auths = AUTHS[self.name]
+        if options.auth is not None and options.auth not in auths:
+            offered = " or ".join(auths)
+            raise OptionError(
+                "auth", f"must be {offered} on --target {self.name} (token auth is AKS only), got {options.auth!r}"
+            )
         if options.deployment_config is not None:
             check_config_kind(self.name, options.deployment_config)
         elif self.name == "aks" and not options.compute_target:
@@ -115,8 +125,8 @@ class AzureV1Target:
         if options.deployment_config is not None:
             return options.deployment_config
         if self.name == "aks":
-            return aks_config(options.compute_target or "")
-        return aci_config(auth_enabled=options.auth_enabled)
+            return aks_config(options.compute_target or "", token_auth_enabled=options.auth == "token")
+        return aci_config(auth_enabled=options.auth == "key")
 
     def serve_until_stopped(self, service: Service) -> None:
         """A web service runs in Azure: nothing to do here."""

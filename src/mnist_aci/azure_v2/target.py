@@ -35,7 +35,7 @@ class EndpointOptions(TargetOptions):
     """
 
     why_not: ClassVar[dict[str, str]] = {
-        "auth_enabled": "an endpoint always needs a key",
+        "auth": "an endpoint always needs a key",
         "overwrite": "deploying to an existing endpoint rolls the model out to it (gated)",
         "compute_target": "an endpoint runs on its instance type",
     }
