@@ -338,9 +338,13 @@ def test_how_to_azure_workspace(tmp_path, azure_v1, small_model_file):
 
     printed = run_page(HOW_TO / "azure-workspace.md", sandbox, user_environment())
 
-    assert printed.count("Overall accuracy:") == 2
+    assert printed.count("Overall accuracy:") == 3
     calls = azure_v1.standin.server.calls_to("POST", r"/modelmanagement/v1\.0/.*/services")
-    assert [call.json()["computeType"] for call in calls] == ["ACI", "AKS"]
+    assert [(call.json()["computeType"], call.json().get("aadAuthEnabled")) for call in calls] == [
+        ("ACI", None),
+        ("AKS", False),
+        ("AKS", True),  # --auth token
+    ]
     assert azure_v1.services.services == {}
 
 
