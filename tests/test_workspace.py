@@ -9,9 +9,11 @@ import azureml.core
 import pytest
 from azureml.core import Workspace
 from azureml.core.authentication import InteractiveLoginAuthentication
-from conftest import ROOT
+from conftest import ROOT, free_port
 
 from mnist_aci.azure_v1.workspace import load_workspace
+from mnist_aci.azure_v2.workspace import load_ml_client
+from mnist_aci.cli import main
 from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
 from mnist_aci.versions import UV_ENV, sdk_version
 from mnist_aci.workspace_config import config_search_paths, read_workspace_config
@@ -93,6 +95,41 @@ def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(WorkspaceError, match=r"workspace 'no-such-ws'.*--tenant-id"):
         load_workspace(tmp_path)
+
+
+@pytest.fixture
+def no_network(azure_v1, monkeypatch):
+    """The stand-in's service principal and config.json, with every proxy variable pointing at a port nothing
+    listens on: each request to Azure fails to connect, as on a machine without network or with a dead proxy."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
+    return azure_v1
+
+
+def assert_says_azure_is_unreachable(message):
+    assert "Could not reach Azure" in message
+    assert "Connection refused" in message
+    assert "network connection and its proxy settings (HTTPS_PROXY" in message
+    for wrong_advice in ("az login", "resource group", "tenant", "account"):
+        assert wrong_advice not in message
+
+
+@pytest.mark.parametrize("load", [load_workspace, load_ml_client], ids=["sdk-v1", "sdk-v2"])
+def test_no_network_is_said_so_and_not_taken_for_a_login_or_a_name(no_network, load):
+    """Through the real SDKs: v1's sign-in lets requests' ProxyError escape, v2's chain of credentials keeps only
+    its message; both are reported as Azure out of reach."""
+    with pytest.raises(WorkspaceError) as info:
+        load(no_network.config_file)
+    assert_says_azure_is_unreachable(str(info.value))
+
+
+@pytest.mark.parametrize("target", ["aci", "endpoint"])
+def test_the_cli_without_network_says_azure_could_not_be_reached(no_network, capsys, target):
+    code = main(["delete", "--target", target, "--config", str(no_network.config_file), "--service-name", "svc"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("mnist-aci: error: Could not reach Azure ")
+    assert_says_azure_is_unreachable(err)
 
 
 def test_an_unfilled_copy_of_the_example_is_refused_before_any_sdk_call(tmp_path):

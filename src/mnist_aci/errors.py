@@ -8,6 +8,7 @@ line on stderr. Each class also subclasses the built-in type it refines, so an e
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,20 @@ AZURE_CORE_ERRORS = (("azure.core.exceptions", "AzureError"),)
 AZURE_CORE_ERROR_BODY = (("azure.core.exceptions", "ODataV4Format"),)
 #: The most of an SDK error's message a user is shown.
 SDK_MESSAGE_CHARS = 1500
+#: What a request that never reached its server raises (no network, a proxy that refused it, a name DNS could not
+#: resolve), by module; the built-in ``ConnectionError`` and ``socket.gaierror`` are checked too.
+CONNECTION_ERRORS = (
+    ("requests.exceptions", "ConnectionError"),  # ProxyError, SSLError and ConnectTimeout are ConnectionErrors
+    ("urllib3.exceptions", "NewConnectionError"),  # NameResolutionError is one
+    ("urllib3.exceptions", "ProxyError"),
+    ("urllib3.exceptions", "ConnectTimeoutError"),
+    ("azure.core.exceptions", "ServiceRequestError"),  # azure-core: the request was never answered
+)
+#: What to do when Azure could not be reached.
+NETWORK_HELP = (
+    "Check this machine's network connection and its proxy settings (HTTPS_PROXY, NO_PROXY, and the proxy's "
+    "certificate in REQUESTS_CA_BUNDLE), then run again."
+)
 
 
 class MnistAciError(Exception):
@@ -196,3 +211,31 @@ def is_sdk_v1_error(exc: BaseException) -> bool:
 def is_azure_ml_error(exc: BaseException) -> bool:
     """Whether ``exc`` is one of the Azure SDKs' own errors (SDK v1's, or azure-core's: SDK v2 and azure-identity)."""
     return _is_one_of(exc, SDK_V1_ERRORS + AZURE_CORE_ERRORS)
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception behind it: its cause or context (as a traceback shows them) and the inner
+    exception an SDK wrapped (azure-core's and msrest's ``inner_exception``, azure-core's ``exc_value``)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        context = None if current.__suppress_context__ else current.__context__
+        wrapped = (getattr(current, name, None) for name in ("inner_exception", "exc_value"))
+        pending += [e for e in (current.__cause__, context, *wrapped) if isinstance(e, BaseException)]
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """If a request behind ``exc`` never reached its server, what failed, in a few words (``ProxyError:
+    [Errno 111] Connection refused``: the failed request's kind, then the root of its chain); else None."""
+    unanswered = (
+        e for e in causes(exc) if isinstance(e, ConnectionError | socket.gaierror) or _is_one_of(e, CONNECTION_ERRORS)
+    )
+    failed = next(unanswered, None)
+    if failed is None:
+        return None
+    reasons = [e for e in causes(failed) if str(e)] or [failed]
+    return f"{failed.__class__.__name__}: {sdk_message(reasons[-1])}"

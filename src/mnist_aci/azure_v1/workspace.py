@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkspaceError, sdk_message
+from ..errors import NETWORK_HELP, WorkspaceError, connection_failure, sdk_message
 from ..workspace_config import read_workspace_config
 
 
@@ -23,7 +23,13 @@ def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = No
     try:
         auth = InteractiveLoginAuthentication(tenant_id=tenant_id) if tenant_id else None
         return Workspace.from_config(path=str(found), auth=auth)
-    except (AzureMLException, ValueError) as exc:  # MSAL raises ValueError for a tenant Entra ID does not know
+    except Exception as exc:  # the sign-in's requests errors escape azureml-core unwrapped
+        if (failure := connection_failure(exc)) is not None:
+            raise WorkspaceError(
+                f"Could not reach Azure to open workspace {config['workspace_name']!r} ({failure}). {NETWORK_HELP}"
+            ) from exc
+        if not isinstance(exc, AzureMLException | ValueError):  # MSAL raises ValueError for an unknown tenant
+            raise
         raise WorkspaceError(
             f"Could not open workspace {config['workspace_name']!r} from {found}: {sdk_message(exc)}. "
             "Check the resource group and workspace name, that your account can access them, and "
