@@ -20,13 +20,13 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import ROOT, inference_servers, register_local_model, wait_until_gone
+from conftest import ROOT, free_port, inference_servers, register_local_model, wait_until_gone
 
 from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
-from mnist_aci.errors import MnistAciWarning
+from mnist_aci.errors import MnistAciWarning, ProjectFilesError
 from mnist_aci.local.target import LocalOptions
-from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file
+from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
 from mnist_aci.targets import TARGET_TABLE
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
@@ -444,6 +444,7 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
     again = run_cli(["init", str(folder)], tmp_path)
     assert again.returncode == 1
     assert again.stderr.startswith("mnist-aci: error: Refusing to overwrite")
+    assert "or pass --force to replace them" in again.stderr
     assert (folder / "score.py").read_text() == "# my edits\n"
 
     forced = run_cli(["init", str(folder), "--force"], tmp_path)
@@ -498,13 +499,53 @@ def test_init_failing_midway_removes_what_it_wrote_and_nothing_else(tmp_path):
     assert (tmp_path / "kept" / "notes.txt").read_text() == "mine\n"
 
 
+def test_writing_the_files_again_from_python_says_force_true_where_init_says_force(tmp_path):
+    write_project_files(tmp_path)
+    with pytest.raises(ProjectFilesError, match="or pass force=True to replace them"):
+        write_project_files(tmp_path)
+
+
 def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys):
-    with console():
-        warnings.warn(MnistAciWarning("this model has no versions record"), stacklevel=1)
+    with console(cli.cli_terms):
+        warnings.warn(MnistAciWarning("this model has no versions record: pass timeout_sec=9"), stacklevel=1)
         warnings.warn(DeprecationWarning("someone else's"), stacklevel=1)
     err = capsys.readouterr().err
-    assert "mnist-aci: warning: this model has no versions record\n" in err
+    assert "mnist-aci: warning: this model has no versions record: pass --timeout 9\n" in err
     assert "mnist-aci: warning: someone else's" not in err
+
+
+@pytest.mark.parametrize(
+    ("library", "command_line"),
+    [
+        ("pass timeout_sec=<seconds> (default: 120 s)", "pass --timeout <seconds> (default: 120 s)"),
+        ("name is for target='aci' or target='aks' only", "name is for --target aci or --target aks only"),
+        ("pass it with data_dir=<folder>.", "pass it with --data-dir <folder>."),
+        ("It was kept (keep_failed=True).", "It was kept (--keep-failed)."),
+        ("never download: download=False", "never download: --no-download"),
+        ("download=True", "download=True"),  # no flag says it: it stays as it is
+        ("pass key= or set the variable", "pass key= or set the variable"),  # no flag sets it
+        ("LocalWebservice(name='x', scoring_uri='u')", "LocalWebservice(name='x', scoring_uri='u')"),  # a repr
+        ("scikit-learn==1.6.1, model_name=x", "scikit-learn==1.6.1, model_name=x"),
+        ("GET https://h/logs?name=blue&port=1 failed", "GET https://h/logs?name=blue&port=1 failed"),  # a URL
+        ("az ml online-deployment get-logs --endpoint-name=ep", "az ml online-deployment get-logs --endpoint-name=ep"),
+    ],
+)
+def test_the_cli_says_the_flag_where_the_library_names_a_keyword_argument(library, command_line):
+    assert cli.cli_terms(library) == command_line
+
+
+def test_evaluate_against_a_dead_scoring_uri_speaks_the_clis_terms(tmp_path, monkeypatch, capsys):
+    """The data falls back to the sample (a warning among the progress lines), then nothing answers at the URI:
+    the user reads flags and questions, not Python (no data_dir=, no service.get_logs())."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
+    dead = f"http://127.0.0.1:{free_port()}/score"
+    assert main(["evaluate", "--scoring-uri", dead, "--no-download"]) == 1
+    out, err = capsys.readouterr()
+    assert "pass it with --data-dir <folder> or the MNIST_DATA_DIR environment variable" in out
+    assert err.startswith(f"mnist-aci: error: Lost the connection to {dead} (ConnectionError). Is a service still")
+    for python in ("data_dir", "get_logs", "service."):
+        assert python not in out + err
 
 
 @pytest.mark.subprocess

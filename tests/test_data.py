@@ -139,7 +139,9 @@ def test_unreachable_download_says_how_to_provide_the_files(tmp_path):
     mnist.get_file_dataset.return_value.download.side_effect = OSError("Name or service not known")
     with (
         mock.patch("azureml.opendatasets.MNIST", mnist),
-        pytest.raises(DataError, match=r"Could not download MNIST.*Name or service not known.*--data-dir"),
+        pytest.raises(
+            DataError, match=r"Could not download MNIST.*Name or service not known.*pass it with data_dir=<folder>"
+        ),
     ):
         data.download_mnist(tmp_path / "data")
     mnist.get_file_dataset.return_value.download.assert_called_once_with(str(tmp_path / "data"), overwrite=True)
@@ -152,6 +154,7 @@ def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeyp
     assert dataset.is_sample
     assert "NOT the full MNIST test set" in dataset.source
     assert "Falling back to the MNIST sample" in caplog.text
+    assert "pass it with data_dir=<folder> or the MNIST_DATA_DIR" in caplog.text  # the notebook's parameter
     assert dataset.x_train.shape == (4000, 784)
     assert dataset.x_test.shape == (1000, 784)
     assert np.bincount(dataset.y_test).tolist() == [100] * 10

@@ -114,8 +114,9 @@ def test_valid_service_names(name):
 
 def test_existing_name_needs_overwrite(workspace, model_class, webservice_class):
     webservice_class.side_effect = None
-    with pytest.raises(ServiceNameError, match="already exists.*overwrite=True"):
+    with pytest.raises(ServiceNameError, match="already exists.*overwrite=True") as refused:
         deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
+    assert "--overwrite" not in str(refused.value)  # the CLI says --overwrite where the library says overwrite=True
     model_class.deploy.assert_not_called()
     deployment.deploy_to_azure(
         workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12", overwrite=True

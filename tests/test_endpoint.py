@@ -325,7 +325,7 @@ def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered)
 @pytest.mark.parametrize(
     ("message", "hint"),
     [
-        ("The specified SKU Standard_XX is not supported", "--instance-type"),
+        ("The specified SKU Standard_XX is not supported", "with instance_type=<size>"),
         ("Container crashed: init() failed", "local pre-flight"),
     ],
 )
@@ -579,7 +579,7 @@ def test_no_login_is_one_error_saying_how_to_log_in(tmp_path):
     config.write_text(json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
     with signed_in() as (credential_class, from_config):
         credential_class.return_value.get_token.side_effect = ClientAuthenticationError("no credential found")
-        with pytest.raises(WorkspaceError, match="az login"):
+        with pytest.raises(WorkspaceError, match=r"az login.*az login --tenant <id>` and tenant_id=<id>\)"):
             endpoint_workspace.load_ml_client(config)
     from_config.assert_not_called()
 
@@ -695,7 +695,10 @@ def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, c
         (["deploy", "--target", "endpoint", "--min-accuracy", "91"], "between 0 and 1"),
         (["delete", "--target", "endpoint"], "needs --service-name"),
         (["deploy", "--target", "endpoint", "--overwrite"], "rolls the model out to it"),
-        (["run", "--target", "endpoint", "--compute-target", "aks1"], "--compute-target is for --target aci, aks only"),
+        (
+            ["run", "--target", "endpoint", "--compute-target", "aks1"],
+            "--compute-target is for --target aci or --target aks only",
+        ),
     ],
 )
 def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
@@ -765,7 +768,7 @@ def test_a_refused_endpoint_is_reported_as_such_and_deleted(workspace, ml_client
     with pytest.raises(DeploymentError, match="Creation of endpoint mnist-ep-taken2 failed") as failed:
         deploy_to(ml_client, registered, name="mnist-ep-taken2")
     text = str(failed.value)
-    assert "unique in the Azure region" in text
+    assert "unique in the Azure region: choose another name=<endpoint>" in text  # deploy_to's parameter
     assert "get_logs()" not in text  # no deployment was made: no deployment report
     assert workspace.standin.server.calls_to("PUT", DEPLOYMENTS) == []
     assert len(workspace.standin.server.calls_to("DELETE", ENDPOINTS)) == 1

@@ -188,9 +188,12 @@ def test_wrong_number_of_labels_is_an_error(fake_server, sample_data):
         scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:3])
 
 
-def test_refused_connection_is_a_clear_error():
-    with pytest.raises(ServiceCallError, match="Lost the connection"):
-        scoring.post(f"http://127.0.0.1:{free_port()}/score", b"{}", scoring.JSON_TYPE, timeout=5)
+def test_refused_connection_is_a_clear_error_naming_nothing_the_service_lacks():
+    """A service known by its scoring URI alone has no state or log to look at: none is named."""
+    url = f"http://127.0.0.1:{free_port()}/score"
+    with pytest.raises(ServiceCallError, match="Lost the connection") as lost:
+        scoring.predict(scoring.ServiceEndpoint(url), np.zeros((1, 784)))
+    assert str(lost.value) == f"Lost the connection to {url} (ConnectionError). Is a service still running there?"
 
 
 def test_predict_chunks_requests(fake_server, sample_data):

@@ -74,16 +74,16 @@ def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration()
     default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in (None, "token"))
     assert (default.auth_enabled, default.token_auth_enabled) == (True, False)  # AKS's default: keys
     assert (token.auth_enabled, token.token_auth_enabled) == (False, True)
-    with pytest.raises(OptionError, match=r"^auth must be key on --target aci \(token auth is AKS only\), got 'token'"):
+    with pytest.raises(OptionError, match=r"^auth must be key on target='aci' \(token auth is AKS only\), got 'token'"):
         aci.check(AzureV1Options(auth="token"))
 
 
 @pytest.mark.parametrize(
     ("target", "option", "said"),
     [
-        ("aci", "workers", "is for --target local only: ACI and AKS run one worker per core they are given"),
-        ("endpoint", "auth", "is for --target aci, aks only: an endpoint always needs a key"),
-        ("local", "instance_type", "is for --target endpoint only"),
+        ("aci", "workers", "is for target='local' only: ACI and AKS run one worker per core they are given"),
+        ("endpoint", "auth", "is for target='aci' or target='aks' only: an endpoint always needs a key"),
+        ("local", "instance_type", "is for target='endpoint' only"),
         ("local", "colour", "is an option of no target"),
     ],
 )

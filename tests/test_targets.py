@@ -173,7 +173,7 @@ def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
         TargetError, match=r"Target 'aci' cannot be deployed: workspace is needed .* It takes: .*workspace"
     ):
         deploy_model("aci", azure.model, entry_script=SCORE_PY)
-    with pytest.raises(TargetError, match="compute_target is needed by --target aks"):
+    with pytest.raises(TargetError, match="compute_target is needed by target='aks'"):
         deploy_model("aks", azure.model, entry_script=SCORE_PY, workspace=azure.workspace, environment=mock.Mock())
 
 
@@ -181,7 +181,7 @@ def test_an_option_of_another_target_is_refused_with_what_the_target_takes(store
     model = store.register(small_model_file)
     with pytest.raises(
         TargetError,
-        match=r"Target 'local' cannot .*overwrite is for --target aci, aks only. It takes: entry_script, port",
+        match=r"Target 'local' cannot .*overwrite is for target='aci' or target='aks' only. It takes: entry_script, ",
     ):
         deploy_model("local", model, overwrite=True)
     with pytest.raises(

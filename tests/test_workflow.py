@@ -91,7 +91,7 @@ def test_the_local_target_gets_the_workers_of_the_options():
 
 
 def test_options_of_another_target_are_refused():
-    with pytest.raises(TargetError, match="--target aci takes AzureV1Options, not LocalOptions"):
+    with pytest.raises(TargetError, match="target='aci' takes AzureV1Options, not LocalOptions"):
         JobOptions(target="aci", deployment=LocalOptions(workers=2))
 
 

@@ -90,11 +90,14 @@ def test_tenant_id_logs_in_on_that_tenant(tmp_path):
     from_config.assert_called_once_with(path=str(tmp_path / "config.json"), auth=auth_class.return_value)
 
 
-def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path):
+def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path, capsys):
+    """In Python the tenant is the parameter tenant_id; on the command line, the flag --tenant-id."""
     config = {**azure_v1.workspace.config(), "workspace_name": "no-such-ws"}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(WorkspaceError, match=r"workspace 'no-such-ws'.*--tenant-id"):
+    with pytest.raises(WorkspaceError, match=r"workspace 'no-such-ws'.*pass tenant_id=<tenant>\."):
         load_workspace(tmp_path)
+    assert main(["delete", "--target", "aci", "--config", str(tmp_path / "config.json"), "--service-name", "s"]) == 1
+    assert "pass --tenant-id <tenant>." in capsys.readouterr().err
 
 
 @pytest.fixture

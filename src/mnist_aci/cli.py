@@ -4,8 +4,10 @@
 (SDK v1), ``--target endpoint`` the same on a managed online endpoint (SDK v2); ``mnist-aci init`` copies the
 tutorial's files into a folder to edit. Progress goes to stdout; errors of this package end as one line on stderr
 and exit code 1; options that do not fit together exit 2, as argparse's own usage errors do, and so does a flag the
-command does not use (the message names the commands that do). The heavy modules (scikit-learn, the Azure SDK) are
-imported only by the commands that need them, so ``--help`` and ``--version`` answer at once.
+command does not use (the message names the commands that do). Every message is printed in the CLI's terms: a
+keyword argument the library names (``timeout_sec=<seconds>``) as the flag that sets it (``--timeout <seconds>``).
+The heavy modules (scikit-learn, the Azure SDK) are imported only by the commands that need them, so ``--help`` and
+``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -13,17 +15,15 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import warnings
 from argparse import SUPPRESS
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._progress import hide_progress, show_progress
-from .errors import MnistAciError, MnistAciWarning, OptionError, is_azure_ml_error, user_message
+from ._console import console, flag_wording
+from .errors import MnistAciError, OptionError, is_azure_ml_error, user_message
 from .project_files import PROJECT_FILES, write_project_files
 from .tutorial import DEFAULT_INSTANCE_TYPE, DEFAULT_REGULARIZATION, DEFAULT_STORE, ENVIRONMENT_VERSION, TARGETS
 
@@ -122,6 +122,8 @@ FLAGS = (
     Flag("--scoring-uri", ("evaluate",), "local target: the scoring URI of a running service"),
     Flag("--force", ("init",), "overwrite files of the same names", {"action": "store_true", "default": False}),
 )
+#: The library's messages in the CLI's terms (``timeout_sec=9`` as ``--timeout 9``): every line printed goes through it.
+cli_terms = flag_wording(FLAGS)
 #: The commands, with what each does (``mnist-aci --help``).
 COMMANDS = {
     "init": f"copy the tutorial's files ({', '.join(PROJECT_FILES)}) into a folder",
@@ -176,7 +178,7 @@ def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     taken = target.options_type.field_names()
     foreign = [f"{names[dest]} {not_taken(target, dest)}" for dest in given if dest not in taken]
     if foreign:
-        parser.error("; ".join(foreign))
+        parser.error(cli_terms("; ".join(foreign)))
     options: TargetOptions = target.options_type(**{dest: getattr(args, dest) for dest in given})
     if args.command in DEPLOYS:
         target.check(options)
@@ -192,7 +194,8 @@ def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> J
     try:
         return JobOptions(**given, deployment=target_options(parser, args))
     except OptionError as exc:  # a value the target or the job cannot use: a usage error naming the flag
-        parser.error(f"{next((f.name for f in FLAGS if f.dest == exc.option), exc.option)} {exc.problem}")
+        flag = next((f.name for f in FLAGS if f.dest == exc.option), exc.option)
+        parser.error(cli_terms(f"{flag} {exc.problem}"))
 
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -255,41 +258,21 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         print(f"Deleted service {args.name}")
 
 
-@contextmanager
-def console() -> Iterator[None]:
-    """Progress lines on stdout and the package's warnings as ``mnist-aci: warning: ...`` on stderr."""
-    handler = show_progress()
-    with warnings.catch_warnings():
-        show_others = warnings.showwarning
-
-        def show(message: Warning | str, category: type[Warning], *rest: Any, **named: Any) -> None:
-            if issubclass(category, MnistAciWarning):
-                print(f"mnist-aci: warning: {message}", file=sys.stderr)
-            else:
-                show_others(message, category, *rest, **named)
-
-        warnings.showwarning = show
-        try:
-            yield
-        finally:
-            hide_progress(handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 error, 2 usage error, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with console():
+        with console(cli_terms):
             dispatch(args.command_parser, args)
     except Exception as exc:
         if not isinstance(exc, MnistAciError) and not is_azure_ml_error(exc):
             raise
-        print(f"mnist-aci: error: {user_message(exc)}", file=sys.stderr)
+        print(f"mnist-aci: error: {cli_terms(user_message(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         stopped = "mnist-aci: interrupted; services this command was starting or serving were stopped."
-        print("\n".join([stopped, *getattr(exc, "__notes__", ())]), file=sys.stderr)
+        print(cli_terms("\n".join([stopped, *getattr(exc, "__notes__", ())])), file=sys.stderr)
         return 130
     return 0
 

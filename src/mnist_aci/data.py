@@ -53,7 +53,7 @@ SAMPLE_TEST_FRACTION = 0.2
 DatasetChoice = Literal["auto", "mnist", "sample"]
 HOW_TO_PROVIDE = (
     f"Put the four MNIST files ({', '.join(MNIST_FILES)}) in a folder and pass it with "
-    f"--data-dir or the {DATA_DIR_ENV} environment variable, or put them under ./data."
+    f"data_dir=<folder> or the {DATA_DIR_ENV} environment variable, or put them under ./data."
 )
 
 

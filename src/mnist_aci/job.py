@@ -59,7 +59,7 @@ class JobOptions:
             self.deployment = options_type()
         elif not isinstance(self.deployment, options_type):
             raise TargetError(
-                f"--target {self.target} takes {options_type.__name__}, not {type(self.deployment).__name__}."
+                f"target={self.target!r} takes {options_type.__name__}, not {type(self.deployment).__name__}."
             )
 
     @property

@@ -64,7 +64,7 @@ def files_in_the_way(target: Path, *, force: bool) -> set[Path]:
     if existing and not force:
         raise ProjectFilesError(
             f"Refusing to overwrite {', '.join(str(path) for path in existing)}. Move them away, choose another "
-            "folder, or pass --force to replace them with the tutorial's originals."
+            "folder, or pass force=True to replace them with the tutorial's originals."
         )
     return set(existing)
 

@@ -46,9 +46,10 @@ def target_named(name: str) -> Target[Any]:
 
 
 def not_taken(target: Target[Any], option: str) -> str:
-    """Why ``target`` takes no ``option``: the targets that do, and the reason where one helps."""
-    owners = [name for name, other in TARGET_TABLE.items() if option in other.options_type.field_names()]
-    where = f"is for --target {', '.join(owners)} only" if owners else "is an option of no target"
+    """Why ``target`` takes no ``option``: the targets that do (``target='aci'``: the CLI says ``--target aci``),
+    and the reason where one helps."""
+    owners = [f"target={name!r}" for name, other in TARGET_TABLE.items() if option in other.options_type.field_names()]
+    where = f"is for {' or '.join(owners)} only" if owners else "is an option of no target"
     why = target.options_type.why_not.get(option)
     return where + (f": {why}" if why else "")
 

@@ -156,7 +156,7 @@ def deploy_to_azure(
     if not overwrite and service_exists(workspace, name):
         raise ServiceNameError(
             f"A service called {name!r} already exists in this workspace. Choose another name, "
-            "or pass overwrite=True (--overwrite) to replace it."
+            "or pass overwrite=True to replace it."
         )
     with azure_ml_call(f"Deploying {name}"), sdk_scratch_folder():
         service = Model.deploy(

@@ -62,12 +62,12 @@ class AzureV1Target:
         if options.auth is not None and options.auth not in auths:
             offered = " or ".join(auths)
             raise OptionError(
-                "auth", f"must be {offered} on --target {self.name} (token auth is AKS only), got {options.auth!r}"
+                "auth", f"must be {offered} on target={self.name!r} (token auth is AKS only), got {options.auth!r}"
             )
         if options.deployment_config is not None:
             check_config_kind(self.name, options.deployment_config)
         elif self.name == "aks" and not options.compute_target:
-            raise OptionError("compute_target", "is needed by --target aks: the name of your AKS compute target")
+            raise OptionError("compute_target", "is needed by target='aks': the name of your AKS compute target")
 
     def sdk_line(self) -> str:
         return f"Azure ML SDK Version:  {sdk_version()}"
@@ -102,7 +102,7 @@ class AzureV1Target:
         preflight: Preflight | None = None,
     ) -> Service:
         if options.workspace is None:
-            raise OptionError("workspace", f"is needed by --target {self.name}: load_workspace() gives it")
+            raise OptionError("workspace", f"is needed by target={self.name!r}: load_workspace() gives it")
         environment = options.environment or WorkspaceRegistry(options.workspace, registry).environment(
             model, register=options.register_environment, version=options.environment_version
         )

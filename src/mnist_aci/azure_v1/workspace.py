@@ -33,5 +33,5 @@ def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = No
         raise WorkspaceError(
             f"Could not open workspace {config['workspace_name']!r} from {found}: {sdk_message(exc)}. "
             "Check the resource group and workspace name, that your account can access them, and "
-            "with several Azure tenants pass --tenant-id."
+            "with several Azure tenants pass tenant_id=<tenant>."
         ) from exc

@@ -36,13 +36,13 @@ def failure_hint(message: str, new: quota.Held, beside: Sequence[quota.Held] = (
         return (
             "Azure has not enough VM quota: each deployment holds ceil(1.2 x instances) x its SKU's cores of its VM "
             f"family's quota (20 % extra for upgrades); here {quota.needs([*beside, new])}.{later} Request more "
-            "quota for that VM family in the Azure portal (Quotas), lower --instance-count, or choose another "
-            "--instance-type."
+            "quota for that VM family in the Azure portal (Quotas), lower instance_count=<n>, or choose "
+            "another instance_type=<size>."
         )
     if "sku" in text or "instance type" in text or "instancetype" in text:
         return (
             f"Instance type {instance_type} is not accepted here: choose one of the managed online endpoints' "
-            "SKUs with --instance-type (for example Standard_DS1_v2, Standard_F2s_v2, Standard_DS2_v2)."
+            "SKUs with instance_type=<size> (for example Standard_DS1_v2, Standard_F2s_v2, Standard_DS2_v2)."
         )
     if refused:
         return "Azure refused the deployment as sent, before starting anything: its message above says what to change."
@@ -168,7 +168,7 @@ def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
     except AzureError as exc:
         state = f"unknown ({sdk_message(exc)})"
     hint = (
-        "Endpoint names are unique in the Azure region: choose another --service-name if it is taken. Check "
+        "Endpoint names are unique in the Azure region: choose another name=<endpoint> if it is taken. Check "
         "that your account may create endpoints in this workspace."
     )
     if "quota" in problem.lower():

@@ -109,7 +109,7 @@ class EndpointTarget:
         preflight: Preflight | None = None,
     ) -> Service:
         if options.ml_client is None:
-            raise OptionError("ml_client", "is needed by --target endpoint: load_ml_client() gives it")
+            raise OptionError("ml_client", "is needed by target='endpoint': load_ml_client() gives it")
         environment = options.environment or WorkspaceRegistry(options.ml_client, assets).environment(
             model, register=options.register_environment, version=options.environment_version
         )

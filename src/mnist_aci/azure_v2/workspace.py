@@ -22,7 +22,7 @@ from ..workspace_config import read_workspace_config
 #: The scope a credential must give a token for to manage Azure ML resources.
 ARM_SCOPE = "https://management.azure.com/.default"
 LOGIN_HELP = (
-    "Log in with `az login` (with several tenants: `az login --tenant <id>` and --tenant-id <id>), set "
+    "Log in with `az login` (with several tenants: `az login --tenant <id>` and tenant_id=<id>), set "
     "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET for a service principal, or run where a managed "
     "identity has access to the workspace; then run again."
 )
