@@ -40,6 +40,10 @@ from mnist_aci.versions import UV_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORE_PY = ROOT / "score.py"
+#: An entry script whose init() never returns: its server runs, still starting, until it is stopped.
+NEVER_READY_SCORE_PY = (
+    "import threading\n\n\ndef init():\n    threading.Event().wait()\n\n\ndef run(raw_data):\n    return []\n"
+)
 STOP_DEADLINE_S = 15.0
 #: Linux's prctl: the tests adopt the servers their subprocesses leave behind (see :func:`adopt_orphans`).
 ADOPTS_ORPHANS = sys.platform == "linux"

