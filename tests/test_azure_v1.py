@@ -19,7 +19,7 @@ import requests
 from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
 from azureml.core.webservice import AksWebservice
-from conftest import SCORE_PY, load_score_module
+from conftest import NEVER_READY_SCORE_PY, SCORE_PY, load_score_module
 from standin.server import azure_error
 from werkzeug.wrappers import Response
 
@@ -239,6 +239,29 @@ def test_an_environment_the_image_cannot_install_is_refused_before_any_deploymen
 
     with pytest.raises(EnvironmentSpecError, match=r"cannot be installed on the cloud image .*Python 3\.13"):
         deploy_model("aci", model, workspace=workspace, environment=environment)
+    assert posted_services(azure_v1) == []
+
+
+@pytest.mark.server
+def test_the_preflight_waits_as_long_as_the_deployment_and_says_which_time_out_to_raise(
+    azure_v1, workspace, model, environment, sample_data, tmp_path
+):
+    """The pre-flight's server is still starting (init() never returns) when timeout_sec ends: the advice to
+    raise timeout_sec holds, as the pre-flight waits that long too; nothing is deployed."""
+    script = tmp_path / "score.py"
+    script.write_text(NEVER_READY_SCORE_PY)
+    with pytest.raises(DeploymentError) as info:
+        deploy_model(
+            "aci",
+            model,
+            workspace=workspace,
+            environment=environment,
+            entry_script=script,
+            preflight_image=sample_data.x_test[0],
+            timeout_sec=0.5,
+        )
+    assert "not healthy after 0.5 s; its server was still starting" in str(info.value)
+    assert "Give it longer with timeout_sec=<seconds>" in str(info.value)
     assert posted_services(azure_v1) == []
 
 

@@ -26,8 +26,6 @@ from .service import Service
 from .target import Preflight, Target
 from .tutorial import LOG_TAIL_LINES, TARGETS, TargetName
 
-PREFLIGHT_TIMEOUT_S = 120.0
-
 #: Every target, by the name ``--target`` and :func:`deploy_model` take (the names of ``TargetName``, each once).
 TARGET_TABLE: dict[TargetName, Target[Any]] = {
     "local": LocalTarget(),
@@ -54,19 +52,22 @@ def not_taken(target: Target[Any], option: str) -> str:
     return where + (f": {why}" if why else "")
 
 
-def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarray) -> int:
+def preflight(
+    model_file: str | Path, entry_script: str | Path, image: np.ndarray, *, timeout_sec: float | None = None
+) -> int:
     """Start the local server with ``entry_script`` and ``model_file``, score one image, stop.
 
     The image goes once as the tutorial's JSON and once as the ``.npy`` body of
     :func:`mnist_aci.predict`; both must give the same digit. Returns it; raises
-    :class:`DeploymentError` (with the server's log) if ``init()`` or ``run()`` fails.
+    :class:`DeploymentError` (with the server's log) if ``init()`` or ``run()`` fails, or if the server is not
+    healthy within ``timeout_sec`` (the deployment's; default: the local target's).
     """
     one = np.asarray(image).reshape(1, -1)
     with (
         step(f"Pre-flight: {entry_script} and the model on the local inference server"),
         start_local_service(model_file, entry_script, name="preflight") as service,
     ):
-        service.wait_for_deployment(timeout_sec=PREFLIGHT_TIMEOUT_S)
+        service.wait_for_deployment(timeout_sec=timeout_sec)
         try:
             answer = service.run(tutorial_body(one))
         except MnistAciError as exc:
@@ -90,9 +91,10 @@ def preflight(model_file: str | Path, entry_script: str | Path, image: np.ndarra
     return int(answer[0])
 
 
-def preflight_check(image: np.ndarray) -> Preflight:
-    """The pre-flight on ``image`` as a target runs it: ``check(model_file, entry_script)``."""
-    return functools.partial(preflight, image=image)
+def preflight_check(image: np.ndarray, timeout_sec: float | None = None) -> Preflight:
+    """The pre-flight on ``image``, waiting at most ``timeout_sec``, as a target runs it: ``check(model_file,
+    entry_script)``."""
+    return functools.partial(preflight, image=image, timeout_sec=timeout_sec)
 
 
 def deploy_model(
@@ -130,7 +132,7 @@ def deploy_model(
             model,
             settings,
             entry_script=None if entry_script is None else Path(entry_script),
-            preflight=None if preflight_image is None else preflight_check(preflight_image),
+            preflight=None if preflight_image is None else preflight_check(preflight_image, settings.timeout_sec),
         )
     except OptionError as exc:
         raise TargetError(f"Target {target!r} cannot be deployed: {exc} It takes: {', '.join(takes)}.") from exc

@@ -136,7 +136,7 @@ def deploy_service(
         model,
         settings,
         entry_script=options.entry_script,
-        preflight=preflight_check(preflight_image) if run_preflight else None,
+        preflight=preflight_check(preflight_image, settings.timeout_sec) if run_preflight else None,
     )
 
 
