@@ -13,6 +13,9 @@ from azure.identity import EnvironmentCredential
 from azureml.core.authentication import ServicePrincipalAuthentication
 from conftest import SCORE_PY
 from standin.container import ContainerPool
+from standin.environments import conda_requirement, from_conda, from_v1, nearest_python
+
+from mnist_aci.azure_v2.assets import BASE_IMAGE
 
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 
@@ -114,3 +117,72 @@ def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(tm
     finally:
         pool.close()
     assert not first.container.running
+
+
+@pytest.mark.parametrize(
+    ("spec", "requirement"),
+    [
+        ("scikit-learn==0.22.1", "scikit-learn==0.22.1"),
+        ("numpy=1.23.5", "numpy==1.23.5.*"),  # conda's "=" is a prefix match
+        ("conda-forge::pytorch=2.1=py39_0", "torch==2.1.*"),  # channel and build string dropped, PyPI's name
+        ("scipy >=1.10,<2", "scipy>=1.10,<2"),
+        ("joblib 1.4", "joblib==1.4.*"),
+        ("pandas=2.*", "pandas==2.*"),
+        ("matplotlib-base", "matplotlib"),
+    ],
+)
+def test_conda_match_specs_become_pypi_requirements(spec, requirement):
+    assert conda_requirement(spec)[1] == requirement
+
+
+def test_an_environment_is_read_as_its_image_build_reads_it():
+    """SDK v1's tutorial-env of part 1, as ``Environment._serialize_to_dict`` sends it (``CondaDependencies.create``
+    with its default Python and index options)."""
+    spec = from_v1(
+        {
+            "name": "tutorial-env",
+            "version": "1",
+            "python": {
+                "userManagedDependencies": False,
+                "condaDependencies": {
+                    "dependencies": [
+                        "python=3.10.18",
+                        {"pip": ["--extra-index-url https://pypi.python.org/simple", "azureml-defaults"]},
+                        "scikit-learn==0.22.1",
+                        "pip=23.0.1",
+                    ]
+                },
+            },
+            "docker": {"baseImage": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:20230530.v1"},
+        }
+    )
+    assert (spec.python, spec.requirements, spec.conda_names) == (
+        "3.10",
+        ("scikit-learn==0.22.1", "azureml-defaults"),
+        ("scikit-learn",),
+    )
+    assert spec.glibc_minor == 31  # Ubuntu 20.04's glibc 2.31
+    assert spec.unmodelled is None
+    assert any("--extra-index-url" in note for note in spec.notes)
+    user_managed = from_v1({"python": {"userManagedDependencies": True}, "docker": {"baseImage": "my/image"}})
+    assert "user-managed" in str(user_managed.unmodelled)
+    assert user_managed.glibc_minor == 28  # an image of unknown release: manylinux_2_28
+
+
+def test_a_container_runs_on_the_environments_python_else_the_nearest_here():
+    assert nearest_python((3, 9), [(3, 8), (3, 9), (3, 11)]) == (3, 9)
+    assert nearest_python((3, 9), [(3, 11)]) == (3, 11)  # a machine with one Python
+    assert nearest_python((3, 10), [(3, 9), (3, 11)]) == (3, 11)  # a tie: the newer
+    assert nearest_python((3, 7), [(3, 6), (3, 11), (3, 12)]) == (3, 6)
+
+
+@pytest.mark.standin
+def test_a_conda_only_package_fails_the_build_saying_it_is_beyond_the_standin(environment_builds):
+    spec = from_conda({"dependencies": ["python=3.11", "libgcc-ng=13.2.0"]}, title="conda-env", base_image=BASE_IMAGE)
+
+    build = environment_builds.build(spec)
+
+    assert build.python is None
+    assert "libgcc-ng was not found in the package registry" in build.log
+    assert "libgcc-ng: a conda package the stand-in looked up on PyPI" in build.log
+    assert "a limitation of the stand-in, not Azure's verdict" in build.log
