@@ -266,9 +266,9 @@ def environment_builds(tmp_path_factory) -> EnvironmentBuilds:
 
 
 @pytest.fixture(scope="session")
-def standin_session(tmp_path_factory) -> Iterator[AzureStandIn]:
-    """The Azure stand-in (proxy, server, tenant), started once per test run."""
-    with running_standin(tmp_path_factory.mktemp("azure-standin")) as standin:
+def standin_session(tmp_path_factory, environment_builds) -> Iterator[AzureStandIn]:
+    """The Azure stand-in (proxy, server, tenant), started once per test worker."""
+    with running_standin(tmp_path_factory.mktemp("azure-standin"), environment_builds) as standin:
         yield standin
 
 

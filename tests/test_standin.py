@@ -12,10 +12,11 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
 from azureml.core.authentication import ServicePrincipalAuthentication
 from conftest import SCORE_PY
-from standin.container import ContainerPool
+from standin.container import ContainerPool, fingerprint
 from standin.environments import conda_requirement, from_conda, from_v1, nearest_python
 
-from mnist_aci.azure_v2.assets import BASE_IMAGE
+from mnist_aci.azure_v2.assets import BASE_IMAGE, conda_specification
+from mnist_aci.versions import runtime_versions
 
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 
@@ -83,11 +84,23 @@ def app_root_with(folder: Path, script: Path, model_file: Path) -> tuple[Path, d
     return app_root, {"AZUREML_MODEL_DIR": str(model_dir)}
 
 
+@pytest.fixture(scope="module")
+def serving_python(environment_builds) -> Path:
+    """The package's v2 environment (pinned to this machine's versions), built as the stand-in builds it: its venv's
+    Python."""
+    spec = from_conda(conda_specification(runtime_versions()), title="tutorial-env", base_image=BASE_IMAGE)
+    build = environment_builds.build(spec)
+    assert build.python is not None, build.log
+    return build.python
+
+
 @pytest.mark.server
-def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(tmp_path, small_model_file):
+def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(
+    tmp_path, small_model_file, serving_python
+):
     pool = ContainerPool()
     try:
-        first = pool.lease(*app_root_with(tmp_path / "a", SCORE_PY, small_model_file), "score.py")
+        first = pool.lease(*app_root_with(tmp_path / "a", SCORE_PY, small_model_file), "score.py", serving_python)
         assert first.wait_until_started(120)
         body = json.dumps({"data": [[0.0] * 784]})
         answer = requests.post(
@@ -98,7 +111,7 @@ def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(tm
         first.stop()
         assert not first.running
 
-        second = pool.lease(*app_root_with(tmp_path / "b", SCORE_PY, small_model_file), "score.py")
+        second = pool.lease(*app_root_with(tmp_path / "b", SCORE_PY, small_model_file), "score.py", serving_python)
         assert second.container is first.container
         assert second.wait_until_started(120)
         assert "ready for serving traffic" in second.logs()  # the start-up lines, not the first deployment's call
@@ -107,7 +120,7 @@ def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(tm
 
         changed = tmp_path / "changed.py"
         changed.write_text(SCORE_PY.read_text() + "\n# another script\n")
-        third = pool.lease(*app_root_with(tmp_path / "c", changed, small_model_file), "score.py")
+        third = pool.lease(*app_root_with(tmp_path / "c", changed, small_model_file), "score.py", serving_python)
         assert third.container is not second.container
         assert pool.started == 2
         third.stop()  # never started: not kept
@@ -117,6 +130,14 @@ def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(tm
     finally:
         pool.close()
     assert not first.container.running
+
+
+def test_a_container_in_another_environments_build_is_another_container(tmp_path, small_model_file):
+    app_root, environment = app_root_with(tmp_path, SCORE_PY, small_model_file)
+    one, other = (Path(f"/builds/{key}/venv/bin/python") for key in ("a", "b"))
+
+    assert fingerprint(app_root, environment, "score.py", one) == fingerprint(app_root, environment, "score.py", one)
+    assert fingerprint(app_root, environment, "score.py", one) != fingerprint(app_root, environment, "score.py", other)
 
 
 @pytest.mark.parametrize(
