@@ -197,7 +197,6 @@ def test_a_container_runs_on_the_environments_python_else_the_nearest_here():
     assert nearest_python((3, 7), [(3, 6), (3, 11), (3, 12)]) == (3, 6)
 
 
-@pytest.mark.standin
 def test_a_conda_only_package_fails_the_build_saying_it_is_beyond_the_standin(environment_builds):
     spec = from_conda({"dependencies": ["python=3.11", "libgcc-ng=13.2.0"]}, title="conda-env", base_image=BASE_IMAGE)
 
