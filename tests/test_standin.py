@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from azure.identity import EnvironmentCredential
 from azureml.core.authentication import ServicePrincipalAuthentication
 from conftest import SCORE_PY
 from standin.container import ContainerPool, fingerprint
-from standin.environments import conda_requirement, from_conda, from_v1, nearest_python
+from standin.environments import conda_requirement, from_conda, from_v1, local_pythons, nearest_python
 
 from mnist_aci.azure_v2.assets import BASE_IMAGE, conda_specification
 from mnist_aci.versions import runtime_versions
@@ -206,3 +207,24 @@ def test_a_conda_only_package_fails_the_build_saying_it_is_beyond_the_standin(en
     assert "libgcc-ng was not found in the package registry" in build.log
     assert "libgcc-ng: a conda package the stand-in looked up on PyPI" in build.log
     assert "a limitation of the stand-in, not Azure's verdict" in build.log
+
+
+def test_a_python_this_machine_lacks_is_resolved_for_and_run_on_the_nearest_one_here(environment_builds):
+    pythons = local_pythons()
+    if (3, 14) in pythons:
+        pytest.skip("this machine has Python 3.14")
+    spec = from_conda({"dependencies": ["python=3.14", {"pip": ["six==1.17.0"]}]}, title="env", base_image=BASE_IMAGE)
+
+    build = environment_builds.build(spec)
+
+    assert build.python is not None, build.log
+    version, _ = pythons[nearest_python((3, 14), pythons)]
+    assert "Resolving for Linux x86_64, Python 3.14, wheels only:" in build.log
+    assert f"Python 3.14 is not on this machine: the container runs on Python {version}" in build.log
+    ran = subprocess.run(
+        [build.python, "-c", "import platform, six; print(platform.python_version(), six.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ran.stdout.split() == [version, "1.17.0"]
