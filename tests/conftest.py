@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import gzip
 import importlib.util
 import json
@@ -29,6 +28,7 @@ from standin import AzureStandIn, running_standin
 from standin.azureml_v1 import WorkspaceV1
 from standin.azureml_v1_services import WebservicesV1
 from standin.azureml_v2 import WorkspaceV2
+from standin.environments import EnvironmentBuilds, locked
 
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local.server import SERVER_APP, bind_port
@@ -239,17 +239,6 @@ def shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) across processes."""
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def full_model_file(full_data, tmp_path_factory) -> Path:
     """The tutorial's model trained on the 60,000 MNIST training images (about 35-80 s), saved: trained once
@@ -275,9 +264,15 @@ def full_model(full_model_file):
 
 
 @pytest.fixture(scope="session")
-def standin_session(tmp_path_factory) -> Iterator[AzureStandIn]:
-    """The Azure stand-in (proxy, server, tenant), started once per test run."""
-    with running_standin(tmp_path_factory.mktemp("azure-standin")) as standin:
+def environment_builds(tmp_path_factory) -> EnvironmentBuilds:
+    """The Azure stand-in's image builds: one venv per distinct environment, shared by every worker of the run."""
+    return EnvironmentBuilds(shared_temp(tmp_path_factory) / "environment-builds")
+
+
+@pytest.fixture(scope="session")
+def standin_session(tmp_path_factory, environment_builds) -> Iterator[AzureStandIn]:
+    """The Azure stand-in (proxy, server, tenant), started once per test worker."""
+    with running_standin(tmp_path_factory.mktemp("azure-standin"), environment_builds) as standin:
         yield standin
 
 

@@ -28,6 +28,7 @@ UNIT_LANE = "not (" + " or ".join(LANES) + ")"
 FIXTURE_LANES = {
     "live_service": "server",
     "standin_session": "standin",
+    "environment_builds": "standin",  # the stand-in's image builds run uv
     "mnist_dir": "full_mnist",
     "dists": "build",
 }

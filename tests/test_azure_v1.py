@@ -25,8 +25,8 @@ from werkzeug.wrappers import Response
 
 from mnist_aci import call_http, deploy_model, predict, predict_tutorial, service_key
 from mnist_aci.azure_v1 import registry
-from mnist_aci.azure_v1.config import aci_config, aks_config
-from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, delete_service
+from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
+from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, delete_service, deploy_to_azure
 from mnist_aci.azure_v1.target import AzureV1Options
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import (
@@ -38,8 +38,9 @@ from mnist_aci.errors import (
     WorkspaceError,
 )
 from mnist_aci.job import JobOptions
+from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
-from mnist_aci.versions import python_minor, runtime_versions
+from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
@@ -49,6 +50,15 @@ API_HOST = r"westeurope\.api\.azureml\.ms"
 CRASHING_SCORE_PY = """
 def init():
     raise RuntimeError("init() could not find the model: boom")
+
+def run(raw_data):
+    return []
+"""
+PLOTTING_SCORE_PY = """
+import matplotlib.pyplot as plt
+
+def init():
+    pass
 
 def run(raw_data):
     return []
@@ -293,16 +303,30 @@ def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(azure_
 
 
 @pytest.mark.server
-def test_score_py_crashing_in_init_is_seen_through_get_logs(azure_v1, workspace, model, environment, tmp_path):
+@pytest.mark.parametrize(
+    ("source", "cause"),
+    [
+        (CRASHING_SCORE_PY, "init() raised: RuntimeError: init() could not find the model: boom"),
+        # matplotlib is installed here (the project plots with it), not in tutorial-env: a local pre-flight passes
+        (
+            PLOTTING_SCORE_PY,
+            "score.py failed to load or init() raised: ModuleNotFoundError: No module named 'matplotlib'",
+        ),
+    ],
+    ids=["init-raises", "imports-what-its-environment-lacks"],
+)
+def test_score_py_crashing_in_init_is_seen_through_get_logs(
+    azure_v1, workspace, model, environment, tmp_path, source, cause
+):
     script = tmp_path / "score.py"
-    script.write_text(CRASHING_SCORE_PY)
+    script.write_text(source)
 
     with pytest.raises(DeploymentError) as failed:
         deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=script)
 
     message = str(failed.value)
     assert "Your container application crashed" in message
-    assert "init() raised: RuntimeError: init() could not find the model: boom" in message
+    assert cause in message
     assert azure_v1.services.services == {}
 
 
@@ -322,6 +346,56 @@ def test_a_wait_that_times_out_says_what_is_known_and_how_to_delete_later(
     (name,) = azure_v1.services.services  # its operation still runs: Azure refused the delete (409)
     assert "Azure ML answered 409" in message
     assert f"mnist-aci delete --target aci --service-name {name}" in message
+
+
+# -- environments built as Azure builds them ---------------------------------------------------------------------
+
+
+def deploy_in(workspace, model, environment, tmp_path, script: Path = SCORE_PY):
+    """``Model.deploy`` to ACI with ``environment`` and ``script``, as the SDK does it, without the package's checks
+    of the environment (what Azure's image build and container then do to it)."""
+    source = stage_scoring_folder(script, tmp_path / "source" / "app")
+    return deploy_to_azure(workspace, model, inference_config(environment, source), aci_config())
+
+
+def test_microsofts_part_1_environment_fails_its_image_build_naming_scikit_learn(azure_v1, workspace, model, tmp_path):
+    """Part 1's ``tutorial-env`` as ``CondaDependencies.create`` writes it: its default Python 3.10, conda
+    scikit-learn 0.22.1 (no wheel for that Python: its source would have to build on the image), azureml-defaults."""
+    environment = Environment("tutorial-env")
+    environment.python.conda_dependencies = CondaDependencies.create(
+        conda_packages=["scikit-learn==0.22.1"], pip_packages=["azureml-defaults"]
+    )
+    environment = environment.register(workspace=workspace)
+
+    with pytest.raises(DeploymentError) as failed:
+        deploy_in(workspace, model, environment, tmp_path)
+
+    message = str(failed.value)
+    assert "EnvironmentBuildFailed" in message
+    (log_uri,) = [line.split(": ", 1)[1] for line in message.splitlines() if line.startswith("image build log: ")]
+    build_log = requests.get(log_uri, timeout=30).text
+    assert "Python: 3.10." in build_log
+    assert "scikit-learn==0.22.1 has no usable wheels" in build_log
+    assert "Image build failed" in build_log
+    assert azure_v1.services.services == {}
+
+
+@pytest.mark.server
+def test_an_environment_without_the_inference_server_crashes_its_container(azure_v1, workspace, model, tmp_path):
+    """The model's own pins and nothing else: no azureml-defaults, no azureml-inference-server-http."""
+    environment = Environment("bare-env")
+    environment.python.conda_dependencies = CondaDependencies.create(
+        python_version=python_minor(runtime_versions()["python"]),
+        pip_packages=[f"{package}=={runtime_versions()[package]}" for package in PINNED_PACKAGES],
+    )
+
+    with pytest.raises(DeploymentError) as failed:
+        deploy_in(workspace, model, environment.register(workspace=workspace), tmp_path)
+
+    message = str(failed.value)
+    assert "Your container application crashed" in message
+    assert "No module named 'azureml_inference_server_http'" in message
+    assert azure_v1.services.services == {}
 
 
 def throttle_model_lookups(azure_v1, times: int) -> None:

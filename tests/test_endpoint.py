@@ -27,10 +27,12 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
 from conftest import SCORE_PY, inference_servers, load_score_module, wait_until_gone
 from standin.azureml_v2 import ARM
+from standin.environments import local_pythons, nearest_python
 from standin.server import azure_error, json_response
 
 from mnist_aci import call_http, cli, predict, predict_tutorial
 from mnist_aci.azure_v2 import assets as endpoint_assets, operations, rollout, workspace as endpoint_workspace
+from mnist_aci.azure_v2.endpoint import create_endpoint, new_deployment
 from mnist_aci.azure_v2.invoke import invoke
 from mnist_aci.errors import (
     DeploymentError,
@@ -43,6 +45,7 @@ from mnist_aci.errors import (
     WorkspaceConfigError,
     WorkspaceError,
 )
+from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.targets import deploy_model
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
@@ -50,6 +53,32 @@ from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_v
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 DEPLOYMENTS = r".*/onlineEndpoints/[^/]+/deployments/[^/]+"
 STATUS = r".*/mfeOperationsStatus/[^/]+"
+#: Microsoft's v2 example environment (Azure/azureml-examples, cli/endpoints/online/model-1/environment/conda.yaml
+#: and its image, commit 49a3265).
+EXAMPLE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"
+EXAMPLE_CONDA = {
+    "name": "model-env",
+    "channels": ["conda-forge"],
+    "dependencies": [
+        "python=3.9",
+        "numpy=1.23.5",
+        "pip=23.0.1",
+        "scikit-learn=1.2.2",
+        "scipy=1.10.1",
+        {"pip": ["azureml-inference-server-http==1.4.0", "inference-schema[numpy-support]", "joblib"]},
+    ],
+}
+REPORTING_SCORE_PY = """
+import platform
+
+import sklearn
+
+def init():
+    print(f"score.py: scikit-learn {sklearn.__version__} on Python {platform.python_version()}")
+
+def run(raw_data):
+    return {"scikit-learn": sklearn.__version__, "python": platform.python_version()}
+"""
 
 
 @pytest.fixture
@@ -353,6 +382,56 @@ def test_keep_failed_keeps_the_endpoint(workspace, ml_client, registered):
         deploy_to(ml_client, registered, name="mnist-ep-kept", keep_failed=True)
     assert workspace.standin.server.calls_to("DELETE", ENDPOINTS) == []
     assert "mnist-ep-kept" in workspace.endpoints
+
+
+def deploy_in(ml_client, model, environment, script: Path, name: str, tmp_path: Path):
+    """A new endpoint with deployment ``blue`` of ``script`` in ``environment`` (an azure-ai-ml ``Environment`` to
+    register), without the package's checks of the environment."""
+    from azure.ai.ml.entities import Environment
+
+    registered = ml_client.environments.create_or_update(Environment(name=name, **environment))
+    code = stage_scoring_folder(script, tmp_path / "code")
+    deployment = new_deployment("blue", name, model, registered, code, DEFAULT_INSTANCE_TYPE, 1)
+    return create_endpoint(ml_client, deployment, timeout_sec=None, keep_failed=False)
+
+
+def test_an_environment_pinning_a_release_that_does_not_exist_fails_its_image_build(
+    workspace, ml_client, registered, tmp_path
+):
+    conda = {"dependencies": ["python=3.11", {"pip": ["azureml-inference-server-http", "scikit-learn==9.9.9"]}]}
+    environment = {"image": endpoint_assets.BASE_IMAGE, "conda_file": conda}
+
+    with pytest.raises(DeploymentError) as failed:
+        deploy_in(ml_client, registered[0], environment, SCORE_PY, "mnist-ep-nopin", tmp_path)
+
+    text = str(failed.value)
+    assert "ImageBuildFailure" in text
+    assert "provisioning state Failed" in text
+    assert "there is no version of scikit-learn==9.9.9" in text  # the build log, through get_logs()
+    (path,) = re.findall(r"at the path '([^']+)'", text)
+    assert b"Image build failed" in workspace.blob.read("azureml", path)[path]
+    assert "mnist-ep-nopin" not in workspace.endpoints
+
+
+@pytest.mark.server
+def test_an_environment_pinning_an_older_scikit_learn_serves_with_it(workspace, ml_client, registered, tmp_path):
+    """Microsoft's example: Python 3.9 with scikit-learn 1.2.2, not this machine's; the container runs on Python
+    3.9 where this machine has it, else on the nearest Python here."""
+    script = tmp_path / "score.py"
+    script.write_text(REPORTING_SCORE_PY)
+    environment = {"image": EXAMPLE_IMAGE, "conda_file": EXAMPLE_CONDA}
+
+    deploy_in(ml_client, registered[0], environment, script, "mnist-ep-older", tmp_path)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"data": []}))
+    answer = json.loads(ml_client.online_endpoints.invoke(endpoint_name="mnist-ep-older", request_file=str(request)))
+
+    pythons = local_pythons()
+    assert answer == {"scikit-learn": "1.2.2", "python": pythons[nearest_python((3, 9), pythons)][0]}
+    if (3, 9) in pythons:
+        assert answer["python"].startswith("3.9.")
+    logs = ml_client.online_deployments.get_logs(name="blue", endpoint_name="mnist-ep-older", lines=200)
+    assert f"score.py: scikit-learn 1.2.2 on Python {answer['python']}" in logs
 
 
 def interrupt_on_first_poll(workspace, kind: str) -> None:

@@ -5,7 +5,8 @@ exactly as against Azure, with :meth:`AzureStandIn.environment` in their environ
 (:mod:`.proxy`, mitmdump) whose certificate authority they trust, and a service principal to sign in with.
 The proxy sends every request to one local server (:mod:`.server`) where each Azure service the flows use
 has its routes: sign-in (:mod:`.aad`), and the services of each SDK family, whose deployments run the real
-inference server (:mod:`.container`) from what the SDK uploaded.
+inference server (:mod:`.container`) from what the SDK uploaded, in the environment the SDK sent, built as the
+image build would build it (:mod:`.environments`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import certifi
 
 from .aad import Entra
 from .container import ContainerPool, Lease
+from .environments import EnvironmentBuilds
 from .proxy import Proxy
 from .server import StandInServer
 
@@ -31,11 +33,13 @@ PACKAGE_INDEX_HOSTS = ("pypi.org", "files.pythonhosted.org")
 
 @dataclass
 class AzureStandIn:
-    """The proxy, the server behind it, the tenant, and the containers started for deployments."""
+    """The proxy, the server behind it, the tenant, the environments' builds, and the containers started for
+    deployments."""
 
     server: StandInServer
     proxy: Proxy
     workdir: Path
+    builds: EnvironmentBuilds
     entra: Entra = field(default_factory=Entra)
     containers: list[Lease] = field(default_factory=list)
     pool: ContainerPool = field(default_factory=ContainerPool)
@@ -75,10 +79,11 @@ class AzureStandIn:
         folder.mkdir(exist_ok=True)
         return folder
 
-    def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Lease:
-        """A deployment's inference server, serving ``app_root`` (an idle one serving the same files and settings
-        if there is one); its lease ends with the deployment, or at :meth:`reset`."""
-        lease = self.pool.lease(app_root, environment, entry_script)
+    def start_container(self, app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> Lease:
+        """A deployment's inference server, serving ``app_root`` with ``python`` (its environment's build): an idle
+        one serving the same files, build and settings if there is one; its lease ends with the deployment, or at
+        :meth:`reset`."""
+        lease = self.pool.lease(app_root, environment, entry_script, python)
         self.containers.append(lease)
         return lease
 
@@ -103,8 +108,9 @@ class AzureStandIn:
 
 
 @contextlib.contextmanager
-def running_standin(workdir: Path) -> Iterator[AzureStandIn]:
-    """Start the server and the proxy in front of it; stop both, and every container, on exit."""
+def running_standin(workdir: Path, builds: EnvironmentBuilds) -> Iterator[AzureStandIn]:
+    """Start the server and the proxy in front of it, building environments with ``builds`` (which other stand-ins
+    of the test run may share); stop both, and every container, on exit."""
     server = StandInServer()
     port = server.start()
     try:
@@ -112,7 +118,7 @@ def running_standin(workdir: Path) -> Iterator[AzureStandIn]:
     except BaseException:
         server.stop()
         raise
-    standin = AzureStandIn(server, proxy, workdir)
+    standin = AzureStandIn(server, proxy, workdir, builds)
     standin.entra.install(server)
     try:
         yield standin

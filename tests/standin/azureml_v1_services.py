@@ -10,15 +10,16 @@ Answers are shaped as azureml-core 1.61 parses them (``azureml/core/webservice/w
 A deployment runs on this machine: its container's app root (``/var/azureml-app`` in Azure) is laid out from
 what the SDK uploaded, the driver program as ``main.py``, the source directory's archive unpacked, each model
 under ``azureml-models/<name>/<version>/``, and the real inference server is started from it with the
-environment variables the SDK sent (:mod:`.container`). Its scoring URI routes to that server. The image is
-this machine's Python environment: an environment whose pins this machine does not have cannot be built here,
-and its build fails with a log saying which pin.
+environment variables the SDK sent (:mod:`.container`), with the Python of the environment's build. Its
+scoring URI routes to that server. The image is built from the environment definition the SDK sent
+(``environmentImageRequest.environment``: its conda dependencies, pip packages, Python and base image) by
+:mod:`.environments`: a build that fails ends the operation ``Failed`` with ``EnvironmentBuildFailed`` and the
+build log behind ``operationLog``.
 """
 
 from __future__ import annotations
 
 import io
-import platform
 import re
 import secrets
 import tarfile
@@ -27,7 +28,6 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 from . import AzureStandIn
 from .azureml_v1 import API, REGION, WORKSPACE_PATH, WorkspaceV1, now, signed_in
 from .container import Lease
+from .environments import from_v1
 from .server import azure_error, json_response, relay, target_host
 
 MMS = rf"/modelmanagement/v1\.0{WORKSPACE_PATH}"
@@ -45,8 +46,6 @@ AKS_HOST = rf"(?P<cluster>[a-z0-9-]+)\.{REGION}\.cloudapp\.azure\.com"
 START_TIMEOUT_S = 180.0
 #: nginx in front of the inference server (``client_max_body_size 100m``).
 MAX_BODY_BYTES = 100 * 1024 * 1024
-PIP_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)$")
-CONDA_PYTHON = re.compile(r"^python=(\S+)$")
 #: The autoscaler settings Azure ML applies to an AKS service that leaves them out: the SDK sends null for each
 #: (``AksServiceDeploymentConfiguration._build_create_payload``, or no ``autoScaler`` at all when
 #: ``autoscale_enabled`` is not given) and documents these defaults in ``AksServiceDeploymentConfiguration``'s
@@ -100,7 +99,8 @@ class Service:
 
 @dataclass
 class Failures:
-    """What the next deployment meets, set by a test: a refused resource check, a failed image build."""
+    """What the next deployment meets, set by a test: a refused resource check, an image build that fails
+    whatever its environment (the build log given)."""
 
     quota_message: str | None = None
     build_log: str | None = None
@@ -249,11 +249,16 @@ class WebservicesV1:
             self.finish(service, "Failed", "StandInError", f"the stand-in failed to provision: {exc!r}")
 
     def provision(self, service: Service, payload: dict[str, Any]) -> None:
-        """Build the image (check the environment), lay out the app root, start the container, report."""
+        """Build the image (the environment, :mod:`.environments`), lay out the app root, start the container from
+        the build, report."""
         operation, record = service.operation, service.record
         image_request = payload["environmentImageRequest"]
-        build_log = self.failures.build_log or self.build_problem(image_request["environment"])
-        if build_log is not None:
+        if self.failures.build_log is not None:
+            build_log, python = self.failures.build_log, None
+        else:
+            build = self.standin.builds.build(from_v1(image_request["environment"]))
+            build_log, python = build.log, build.python
+        if python is None:
             operation.log_uri = f"https://{REGION}.api.azureml.ms/operationlogs/{operation.id}"
             self.build_logs[operation.id] = build_log
             self.finish(
@@ -266,7 +271,8 @@ class WebservicesV1:
         operation.sub_operation = "DeployService"
         app_root = self.standin.new_folder(f"{service.name}-") / "azureml-app"
         variables = self.lay_out_app_root(app_root, image_request)
-        container = self.standin.start_container(app_root, variables, variables.get("AZUREML_ENTRY_SCRIPT", "main.py"))
+        entry_script = variables.get("AZUREML_ENTRY_SCRIPT", "main.py")
+        container = self.standin.start_container(app_root, variables, entry_script, python)
         service.container = container
         if not container.wait_until_started(START_TIMEOUT_S):
             container.stop()
@@ -294,33 +300,6 @@ class WebservicesV1:
             service.operation.error = error
         service.record["updatedTime"] = now()
         service.operation.state = state
-
-    @staticmethod
-    def build_problem(environment: dict[str, Any]) -> str | None:
-        """Why this machine's Python environment (the stand-in's image) cannot be built from ``environment``'s
-        conda specification: a Python or a pip pin it does not have. None when every pin is met."""
-        dependencies = environment["python"]["condaDependencies"]["dependencies"]
-        problems = []
-        for spec in dependencies:
-            if isinstance(spec, str) and (python := CONDA_PYTHON.match(spec)):
-                wanted = python[1]
-                if not platform.python_version().startswith(wanted):
-                    problems.append(f"python={wanted} (the image has Python {platform.python_version()})")
-            elif isinstance(spec, dict):
-                for pin in spec.get("pip", []):
-                    if (pinned := PIP_PIN.match(pin)) is None:
-                        continue
-                    try:
-                        installed = version(pinned[1])
-                    except PackageNotFoundError:
-                        installed = None
-                    if installed != pinned[2]:
-                        problems.append(f"{pin} (the image has {installed or 'none'})")
-        if not problems:
-            return None
-        return "Building the image of environment {} version {} failed:\nResolvePackageNotFound:\n{}".format(
-            environment.get("name"), environment.get("version"), "\n".join(f"  - {problem}" for problem in problems)
-        )
 
     def lay_out_app_root(self, app_root: Path, image_request: dict[str, Any]) -> dict[str, str]:
         """Write the container's ``/var/azureml-app`` from the uploaded assets and models; its variables."""

@@ -16,7 +16,10 @@ poll every few milliseconds: states move with polls, never with the clock.
 A deployment runs the real inference server (:mod:`.container`) from an app root built from the blobs the SDK
 uploaded: the code folder under ``/var/azureml-app/<folder>`` and the model file under
 ``azureml-models/<name>/<version>``, with ``AZUREML_MODEL_DIR``, ``AZUREML_ENTRY_SCRIPT`` and ``AML_APP_ROOT`` set
-as the recorded deployment shows them (OD[-17]).
+as the recorded deployment shows them (OD[-17]), with the Python of its environment's image build: the
+environment version named by ``environmentId`` (its ``image`` and conda file), built by :mod:`.environments`. A
+build that fails ends the deployment ``Failed`` with ``ImageBuildFailure``, its log behind ``getLogs`` and in the
+workspace's storage (Microsoft's "Troubleshoot online endpoints", ERROR: ImageBuildFailure).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from werkzeug.wrappers import Request, Response
 from . import rest_spec
 from .aad import Entra
 from .blob import BlobStore
+from .environments import EnvironmentSpec, from_v2, unknown_environment
 from .server import Handler, StandInServer, azure_error, json_response
 
 if TYPE_CHECKING:
@@ -64,6 +68,9 @@ SKU_CORES = {
     "standard_f4s_v2": ("standardFSv2Family", 4),
     "standard_f16s_v2": ("standardFSv2Family", 16),
 }
+#: The storage container of the image build logs (ERROR: ImageBuildFailure: "'azureml' is the name of the blob
+#: container in the storage account").
+IMAGE_LOGS_CONTAINER = "azureml"
 #: Endpoint names the service accepts: 3-32 characters, a letter first, no ``--`` (a DNS label of the scoring URI).
 ENDPOINT_NAME = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
 
@@ -118,6 +125,8 @@ class Deployment(Resource):
     container: Lease | None = None
     operation: Operation | None = None
     concurrent: int = 0
+    #: The log of its image build, when that failed (what ``getLogs`` answers then).
+    build_log: str = ""
 
 
 @dataclass
@@ -670,9 +679,9 @@ class WorkspaceV2:
 
     def put_deployment(self, request: Request, match: re.Match[str]) -> Response:
         """OD[17]: 201 ``Creating`` with the service's defaults filled in (``requestSettings`` PT5S / 1,
-        ``scaleSettings`` Default, probes); the container starts now and the last poll waits for it: a
-        server that does not start (``init()`` failed) ends the operation ``Failed``. A lack of quota is refused
-        on the PUT itself (see :meth:`_quota_refusal`)."""
+        ``scaleSettings`` Default, probes); the environment's image is built and the container started now, and the
+        last poll waits for it: a build that fails or a server that does not start (``init()`` failed) ends the
+        operation ``Failed``. A lack of quota is refused on the PUT itself (see :meth:`_quota_refusal`)."""
         found = self._endpoint(match)
         if isinstance(found, Response):
             return found
@@ -716,7 +725,11 @@ class WorkspaceV2:
         failure = self.next_deployment_error
         self.next_deployment_error = None
         if failure is None:
-            deployment.container = self._start_container(deployment)
+            build = self.standin.builds.build(self._environment_spec(properties["environmentId"]))
+            if build.python is None:
+                failure = self._image_build_failure(deployment, build.log)
+            else:
+                deployment.container = self._start_container(deployment, build.python)
 
         def finish() -> dict[str, str] | None:
             error = failure or self._wait_for_container(deployment)
@@ -781,9 +794,31 @@ class WorkspaceV2:
             },
         )
 
-    def _start_container(self, deployment: Deployment) -> Lease:
+    def _environment_spec(self, environment_id: str | None) -> EnvironmentSpec:
+        """What the image build is given: the environment version ``environmentId`` names in this workspace."""
+        found = re.fullmatch(r".*/environments/([^/]+)/versions/([^/]+)", environment_id or "", re.I)
+        version = self.environments.get(found[1], {}).get(found[2]) if found else None
+        if found is None or version is None:
+            return unknown_environment(str(environment_id))
+        return from_v2(found[1], found[2], version["properties"])
+
+    def _image_build_failure(self, deployment: Deployment, build_log: str) -> dict[str, str]:
+        """The deployment's error after a failed image build; its log kept for ``getLogs`` and in the workspace's
+        storage, where the error says it is (ERROR: ImageBuildFailure)."""
+        deployment.build_log = build_log
+        path = f"ImageLogs/{uuid.uuid4().hex}/build.log"
+        self.blob.write(IMAGE_LOGS_CONTAINER, path, build_log.encode())
+        return {
+            "code": "ImageBuildFailure",
+            "message": f"Image build failed: see the build log under the storage account '{self.blob.account}' in "
+            f"the container '{IMAGE_LOGS_CONTAINER}' at the path '{path}'. Please see troubleshooting guide, "
+            "available here: https://aka.ms/oe-tsg#error-imagebuildfailure",
+        }
+
+    def _start_container(self, deployment: Deployment, python: Path) -> Lease:
         """The app root from the uploads: code under ``/var/azureml-app/<folder>``, the model under
-        ``azureml-models/<name>/<version>/<file>``; the variables the recorded deployment shows (OD[-17])."""
+        ``azureml-models/<name>/<version>/<file>``; the variables the recorded deployment shows (OD[-17]); the
+        server run by ``python``, its environment's build."""
         root = self.standin.new_folder(f"deployment-{deployment.name}-")
         code = self._code_version(deployment.properties["codeConfiguration"]["codeId"])
         code_url = urlparse(code["properties"]["codeUri"])
@@ -807,7 +842,7 @@ class WorkspaceV2:
             "AZUREML_ENTRY_SCRIPT": environment["AZUREML_ENTRY_SCRIPT"],
             "AML_APP_ROOT": f"/var/azureml-app/{app_root.name}",
         }
-        return self.standin.start_container(app_root, environment, environment["AZUREML_ENTRY_SCRIPT"])
+        return self.standin.start_container(app_root, environment, environment["AZUREML_ENTRY_SCRIPT"], python)
 
     def _code_version(self, arm_id: str) -> dict[str, Any]:
         _, name, number = re.fullmatch(r".*/codes/([^/]+)/versions/([^/]+)", arm_id, re.I).group(0, 1, 2)  # type: ignore[union-attr]
@@ -851,13 +886,17 @@ class WorkspaceV2:
         return accepted
 
     def get_logs(self, request: Request, match: re.Match[str]) -> Response:
-        """getLogs: body ``{"tail": n}``, answer ``{"content": "..."}`` (spec example ``getLogs.json``)."""
+        """getLogs: body ``{"tail": n}``, answer ``{"content": "..."}`` (spec example ``getLogs.json``): the
+        container's log, or the image build's when that failed."""
         found = self._deployment(match)
         if isinstance(found, Response):
             return found
         _endpoint, deployment = found
         tail = int(json.loads(request.get_data() or b"{}").get("tail") or 5000)
-        content = deployment.container.logs(tail) if deployment.container is not None else ""
+        if deployment.container is not None:
+            content = deployment.container.logs(tail)
+        else:
+            content = "\n".join(deployment.build_log.splitlines()[-tail:])
         return json_response(200, {"content": content})
 
     # -- the scoring host ----------------------------------------------------------------------------------------

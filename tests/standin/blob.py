@@ -178,6 +178,11 @@ class BlobStore:
         )
         return Response(xml, status=200, content_type="application/xml")
 
+    def write(self, container: str, name: str, data: bytes) -> None:
+        """Store a blob the service itself writes (an image build's log), not sent by a client."""
+        with self._lock:
+            self.containers.setdefault(container, {})[name] = Blob(data)
+
     def read(self, container: str, prefix: str) -> dict[str, bytes]:
         """The blobs of ``container`` under ``prefix`` (for a deployment's app root), by name."""
         with self._lock:

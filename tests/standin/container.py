@@ -2,15 +2,17 @@
 
 Azure ML's inference images start ``azmlinfsrv --entry_script $AZUREML_ENTRY_SCRIPT`` from the app root
 (``/var/azureml-app``, also ``AML_APP_ROOT``), with ``AZUREML_MODEL_DIR`` and the deployment's environment
-variables set. The stand-in builds that app root as a local folder from what the SDK uploaded and runs the
-same command from it, with one change: the server listens on 127.0.0.1 instead of its default 0.0.0.0.
+variables set, in the environment built into the image. The stand-in builds that app root as a local folder from
+what the SDK uploaded and runs the same command from it, with the Python of the deployment's environment build
+(:mod:`.environments`; never the tests' own), and one change: the server listens on 127.0.0.1, not 0.0.0.0.
 
 A container never outlives the test run that started it: it inherits the read end of a pipe whose write end
 only this process holds, and stops its process group when the pipe closes, whichever way this process ends.
 
 Deployments of the same files with the same settings are served by one server (:class:`ContainerPool`): a
 deployment holds a :class:`Lease` on a container, and a container whose deployment is gone waits, idle, for
-the next deployment with the same :func:`fingerprint` (most tests deploy the same ``score.py`` and model).
+the next deployment with the same :func:`fingerprint` (most tests deploy the same ``score.py``, model and
+environment).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -66,18 +67,20 @@ def reserved_port() -> int:
 
 
 class Container:
-    """The inference server of one deployment, serving from ``app_root``."""
+    """The inference server of one deployment, serving from ``app_root`` with ``python``: the interpreter of its
+    environment's build, whose folder comes first on ``PATH`` (the image's activated environment)."""
 
-    def __init__(self, app_root: Path, environment: dict[str, str], entry_script: str) -> None:
+    def __init__(self, app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> None:
         self.app_root = app_root
         self.port = reserved_port()
         self.log_path = app_root.parent / f"{app_root.name}.log"
         read_end, self._watchdog = os.pipe()
         env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
+        env["PATH"] = os.pathsep.join([str(python.parent), *filter(None, [env.get("PATH")])])
         env |= {"AML_APP_ROOT": str(app_root), **environment, "STANDIN_WATCHDOG_FD": str(read_end)}
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, "--entry_script", entry_script, "--port", str(self.port)],
+                [str(python), "-c", LAUNCHER, "--entry_script", entry_script, "--port", str(self.port)],
                 cwd=app_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -148,10 +151,11 @@ class Container:
                 pass
 
 
-def fingerprint(app_root: Path, environment: dict[str, str], entry_script: str) -> str:
-    """What a container would serve, taken before it starts: the files of every folder it is given (the app
-    root, the model's folder: their contents, not their paths) and its other settings."""
-    digest = hashlib.sha256(entry_script.encode())
+def fingerprint(app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> str:
+    """What a container would serve, taken before it starts: its environment's build (``python``), the files of
+    every folder it is given (the app root, the model's folder: their contents, not their paths) and its other
+    settings."""
+    digest = hashlib.sha256(f"{python}\0{entry_script}".encode())
     for name, value in sorted({**environment, "AML_APP_ROOT": str(app_root)}.items()):
         digest.update(f"\0{name}=".encode())
         folder = Path(value)
@@ -206,15 +210,15 @@ class ContainerPool:
         self.started = 0
         self._lock = threading.Lock()  # the stand-in's services deploy and delete from their request threads
 
-    def lease(self, app_root: Path, environment: dict[str, str], entry_script: str) -> Lease:
-        key = fingerprint(app_root, environment, entry_script)
+    def lease(self, app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> Lease:
+        key = fingerprint(app_root, environment, entry_script, python)
         with self._lock:
             for index, (idle_key, container) in enumerate(self.idle):
                 if idle_key == key and container.running:
                     del self.idle[index]
                     return Lease(container, key, self._release)
             self.started += 1
-        return Lease(Container(app_root, environment, entry_script), key, self._release)
+        return Lease(Container(app_root, environment, entry_script, python), key, self._release)
 
     def _release(self, lease: Lease) -> None:
         container = lease.container
