@@ -23,8 +23,7 @@ from .versions import runtime_versions, versions_path
 
 #: From this many training images on, ``n_jobs="auto"`` fits the ten classifiers on every core; below it, in
 #: this process: each worker process imports scikit-learn and receives the data, which costs more than it
-#: saves on small sets (measured on 2 cores: the 4,000-image sample in 1.7-2.3 s alone, 3.8 s and 2.5 times
-#: the CPU in parallel; 10,000 images in 10.4 s alone, 8.8 s in parallel; 20,000 in 32.8 s alone, 18.9 s).
+#: saves on small sets (the figures: docs/explanation/performance.md, "Training").
 PARALLEL_MIN_IMAGES = 10_000
 
 
