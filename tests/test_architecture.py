@@ -17,7 +17,7 @@ from unittest import mock
 import pytest
 from azure.ai.ml import MLClient
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
-from conftest import ROOT, SCORE_PY
+from support.project import ROOT, SCORE_PY
 
 import mnist_aci
 import mnist_aci.targets

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, register_local_model
+from support.project import ROOT, register_local_model
 
 import mnist_aci
 
