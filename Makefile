@@ -1,7 +1,7 @@
 # Two commands do everything; each builds the virtual environment on first use, exactly as uv.lock says.
 #   make run    the main job: the whole tutorial on the local target (mnist-aci run)
 #   make check  the quick lane: ruff, codespell, validate-pyproject, mypy, the import contracts and the unit
-#               tests (no server, stand-in, kernel, subprocess or build; see tests/lanes.py), about a minute
+#               tests (no server, stand-in, kernel, subprocess or build; see tests/support/lanes.py), about a minute
 #   make test   the style checks (ruff, codespell, validate-pyproject, the import contracts), then mypy beside
 #               the whole test suite on parallel workers
 #   make fmt    ruff's safe fixes, then ruff format, on the Python sources
@@ -32,12 +32,12 @@ PY_SOURCES := src tests benchmarks score.py
 # Every Python the tests start (CLI runs, servers, kernels, pytest workers) imports the Azure SDKs: their
 # bytecode is compiled once, at install, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
 UV_COMPILE := --compile-bytecode
-#: The unit lane: tests with none of the lane markers (the same list as LANES in tests/lanes.py).
+#: The unit lane: tests with none of the lane markers (the same list as LANES in tests/support/lanes.py).
 UNIT_LANE := not (server or standin or kernel or subprocess or build or full_mnist or soak)
 #: pytest-xdist workers for `make test`: three on this 2-core machine, where many tests wait (for a server to
 #: start, for the SDKs' polling) and a third worker fills those waits (measured: 180 % CPU instead of 170 %).
 #: The full model is trained once and shared between them, and the tests that use it go to one worker
-#: (tests/conftest.py: group_costly_fixtures).
+#: (tests/support/workers.py: group_costly_fixtures).
 WORKERS ?= 3
 
 # The Azure stand-in's HTTPS proxy (mitmproxy) in its own venv: it pins other cryptography and Flask releases

@@ -5,7 +5,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from conftest import write_idx
+from support.idx import write_idx
 
 from mnist_aci import data
 from mnist_aci.data import (

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import requests
-from conftest import SCORE_PY
+from support.project import SCORE_PY
 
 from mnist_aci import scoring
 from mnist_aci.local.service import start_local_service

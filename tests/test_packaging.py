@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from support.project import ROOT
 
 from mnist_aci.project_files import CONFIG_EXAMPLE, CONTRACT, NOTEBOOK, SCORE_PY
 from mnist_aci.versions import UV_ENV

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from azureml.core.webservice import AciWebservice, AksWebservice
 from azureml.exceptions import WebserviceException
-from conftest import free_port
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
+from support.processes import free_port
 
 from mnist_aci import scoring
 from mnist_aci.credential import Credential

@@ -10,7 +10,8 @@ import pytest
 from azureml.core import Model, Workspace
 from azureml.core.webservice import AciWebservice, Webservice
 from azureml.exceptions import WebserviceException
-from conftest import ROOT, SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
+from support.processes import assert_fully_stopped, inference_servers, service_pids, wait_until_gone
+from support.project import ROOT, SCORE_PY
 
 from mnist_aci.azure_v1 import registry
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError

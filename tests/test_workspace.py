@@ -9,7 +9,8 @@ import azureml.core
 import pytest
 from azureml.core import Workspace
 from azureml.core.authentication import InteractiveLoginAuthentication
-from conftest import ROOT, free_port
+from support.processes import free_port
+from support.project import ROOT
 
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.azure_v2.workspace import load_ml_client

@@ -25,10 +25,11 @@ import yaml
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
-from conftest import SCORE_PY, inference_servers, load_score_module, wait_until_gone
 from standin.azureml_v2 import ARM
 from standin.environments import local_pythons, nearest_python
 from standin.server import azure_error, json_response
+from support.processes import inference_servers, wait_until_gone
+from support.project import SCORE_PY, load_score_module
 
 from mnist_aci import call_http, cli, predict, predict_tutorial
 from mnist_aci.azure_v2 import assets as endpoint_assets, operations, rollout, workspace as endpoint_workspace

@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 import requests
 import schemathesis
-from conftest import ROOT, SCORE_PY, load_score_module
 from hypothesis import HealthCheck, given, settings, strategies as st
 from openapi_spec_validator import validate
-from payloads import crafted_npy
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -22,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from support.payloads import crafted_npy
+from support.project import ROOT, SCORE_PY, load_score_module
 
 from mnist_aci.local.server import HOST
 from mnist_aci.local.service import start_local_service

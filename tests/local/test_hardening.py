@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import requests
-from conftest import SCORE_PY
-from payloads import BAD_REQUESTS, BadRequest
+from support.payloads import BAD_REQUESTS, BadRequest
+from support.project import SCORE_PY
 
 from mnist_aci import scoring
 from mnist_aci.local.service import start_local_service

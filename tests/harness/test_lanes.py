@@ -1,4 +1,4 @@
-"""The test lanes (tests/lanes.py): what `make check` runs is what the markers say, and a unit test starts nothing."""
+"""The test lanes (tests/support/lanes.py): `make check` runs what the markers say; a unit test starts nothing."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import subprocess
 import sys
 import tomllib
 
-import lanes
 import pytest
-from conftest import ROOT
+from support import lanes
+from support.project import ROOT
 
 pytest_plugins = ["pytester"]
 
@@ -19,7 +19,7 @@ pytest_plugins = ["pytester"]
 INNER_CONFTEST = """
 import subprocess, sys
 import pytest
-from lanes import install_audit_hook, lanes_of, mark_from_fixtures, watching
+from support.lanes import install_audit_hook, lanes_of, mark_from_fixtures, watching
 
 install_audit_hook()
 
@@ -184,8 +184,8 @@ def test_make_test_stress_without_stress_ng_says_how_to_install_it_and_installs_
 def third_party_imports() -> list[str]:
     """The modules that the tests, the stand-in and the package import from other distributions (and the
     standard library), by name: everything but the project's own modules."""
-    own = {"mnist_aci", "conftest", "lanes", "payloads", "standin", "score", "test_lanes"}
-    own |= {path.stem for path in (ROOT / "tests").glob("test_*.py")}
+    own = {"mnist_aci", "conftest", "support", "standin", "score"}
+    own |= {path.stem for path in (ROOT / "tests").rglob("test_*.py")}
     names = set()
     for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "src" / "mnist_aci").glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):

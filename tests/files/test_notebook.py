@@ -12,10 +12,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, inference_servers, register_local_model, wait_until_gone
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from support.processes import inference_servers, wait_until_gone
+from support.project import ROOT, register_local_model
 
 import mnist_aci
 from mnist_aci.evaluation import evaluate

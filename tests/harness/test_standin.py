@@ -12,9 +12,9 @@ import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
 from azureml.core.authentication import ServicePrincipalAuthentication
-from conftest import SCORE_PY
 from standin.container import ContainerPool, fingerprint
 from standin.environments import conda_requirement, from_conda, from_v1, local_pythons, nearest_python
+from support.project import SCORE_PY
 
 from mnist_aci.azure_v2.assets import BASE_IMAGE, conda_specification
 from mnist_aci.versions import runtime_versions

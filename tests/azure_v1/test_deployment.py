@@ -5,7 +5,7 @@ from azureml.core import Environment, Model, Workspace
 from azureml.core.model import InferenceConfig
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
 from azureml.exceptions import WebserviceException
-from conftest import SCORE_PY
+from support.project import SCORE_PY
 
 from mnist_aci.azure_v1 import deployment
 from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config

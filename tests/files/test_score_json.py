@@ -8,9 +8,9 @@ from unittest import mock
 
 import numpy as np
 import orjson
-from conftest import load_score_module
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
+from support.project import load_score_module
 
 score = load_score_module()
 

@@ -19,8 +19,8 @@ import requests
 from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
 from azureml.core.webservice import AksWebservice
-from conftest import NEVER_READY_SCORE_PY, SCORE_PY, load_score_module
 from standin.server import azure_error
+from support.project import NEVER_READY_SCORE_PY, SCORE_PY, load_score_module
 from werkzeug.wrappers import Response
 
 from mnist_aci import call_http, deploy_model, predict, predict_tutorial, service_key

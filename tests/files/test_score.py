@@ -6,10 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import load_score_module
 from flask import Request
 from hypothesis import HealthCheck, given, settings
-from payloads import BAD_REQUESTS, NPY, BadRequest, _npy, crafted_npy
+from support.payloads import BAD_REQUESTS, NPY, BadRequest, _npy, crafted_npy
+from support.project import load_score_module
 from werkzeug.test import EnvironBuilder
 
 from mnist_aci.scoring import npy_body, tutorial_body

@@ -20,14 +20,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from conftest import (
-    NEVER_READY_SCORE_PY,
-    ROOT,
-    free_port,
-    inference_servers,
-    register_local_model,
-    wait_until_gone,
-)
+from support.processes import free_port, inference_servers, wait_until_gone
+from support.project import NEVER_READY_SCORE_PY, ROOT, register_local_model
 
 from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
@@ -409,7 +403,7 @@ def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, sm
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     assert main(["train", "--dataset", "sample", "--store", "store"]) == 0
     assert "Registered model sklearn_mnist:1" in capsys.readouterr().out
-    from conftest import SCORE_PY
+    from support.project import SCORE_PY
 
     from mnist_aci.local.service import start_local_service
 

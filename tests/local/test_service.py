@@ -19,16 +19,9 @@ import numpy as np
 import psutil
 import pytest
 import requests
-from conftest import (
-    NEVER_READY_SCORE_PY,
-    SCORE_PY,
-    assert_fully_stopped,
-    free_port,
-    port_is_closed,
-    service_pids,
-    wait_until_gone,
-)
 from hypothesis import given, strategies as st
+from support.processes import assert_fully_stopped, free_port, port_is_closed, service_pids, wait_until_gone
+from support.project import NEVER_READY_SCORE_PY, SCORE_PY
 
 from mnist_aci import scoring
 from mnist_aci.errors import DeploymentError, PortInUseError, ServiceCallError, TargetError
