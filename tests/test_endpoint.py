@@ -46,7 +46,7 @@ from mnist_aci.errors import (
     WorkspaceError,
 )
 from mnist_aci.score_script import stage_scoring_folder
-from mnist_aci.targets import deploy_model
+from mnist_aci.deploy import deploy_model
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
 
