@@ -109,7 +109,7 @@ from typing import Any
 from ..errors import DeploymentError
 from ..flags import DEPLOYS, option
 from ..service import Service
-from ..target_base import Preflight, Target, TargetOptions
+from ..target_base import Target, TargetOptions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,9 +138,7 @@ class ConstantTarget(Target[ConstantOptions]):
     def registry(self, connection: Any, store: Path) -> Nowhere:
         return Nowhere()
 
-    def deploy(
-        self, model: Any, options: ConstantOptions, *, entry_script: Path | None = None, preflight: Preflight | None = None
-    ) -> Service:
+    def deploy(self, model: Any, options: ConstantOptions, *, entry_script: Path | None = None, **_: Any) -> Service:
         raise DeploymentError(f"constant deploy reached: {model.name}:{model.version} would answer {options.digit}")
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -32,8 +33,10 @@ from conftest import (
 from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning, ProjectFilesError
+from mnist_aci.flags import flags_of, option
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
+from mnist_aci.target_base import TargetOptions
 from mnist_aci.targets import TARGET_TABLE
 from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 
@@ -339,6 +342,37 @@ def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(ac
         if listed != {flag for flag in flags if command in used[flag]}:
             wrong.append(f"mnist-aci {command}'s usage lists {sorted(listed)}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_each_command_has_only_the_flags_it_uses_each_declared_once():
+    """Every command's parser (its --help) holds exactly the flags whose declaration names it, and no other:
+    a flag of other commands is refused after parsing, not attached hidden."""
+    assert len({flag.name for flag in cli.FLAGS}) == len(cli.FLAGS)
+    for command, sub in subcommands(build_parser()).items():
+        attached = {name for action in sub._actions for name in action.option_strings} - {"-h", "--help"}
+        assert attached == {flag.name for flag in cli.FLAGS if command in flag.commands}, command
+        assert all(action.help != argparse.SUPPRESS for action in sub._actions), command
+    assert {command for flag in cli.FLAGS for command in flag.commands} == set(cli.COMMANDS)
+
+
+def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields():
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Mine(TargetOptions):
+        listen_port: int | None = option(None, flag="--port", help="another port", commands=("deploy",))
+
+    with pytest.raises(TypeError, match="--port is declared by the fields port and listen_port"):
+        flags_of(LocalOptions, Mine)
+    assert [flag.name for flag in flags_of(LocalOptions, Mine.__mro__[1])].count("--timeout") == 1  # inherited: once
+
+
+@pytest.mark.parametrize("given", [["--port", "80"], ["--port=80"]])
+def test_a_flag_of_other_commands_is_refused_however_it_is_written(capsys, given):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *given])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "mnist-aci train: error: --port is an option of mnist-aci run, deploy only\n"
+    )
 
 
 @pytest.mark.subprocess

@@ -106,9 +106,10 @@ def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set
     target = EndpointTarget()
     test_set = mock.Mock(return_value=data)
 
-    kept = target.prepare(EndpointOptions(rollout_data=data), RunInputs(mock.sentinel.ml_client, test_set))
-    new = target.prepare(EndpointOptions(name="new-ep"), RunInputs(mock.sentinel.ml_client, test_set))
-    with mock.patch("mnist_aci.azure_v2.service.endpoint_exists", autospec=True, return_value=True):
+    with mock.patch("mnist_aci.azure_v2.service.endpoint_exists", autospec=True) as exists:
+        exists.side_effect = lambda _, name: name == "live-ep"
+        kept = target.prepare(EndpointOptions(rollout_data=data), RunInputs(mock.sentinel.ml_client, test_set))
+        new = target.prepare(EndpointOptions(name="new-ep"), RunInputs(mock.sentinel.ml_client, test_set))
         existing = target.prepare(EndpointOptions(name="live-ep"), RunInputs(mock.sentinel.ml_client, test_set))
         offered_none = target.prepare(EndpointOptions(name="live-ep"), RunInputs(mock.sentinel.ml_client))
 

@@ -13,11 +13,11 @@ from azureml.exceptions import WebserviceException
 from conftest import ROOT, SCORE_PY, assert_fully_stopped, inference_servers, service_pids, wait_until_gone
 
 from mnist_aci.azure_v1 import registry
+from mnist_aci.deploy import deploy_model, preflight
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
 from mnist_aci.local.service import start_local_service
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.scoring import tutorial_body
-from mnist_aci.deploy import deploy_model, preflight
 from mnist_aci.versions import runtime_versions
 
 

@@ -41,6 +41,8 @@ FLAGS = (
         "--force", ("init",), "overwrite files of the same names", {"action": "store_true", "default": False}, "force"
     ),
 )
+#: The target a command works on when --target is not given: :class:`JobOptions`' default.
+DEFAULT_TARGET = next(job_field.default for job_field in fields(JobOptions) if job_field.name == "target")
 #: The library's messages in the CLI's terms (``timeout_sec=9`` as ``--timeout 9``): every line printed goes through it.
 cli_terms = flag_wording(FLAGS)
 #: The commands, with what each does (``mnist-aci --help``).
@@ -76,11 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
     for command, text in COMMANDS.items():
-        sub = commands.add_parser(command, help=text)
-        sub.set_defaults(command_parser=sub)  # the usage errors found after parsing show this command's usage
-        for flag in FLAGS:
+        sub = commands.add_parser(command, help=text, allow_abbrev=False)  # --keep is not --keep-failed
+        for flag in FLAGS:  # not given, a flag is None: the library's default applies
             if command in flag.commands:
                 sub.add_argument(flag.name, help=flag.help, dest=flag.dest, **{"default": None, **flag.settings})
+        # The usage errors found after parsing show this command's usage; the commands read the target themselves.
+        sub.set_defaults(command_parser=sub, target=DEFAULT_TARGET)
     init = commands.choices["init"]
     init.add_argument("folder", nargs="?", type=Path, default=Path(), help="where to write them (default: here)")
     return parser
