@@ -15,6 +15,7 @@ from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
 from mnist_aci.errors import OptionError, TargetError
 from mnist_aci.job import JobOptions
 from mnist_aci.local.target import LocalOptions
+from mnist_aci.scoring import ServiceEndpoint
 from mnist_aci.target_base import RunInputs, TargetOptions
 from mnist_aci.targets import TARGET_TABLE, not_taken, target_named, with_given
 
@@ -135,6 +136,14 @@ def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not
 
     assert "deployment_config is for target='aci' or target='aks' only; not used on target='local'." in caplog.text
     assert "the ACI configuration does not apply to a managed online endpoint" in caplog.text
+
+
+def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_deleted():
+    local = target_named("local")
+    found = local.existing_service(None, "http://127.0.0.1:9/score")
+    assert found == ServiceEndpoint("http://127.0.0.1:9/score")
+    with pytest.raises(TargetError, match=r"http://127.0.0.1:9/score is not a service of target 'local'"):
+        local.delete(found)
 
 
 def test_the_options_of_every_target_become_the_targets_own():

@@ -21,6 +21,7 @@ from .flags import DEPLOYS, option
 from .model_registry import ModelRegistry
 from .service import ScoringService, Service
 from .tutorial import ENVIRONMENT_VERSION, LOCAL_TIMEOUT_S
+from .versions import sdk_version
 
 #: ``preflight(model_file, entry_script)``: a check run on the model file before a cloud deployment.
 Preflight = Callable[[Path, Path], object]
@@ -132,8 +133,6 @@ class Target(ABC, Generic[Options]):
 
     def sdk_line(self) -> str:
         """The line a run starts with: the SDK this target uses, and its version (default: SDK v1's)."""
-        from .versions import sdk_version
-
         return f"Azure ML SDK Version:  {sdk_version()}"
 
     def connect(self, config: Path | None, tenant_id: str | None) -> Any:
