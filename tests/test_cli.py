@@ -479,7 +479,7 @@ def test_help_and_version_answer_without_importing_the_heavy_modules():
         "        main(args)\n"
         "    except SystemExit as exit:\n"
         "        assert exit.code == 0, exit.code\n"
-        "heavy_roots = ('azureml', 'azure', 'sklearn', 'matplotlib', 'requests')\n"
+        "heavy_roots = ('azureml', 'azure', 'sklearn', 'matplotlib', 'requests', 'numpy')\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in heavy_roots]\n"
         "print('HEAVY', heavy)\n"
     )
