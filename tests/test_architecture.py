@@ -33,14 +33,14 @@ def lint_imports(source_root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [LINT_IMPORTS, "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
         cwd=source_root,
-        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(source_root)},
+        env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": f"{source_root}:{ROOT}"},  # ROOT: tools/
         capture_output=True,
         text=True,
         check=False,
     )
 
 
-FAMILIES = "Target families never import each other"
+LAYERS = "Layers: entry points"
 
 
 def copy_of_the_package(tmp_path: Path) -> Path:
@@ -55,15 +55,15 @@ def copy_of_the_package(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("module", "forbidden_import", "contract"),
     [
-        ("local/service.py", "from ..azure_v1 import deployment", FAMILIES),
-        ("local/store.py", "from ..azure_v2 import assets", FAMILIES),
-        ("azure_v1/registry.py", "from ..local import store", FAMILIES),
-        ("azure_v1/deployment.py", "from ..azure_v2 import endpoint", FAMILIES),
-        ("azure_v2/endpoint.py", "from ..azure_v1 import registry", FAMILIES),
-        ("azure_v2/assets.py", "from ..local import service", FAMILIES),
-        ("scoring.py", "from . import targets", "Layers"),
-        ("service.py", "from .local import store", "Layers"),
-        ("errors.py", "from . import tutorial", "Layers"),
+        ("local/service.py", "from ..azure_v1 import deployment", LAYERS),
+        ("local/store.py", "from ..azure_v2 import assets", LAYERS),
+        ("azure_v1/registry.py", "from ..local import store", LAYERS),
+        ("azure_v1/deployment.py", "from ..azure_v2 import endpoint", LAYERS),
+        ("azure_v2/endpoint.py", "from ..azure_v1 import registry", LAYERS),
+        ("azure_v2/assets.py", "from ..local import service", LAYERS),
+        ("scoring.py", "from . import targets", LAYERS),
+        ("service.py", "from .local import store", LAYERS),
+        ("errors.py", "from . import tutorial", LAYERS),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import, contract):
@@ -85,9 +85,114 @@ def test_a_new_module_in_a_family_is_under_the_contracts_without_being_listed(tm
     )
     result = lint_imports(tmp_path)
     assert result.returncode != 0
-    assert FAMILIES in result.stdout
+    assert LAYERS in result.stdout
     assert "BROKEN" in result.stdout
     assert f"mnist_aci.{family}.newcomer" in result.stdout
+
+
+#: A new target family, as docs/how-to/add-a-target.md says to write one: an options dataclass whose field declares
+#: its flag, and a target that writes only what differs from the defaults. It registers nothing and its deploy starts
+#: nothing: it says what it would serve, so the test sees the options that reached it.
+CONSTANT_TARGET = """
+\"\"\"The ``constant`` target: a service answering one digit to every image (it deploys nothing).\"\"\"
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ..errors import DeploymentError
+from ..flags import DEPLOYS, option
+from ..service import Service
+from ..target_base import Target, TargetOptions
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConstantOptions(TargetOptions):
+    digit: int = option(7, flag="--digit", help="constant target: the digit it answers", commands=DEPLOYS, type=int)
+
+
+class Nowhere:
+    \"\"\"A registry where every recipe has a model already, and nothing is kept.\"\"\"
+
+    def latest(self) -> Any:
+        return SimpleNamespace(name="sklearn_mnist", version="0", properties={})
+
+    def trained_with(self, recipe: dict[str, str]) -> Any:
+        return SimpleNamespace(name="sklearn_mnist", version="0", properties=recipe)
+
+    def register(self, model_file: Path, properties: dict[str, str]) -> Any:
+        return SimpleNamespace(name="sklearn_mnist", version="1", properties=properties)
+
+
+class ConstantTarget(Target[ConstantOptions]):
+    name = "constant"
+    options_type = ConstantOptions
+    serves_here = True
+
+    def registry(self, connection: Any, store: Path) -> Nowhere:
+        return Nowhere()
+
+    def deploy(self, model: Any, options: ConstantOptions, *, entry_script: Path | None = None, **_: Any) -> Service:
+        raise DeploymentError(f"constant deploy reached: {model.name}:{model.version} would answer {options.digit}")
+"""
+
+
+def add_the_constant_target(package: Path) -> None:
+    """The new family's subpackage, and its one entry in the table (with its import): nothing else."""
+    (package / "constant").mkdir()
+    (package / "constant" / "__init__.py").write_text('"""The constant target."""\n')
+    (package / "constant" / "target.py").write_text(CONSTANT_TARGET.lstrip())
+    table = package / "targets.py"
+    source = table.read_text()
+    first_import, last_entry = "from .azure_v1.target import", "    EndpointTarget(),\n"
+    assert source.count(first_import) == source.count(last_entry) == 1
+    source = source.replace(first_import, f"from .constant.target import ConstantTarget\n{first_import}")
+    table.write_text(source.replace(last_entry, f"{last_entry}    ConstantTarget(),\n"))
+
+
+def cli_of(source_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``mnist-aci ARGS`` from the package under ``source_root``, run in it (nothing installed)."""
+    env = {**os.environ, "PYTHONPATH": str(source_root)}
+    command = [sys.executable, "-m", "mnist_aci.cli", *args]
+    return subprocess.run(command, cwd=source_root, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.subprocess
+def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path):
+    package = copy_of_the_package(tmp_path)
+    add_the_constant_target(package)
+
+    contracts = lint_imports(tmp_path)
+    helps = {command: cli_of(tmp_path, command, "--help") for command in ("run", "deploy", "train")}
+    refused = cli_of(tmp_path, "train", "--target", "constant", "--digit", "3")
+    run = cli_of(tmp_path, "run", "--target", "constant", "--digit", "3", "--dataset", "sample", "--no-download")
+
+    assert contracts.returncode == 0, contracts.stdout
+    assert all(result.returncode == 0 for result in helps.values())
+    assert "{local,aci,aks,endpoint,constant}" in helps["run"].stdout
+    assert "--digit DIGIT" in helps["run"].stdout
+    assert "constant target: the digit it answers" in helps["deploy"].stdout
+    assert "--digit" not in helps["train"].stdout
+    assert refused.returncode == 2
+    assert "mnist-aci train: error: --digit is an option of mnist-aci run, deploy only" in refused.stderr
+    assert run.stderr == "mnist-aci: error: constant deploy reached: sklearn_mnist:0 would answer 3\n", run.stderr
+    assert "Reusing" not in run.stdout  # its registry said nothing: the flow names no target
+    assert lint_imports(tmp_path).returncode == 0
+
+
+@pytest.mark.subprocess
+def test_a_new_family_importing_another_breaks_the_contract_without_being_listed(tmp_path):
+    package = copy_of_the_package(tmp_path)
+    add_the_constant_target(package)
+    with (package / "constant" / "target.py").open("a") as source:
+        source.write("\nfrom ..local import store  # noqa\n")
+    result = lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "mnist_aci.constant is not allowed to import mnist_aci.local" in result.stdout
+    assert "mnist_aci.constant.target -> mnist_aci.local.store" in result.stdout
 
 
 @pytest.mark.subprocess
@@ -185,7 +290,7 @@ def target_name_comparisons(path: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("module", ["workflow.py", "cli.py", "targets.py"])
+@pytest.mark.parametrize("module", ["workflow.py", "cli.py", "targets.py", "deploy.py", "job.py"])
 def test_the_flow_and_the_command_line_never_branch_on_a_target_name(module):
     assert target_name_comparisons(ROOT / "src" / "mnist_aci" / module) == []
 

@@ -15,8 +15,9 @@ from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
 from mnist_aci.errors import OptionError, TargetError
 from mnist_aci.job import JobOptions
 from mnist_aci.local.target import LocalOptions
-from mnist_aci.target import TargetOptions
-from mnist_aci.targets import TARGET_TABLE, not_taken, target_named
+from mnist_aci.scoring import ServiceEndpoint
+from mnist_aci.target_base import RunInputs, TargetOptions
+from mnist_aci.targets import TARGET_TABLE, not_taken, target_named, with_given
 
 numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans())
 
@@ -101,17 +102,54 @@ def test_nan_is_no_accuracy():
         EndpointOptions(min_accuracy=math.nan)
 
 
-def test_the_rollout_data_of_the_endpoints_options_is_kept_and_refused_when_given_twice():
+def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set_loaded_only_then():
     data = (np.zeros((2, 784)), np.array([3, 7]))
     target = EndpointTarget()
+    test_set = mock.Mock(return_value=data)
 
-    kept = target.prepare(EndpointOptions(rollout_data=data), mock.sentinel.ml_client)
+    with mock.patch("mnist_aci.azure_v2.service.endpoint_exists", autospec=True) as exists:
+        exists.side_effect = lambda _, name: name == "live-ep"
+        kept = target.prepare(EndpointOptions(rollout_data=data), RunInputs(mock.sentinel.ml_client, test_set))
+        new = target.prepare(EndpointOptions(name="new-ep"), RunInputs(mock.sentinel.ml_client, test_set))
+        existing = target.prepare(EndpointOptions(name="live-ep"), RunInputs(mock.sentinel.ml_client, test_set))
+        offered_none = target.prepare(EndpointOptions(name="live-ep"), RunInputs(mock.sentinel.ml_client))
 
-    assert kept.rollout_data is data
-    assert kept.ml_client is mock.sentinel.ml_client
-    assert target.prepare(EndpointOptions(), mock.sentinel.ml_client, rollout_data=data).rollout_data is data
+    assert (kept.rollout_data, kept.ml_client) == (data, mock.sentinel.ml_client)
+    assert new.rollout_data is None
+    assert existing.rollout_data is data
+    assert offered_none.rollout_data is None
+    test_set.assert_called_once_with()
+
+
+def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not_used(caplog):
+    caplog.set_level("INFO", logger="mnist_aci")
+    data = (np.zeros((2, 784)), np.array([3, 7]))
+    endpoint, local = target_named("endpoint"), target_named("local")
+
+    assert with_given(endpoint, EndpointOptions(), {"rollout_data": data}).rollout_data is data
     with pytest.raises(OptionError, match="rollout_data was given twice"):
-        target.prepare(EndpointOptions(rollout_data=data), mock.sentinel.ml_client, rollout_data=(data[0], data[1]))
+        with_given(endpoint, EndpointOptions(rollout_data=data), {"rollout_data": (data[0], data[1])})
+    assert with_given(local, LocalOptions(), {"deployment_config": mock.sentinel.config}) == LocalOptions()
+    assert with_given(endpoint, EndpointOptions(), {"deployment_config": mock.sentinel.config}) == EndpointOptions()
+    with pytest.raises(OptionError, match="deploymnet_config is an option of no target"):
+        with_given(local, LocalOptions(), {"deploymnet_config": mock.sentinel.config})
+
+    assert "deployment_config is for target='aci' or target='aks' only; not used on target='local'." in caplog.text
+    assert "the ACI configuration does not apply to a managed online endpoint" in caplog.text
+
+
+def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_deleted():
+    local = target_named("local")
+    found = local.existing_service(None, "http://127.0.0.1:9/score")
+    assert found == ServiceEndpoint("http://127.0.0.1:9/score")
+    with pytest.raises(TargetError, match=r"http://127.0.0.1:9/score is not a service of target 'local'"):
+        local.delete(found)
+
+
+def test_the_options_of_every_target_become_the_targets_own():
+    options = JobOptions(target="aci", target_options=TargetOptions(timeout_sec=60, keep_failed=True))
+    assert options.target_options == AzureV1Options(timeout_sec=60, keep_failed=True)
+    assert JobOptions().target_options == LocalOptions()
 
 
 @given(numbers)

@@ -14,11 +14,11 @@ from support.processes import assert_fully_stopped, inference_servers, service_p
 from support.project import ROOT, SCORE_PY
 
 from mnist_aci.azure_v1 import registry
+from mnist_aci.deploy import deploy_model, preflight
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
 from mnist_aci.local.service import start_local_service
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.scoring import tutorial_body
-from mnist_aci.targets import deploy_model, preflight
 from mnist_aci.versions import runtime_versions
 
 
@@ -98,14 +98,15 @@ def test_local_target_refuses_a_model_saved_with_other_versions(store, small_mod
         deploy_model("local", model, entry_script=SCORE_PY)
 
 
-def test_the_table_has_one_target_of_each_name_the_cli_offers():
+def test_the_cli_offers_the_targets_of_the_table_by_their_names():
     from mnist_aci.cli import FLAGS
-    from mnist_aci.targets import TARGET_TABLE
-    from mnist_aci.tutorial import TARGETS
+    from mnist_aci.targets import TARGET_TABLE, by_name
 
     offered = next(flag for flag in FLAGS if flag.name == "--target").settings["choices"]
-    assert tuple(TARGET_TABLE) == TARGETS == tuple(offered)
-    assert all(TARGET_TABLE[name].name == name for name in TARGETS)
+    assert tuple(offered) == tuple(TARGET_TABLE) == ("local", "aci", "aks", "endpoint")
+    assert all(target.name == name for name, target in TARGET_TABLE.items())
+    with pytest.raises(TypeError, match="same name"):
+        by_name(*TARGET_TABLE.values(), TARGET_TABLE["aci"])
 
 
 def test_unknown_target_is_refused():

@@ -85,14 +85,14 @@ def test_evaluation_writes_every_output_when_the_service_answers(sample_data, tm
 
 
 def test_the_local_target_gets_the_workers_of_the_options():
-    with mock.patch("mnist_aci.local.target.deploy", autospec=True) as deploy:
-        deploy_service(JobOptions(deployment=LocalOptions(workers=3)), mock.sentinel.model)
+    with mock.patch("mnist_aci.local.service.deploy", autospec=True) as deploy:
+        deploy_service(JobOptions(target_options=LocalOptions(workers=3)), mock.sentinel.model)
     assert deploy.call_args.kwargs["workers"] == 3
 
 
 def test_options_of_another_target_are_refused():
     with pytest.raises(TargetError, match="target='aci' takes AzureV1Options, not LocalOptions"):
-        JobOptions(target="aci", deployment=LocalOptions(workers=2))
+        JobOptions(target="aci", target_options=LocalOptions(workers=2))
 
 
 def test_workspace_model_trained_with_another_regularization_is_not_reused(

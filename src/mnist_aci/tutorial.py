@@ -7,7 +7,7 @@ the environment ``tutorial-env`` version ``"1"``, and the package's own shared s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 MODEL_NAME = "sklearn_mnist"
 MODEL_FILENAME = "sklearn_mnist_model.pkl"
@@ -18,10 +18,6 @@ ENVIRONMENT_VERSION = "1"
 #: Part 1's regularization rate: ``LogisticRegression(C=1.0 / 0.5)``.
 DEFAULT_REGULARIZATION = 0.5
 
-#: Where the tutorial's model can be deployed: the inference server on 127.0.0.1, ACI and AKS (SDK v1),
-#: a managed online endpoint (SDK v2). ``mnist_aci.targets.TARGET_TABLE`` has one target of each name.
-TargetName = Literal["local", "aci", "aks", "endpoint"]
-TARGETS: tuple[TargetName, ...] = get_args(TargetName)
 #: How an SDK v1 web service authorizes calls: a key (ACI, AKS), or an access token (AKS only).
 AuthMode = Literal["key", "token"]
 

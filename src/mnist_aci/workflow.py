@@ -7,22 +7,23 @@ Each phase is one function over :class:`JobOptions`; :func:`run_job` runs them a
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import _atomic, scoring
 from ._progress import STEP, step
 from .data import Dataset, resolve_dataset
+from .deploy import preflight_check
 from .errors import ModelNotFoundError, user_message
 from .evaluation import evaluate
 from .job import JobOptions, JobResult
+from .model_registry import recipe_text
 from .plots import plot_confusion, plot_predictions, sample_indices, save_figure
 from .service import ScoringService, Service
-from .target import Target, recipe_text
-from .targets import preflight_check, target_named
+from .target_base import RunInputs, Target
+from .targets import target_named, with_given
 from .training import save_model, train_model
 from .versions import resolve_serving_packages, runtime_versions, serving_pip_packages
 from .workspace_config import read_workspace_config
@@ -112,24 +113,24 @@ def registered_model(options: JobOptions, workspace: Any = None) -> Any:
 
 
 def deploy_service(
-    options: JobOptions,
-    model: Any,
-    workspace: Any = None,
-    preflight_image: Any = None,
-    deployment_config: Any = None,
-    rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
+    options: JobOptions, model: Any, workspace: Any = None, preflight_image: Any = None, **target_options: Any
 ) -> Service:
     """Deploy ``model`` to the options' target and wait until it is healthy.
 
-    ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment;
-    ``deployment_config`` defaults to the tutorial's ACI configuration (or AKS's for ``aks``; an
-    endpoint runs on its instance type instead). ``rollout_data`` (test images and labels) lets
-    the endpoint target roll the model out to an existing endpoint through its accuracy gate.
+    ``preflight_image`` (one test image) runs the local pre-flight before a cloud deployment. ``target_options``
+    are options of the target given here rather than in ``options.target_options`` (the notebook's
+    ``deployment_config=aciconfig``; ``rollout_data=(X_test, y_test)`` for the endpoint's gated rollout): one given
+    in both places is refused, one of another target is not used (the log says so).
     """
+    return deploy_prepared(options, model, RunInputs(workspace), preflight_image, target_options)
+
+
+def deploy_prepared(
+    options: JobOptions, model: Any, run: RunInputs, preflight_image: Any = None, given: dict[str, Any] | None = None
+) -> Service:
+    """:func:`deploy_service`, the target's options completed with what the ``run`` holds."""
     target = target_named(options.target)
-    settings = target.prepare(
-        options.target_options, workspace, deployment_config=deployment_config, rollout_data=rollout_data
-    )
+    settings = target.prepare(with_given(target, options.target_options, given or {}), run)
     target.check(settings)
     run_preflight = options.preflight and preflight_image is not None and not target.serves_here
     return target.deploy(
@@ -150,12 +151,10 @@ def deploy_registered(options: JobOptions) -> Service:
     check_inputs(options)
     workspace = connect(options)
     model = registered_model(options, workspace)
-    rolling_out = target.rolls_out(options.target_options, workspace)
-    wants_preflight = options.preflight and not target.serves_here
-    data = load_dataset(options) if rolling_out or wants_preflight else None
-    preflight_image = data.x_test[0] if data is not None and wants_preflight else None
-    rollout_data = (data.x_test, data.y_test) if data is not None and rolling_out else None
-    service = deploy_service(options, model, workspace, preflight_image, rollout_data=rollout_data)
+    data = functools.cache(lambda: load_dataset(options))  # loaded once, if the pre-flight or the target uses it
+    preflight_image = data().x_test[0] if options.preflight and not target.serves_here else None
+    run = RunInputs(workspace, test_set=lambda: (data().x_test, data().y_test))
+    service = deploy_prepared(options, model, run, preflight_image)
     log.info("Scoring URI: %s", service.scoring_uri)
     target.serve_until_stopped(service)
     return service

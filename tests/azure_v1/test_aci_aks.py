@@ -462,7 +462,7 @@ def test_aks_needs_keys_and_the_package_sends_them(
 @pytest.mark.server
 def test_the_configuration_in_the_options_is_the_one_deployed(azure_v1, workspace, model, environment):
     mine = aci_config(memory_gb=0.5, tags={"owner": "me"}, description="mine")
-    options = JobOptions(target="aci", deployment=AzureV1Options(deployment_config=mine, environment=environment))
+    options = JobOptions(target="aci", target_options=AzureV1Options(deployment_config=mine, environment=environment))
 
     delete_service(deploy_service(options, model, workspace))
 
@@ -476,7 +476,7 @@ def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_optio
     azure_v1, workspace, model, environment, my_aks
 ):
     fixed = aks_config(my_aks, autoscale_enabled=False, num_replicas=2)
-    options = JobOptions(target="aks", deployment=AzureV1Options(deployment_config=fixed, environment=environment))
+    options = JobOptions(target="aks", target_options=AzureV1Options(deployment_config=fixed, environment=environment))
 
     service = deploy_service(options, model, workspace)  # no compute_target option: the configuration names it
     try:
@@ -615,7 +615,7 @@ def test_a_deployment_to_an_aks_cluster_never_attached_is_refused_by_azure_ml(az
 
 
 def test_a_configuration_given_twice_is_refused_not_replaced(azure_v1, workspace, model):
-    options = JobOptions(target="aci", deployment=AzureV1Options(deployment_config=aci_config(memory_gb=0.5)))
+    options = JobOptions(target="aci", target_options=AzureV1Options(deployment_config=aci_config(memory_gb=0.5)))
     with pytest.raises(OptionError, match="deployment_config was given twice"):
         deploy_service(options, model, workspace, deployment_config=aci_config())
     assert posted_services(azure_v1) == []

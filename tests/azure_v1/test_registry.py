@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundError, VersionMismatchError
-from mnist_aci.target import WorkspaceRegistry
+from mnist_aci.model_registry import WorkspaceRegistry
 from mnist_aci.versions import python_minor, read_versions, runtime_versions
 
 

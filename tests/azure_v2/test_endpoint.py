@@ -35,6 +35,7 @@ from mnist_aci import call_http, cli, predict, predict_tutorial
 from mnist_aci.azure_v2 import assets as endpoint_assets, operations, rollout, workspace as endpoint_workspace
 from mnist_aci.azure_v2.endpoint import create_endpoint, new_deployment
 from mnist_aci.azure_v2.invoke import invoke
+from mnist_aci.deploy import deploy_model
 from mnist_aci.errors import (
     DeploymentError,
     EnvironmentSpecError,
@@ -47,7 +48,6 @@ from mnist_aci.errors import (
     WorkspaceError,
 )
 from mnist_aci.score_script import stage_scoring_folder
-from mnist_aci.targets import deploy_model
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
 

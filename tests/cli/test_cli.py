@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -26,8 +27,10 @@ from support.project import NEVER_READY_SCORE_PY, ROOT, register_local_model
 from mnist_aci import cli, workflow
 from mnist_aci.cli import build_parser, console, main, options_from
 from mnist_aci.errors import MnistAciWarning, ProjectFilesError
+from mnist_aci.flags import flags_of, option
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
+from mnist_aci.target_base import TargetOptions
 from mnist_aci.targets import TARGET_TABLE
 from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 
@@ -335,6 +338,37 @@ def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(ac
     assert not wrong, "\n".join(wrong)
 
 
+def test_each_command_has_only_the_flags_it_uses_each_declared_once():
+    """Every command's parser (its --help) holds exactly the flags whose declaration names it, and no other:
+    a flag of other commands is refused after parsing, not attached hidden."""
+    assert len({flag.name for flag in cli.FLAGS}) == len(cli.FLAGS)
+    for command, sub in subcommands(build_parser()).items():
+        attached = {name for action in sub._actions for name in action.option_strings} - {"-h", "--help"}
+        assert attached == {flag.name for flag in cli.FLAGS if command in flag.commands}, command
+        assert all(action.help != argparse.SUPPRESS for action in sub._actions), command
+    assert {command for flag in cli.FLAGS for command in flag.commands} == set(cli.COMMANDS)
+
+
+def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields():
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Mine(TargetOptions):
+        listen_port: int | None = option(None, flag="--port", help="another port", commands=("deploy",))
+
+    with pytest.raises(TypeError, match="--port is declared by the fields port and listen_port"):
+        flags_of(LocalOptions, Mine)
+    assert [flag.name for flag in flags_of(LocalOptions, Mine.__mro__[1])].count("--timeout") == 1  # inherited: once
+
+
+@pytest.mark.parametrize("given", [["--port", "80"], ["--port=80"]])
+def test_a_flag_of_other_commands_is_refused_however_it_is_written(capsys, given):
+    with pytest.raises(SystemExit) as info:
+        main(["train", *given])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "mnist-aci train: error: --port is an option of mnist-aci run, deploy only\n"
+    )
+
+
 @pytest.mark.subprocess
 def test_train_refuses_the_deployment_flags_naming_the_commands_that_take_them(tmp_path):
     result = run_cli(["train", "--port", "5000", "--workers", "3", "--timeout", "9"], tmp_path)
@@ -439,7 +473,7 @@ def test_help_and_version_answer_without_importing_the_heavy_modules():
         "        main(args)\n"
         "    except SystemExit as exit:\n"
         "        assert exit.code == 0, exit.code\n"
-        "heavy_roots = ('azureml', 'azure', 'sklearn', 'matplotlib', 'requests')\n"
+        "heavy_roots = ('azureml', 'azure', 'sklearn', 'matplotlib', 'requests', 'numpy')\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in heavy_roots]\n"
         "print('HEAVY', heavy)\n"
     )

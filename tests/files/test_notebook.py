@@ -184,7 +184,7 @@ def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspac
     notebook = with_parameters(committed(), target="endpoint", config=str(config), dataset="sample")
     text = stream_text(execute(notebook, tmp_path))
     assert "Creating deployment blue" in text
-    assert "The ACI configuration does not apply to a managed online endpoint" in text
+    assert "the ACI configuration does not apply to a managed online endpoint" in text
     assert "same labels: True" in text
     assert "Overall accuracy:" in text
     assert not workspace_v2.endpoints  # the notebook deleted what it made

@@ -6,14 +6,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import numpy as np
-
 from .._progress import step
 from ..errors import OptionError
+from ..flags import DEPLOYS, option
+from ..model_registry import WorkspaceRegistry
 from ..service import ScoringService, Service
-from ..target import Preflight, TargetOptions, WorkspaceRegistry, given_once
-from ..tutorial import ENVIRONMENT_VERSION, AuthMode
-from ..versions import sdk_version
+from ..target_base import Preflight, RunInputs, Target, WorkspaceOptions
+from ..tutorial import AuthMode
 from . import registry
 from .config import aci_config, aks_config, check_config_kind
 from .deployment import delete_service, deploy, get_service
@@ -24,7 +23,7 @@ AUTHS: dict[str, tuple[AuthMode, ...]] = {"aci": ("key",), "aks": ("key", "token
 
 
 @dataclass(frozen=True, kw_only=True)
-class AzureV1Options(TargetOptions):
+class AzureV1Options(WorkspaceOptions):
     """ACI's and AKS's options.
 
     ``workspace`` (an SDK v1 ``Workspace``) is needed to deploy; ``environment`` defaults to ``tutorial-env``
@@ -38,21 +37,28 @@ class AzureV1Options(TargetOptions):
     why_not: ClassVar[dict[str, str]] = {"workers": "ACI and AKS run one worker per core they are given"}
 
     workspace: Any = None
-    environment: Any = None
     deployment_config: Any = None
-    name: str | None = None
-    overwrite: bool = False
-    compute_target: str | None = None
-    auth: AuthMode | None = None
-    environment_version: str | None = ENVIRONMENT_VERSION
-    register_environment: bool = False
+    overwrite: bool = option(
+        False, flag="--overwrite", help="replace a service of the same name", commands=DEPLOYS, action="store_true"
+    )
+    compute_target: str | None = option(
+        None, flag="--compute-target", help="aks: name of the AKS compute target", commands=DEPLOYS
+    )
+    auth: AuthMode | None = option(
+        None,
+        flag="--auth",
+        help="key (aci/aks), token (aks)",
+        commands=DEPLOYS,
+        nargs="?",
+        const="key",
+        choices=("key", "token"),
+    )
 
 
-class AzureV1Target:
+class AzureV1Target(Target[AzureV1Options]):
     """``aci`` (the tutorial's Azure Container Instances) or ``aks`` (an attached AKS cluster), through SDK v1."""
 
     options_type = AzureV1Options
-    serves_here = False
 
     def __init__(self, name: Literal["aci", "aks"]) -> None:
         self.name: Literal["aci", "aks"] = name
@@ -69,9 +75,6 @@ class AzureV1Target:
         elif self.name == "aks" and not options.compute_target:
             raise OptionError("compute_target", "is needed by target='aks': the name of your AKS compute target")
 
-    def sdk_line(self) -> str:
-        return f"Azure ML SDK Version:  {sdk_version()}"
-
     def connect(self, config: Path | None, tenant_id: str | None) -> Any:
         with step("Connecting to the workspace"):
             return load_workspace(config, tenant_id=tenant_id)
@@ -79,19 +82,8 @@ class AzureV1Target:
     def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
         return WorkspaceRegistry(connection, registry)
 
-    def rolls_out(self, options: AzureV1Options, connection: Any) -> bool:
-        return False
-
-    def prepare(
-        self,
-        options: AzureV1Options,
-        connection: Any,
-        *,
-        deployment_config: Any = None,
-        rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> AzureV1Options:
-        config = given_once("deployment_config", options.deployment_config, deployment_config)
-        return replace(options, workspace=connection, deployment_config=config)
+    def prepare(self, options: AzureV1Options, run: RunInputs) -> AzureV1Options:
+        return replace(options, workspace=run.connection)
 
     def deploy(
         self,
@@ -127,9 +119,6 @@ class AzureV1Target:
         if self.name == "aks":
             return aks_config(options.compute_target or "", token_auth_enabled=options.auth == "token")
         return aci_config(auth_enabled=options.auth == "key")
-
-    def serve_until_stopped(self, service: Service) -> None:
-        """A web service runs in Azure: nothing to do here."""
 
     def existing_service(self, connection: Any, name: str) -> ScoringService:
         service: ScoringService = get_service(connection, name)

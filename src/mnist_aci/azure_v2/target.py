@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._progress import step
 from ..errors import OptionError, TargetError
+from ..flags import DEPLOYS, option
+from ..model_registry import WorkspaceRegistry
 from ..service import ScoringService, Service
-from ..target import Preflight, TargetOptions, WorkspaceRegistry, given_once
-from ..tutorial import DEFAULT_INSTANCE_TYPE, ENVIRONMENT_VERSION
+from ..target_base import Preflight, RunInputs, Target, WorkspaceOptions
+from ..tutorial import DEFAULT_INSTANCE_TYPE
 from . import assets
-from .endpoint import deploy
-from .service import EndpointService, check_endpoint_name, endpoint_exists, get_service
 from .workspace import load_ml_client
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True, kw_only=True)
-class EndpointOptions(TargetOptions):
+class EndpointOptions(WorkspaceOptions):
     """A managed online endpoint's options.
 
     ``ml_client`` (an SDK v2 ``MLClient``) is needed to deploy; ``environment`` defaults to ``tutorial-env`` at
@@ -38,17 +36,28 @@ class EndpointOptions(TargetOptions):
         "auth": "an endpoint always needs a key",
         "overwrite": "deploying to an existing endpoint rolls the model out to it (gated)",
         "compute_target": "an endpoint runs on its instance type",
+        "deployment_config": "the ACI configuration does not apply to a managed online endpoint, which runs on its "
+        "instance type (instance_type, instance_count)",
     }
 
     ml_client: Any = None
-    environment: Any = None
-    name: str | None = None
-    instance_type: str = DEFAULT_INSTANCE_TYPE
-    instance_count: int = 1
+    instance_type: str = option(
+        DEFAULT_INSTANCE_TYPE,
+        flag="--instance-type",
+        help=f"endpoint: VM size of each instance (default: {DEFAULT_INSTANCE_TYPE})",
+        commands=DEPLOYS,
+    )
+    instance_count: int = option(
+        1, flag="--instance-count", help="endpoint: number of instances (default: 1)", commands=DEPLOYS, type=int
+    )
     rollout_data: tuple[np.ndarray, np.ndarray] | None = None
-    min_accuracy: float | None = None
-    environment_version: str | None = ENVIRONMENT_VERSION
-    register_environment: bool = False
+    min_accuracy: float | None = option(
+        None,
+        flag="--min-accuracy",
+        help="endpoint rollout: the new deployment's accuracy gate (default: the live deployment's accuracy)",
+        commands=("deploy",),
+        type=float,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,15 +68,12 @@ class EndpointOptions(TargetOptions):
             raise OptionError("min_accuracy", f"is an accuracy between 0 and 1, got {self.min_accuracy}")
 
 
-class EndpointTarget:
-    """``endpoint``: a managed online endpoint through SDK v2, with the gated blue/green rollout."""
+class EndpointTarget(Target[EndpointOptions]):
+    """``endpoint``: a managed online endpoint through SDK v2, with the gated blue/green rollout (its service and
+    endpoint modules, which import the scoring client, are imported by the methods that use them)."""
 
-    name: Literal["endpoint"] = "endpoint"
+    name = "endpoint"
     options_type = EndpointOptions
-    serves_here = False
-
-    def check(self, options: EndpointOptions) -> None:
-        """Every combination of the endpoint's options can deploy (each is checked on its own)."""
 
     def sdk_line(self) -> str:
         return f"Azure ML SDK v2 (azure-ai-ml) Version:  {version('azure-ai-ml')}"
@@ -81,24 +87,17 @@ class EndpointTarget:
 
     def rolls_out(self, options: EndpointOptions, connection: Any) -> bool:
         """Whether deploying ``options`` is the gated rollout onto an existing endpoint (it scores the test set)."""
+        from .service import check_endpoint_name, endpoint_exists
+
         return options.name is not None and endpoint_exists(connection, check_endpoint_name(options.name))
 
-    def prepare(
-        self,
-        options: EndpointOptions,
-        connection: Any,
-        *,
-        deployment_config: Any = None,
-        rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> EndpointOptions:
-        if deployment_config is not None:
-            log.info(
-                "The ACI configuration does not apply to a managed online endpoint: it runs on %d x %s.",
-                options.instance_count,
-                options.instance_type,
-            )
-        data = given_once("rollout_data", options.rollout_data, rollout_data)
-        return replace(options, ml_client=connection, rollout_data=data)
+    def prepare(self, options: EndpointOptions, run: RunInputs) -> EndpointOptions:
+        """The options with the run's ``ml_client`` and, for a rollout onto an existing endpoint, the run's test set
+        as ``rollout_data`` (unless given)."""
+        data = options.rollout_data
+        if data is None and run.test_set is not None and self.rolls_out(options, run.connection):
+            data = run.test_set()
+        return replace(options, ml_client=run.connection, rollout_data=data)
 
     def deploy(
         self,
@@ -108,6 +107,8 @@ class EndpointTarget:
         entry_script: Path | None = None,
         preflight: Preflight | None = None,
     ) -> Service:
+        from .endpoint import deploy
+
         if options.ml_client is None:
             raise OptionError("ml_client", "is needed by target='endpoint': load_ml_client() gives it")
         environment = options.environment or WorkspaceRegistry(options.ml_client, assets).environment(
@@ -129,12 +130,13 @@ class EndpointTarget:
         )
 
     def existing_service(self, connection: Any, name: str) -> ScoringService:
+        from .service import get_service
+
         return get_service(connection, name)
 
-    def serve_until_stopped(self, service: Service) -> None:
-        """An endpoint serves in Azure: nothing to do here."""
-
     def delete(self, service: ScoringService) -> None:
+        from .service import EndpointService
+
         if not isinstance(service, EndpointService):
             raise TargetError(f"{service!r} is not a managed online endpoint: delete it where it runs.")
         service.delete()

@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import Any
 
 from .._progress import STEP
 from ..errors import OptionError
-from ..scoring import ServiceEndpoint
-from ..service import ScoringService, Service
-from ..target import Preflight, TargetOptions, follows_recipe, recipe_text
-from ..versions import sdk_version
-from .service import LocalWebservice, deploy
+from ..flags import DEPLOYS, option
+from ..model_registry import follows_recipe, recipe_text
+from ..service import Service
+from ..target_base import Preflight, Target, TargetOptions
 from .store import LocalModel, LocalModelStore
 
 log = logging.getLogger(__name__)
@@ -25,8 +22,16 @@ log = logging.getLogger(__name__)
 class LocalOptions(TargetOptions):
     """The local target's options: the port on 127.0.0.1 (default: a free one) and the scoring workers."""
 
-    port: int | None = None
-    workers: int = 1
+    port: int | None = option(
+        None, flag="--port", help="local target: port on 127.0.0.1 (default: a free one)", commands=DEPLOYS, type=int
+    )
+    workers: int = option(
+        1,
+        flag="--workers",
+        help="local target: scoring worker processes (default: 1, as ACI's one core)",
+        commands=DEPLOYS,
+        type=int,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,41 +75,21 @@ class StoreRegistry:
         return self.store.register(model_file, properties=properties)
 
 
-class LocalTarget:
+class LocalTarget(Target[LocalOptions]):
     """``local``: the inference server on this machine; its service stops with the command that started it."""
 
-    name: Literal["local"] = "local"
+    name = "local"
     options_type = LocalOptions
     serves_here = True
-
-    def check(self, options: LocalOptions) -> None:
-        """Every combination of the local options can deploy (each is checked on its own)."""
-
-    def sdk_line(self) -> str:
-        return f"Azure ML SDK Version:  {sdk_version()}"
-
-    def connect(self, config: Path | None, tenant_id: str | None) -> None:
-        return None
 
     def registry(self, connection: Any, store: Path) -> StoreRegistry:
         return StoreRegistry(LocalModelStore(store))
 
-    def rolls_out(self, options: LocalOptions, connection: Any) -> bool:
-        return False
-
-    def prepare(
-        self,
-        options: LocalOptions,
-        connection: Any,
-        *,
-        deployment_config: Any = None,
-        rollout_data: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> LocalOptions:
-        return options
-
     def deploy(
         self, model: Any, options: LocalOptions, *, entry_script: Path | None = None, preflight: Preflight | None = None
-    ) -> LocalWebservice:
+    ) -> Service:
+        from .service import deploy
+
         if preflight is not None:
             raise OptionError("preflight_image", "is not taken: the local target runs on this machine already")
         return deploy(
@@ -117,13 +102,8 @@ class LocalTarget:
         )
 
     def serve_until_stopped(self, service: Service) -> None:
+        from .service import LocalWebservice
+
         if isinstance(service, LocalWebservice):
             log.info("Serving at %s; press Ctrl-C to stop.", service.scoring_uri)
             service.serve_until_stopped()
-
-    def existing_service(self, connection: Any, name: str) -> ScoringService:
-        return ServiceEndpoint(name)
-
-    def delete(self, service: ScoringService) -> None:
-        if isinstance(service, LocalWebservice):
-            service.delete()
