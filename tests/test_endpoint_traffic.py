@@ -1,0 +1,238 @@
+"""How a managed online endpoint shares its requests, through the real azure-ai-ml against the Azure stand-in: the
+rollout gate beside the production traffic, a traffic split, mirror traffic, a deployment's environment variables
+and an updated deployment's server."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from azure.core.exceptions import HttpResponseError
+from conftest import SCORE_PY
+from test_endpoint import (  # noqa: F401  # fixtures
+    config_file,
+    deploy_to,
+    ml_client,
+    primary_key,
+    registered,
+    traffic,
+    workspace,
+)
+
+from mnist_aci import predict
+from mnist_aci.azure_v2 import operations
+from mnist_aci.azure_v2.endpoint import create_endpoint, new_deployment
+from mnist_aci.azure_v2.service import endpoint_exists, get_service
+from mnist_aci.score_script import stage_scoring_folder
+from mnist_aci.scoring import npy_body
+from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE
+
+WAIT_S = 120.0
+#: score.py whose ``run`` answers with the deployment's variable ``MNIST_ACI_GREETING``.
+GREETING_SCORE_PY = """
+import os
+
+def init():
+    pass
+
+def run(raw_data):
+    return {"greeting": os.environ.get("MNIST_ACI_GREETING")}
+"""
+
+
+def holding_score_py(hold: Path) -> str:
+    """The package's score.py, whose predictions wait while the file ``hold`` exists (a slow model)."""
+    return (
+        SCORE_PY.read_text()
+        + f"""
+
+_predict_now = predict
+
+
+def predict(images):
+    import pathlib, time
+    while pathlib.Path({str(hold)!r}).exists():
+        time.sleep(0.01)
+    return _predict_now(images)
+"""
+    )
+
+
+def deploy_script(ml_client, registered, name: str, script: str, folder: Path, variables=None) -> None:
+    """Deployment ``blue`` of ``script`` on endpoint ``name`` (``variables``: its environment variables), with all
+    the traffic: an existing endpoint gets the PUT of an existing deployment."""
+    model, environment = registered
+    path = folder / "score.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(script)
+    code = stage_scoring_folder(path, folder / "code")
+    deployment = new_deployment("blue", name, model, environment, code, DEFAULT_INSTANCE_TYPE, 1)
+    deployment.environment_variables = dict(variables or {})
+    if endpoint_exists(ml_client, name):
+        operations.create_deployment(ml_client, deployment, None)
+    else:
+        create_endpoint(ml_client, deployment, timeout_sec=None, keep_failed=False)
+
+
+def wait_until(condition, what: str) -> None:
+    """Wait (at most :data:`WAIT_S`) until ``condition()`` holds."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"still waiting for {what}"
+        time.sleep(0.01)
+
+
+def in_thread(target) -> tuple[threading.Thread, dict]:
+    """``target()`` run in a thread; its result or exception lands in the dict."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = target()
+        except BaseException as exc:  # reported by the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def score_once(workspace, name: str, images: np.ndarray, headers: dict[str, str] | None = None) -> requests.Response:
+    """One scoring request to endpoint ``name``, as a client sends it."""
+    return requests.post(
+        f"https://{workspace.scoring_host(name)}/score",
+        data=npy_body(images),
+        headers={
+            "Authorization": f"Bearer {primary_key(workspace, name)}",
+            "Content-Type": "application/octet-stream",
+            **(headers or {}),
+        },
+        timeout=60,
+    )
+
+
+def add_green(ml_client, registered, name: str, tmp_path: Path) -> None:
+    model, environment = registered
+    code = stage_scoring_folder(SCORE_PY, tmp_path / "green")
+    green = new_deployment("green", name, model, environment, code, DEFAULT_INSTANCE_TYPE, 1)
+    operations.create_deployment(ml_client, green, None)
+
+
+@pytest.mark.server
+def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
+    workspace, ml_client, registered, sample_data, tmp_path
+):
+    """blue takes 2 requests in parallel (1 instance x 1 request, doubled): the gate keeps one of them, never both."""
+    hold = tmp_path / "hold"
+    deploy_script(ml_client, registered, "mnist-ep-busy-gate", holding_score_py(hold), tmp_path / "blue")
+    blue = workspace.endpoints["mnist-ep-busy-gate"].deployments["blue"]
+    service = get_service(ml_client, "mnist-ep-busy-gate")
+    hold.touch()
+    data = (sample_data.x_train[:2500], sample_data.y_train[:2500])  # two requests of the gate's 2,000 images
+    gate, rolled = in_thread(
+        lambda: deploy_to(ml_client, registered, name="mnist-ep-busy-gate", rollout_data=data, min_accuracy=0.0)
+    )
+    try:
+        wait_until(lambda: blue.concurrent >= 1 or not gate.is_alive(), "the gate to score blue")
+        production, answered = in_thread(lambda: predict(service, sample_data.x_test[:5]))
+        wait_until(lambda: blue.concurrent >= 2 or not production.is_alive(), "the production request")
+    finally:
+        hold.unlink()
+    production.join(WAIT_S)
+    gate.join(WAIT_S)
+    assert "error" not in answered, answered.get("error")
+    assert answered["result"].shape == (5,)
+    assert "error" not in rolled, rolled.get("error")
+    assert traffic(workspace, "mnist-ep-busy-gate") == {"green": 100}
+
+
+@pytest.mark.server
+def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registered, sample_data, tmp_path):
+    deploy_to(ml_client, registered, name="mnist-ep-split")
+    add_green(ml_client, registered, "mnist-ep-split", tmp_path)
+    endpoint = ml_client.online_endpoints.get(name="mnist-ep-split")
+    operations.set_traffic(ml_client, endpoint, {"blue": 90, "green": 10}, None)
+
+    answered = Counter(
+        score_once(workspace, "mnist-ep-split", sample_data.x_test[:1]).headers["azureml-model-deployment"]
+        for _ in range(200)
+    )
+    assert sum(answered.values()) == 200
+    assert 10 <= answered["green"] <= 30, answered  # 10 % of 200, drawn from the stand-in's seeded generator
+
+
+@pytest.mark.server
+def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
+    workspace, ml_client, registered, sample_data, tmp_path
+):
+    deploy_to(ml_client, registered, name="mnist-ep-mirror")
+    add_green(ml_client, registered, "mnist-ep-mirror", tmp_path)
+    endpoint = ml_client.online_endpoints.get(name="mnist-ep-mirror")
+    endpoint.mirror_traffic = {"green": 50}
+    operations.wait(ml_client.online_endpoints.begin_create_or_update(endpoint), "mirror", None)
+    assert ml_client.online_endpoints.get(name="mnist-ep-mirror").mirror_traffic == {"green": 50}
+
+    live = [score_once(workspace, "mnist-ep-mirror", sample_data.x_test[:1]) for _ in range(40)]
+    assert {(answer.status_code, answer.headers["azureml-model-deployment"]) for answer in live} == {(200, "blue")}
+    copies = workspace.mirrors.wait()
+    assert 10 <= len(copies) <= 30, copies  # about half of the 40 live requests
+    assert set(copies) == {("green", 200)}
+    named = [score_once(workspace, "mnist-ep-mirror", sample_data.x_test[:1], {"azureml-model-deployment": "blue"})]
+    assert named[0].status_code == 200
+    assert len(workspace.mirrors.wait()) == len(copies)  # a request naming its deployment is not mirrored
+
+    # the package's change of traffic keeps the mirror setting
+    operations.set_traffic(ml_client, ml_client.online_endpoints.get(name="mnist-ep-mirror"), {"blue": 100}, None)
+    assert workspace.endpoints["mnist-ep-mirror"].properties["mirrorTraffic"] == {"green": 50}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("mirror", "refusal"),
+    [
+        ({"green": 60}, "at most 50 %"),
+        ({"blue": 10}, "live or mirror traffic, not both"),
+        ({"green": 10, "red": 10}, "one deployment only"),
+        ({"red": 10}, "do not exist: red"),
+    ],
+)
+def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registered, tmp_path, mirror, refusal):
+    deploy_to(ml_client, registered, name="mnist-ep-nomirror")
+    add_green(ml_client, registered, "mnist-ep-nomirror", tmp_path)
+    endpoint = ml_client.online_endpoints.get(name="mnist-ep-nomirror")
+    endpoint.mirror_traffic = mirror
+    with pytest.raises(HttpResponseError, match=refusal) as refused:
+        ml_client.online_endpoints.begin_create_or_update(endpoint)
+    assert refused.value.status_code == 400
+    assert workspace.endpoints["mnist-ep-nomirror"].properties["mirrorTraffic"] == {}
+
+
+@pytest.mark.server
+def test_environment_variables_reach_the_container_and_an_update_replaces_its_server(
+    workspace, ml_client, registered, tmp_path
+):
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"data": []}))
+
+    def greeting() -> str:
+        answer = ml_client.online_endpoints.invoke(endpoint_name="mnist-ep-env", request_file=str(request))
+        return str(json.loads(answer)["greeting"])
+
+    deploy_script(
+        ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v1", {"MNIST_ACI_GREETING": "hello"}
+    )
+    assert greeting() == "hello"
+    first = workspace.endpoints["mnist-ep-env"].deployments["blue"].container
+
+    deploy_script(
+        ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v2", {"MNIST_ACI_GREETING": "bonjour"}
+    )
+    assert greeting() == "bonjour"
+    assert first is not None and first.stopped  # the old server was stopped, not left running beside the new one
+    assert workspace.endpoints["mnist-ep-env"].deployments["blue"].container.running
