@@ -88,6 +88,11 @@ def wait_until(condition, what: str) -> None:
         time.sleep(0.01)
 
 
+def predict_connections() -> int:
+    """The connections :func:`mnist_aci.predict` has open now: one thread of its pool each."""
+    return sum(thread.name.startswith("mnist-aci-predict") for thread in threading.enumerate())
+
+
 def in_thread(target) -> tuple[threading.Thread, dict]:
     """``target()`` run in a thread; its result or exception lands in the dict."""
     outcome: dict = {}
@@ -140,14 +145,18 @@ def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
     )
     try:
         wait_until(lambda: blue.concurrent >= 1 or not gate.is_alive(), "the gate to score blue")
+        # every connection the gate opened (one thread of predict's each) has its request held by blue
+        wait_until(lambda: blue.concurrent >= predict_connections() or not gate.is_alive(), "the gate's requests")
+        gate_requests = blue.concurrent
         production, answered = in_thread(lambda: predict(service, sample_data.x_test[:5]))
-        wait_until(lambda: blue.concurrent >= 2 or not production.is_alive(), "the production request")
+        wait_until(lambda: blue.concurrent > gate_requests or not production.is_alive(), "the production request")
     finally:
         hold.unlink()
     production.join(WAIT_S)
     gate.join(WAIT_S)
     assert "error" not in answered, answered.get("error")
     assert answered["result"].shape == (5,)
+    assert gate_requests == 1  # of the 2 requests blue takes in parallel
     assert "error" not in rolled, rolled.get("error")
     assert traffic(workspace, "mnist-ep-busy-gate") == {"green": 100}
 
@@ -213,26 +222,33 @@ def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registere
     assert workspace.endpoints["mnist-ep-nomirror"].properties["mirrorTraffic"] == {}
 
 
-@pytest.mark.server
-def test_environment_variables_reach_the_container_and_an_update_replaces_its_server(
-    workspace, ml_client, registered, tmp_path
-):
-    request = tmp_path / "request.json"
+def invoke_greeting(ml_client, name: str, folder: Path) -> str:
+    request = folder / "request.json"
     request.write_text(json.dumps({"data": []}))
+    return str(json.loads(ml_client.online_endpoints.invoke(endpoint_name=name, request_file=str(request)))["greeting"])
 
-    def greeting() -> str:
-        answer = ml_client.online_endpoints.invoke(endpoint_name="mnist-ep-env", request_file=str(request))
-        return str(json.loads(answer)["greeting"])
+
+@pytest.mark.server
+def test_a_deployments_environment_variables_reach_its_container(workspace, ml_client, registered, tmp_path):
+    variables = {"MNIST_ACI_GREETING": "hello"}
+    deploy_script(ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v1", variables)
+    assert invoke_greeting(ml_client, "mnist-ep-env", tmp_path) == "hello"
+    assert ml_client.online_deployments.get("blue", endpoint_name="mnist-ep-env").environment_variables[
+        "MNIST_ACI_GREETING"
+    ] == "hello"
+
+
+@pytest.mark.server
+def test_an_updated_deployment_stops_its_old_server_for_the_new_one(workspace, ml_client, registered, tmp_path):
+    deploy_script(
+        ml_client, registered, "mnist-ep-update", GREETING_SCORE_PY, tmp_path / "v1", {"MNIST_ACI_GREETING": "hello"}
+    )
+    first = workspace.endpoints["mnist-ep-update"].deployments["blue"].container
+    assert first is not None and first.running
 
     deploy_script(
-        ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v1", {"MNIST_ACI_GREETING": "hello"}
+        ml_client, registered, "mnist-ep-update", GREETING_SCORE_PY, tmp_path / "v2", {"MNIST_ACI_GREETING": "bonjour"}
     )
-    assert greeting() == "hello"
-    first = workspace.endpoints["mnist-ep-env"].deployments["blue"].container
-
-    deploy_script(
-        ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v2", {"MNIST_ACI_GREETING": "bonjour"}
-    )
-    assert greeting() == "bonjour"
-    assert first is not None and first.stopped  # the old server was stopped, not left running beside the new one
-    assert workspace.endpoints["mnist-ep-env"].deployments["blue"].container.running
+    assert invoke_greeting(ml_client, "mnist-ep-update", tmp_path) == "bonjour"
+    assert first.stopped  # not left running beside the new one
+    assert workspace.endpoints["mnist-ep-update"].deployments["blue"].container.running
