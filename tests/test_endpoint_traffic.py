@@ -13,26 +13,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+import test_endpoint
 from azure.core.exceptions import HttpResponseError
 from conftest import SCORE_PY
-from test_endpoint import (  # noqa: F401  # fixtures
-    config_file,
-    deploy_to,
-    ml_client,
-    primary_key,
-    registered,
-    traffic,
-    workspace,
-)
+from hypothesis import given, strategies as st
+from test_endpoint import deploy_to, primary_key, traffic
 
 from mnist_aci import predict
-from mnist_aci.azure_v2 import operations
+from mnist_aci.azure_v2 import operations, rollout
 from mnist_aci.azure_v2.endpoint import create_endpoint, new_deployment
 from mnist_aci.azure_v2.service import endpoint_exists, get_service
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import npy_body
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE
 
+#: The SDK v2 fixtures of the endpoint tests (a signed-in ``ml_client``, the stand-in's ``workspace``, the small
+#: model ``registered`` with its environment), shared with this module.
+config_file, ml_client, registered, workspace = (
+    test_endpoint.config_file,
+    test_endpoint.ml_client,
+    test_endpoint.registered,
+    test_endpoint.workspace,
+)
 WAIT_S = 120.0
 #: score.py whose ``run`` answers with the deployment's variable ``MNIST_ACI_GREETING``.
 GREETING_SCORE_PY = """
@@ -108,9 +110,13 @@ def in_thread(target) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
+#: One client's kept-alive connection for the tests' scoring requests.
+CLIENT = requests.Session()
+
+
 def score_once(workspace, name: str, images: np.ndarray, headers: dict[str, str] | None = None) -> requests.Response:
     """One scoring request to endpoint ``name``, as a client sends it."""
-    return requests.post(
+    return CLIENT.post(
         f"https://{workspace.scoring_host(name)}/score",
         data=npy_body(images),
         headers={
@@ -170,10 +176,10 @@ def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registere
 
     answered = Counter(
         score_once(workspace, "mnist-ep-split", sample_data.x_test[:1]).headers["azureml-model-deployment"]
-        for _ in range(200)
+        for _ in range(100)
     )
-    assert sum(answered.values()) == 200
-    assert 10 <= answered["green"] <= 30, answered  # 10 % of 200, drawn from the stand-in's seeded generator
+    assert sum(answered.values()) == 100
+    assert 4 <= answered["green"] <= 20, answered  # 10 % of 100, drawn from the stand-in's seeded generator
 
 
 @pytest.mark.server
@@ -201,24 +207,25 @@ def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
     assert workspace.endpoints["mnist-ep-mirror"].properties["mirrorTraffic"] == {"green": 50}
 
 
+#: Mirror settings Azure refuses, and what its refusal says.
+REFUSED_MIRRORS = [
+    ({"green": 60}, "at most 50 %"),
+    ({"blue": 10}, "live or mirror traffic, not both"),
+    ({"green": 10, "red": 10}, "one deployment only"),
+    ({"red": 10}, "do not exist: red"),
+]
+
+
 @pytest.mark.server
-@pytest.mark.parametrize(
-    ("mirror", "refusal"),
-    [
-        ({"green": 60}, "at most 50 %"),
-        ({"blue": 10}, "live or mirror traffic, not both"),
-        ({"green": 10, "red": 10}, "one deployment only"),
-        ({"red": 10}, "do not exist: red"),
-    ],
-)
-def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registered, tmp_path, mirror, refusal):
+def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registered, tmp_path):
     deploy_to(ml_client, registered, name="mnist-ep-nomirror")
     add_green(ml_client, registered, "mnist-ep-nomirror", tmp_path)
-    endpoint = ml_client.online_endpoints.get(name="mnist-ep-nomirror")
-    endpoint.mirror_traffic = mirror
-    with pytest.raises(HttpResponseError, match=refusal) as refused:
-        ml_client.online_endpoints.begin_create_or_update(endpoint)
-    assert refused.value.status_code == 400
+    for mirror, refusal in REFUSED_MIRRORS:
+        endpoint = ml_client.online_endpoints.get(name="mnist-ep-nomirror")
+        endpoint.mirror_traffic = mirror
+        with pytest.raises(HttpResponseError, match=refusal) as refused:
+            ml_client.online_endpoints.begin_create_or_update(endpoint)
+        assert refused.value.status_code == 400
     assert workspace.endpoints["mnist-ep-nomirror"].properties["mirrorTraffic"] == {}
 
 
@@ -233,9 +240,12 @@ def test_a_deployments_environment_variables_reach_its_container(workspace, ml_c
     variables = {"MNIST_ACI_GREETING": "hello"}
     deploy_script(ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v1", variables)
     assert invoke_greeting(ml_client, "mnist-ep-env", tmp_path) == "hello"
-    assert ml_client.online_deployments.get("blue", endpoint_name="mnist-ep-env").environment_variables[
-        "MNIST_ACI_GREETING"
-    ] == "hello"
+    assert (
+        ml_client.online_deployments.get("blue", endpoint_name="mnist-ep-env").environment_variables[
+            "MNIST_ACI_GREETING"
+        ]
+        == "hello"
+    )
 
 
 @pytest.mark.server
@@ -244,7 +254,8 @@ def test_an_updated_deployment_stops_its_old_server_for_the_new_one(workspace, m
         ml_client, registered, "mnist-ep-update", GREETING_SCORE_PY, tmp_path / "v1", {"MNIST_ACI_GREETING": "hello"}
     )
     first = workspace.endpoints["mnist-ep-update"].deployments["blue"].container
-    assert first is not None and first.running
+    assert first is not None
+    assert first.running
 
     deploy_script(
         ml_client, registered, "mnist-ep-update", GREETING_SCORE_PY, tmp_path / "v2", {"MNIST_ACI_GREETING": "bonjour"}
@@ -252,3 +263,31 @@ def test_an_updated_deployment_stops_its_old_server_for_the_new_one(workspace, m
     assert invoke_greeting(ml_client, "mnist-ep-update", tmp_path) == "bonjour"
     assert first.stopped  # not left running beside the new one
     assert workspace.endpoints["mnist-ep-update"].deployments["blue"].container.running
+
+
+def live_deployment_of(per_instance: int | None, instances: int):
+    from azure.ai.ml.entities import ManagedOnlineDeployment, OnlineRequestSettings
+
+    settings = (
+        None if per_instance is None else OnlineRequestSettings(max_concurrent_requests_per_instance=per_instance)
+    )
+    return ManagedOnlineDeployment(name="blue", instance_count=instances, request_settings=settings)
+
+
+@pytest.mark.parametrize(
+    ("per_instance", "instances", "parallel", "connections"),
+    [(None, 1, 2, 1), (1, 1, 2, 1), (1, 2, 4, 2), (2, 1, 4, 2), (4, 3, 24, 2)],
+)
+def test_the_gate_keeps_half_of_the_live_deployments_parallel_requests_at_most(
+    per_instance, instances, parallel, connections
+):
+    live = live_deployment_of(per_instance, instances)
+    assert rollout.parallel_requests(live) == parallel
+    assert rollout.gate_connections(live) == connections
+
+
+@given(per_instance=st.integers(1, 1000), instances=st.integers(1, 50))
+def test_the_gate_never_takes_the_live_deployments_whole_capacity(per_instance, instances):
+    live = live_deployment_of(per_instance, instances)
+    connections = rollout.gate_connections(live)
+    assert 1 <= connections <= rollout.parallel_requests(live) // 2

@@ -1004,7 +1004,9 @@ def _relay_with_timeout(request: Request, deployment: Deployment, timeout_s: flo
     try:
         with requests.Session() as direct:
             direct.trust_env = False
-            answer = direct.post(server.base_url + "/score", data=request.get_data(), headers=headers, timeout=timeout_s)
+            answer = direct.post(
+                server.base_url + "/score", data=request.get_data(), headers=headers, timeout=timeout_s
+            )
     except requests.Timeout:
         return azure_error(408, "RequestTimeout", f"Request timed out after {timeout_s:g} s (request_timeout_ms).")
     except requests.ConnectionError:

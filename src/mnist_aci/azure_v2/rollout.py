@@ -45,9 +45,7 @@ def deployment_accuracy(
     """Accuracy of one deployment on ``images``, scored through the endpoint (the deployment header picks it) over
     ``connections`` connections."""
     with step(f"Scoring {len(labels):,} test images on deployment {deployment_name}"):
-        predicted = predict(
-            service, images, headers={DEPLOYMENT_HEADER: deployment_name}, connections=connections
-        )
+        predicted = predict(service, images, headers={DEPLOYMENT_HEADER: deployment_name}, connections=connections)
     accuracy = evaluate(labels, predicted).accuracy
     log.info("    %s: accuracy %.4f", deployment_name, accuracy)
     return accuracy
@@ -86,8 +84,8 @@ def rollout(
             "an earlier rollout was left unfinished. Delete them (az ml online-deployment delete) and run again."
         )
     deployment = make_deployment(new)
-    (live_deployment_now,) = [d for d in listed if d.name == live]
-    beside = [quota.held(live_deployment_now)]
+    live_now = next(d for d in listed if d.name == live)
+    beside = [quota.held(live_now)]
     delete_new = delete_deployment_step(ml_client, service.name, new)
     images, labels = test_data
     log.info("Rollout on %s: %s is live; the new model goes to %s at 0 %% traffic", service.name, live, new, extra=STEP)
@@ -96,6 +94,13 @@ def rollout(
         live,
         new,
         quota.needs([*beside, quota.held(deployment)]),
+    )
+    log.info(
+        "    The gate scores %s over %d connection(s) of the %d requests it takes in parallel; the rest stay free "
+        "for its traffic.",
+        live,
+        gate_connections(live_now),
+        parallel_requests(live_now),
     )
     with undo_on_failure(
         f"Rollout of deployment {new}",
@@ -112,7 +117,7 @@ def rollout(
         keep_failed=keep_failed,
         report=lambda _failure: f"The traffic was not changed: {live} keeps it.",
     ):
-        live_accuracy = deployment_accuracy(service, live, images, labels, gate_connections(live_deployment_now))
+        live_accuracy = deployment_accuracy(service, live, images, labels, gate_connections(live_now))
         new_accuracy = deployment_accuracy(service, new, images, labels)
     gate = live_accuracy if min_accuracy is None else min_accuracy
     gate_name = f"the live {live}'s accuracy" if min_accuracy is None else "the minimum accuracy asked for"
