@@ -110,13 +110,18 @@ def in_thread(target) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-#: One client's kept-alive connection for the tests' scoring requests.
-CLIENT = requests.Session()
+@pytest.fixture
+def client():
+    """A client's kept-alive connection for scoring requests, closed after the test."""
+    with requests.Session() as session:
+        yield session
 
 
-def score_once(workspace, name: str, images: np.ndarray, headers: dict[str, str] | None = None) -> requests.Response:
+def score_once(
+    client: requests.Session, workspace, name: str, images: np.ndarray, headers: dict[str, str] | None = None
+) -> requests.Response:
     """One scoring request to endpoint ``name``, as a client sends it."""
-    return CLIENT.post(
+    return client.post(
         f"https://{workspace.scoring_host(name)}/score",
         data=npy_body(images),
         headers={
@@ -168,14 +173,14 @@ def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
 
 
 @pytest.mark.server
-def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registered, sample_data, tmp_path):
+def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registered, sample_data, tmp_path, client):
     deploy_to(ml_client, registered, name="mnist-ep-split")
     add_green(ml_client, registered, "mnist-ep-split", tmp_path)
     endpoint = ml_client.online_endpoints.get(name="mnist-ep-split")
     operations.set_traffic(ml_client, endpoint, {"blue": 90, "green": 10}, None)
 
     answered = Counter(
-        score_once(workspace, "mnist-ep-split", sample_data.x_test[:1]).headers["azureml-model-deployment"]
+        score_once(client, workspace, "mnist-ep-split", sample_data.x_test[:1]).headers["azureml-model-deployment"]
         for _ in range(100)
     )
     assert sum(answered.values()) == 100
@@ -184,7 +189,7 @@ def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registere
 
 @pytest.mark.server
 def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
-    workspace, ml_client, registered, sample_data, tmp_path
+    workspace, ml_client, registered, sample_data, tmp_path, client
 ):
     deploy_to(ml_client, registered, name="mnist-ep-mirror")
     add_green(ml_client, registered, "mnist-ep-mirror", tmp_path)
@@ -193,12 +198,14 @@ def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
     operations.wait(ml_client.online_endpoints.begin_create_or_update(endpoint), "mirror", None)
     assert ml_client.online_endpoints.get(name="mnist-ep-mirror").mirror_traffic == {"green": 50}
 
-    live = [score_once(workspace, "mnist-ep-mirror", sample_data.x_test[:1]) for _ in range(40)]
+    live = [score_once(client, workspace, "mnist-ep-mirror", sample_data.x_test[:1]) for _ in range(40)]
     assert {(answer.status_code, answer.headers["azureml-model-deployment"]) for answer in live} == {(200, "blue")}
     copies = workspace.mirrors.wait()
     assert 10 <= len(copies) <= 30, copies  # about half of the 40 live requests
     assert set(copies) == {("green", 200)}
-    named = [score_once(workspace, "mnist-ep-mirror", sample_data.x_test[:1], {"azureml-model-deployment": "blue"})]
+    named = [
+        score_once(client, workspace, "mnist-ep-mirror", sample_data.x_test[:1], {"azureml-model-deployment": "blue"})
+    ]
     assert named[0].status_code == 200
     assert len(workspace.mirrors.wait()) == len(copies)  # a request naming its deployment is not mirrored
 
