@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlparse
 import requests
 from werkzeug.wrappers import Request, Response
 
-from . import rest_spec
+from . import rest_spec, traffic as routing
 from .aad import Entra
 from .blob import BlobStore
 from .environments import EnvironmentSpec, from_v2, unknown_environment
@@ -123,6 +123,9 @@ class Resource:
 @dataclass
 class Deployment(Resource):
     container: Lease | None = None
+    #: The server of the deployment this one replaces (a PUT on an existing deployment): it serves until the new
+    #: one has started, then is stopped (see :meth:`WorkspaceV2.put_deployment`).
+    replaced: Lease | None = None
     operation: Operation | None = None
     concurrent: int = 0
     #: The log of its image build, when that failed (what ``getLogs`` answers then).
@@ -168,6 +171,9 @@ class WorkspaceV2:
     checked: list[tuple[str, str, str]] = field(default_factory=list)
     #: What the spec refuses but :data:`.rest_spec.KNOWN_DEVIATIONS` lists (the SDK sends it; Azure accepts it).
     tolerated: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The endpoints' traffic choices (seeded) and the copies sent to shadow deployments (:mod:`.traffic`).
+    router: routing.Router = field(default_factory=routing.Router)
+    mirrors: routing.MirrorCopies = field(default_factory=routing.MirrorCopies)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -255,6 +261,8 @@ class WorkspaceV2:
             self.hold_operations = False
             self.core_quota = 24
             self.updating_polls = 2
+        self.router.reset()
+        self.mirrors.reset()
         self.blob.reset([self.datastore_container, self.code_container])
 
     def release(self) -> None:
@@ -570,7 +578,7 @@ class WorkspaceV2:
             return azure_error(
                 409, "UserError", f"Endpoint {name} has an operation in progress; try again when it ends."
             )
-        traffic = {d: int(share) for d, share in (sent["properties"].get("traffic") or {}).items() if int(share)}
+        traffic = routing.shares(sent["properties"].get("traffic"))
         unknown = sorted(set(traffic) - set(endpoint.deployments if endpoint else ()))
         if unknown:
             return azure_error(
@@ -578,6 +586,10 @@ class WorkspaceV2:
             )
         if traffic and sum(traffic.values()) != 100:
             return azure_error(400, "BadArgument", "The traffic shares must add up to 100.")
+        mirror = routing.shares(sent["properties"].get("mirrorTraffic"))
+        refused = routing.mirror_refusal(traffic, mirror, endpoint.deployments if endpoint else ())
+        if refused is not None:
+            return azure_error(400, "BadArgument", refused)
         properties = {
             "description": sent["properties"].get("description"),
             "properties": {"azureml.onlineendpointid": f"{self.arm_id}/onlineEndpoints/{name}".lower()},
@@ -587,7 +599,7 @@ class WorkspaceV2:
             "provisioningState": "Creating",
             "compute": None,
             "traffic": endpoint.properties["traffic"] if endpoint else {},
-            "mirrorTraffic": {},
+            "mirrorTraffic": endpoint.properties["mirrorTraffic"] if endpoint else {},
             "publicNetworkAccess": "Enabled",
         }
         body = {
@@ -616,6 +628,7 @@ class WorkspaceV2:
                 scoringUri=f"https://{self.scoring_host(name)}/score",
                 swaggerUri=f"https://{self.scoring_host(name)}/swagger.json",
                 traffic=traffic,
+                mirrorTraffic=mirror,
             )
 
         endpoint.operation, headers = self._start_operation("oeidp", finish)
@@ -636,6 +649,7 @@ class WorkspaceV2:
 
         def finish() -> None:
             for deployment in found.deployments.values():
+                _stop_replaced_server(deployment)
                 if deployment.container is not None:
                     deployment.container.stop()
             self.endpoints.pop(found.name, None)
@@ -721,7 +735,7 @@ class WorkspaceV2:
             "properties": properties,
             "systemData": {"createdAt": now(), "createdBy": "standin", "lastModifiedAt": now()},
         }
-        deployment = found.deployments[name] = Deployment(body)
+        deployment = found.deployments[name] = Deployment(body, replaced=_replaced_server(found.deployments.get(name)))
         failure = self.next_deployment_error
         self.next_deployment_error = None
         if failure is None:
@@ -733,6 +747,7 @@ class WorkspaceV2:
 
         def finish() -> dict[str, str] | None:
             error = failure or self._wait_for_container(deployment)
+            _stop_replaced_server(deployment)
             properties["provisioningState"] = "Failed" if error else "Succeeded"
             return error
 
@@ -831,7 +846,8 @@ class WorkspaceV2:
         prefix = model_uri.split("/paths/", 1)[1]
         for blob_name, data in self.blob.read(self.datastore_container, prefix).items():
             _write(model_dir / Path(blob_name).name, data)
-        environment = {
+        environment = {  # the deployment's own variables, then the service's (the docs do not say which wins)
+            **deployment.properties["environmentVariables"],
             "AZUREML_MODEL_DIR": str(model_dir),
             "AZUREML_ENTRY_SCRIPT": deployment.properties["codeConfiguration"]["scoringScript"],
             "AML_APP_ROOT": str(app_root),
@@ -878,6 +894,7 @@ class WorkspaceV2:
         deployment.properties["provisioningState"] = "Deleting"
 
         def finish() -> None:
+            _stop_replaced_server(deployment)
             if deployment.container is not None:
                 deployment.container.stop()
             endpoint.deployments.pop(deployment.name, None)
@@ -913,21 +930,36 @@ class WorkspaceV2:
             return Response("no healthy upstream", status=404, content_type="text/plain")
         if request.headers.get("Authorization", "") not in {f"Bearer {key}" for key in endpoint.keys}:
             return azure_error(401, "Unauthorized", "Key based authentication failed: wrong or missing key.")
-        chosen = request.headers.get("azureml-model-deployment")
-        if chosen is None:
-            traffic = endpoint.properties["traffic"]
-            chosen = max(traffic, key=lambda name: traffic[name]) if traffic else None
+        named = request.headers.get(routing.DEPLOYMENT_HEADER)
+        chosen = named if named is not None else self.router.live(endpoint.properties["traffic"])
         deployment = endpoint.deployments.get(chosen or "")
-        if deployment is None or deployment.container is None:
+        if deployment is None or _serving(deployment) is None:
             return azure_error(404, "DeploymentNotFound", f"No deployment {chosen!r} on endpoint {endpoint.name}.")
         if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
             return azure_error(413, "RequestEntityTooLarge", f"Request body larger than {MAX_REQUEST_BYTES} bytes.")
+        if named is None:
+            self._mirror(request, endpoint)
         return self._relay(request, deployment)
+
+    def _mirror(self, request: Request, endpoint: Endpoint) -> None:
+        """A copy of a live request to the shadow deployment, when this request falls in the mirrored share; its
+        answer is dropped (:mod:`.traffic`)."""
+        shadow = endpoint.deployments.get(self.router.shadow(endpoint.properties["mirrorTraffic"]) or "")
+        if shadow is None or _serving(shadow) is None:
+            return
+        copy = Request.from_values(
+            method="POST", data=request.get_data(), content_type=request.headers.get("Content-Type")
+        )
+        self.mirrors.send(shadow.name, lambda: self._relay(copy, shadow).status_code)
 
     def _relay(self, request: Request, deployment: Deployment) -> Response:
         settings = deployment.properties["requestSettings"]
-        # Beyond max_concurrent_requests_per_instance requests wait; beyond twice that per instance, 429 (Azure ML's
-        # troubleshooting of HTTP 429 for managed online endpoints).
+        # Microsoft Learn, "Troubleshoot online endpoint deployment and scoring", HTTP status codes: 429 "Too many
+        # pending requests": at most 2 x max_concurrent_requests_per_instance x instance_count requests are processed
+        # in parallel, the others are refused. Those beyond max_concurrent_requests_per_instance per instance wait in
+        # the instance (the container's server queues them) and their wait counts in request_timeout_ms (the YAML
+        # reference: max_queue_wait_ms is deprecated, "increase request_timeout_ms to account for any networking/
+        # queue delays"). How long Azure lets a queued request wait apart from that, the docs do not say.
         limit = 2 * int(settings["maxConcurrentRequestsPerInstance"]) * int(deployment.body["sku"]["capacity"])
         with self._lock:
             if deployment.concurrent >= limit:
@@ -942,14 +974,38 @@ class WorkspaceV2:
                 deployment.concurrent -= 1
 
 
+def _serving(deployment: Deployment) -> Lease | None:
+    """The server answering for a deployment: the one it replaces until its own has started."""
+    return deployment.replaced or deployment.container
+
+
+def _replaced_server(previous: Deployment | None) -> Lease | None:
+    """The server a PUT on an existing deployment replaces (a server it was itself still replacing is stopped)."""
+    if previous is None:
+        return None
+    if previous.replaced is not None:
+        previous.replaced.stop()
+    return previous.container
+
+
+def _stop_replaced_server(deployment: Deployment) -> None:
+    """An updated deployment's old server stops once the update ends. Microsoft's quota documentation reserves 20 %
+    of a deployment's cores "for upgrades": new instances start beside the old ones, which go once the upgrade is
+    done; whether the old ones stay when the update fails, the sources do not say (the stand-in stops them)."""
+    if deployment.replaced is not None:
+        deployment.replaced.stop()
+        deployment.replaced = None
+
+
 def _relay_with_timeout(request: Request, deployment: Deployment, timeout_s: float) -> Response:
-    assert deployment.container is not None
+    server = _serving(deployment)
+    assert server is not None
     headers = {k: v for k, v in request.headers.items() if k.lower() in {"content-type", "accept"}}
     try:
         with requests.Session() as direct:
             direct.trust_env = False
             answer = direct.post(
-                deployment.container.base_url + "/score", data=request.get_data(), headers=headers, timeout=timeout_s
+                server.base_url + "/score", data=request.get_data(), headers=headers, timeout=timeout_s
             )
     except requests.Timeout:
         return azure_error(408, "RequestTimeout", f"Request timed out after {timeout_s:g} s (request_timeout_ms).")

@@ -11,7 +11,7 @@ import numpy as np
 from .._progress import STEP, step
 from ..errors import DeploymentError, RolloutError, sdk_message
 from ..evaluation import evaluate
-from ..scoring import predict
+from ..scoring import DEFAULT_CONNECTIONS, predict
 from . import quota
 from .cleanup import CleanupError, delete_deployment_step, deployment_failure, undo_on_failure
 from .operations import create_deployment, set_traffic
@@ -20,12 +20,32 @@ from .service import DEPLOYMENT_HEADER, DEPLOYMENT_NAMES, EndpointService, live_
 log = logging.getLogger(__name__)
 
 
+def parallel_requests(deployment: Any) -> int:
+    """Requests a managed deployment takes in parallel before it answers 429: 2 x
+    ``max_concurrent_requests_per_instance`` (the service's default: 1) x instances (Microsoft Learn,
+    "Troubleshoot online endpoint deployment and scoring", 429 "Too many pending requests")."""
+    settings = getattr(deployment, "request_settings", None)
+    per_instance = getattr(settings, "max_concurrent_requests_per_instance", None) or 1
+    return 2 * int(per_instance) * int(deployment.instance_count or 1)
+
+
+def gate_connections(live: Any) -> int:
+    """Connections the gate keeps to the live deployment: half of what it takes in parallel, at least one, at most
+    :data:`~mnist_aci.scoring.DEFAULT_CONNECTIONS`; the other half stays free for the production traffic."""
+    return max(1, min(DEFAULT_CONNECTIONS, parallel_requests(live) // 2))
+
+
 def deployment_accuracy(
-    service: EndpointService, deployment_name: str, images: np.ndarray, labels: np.ndarray
+    service: EndpointService,
+    deployment_name: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    connections: int = DEFAULT_CONNECTIONS,
 ) -> float:
-    """Accuracy of one deployment on ``images``, scored through the endpoint (the deployment header picks it)."""
+    """Accuracy of one deployment on ``images``, scored through the endpoint (the deployment header picks it) over
+    ``connections`` connections."""
     with step(f"Scoring {len(labels):,} test images on deployment {deployment_name}"):
-        predicted = predict(service, images, headers={DEPLOYMENT_HEADER: deployment_name})
+        predicted = predict(service, images, headers={DEPLOYMENT_HEADER: deployment_name}, connections=connections)
     accuracy = evaluate(labels, predicted).accuracy
     log.info("    %s: accuracy %.4f", deployment_name, accuracy)
     return accuracy
@@ -64,7 +84,8 @@ def rollout(
             "an earlier rollout was left unfinished. Delete them (az ml online-deployment delete) and run again."
         )
     deployment = make_deployment(new)
-    beside = [quota.held(d) for d in listed if d.name == live]
+    live_now = next(d for d in listed if d.name == live)
+    beside = [quota.held(live_now)]
     delete_new = delete_deployment_step(ml_client, service.name, new)
     images, labels = test_data
     log.info("Rollout on %s: %s is live; the new model goes to %s at 0 %% traffic", service.name, live, new, extra=STEP)
@@ -73,6 +94,13 @@ def rollout(
         live,
         new,
         quota.needs([*beside, quota.held(deployment)]),
+    )
+    log.info(
+        "    The gate scores %s over %d connection(s) of the %d requests it takes in parallel; the rest stay free "
+        "for its traffic.",
+        live,
+        gate_connections(live_now),
+        parallel_requests(live_now),
     )
     with undo_on_failure(
         f"Rollout of deployment {new}",
@@ -89,7 +117,7 @@ def rollout(
         keep_failed=keep_failed,
         report=lambda _failure: f"The traffic was not changed: {live} keeps it.",
     ):
-        live_accuracy = deployment_accuracy(service, live, images, labels)
+        live_accuracy = deployment_accuracy(service, live, images, labels, gate_connections(live_now))
         new_accuracy = deployment_accuracy(service, new, images, labels)
     gate = live_accuracy if min_accuracy is None else min_accuracy
     gate_name = f"the live {live}'s accuracy" if min_accuracy is None else "the minimum accuracy asked for"
