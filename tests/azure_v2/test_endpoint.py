@@ -28,14 +28,13 @@ from azure.identity import EnvironmentCredential
 from standin.azureml_v2 import ARM
 from standin.environments import local_pythons, nearest_python
 from standin.server import azure_error, json_response
-from support.processes import inference_servers, wait_until_gone
+from support.endpoints import deploy_to, deployments, primary_key, scoring_bodies, sent, traffic
 from support.project import SCORE_PY, load_score_module
 
 from mnist_aci import call_http, cli, predict, predict_tutorial
 from mnist_aci.azure_v2 import assets as endpoint_assets, operations, rollout, workspace as endpoint_workspace
 from mnist_aci.azure_v2.endpoint import create_endpoint, new_deployment
 from mnist_aci.azure_v2.invoke import invoke
-from mnist_aci.deploy import deploy_model
 from mnist_aci.errors import (
     DeploymentError,
     EnvironmentSpecError,
@@ -80,65 +79,6 @@ def init():
 def run(raw_data):
     return {"scikit-learn": sklearn.__version__, "python": platform.python_version()}
 """
-
-
-@pytest.fixture
-def config_file(workspace_v2, tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(workspace_v2.config()))
-    return config
-
-
-@pytest.fixture
-def ml_client(config_file):
-    """The package's own sign-in and ``MLClient.from_config``, against the stand-in."""
-    return endpoint_workspace.load_ml_client(config_file)
-
-
-@pytest.fixture
-def workspace(workspace_v2):
-    """The stand-in's workspace; no inference server of a test outlives it."""
-    servers_before = inference_servers()
-    yield workspace_v2
-    workspace_v2.standin.reset()
-    assert not wait_until_gone(inference_servers() - servers_before)
-    assert workspace_v2.refused == [], "a request body the REST spec refuses"
-
-
-@pytest.fixture
-def registered(workspace, ml_client, small_model_file):
-    """The small model registered as SDK v2 registers it, and tutorial-env v2 pinned to it."""
-    model = endpoint_assets.register_model(ml_client, small_model_file, properties={"training_data": "test"})
-    environment = endpoint_assets.get_or_register_environment(ml_client, endpoint_assets.model_versions(model))
-    return model, environment
-
-
-def deploy_to(ml_client, registered, **options):
-    model, environment = registered
-    return deploy_model(
-        "endpoint", model, ml_client=ml_client, environment=environment, entry_script=SCORE_PY, **options
-    )
-
-
-def sent(workspace, method: str, path: str) -> list[dict]:
-    """The JSON bodies the SDK sent with ``method`` to paths matching ``path``."""
-    return [call.json() for call in workspace.standin.server.calls_to(method, path) if call.body]
-
-
-def primary_key(workspace, name: str) -> str:
-    return workspace.endpoints[name].keys[0]
-
-
-def traffic(workspace, name: str) -> dict[str, int]:
-    return dict(workspace.endpoints[name].properties["traffic"])
-
-
-def deployments(workspace, name: str) -> list[str]:
-    return sorted(workspace.endpoints[name].deployments)
-
-
-def scoring_bodies(workspace) -> list[bytes]:
-    return [call.body for call in workspace.standin.server.calls if call.host.endswith(".inference.ml.azure.com")]
 
 
 def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(workspace, registered):

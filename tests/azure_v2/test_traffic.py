@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-import test_endpoint
 from azure.core.exceptions import HttpResponseError
-from conftest import SCORE_PY
 from hypothesis import given, strategies as st
-from test_endpoint import deploy_to, primary_key, traffic
+from support.endpoints import deploy_to, primary_key, traffic
+from support.project import SCORE_PY
 
 from mnist_aci import predict
 from mnist_aci.azure_v2 import operations, rollout
@@ -27,14 +26,6 @@ from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import npy_body
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE
 
-#: The SDK v2 fixtures of the endpoint tests (a signed-in ``ml_client``, the stand-in's ``workspace``, the small
-#: model ``registered`` with its environment), shared with this module.
-config_file, ml_client, registered, workspace = (
-    test_endpoint.config_file,
-    test_endpoint.ml_client,
-    test_endpoint.registered,
-    test_endpoint.workspace,
-)
 WAIT_S = 120.0
 #: score.py whose ``run`` answers with the deployment's variable ``MNIST_ACI_GREETING``.
 GREETING_SCORE_PY = """
