@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ import requests
 
 from .credential import Credential
 from .errors import ServiceCallError, sdk_message
+from .refusals import explained, refusal_advice, sdk_response_status
 from .service import ScoringService
 from .tutorial import KEY_ENV
 
@@ -41,6 +43,9 @@ JSON_TYPE = "application/json"
 #: The header in which a managed endpoint's 424 carries the status its container answered.
 MODEL_STATUS_HEADER = "ms-azureml-model-error-statuscode"
 NPY_TYPE = "application/octet-stream"
+#: The waits before each new try of a request refused with 503 (an AKS service's queue was full): Microsoft's v1
+#: troubleshooting has 503s come with spikes of requests that the autoscaler has not caught up with yet.
+QUEUE_FULL_RETRY_WAITS_S = (0.5, 1.0, 2.0)
 
 
 def tutorial_body(images: np.ndarray) -> bytes:
@@ -107,14 +112,19 @@ def post(
 ) -> Any:
     """POST ``body`` to a scoring URI and return the decoded JSON answer.
 
-    A non-2xx answer, a lost connection, a timeout or an answer that is not JSON raises
-    :class:`ServiceCallError` with the status and the body the service sent.
+    A 503 (a full queue) is tried again after each of :data:`QUEUE_FULL_RETRY_WAITS_S`. A non-2xx answer, a lost
+    connection, a timeout or an answer that is not JSON raises :class:`ServiceCallError` with the status and the
+    body the service sent.
     """
     sender = session if session is not None else requests
     try:
-        response = sender.post(
-            url, data=body, headers={"Content-Type": content_type, **(headers or {})}, timeout=timeout
-        )
+        for wait_s in (*QUEUE_FULL_RETRY_WAITS_S, None):
+            response = sender.post(
+                url, data=body, headers={"Content-Type": content_type, **(headers or {})}, timeout=timeout
+            )
+            if response.status_code != 503 or wait_s is None:
+                break
+            time.sleep(wait_s)
     except requests.Timeout as exc:
         raise ServiceCallError(
             f"No answer from {url} within {timeout:g} s: the service may be overloaded or stuck (its log says which)."
@@ -128,6 +138,8 @@ def post(
         hint = ""
         if response.status_code == 401:
             hint = f" The service needs a key or token: pass key= or set {KEY_ENV}."
+        elif response.status_code in (503, 504):
+            hint = f" {refusal_advice(None, response.status_code)}"
         raise refused_call(url, response.status_code, response.headers, text, hint)
     try:
         return response.json()
@@ -171,12 +183,13 @@ def _labels(answer: Any, expected: int) -> np.ndarray:
 def post_to_service(service: ScoringService, body: str | bytes, content_type: str, **options: Any) -> Any:
     """:func:`post` (with its ``options``) to ``service.scoring_uri``; a call that failed because the
     service's server stopped raises the service's own account of it, when it can give one
-    (:meth:`LocalWebservice.stopped_error <mnist_aci.local.service.LocalWebservice.stopped_error>`)."""
+    (:meth:`LocalWebservice.stopped_error <mnist_aci.local.service.LocalWebservice.stopped_error>`), and a refusal
+    its settings explain says which to change (:func:`~mnist_aci.refusals.explained`)."""
     try:
         return post(service.scoring_uri, body, content_type, **options)
     except ServiceCallError as exc:
         explain = getattr(service, "stopped_error", None)
-        stopped = explain(exc) if callable(explain) else None
+        stopped = (explain(exc) if callable(explain) else None) or explained(service, exc)
         if stopped is None:
             raise
         raise stopped from exc
@@ -194,7 +207,9 @@ def predict_tutorial(service: ScoringService, images: np.ndarray) -> np.ndarray:
         try:
             answer = service.run(input_data=tutorial_body(chunk))
         except WebserviceException as exc:
-            raise ServiceCallError(f"{service.scoring_uri} refused the request: {sdk_message(exc)}") from exc
+            refused = f"{service.scoring_uri} refused the request: {sdk_message(exc)}"
+            error = ServiceCallError(refused, status=sdk_response_status(exc))
+            raise explained(service, error) or error from exc
         labels.append(_labels(answer, len(chunk)))
     return np.concatenate(labels) if labels else _labels(service.run(input_data=tutorial_body(images)), 0)
 

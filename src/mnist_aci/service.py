@@ -12,6 +12,9 @@ from typing import Any, Protocol, runtime_checkable
 
 #: A traceback's exception line ("ValueError: ..."), to name the cause of a failed start.
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)(: .*)?$")
+#: A log line saying a process was killed for its memory: Kubernetes' ``OOMKilled``, gunicorn's "Worker ... was
+#: sent SIGKILL! Perhaps out of memory?", Python's ``MemoryError``.
+OUT_OF_MEMORY = re.compile(r"OOMKilled|out of memory|MemoryError", re.IGNORECASE)
 
 
 @runtime_checkable
@@ -59,3 +62,8 @@ def startup_error(log: str) -> str | None:
         if EXCEPTION_LINE.match(line.strip()) and "UserScript" not in line:
             return line.strip()
     return None
+
+
+def memory_exhausted(log: str) -> str | None:
+    """The first line of a server log saying it ran out of memory, if any."""
+    return next((line.strip() for line in log.splitlines() if OUT_OF_MEMORY.search(line)), None)

@@ -74,28 +74,6 @@ def run(raw_data):
 """
 
 
-@pytest.fixture
-def workspace(azure_v1):
-    return load_workspace(azure_v1.config_file)
-
-
-@pytest.fixture
-def model(workspace, small_model_file):
-    return registry.register_model(workspace, small_model_file)
-
-
-@pytest.fixture
-def environment(workspace, model):
-    return registry.get_or_register_environment(workspace, registry.model_versions(model))
-
-
-@pytest.fixture
-def my_aks(azure_v1) -> str:
-    """``my-aks``: an AKS cluster attached to the workspace as a compute target of that name."""
-    azure_v1.workspace.aks_computes.add("my-aks")
-    return "my-aks"
-
-
 def posted_services(azure_v1) -> list[dict]:
     return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
 

@@ -38,6 +38,14 @@ from .azureml_v1 import API, REGION, WORKSPACE_PATH, WorkspaceV1, now, signed_in
 from .container import Lease
 from .environments import from_v1
 from .server import azure_error, json_response, relay, target_host
+from .v1_limits import (
+    AKS_MAX_CONCURRENT_REQUESTS,
+    AKS_MAX_QUEUE_WAIT_MS,
+    AKS_SCORING_TIMEOUT_MS,
+    Limits,
+    aci_resources_refusal,
+    mark_unhealthy,
+)
 
 MMS = rf"/modelmanagement/v1\.0{WORKSPACE_PATH}"
 ACI_HOST = rf"(?P<id>[0-9a-f]{{32}})\.{REGION}\.azurecontainer\.io"
@@ -117,6 +125,7 @@ class WebservicesV1:
     failures: Failures = field(default_factory=Failures)
     build_logs: dict[str, str] = field(default_factory=dict)
     token_refresh_s: float = TOKEN_REFRESH_S
+    limits: Limits = field(default_factory=Limits)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def install(self) -> None:
@@ -145,6 +154,7 @@ class WebservicesV1:
             self.operations.clear()
             self.failures = Failures()
             self.token_refresh_s = TOKEN_REFRESH_S
+            self.limits = Limits()
 
     # -- validation (Webservice._check_for_* and check_for_existing_webservice) -----------------------------------
 
@@ -159,6 +169,8 @@ class WebservicesV1:
             return json_response(200, {})
         if match.group(0).endswith("/resource") and self.failures.quota_message:
             return json_response(200, {"error": {"code": "QuotaExceeded", "message": self.failures.quota_message}})
+        if match.group(0).endswith("/resource") and (refusal := aci_resources_refusal(request.get_json(), REGION)):
+            return json_response(200, {"error": {"code": "ResourceNotAvailable", "message": refusal}})
         return json_response(200, {})
 
     # -- deployment ----------------------------------------------------------------------------------------------------
@@ -170,6 +182,8 @@ class WebservicesV1:
             return compute_not_found(payload.get("computeName"), self.workspace.name)
         if key_auth(payload) and payload.get("aadAuthEnabled"):
             return both_auths_refused()
+        if refusal := aci_resources_refusal(payload, REGION):
+            return bad_request("ResourceNotAvailable", refusal)
         if name in self.services and self.services[name].operation.state == "Running":
             return azure_error(409, "Conflict", f"An operation on service {name} is still running.")
         operation = Operation(str(uuid.uuid4()), "Service")
@@ -230,10 +244,12 @@ class WebservicesV1:
                 "computeName": payload.get("computeName"),
                 "autoScaler": autoscaler(payload),
                 "dataCollection": payload.get("dataCollection") or {"eventHubEnabled": False, "storageEnabled": False},
-                "maxConcurrentRequestsPerContainer": payload.get("maxConcurrentRequestsPerContainer", 1),
-                "maxQueueWaitMs": payload.get("maxQueueWaitMs", 500),
+                "maxConcurrentRequestsPerContainer": payload.get(
+                    "maxConcurrentRequestsPerContainer", AKS_MAX_CONCURRENT_REQUESTS
+                ),
+                "maxQueueWaitMs": payload.get("maxQueueWaitMs", AKS_MAX_QUEUE_WAIT_MS),
                 "numReplicas": payload.get("numReplicas"),
-                "scoringTimeoutMs": payload.get("scoringTimeoutMs", 60000),
+                "scoringTimeoutMs": payload.get("scoringTimeoutMs", AKS_SCORING_TIMEOUT_MS),
                 "livenessProbeRequirements": payload.get("livenessProbeRequirements"),
                 "aadAuthEnabled": bool(payload.get("aadAuthEnabled")),
                 "namespace": "azureml-mnist-ws",
@@ -274,6 +290,7 @@ class WebservicesV1:
         entry_script = variables.get("AZUREML_ENTRY_SCRIPT", "main.py")
         container = self.standin.start_container(app_root, variables, entry_script, python)
         service.container = container
+        self.limits.watch(container, record, lambda reason: mark_unhealthy(record, reason))
         if not container.wait_until_started(START_TIMEOUT_S):
             container.stop()
             compute = record["computeType"]
@@ -441,7 +458,7 @@ class WebservicesV1:
             return Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return Response("<html><body><h1>413 Request Entity Too Large</h1></body></html>", status=413)
-        return relay(request, service.container.base_url, path="/score")
+        return self.limits.score(service.record, service.container, request)
 
     def swagger(self, request: Request, match: re.Match[str]) -> Response:
         service = self._service_at(request)

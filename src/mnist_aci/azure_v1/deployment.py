@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import DeploymentError, ServiceNameError, sdk_message
 from ..score_script import resolve_entry_script, stage_scoring_folder
-from ..service import Service, startup_error
+from ..service import Service, memory_exhausted, startup_error
 from ..tutorial import LOG_TAIL_LINES, MODEL_FILENAME
 from . import registry
 from .config import inference_config
@@ -88,6 +88,8 @@ def failure_report(service: Any, sdk_error: BaseException | None = None) -> str:
     cause = startup_error(logs)
     if cause:
         lines.append(f"score.py failed to load or init() raised: {cause}")
+    if memory_exhausted(logs):
+        lines.append("its container ran out of memory: raise memory_gb in the deployment configuration")
     tail = "\n".join(logs.splitlines()[-LOG_TAIL_LINES:]) or "(empty: the container never started)"
     return "\n".join([*lines, "--- last lines of get_logs() ---", tail])
 

@@ -19,6 +19,14 @@ from ..errors import DeploymentError, MnistAciError, is_sdk_v1_error, sdk_messag
 STATUS = re.compile(r"(?:Response Code|Code|StatusCode|status code)\W{0,3}(\d{3})\b", re.IGNORECASE)
 SERVICE_MESSAGE = re.compile(r'"message"\s*:\s*"((?:[^"\\]|\\.)+)"')
 RETRY_AFTER = re.compile(r"['\"]Retry-After['\"]:\s*['\"](\d+)['\"]", re.IGNORECASE)
+#: How ACI refuses more cores or memory than it can give a container group (Microsoft's "Troubleshoot common issues
+#: in Azure Container Instances": resource not available).
+RESOURCE_NOT_AVAILABLE = "The requested resource with"
+RESOURCE_ADVICE = (
+    "An ACI container group has at most 31 cores and 240 GB of memory (Microsoft's \"Resource availability & quota "
+    'limits for ACI"), and a busy region may give less: lower cpu_cores and memory_gb in the deployment '
+    "configuration (aci_config()), or deploy to AKS."
+)
 
 
 def _text(exc: BaseException) -> str:
@@ -72,9 +80,10 @@ def service_message(exc: BaseException) -> str:
 
 def describe(action: str, exc: BaseException) -> str:
     """One message for a failed SDK v1 call: what failed, the service's answer, and what to do."""
-    status = sdk_status(exc)
+    status, message = sdk_status(exc), service_message(exc)
     answered = f"Azure ML answered {status}: " if status is not None else ""
-    return f"{action} failed. {answered}{service_message(exc)}\n{advice(status, retry_after_s(exc))}"
+    todo = RESOURCE_ADVICE if RESOURCE_NOT_AVAILABLE in message else advice(status, retry_after_s(exc))
+    return f"{action} failed. {answered}{message}\n{todo}"
 
 
 @contextmanager
