@@ -1,14 +1,8 @@
-"""What score.py needs beyond the tutorial's few lines: reading a request, refusing a bad one, and publishing the
-service contract. It travels beside score.py wherever score.py is deployed (every target stages both).
-
-The tutorial's JSON body ``{"data": [[784 numbers in 0..1], ...]}`` is read with pysimdjson straight into float64,
-a slice of rows at a time; other JSON layouts, and environments without pysimdjson, get a whole-body parse. A
-``.npy`` array (Content-Type ``application/octet-stream``) is also accepted, for speed and memory: uint8 pixels
-0..255 (scaled by /255.0 exactly as the tutorial scales them) or floats in 0..1, shaped (n, 784) or (n, 28, 28).
-
-Bad input gets a 4xx answer whose JSON body names the problem and the expected form, never a 500. Limits per
-request: MAX_ROWS images and MAX_BODY_BYTES bytes. The contract is the OpenAPI 3 document swagger3.json beside
-this file, which :func:`publish_contract` puts where the inference server reads it.
+"""What score.py needs beyond the tutorial's few lines, staged beside it wherever it is deployed: reading a request
+(the tutorial's JSON, read with pysimdjson straight into float64 a slice of rows at a time, or a ``.npy`` array:
+uint8 pixels 0..255 or floats 0..1, shaped (n, 784) or (n, 28, 28)), refusing a bad one with a 4xx whose JSON body
+names the problem and the expected form (never a 500), the limits per request (MAX_ROWS images, MAX_BODY_BYTES
+bytes), and publishing the service contract, the OpenAPI 3 document swagger3.json beside this file.
 
 This module imports nothing from mnist_aci: it runs as is in the Azure container.
 """
@@ -52,6 +46,7 @@ EXPECTED_FORM = (
     f"application/octet-stream; at most {MAX_ROWS} rows and {MAX_BODY_BYTES} bytes per request"
 )
 CONTRACT = "swagger3.json"  #: the contract published beside this script (OpenAPI 3, at /swagger.json?version=3)
+UNPUBLISHED = "the contract stays unpublished"  #: in the log when the app root cannot take the contract
 
 # The canonical body, {"data": [rows]} and nothing else, which is parsed a slice of rows at a time.
 SPACE = rb"[ \t\n\r]*"  # JSON's whitespace only (a regex \s would also take \f and \v, which JSON refuses)
@@ -97,7 +92,8 @@ def publish_contract() -> None:
     """Copy the contract beside this script into the server's app root, the only place it reads it from: SDK v1
     (ACI, AKS) unpacks this script's folder one level below it (``/var/azureml-app/app/``), and ``init()`` runs before
     the server reads its contract files. Nothing is copied where the app root has the contract already (the local
-    target, SDK v2); an app root that cannot be written leaves the server's generic document, as without this copy."""
+    target, SDK v2). An app root that cannot be written leaves the server's generic document, and the log says so
+    (:data:`UNPUBLISHED`, which the package looks for after deploying)."""
     app_root = os.getenv("AML_APP_ROOT")
     source = os.path.join(os.path.dirname(os.path.abspath(__file__)), CONTRACT)
     if not app_root or not os.path.isfile(source) or os.path.exists(os.path.join(app_root, CONTRACT)):
@@ -108,7 +104,10 @@ def publish_contract() -> None:
             target.write(contract.read())
         os.replace(copy, os.path.join(app_root, CONTRACT))  # whole, even with several workers at once
     except OSError as exc:
-        print(f"score.py: the contract stays unpublished ({app_root} refused it: {exc})")
+        print(
+            f"score.py: {UNPUBLISHED}: the app root {app_root} refused {CONTRACT} ({exc.strerror or exc}), so "
+            "/swagger.json?version=3 serves the inference server's generic document, not this service's contract"
+        )
 
 
 def model_file(model_dir: str, filename: str) -> str:
