@@ -2,8 +2,8 @@
 
 The tutorial's calls are kept as they are: ``AciWebservice.deploy_configuration(cpu_cores=1,
 memory_gb=1, tags=..., description=...)``, ``InferenceConfig(entry_script="score.py",
-environment=myenv)`` (with a ``source_directory`` that holds ``score.py`` and its contract
-``swagger3.json``), ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
+environment=myenv)`` (with a ``source_directory`` that holds ``score.py``, ``score_io.py`` and the
+contract ``swagger3.json``), ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
 deployment_config=...)`` and ``service.wait_for_deployment(show_output=True)``. Around them: the
 service name is checked before any call, an existing name needs an explicit ``overwrite``, and a
 deployment that fails prints its state, error and log tail, raises one :class:`DeploymentError`
@@ -42,8 +42,9 @@ CONTRACT_NOTE = (
     "contract: the service's swagger URI with ?version=3 serves score.py's swagger3.json, which score.py's "
     "init() copies into the container's app root (a read-only one would leave Azure ML's generic document)"
 )
-#: What score.py's ``init()`` logs when the app root refused the contract (``UNPUBLISHED`` in score_io.py). Whether
-#: ACI's or AKS's app root is writable is not documented by Microsoft.
+#: What score.py's ``init()`` logs when the app root refused the contract (``UNPUBLISHED`` in score_io.py). Microsoft
+#: documents that the server serves "your own swaggers" placed in ``AML_APP_ROOT`` (azureml-inference-server-http's
+#: changelog, in its package description); whether ACI's or AKS's app root is writable, it does not say.
 CONTRACT_UNPUBLISHED = "the contract stays unpublished"
 CONTRACT_NOT_SERVED = (
     "contract: not served. The container's app root is read-only, so score.py's init() could not copy "
