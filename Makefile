@@ -27,7 +27,7 @@ UV_ENV = UV_PYTHON=$(or $(shell $(PYTHON) -c 'import sys; print(sys.executable)'
 .PHONY: run check test lint style fmt typecheck suite test-stress has-stress-ng bench mlserver lock clean
 
 #: The Python sources ruff checks and formats (src/mnist_aci/files is excluded in pyproject.toml: links).
-PY_SOURCES := src tests benchmarks tools score.py
+PY_SOURCES := src tests benchmarks tools score.py score_io.py
 
 # Every Python the tests start (CLI runs, servers, kernels, pytest workers) imports the Azure SDKs: their
 # bytecode is compiled once, at install, even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.

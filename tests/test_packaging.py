@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from support.project import ROOT
 
-from mnist_aci.project_files import CONFIG_EXAMPLE, CONTRACT, NOTEBOOK, SCORE_PY
+from mnist_aci.project_files import CONFIG_EXAMPLE, CONTRACT, NOTEBOOK, SCORE_IO, SCORE_PY
 from mnist_aci.versions import UV_ENV
 
 TOP_LEVEL = {
     SCORE_PY: ROOT / SCORE_PY,
+    SCORE_IO: ROOT / SCORE_IO,
     CONTRACT: ROOT / CONTRACT,
     NOTEBOOK: ROOT / "notebooks" / NOTEBOOK,
     CONFIG_EXAMPLE: ROOT / CONFIG_EXAMPLE,
@@ -56,7 +57,7 @@ def test_the_wheel_carries_the_tutorials_files_and_the_type_information(dists):
 def test_the_sdist_carries_the_top_level_files_and_the_packaged_links(dists):
     with tarfile.open(dists["sdist"]) as sdist:
         names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if "/" in member.name}
-    assert {"score.py", "swagger3.json", "config.json.example", "pyproject.toml", "src/mnist_aci/py.typed"} <= names
+    assert {SCORE_PY, SCORE_IO, CONTRACT, CONFIG_EXAMPLE, "pyproject.toml", "src/mnist_aci/py.typed"} <= names
     assert "CHANGELOG.md" in names
     assert {f"src/mnist_aci/files/{name}" for name in TOP_LEVEL} <= names
 

@@ -130,7 +130,7 @@ def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, ca
     azure.inference_class.assert_called_once_with(
         source_directory=mock.ANY, entry_script="score.py", environment=azure.environment
     )
-    assert staged == {"score.py": SCORE_PY.read_bytes(), "swagger3.json": (ROOT / "swagger3.json").read_bytes()}
+    assert staged == {name: (ROOT / name).read_bytes() for name in ("score.py", "score_io.py", "swagger3.json")}
     assert not Path(azure.inference_class.call_args.kwargs["source_directory"]).exists()  # removed after deploying
     azure.configure.assert_called_once_with(
         cpu_cores=1,

@@ -1,5 +1,6 @@
-"""The tutorial's working files, shipped inside the package: ``score.py``, its service contract
-``swagger3.json``, the notebook, ``config.json.example``.
+"""The tutorial's working files, shipped inside the package: ``score.py``, the files that go beside it wherever
+it is deployed (:data:`SCORE_SIBLINGS`: its helpers ``score_io.py`` and its service contract ``swagger3.json``),
+the notebook, ``config.json.example``.
 
 In a source checkout ``mnist_aci/files/`` holds links to the top-level files (the single source users see
 and edit); a built wheel carries copies. :func:`write_project_files` is ``mnist-aci init``.
@@ -16,11 +17,15 @@ from . import _atomic
 from .errors import ProjectFilesError
 
 SCORE_PY = "score.py"
+#: What ``score.py`` imports beside the tutorial's few lines: reading requests, refusals, publishing the contract.
+SCORE_IO = "score_io.py"
 #: The OpenAPI 3 contract of ``score.py``'s ``/score``, kept beside it: the inference server serves it.
 CONTRACT = "swagger3.json"
+#: The files staged beside ``score.py`` wherever it goes (every target, ``mnist-aci init``, the wheel).
+SCORE_SIBLINGS = (SCORE_IO, CONTRACT)
 NOTEBOOK = "img-classification-part2-deploy.ipynb"
 CONFIG_EXAMPLE = "config.json.example"
-PROJECT_FILES = (SCORE_PY, CONTRACT, NOTEBOOK, CONFIG_EXAMPLE)
+PROJECT_FILES = (SCORE_PY, *SCORE_SIBLINGS, NOTEBOOK, CONFIG_EXAMPLE)
 
 
 def packaged_file(name: str) -> Path:

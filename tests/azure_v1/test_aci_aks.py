@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 from mnist_aci import call_http, deploy_model, predict, predict_tutorial, service_key
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
-from mnist_aci.azure_v1.deployment import CONTRACT_NOTE, delete_service, deploy_to_azure
+from mnist_aci.azure_v1.deployment import CONTRACT_NOT_SERVED, CONTRACT_NOTE, delete_service, deploy_to_azure
 from mnist_aci.azure_v1.target import AzureV1Options
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import (
@@ -216,6 +216,33 @@ def test_the_contract_is_published_only_where_the_server_lacks_it(tmp_path, monk
     monkeypatch.setenv("AML_APP_ROOT", str(unwritable))
     score.publish_contract()
     assert "the contract stays unpublished" in capsys.readouterr().out
+
+
+@pytest.mark.server
+def test_aci_with_a_read_only_app_root_scores_and_says_the_contract_is_not_served(
+    azure_v1, workspace, model, environment, small_model, sample_data, caplog
+):
+    """Whether ACI's app root is writable is not documented: with a read-only one, score.py's init() cannot copy
+    the contract where the inference server reads it; the service still scores, and the user is told."""
+    azure_v1.standin.read_only_app_root = True
+    caplog.set_level("INFO", logger="mnist_aci")
+    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+
+    (lease,) = azure_v1.standin.containers
+    uploaded = lease.container.app_root / "app"  # the source directory the SDK uploaded, as the container runs it
+    assert sorted(path.name for path in uploaded.iterdir() if path.is_file()) == sorted(
+        ["score.py", "score_io.py", "swagger3.json"]
+    )
+    assert not (lease.container.app_root / "swagger3.json").exists()
+    images = sample_data.x_test[:20]
+    assert service.run(tutorial_body(images)) == small_model.predict(images).tolist()
+    generic = requests.get(service.swagger_uri, params={"version": "3"}, timeout=30).json()
+    assert generic["components"]["schemas"]["ServiceInput"] == {"type": "object", "example": {}}
+    assert "the contract stays unpublished: the app root" in service.get_logs()
+    warnings = [record.getMessage().strip() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [CONTRACT_NOT_SERVED]
+    assert CONTRACT_NOTE not in caplog.text
+    delete_service(service)
 
 
 def test_an_environment_the_image_cannot_install_is_refused_before_any_deployment(

@@ -155,7 +155,8 @@ def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_tr
     assert properties["environmentId"].endswith(f"/environments/tutorial-env/versions/{environment.version}")
     assert properties["codeConfiguration"]["scoringScript"] == "score.py"
     code = workspace.blob.read(workspace.code_container, "")
-    assert sorted(Path(name).name for name in code) == ["score.py", "swagger3.json"]  # nothing else: no config.json
+    # score.py and what goes beside it, nothing else: no config.json
+    assert sorted(Path(name).name for name in code) == ["score.py", "score_io.py", "swagger3.json"]
     assert (properties["instanceType"], deployment["sku"]["capacity"]) == (DEFAULT_INSTANCE_TYPE, 1)
     assert traffic(workspace, "mnist-ep-test") == {"blue": 100}
     assert (service.name, service.scoring_uri, service.auth_enabled, service.state) == (

@@ -498,6 +498,7 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
     first = run_cli(["init", str(folder)], tmp_path)
     assert first.returncode == 0, first.stderr
     assert (folder / "score.py").read_bytes() == (ROOT / "score.py").read_bytes()
+    assert (folder / "score_io.py").read_bytes() == (ROOT / "score_io.py").read_bytes()
     assert (folder / "swagger3.json").read_bytes() == (ROOT / "swagger3.json").read_bytes()
     assert (folder / "config.json.example").read_bytes() == (ROOT / "config.json.example").read_bytes()
     notebook = folder / "img-classification-part2-deploy.ipynb"

@@ -80,7 +80,7 @@ def test_every_refusal_score_py_can_make_is_a_documented_error_body():
 
 def test_staging_copies_the_contract_beside_score_py(tmp_path):
     folder = stage_scoring_folder(SCORE_PY, tmp_path / "app")
-    assert sorted(path.name for path in folder.iterdir()) == ["score.py", "swagger3.json"]
+    assert sorted(path.name for path in folder.iterdir()) == ["score.py", "score_io.py", "swagger3.json"]
     assert (folder / CONTRACT).read_bytes() == CONTRACT_FILE.read_bytes()
 
 
@@ -109,6 +109,7 @@ def test_a_score_py_without_a_contract_is_served_with_the_servers_generic_docume
 ):
     alone = tmp_path / "score.py"
     alone.write_bytes(SCORE_PY.read_bytes())
+    (tmp_path / "score_io.py").write_bytes((ROOT / "score_io.py").read_bytes())  # what score.py imports
     with start_local_service(small_model_file, alone, name="no-contract") as service:
         service.wait_for_deployment()
         generic = requests.get(service.swagger_uri, timeout=30).json()

@@ -81,6 +81,7 @@ def app_root_with(folder: Path, script: Path, model_file: Path) -> tuple[Path, d
     model_dir = app_root / "azureml-models" / "sklearn_mnist" / "1"
     model_dir.mkdir(parents=True)
     shutil.copy(script, app_root / "score.py")
+    shutil.copy(SCORE_PY.with_name("score_io.py"), app_root / "score_io.py")  # what the project's score.py imports
     shutil.copy(model_file, model_dir / model_file.name)
     return app_root, {"AZUREML_MODEL_DIR": str(model_dir)}
 

@@ -66,7 +66,7 @@ def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, sma
 def test_model_dir_is_laid_out_as_azure_does(live_service):
     stage = live_service.stage_dir
     assert (stage / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
-    assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py", "swagger3.json"]
+    assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py", "score_io.py", "swagger3.json"]
     worker = psutil.Process(live_service.pid).children()[0]
     assert worker.environ()["AZUREML_MODEL_DIR"].endswith("azureml-models/sklearn_mnist/1")
 

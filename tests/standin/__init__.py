@@ -43,6 +43,8 @@ class AzureStandIn:
     entra: Entra = field(default_factory=Entra)
     containers: list[Lease] = field(default_factory=list)
     pool: ContainerPool = field(default_factory=ContainerPool)
+    #: Start the deployments' containers with a read-only app root (:func:`.container.read_only`) until :meth:`reset`.
+    read_only_app_root: bool = False
 
     def environment(self) -> dict[str, str]:
         """What a process needs in its environment to reach the stand-in instead of Azure."""
@@ -83,7 +85,7 @@ class AzureStandIn:
         """A deployment's inference server, serving ``app_root`` with ``python`` (its environment's build): an idle
         one serving the same files, build and settings if there is one; its lease ends with the deployment, or at
         :meth:`reset`."""
-        lease = self.pool.lease(app_root, environment, entry_script, python)
+        lease = self.pool.lease(app_root, environment, entry_script, python, read_only_root=self.read_only_app_root)
         self.containers.append(lease)
         return lease
 
@@ -96,6 +98,7 @@ class AzureStandIn:
         containers stay)."""
         self.server.reset()
         self.entra.issued = 0
+        self.read_only_app_root = False
         for container in self.containers:
             container.stop()
         self.containers.clear()

@@ -6,6 +6,10 @@ variables set, in the environment built into the image. The stand-in builds that
 what the SDK uploaded and runs the same command from it, with the Python of the deployment's environment build
 (:mod:`.environments`; never the tests' own), and one change: the server listens on 127.0.0.1, not 0.0.0.0.
 
+Whether an Azure container's app root is writable is not documented (Microsoft's v1 and v2 deployment docs, and the
+inference server's source, are silent): a container is started with a writable app root, or, when the stand-in's
+``read_only_app_root`` is set, with a read-only one (:func:`read_only`), to run the flows both ways.
+
 A container never outlives the test run that started it: it inherits the read end of a pipe whose write end
 only this process holds, and stops its process group when the pipe closes, whichever way this process ends.
 
@@ -66,21 +70,49 @@ def reserved_port() -> int:
         return int(listener.getsockname()[1])
 
 
+def read_only(app_root: Path, command: list[str]) -> list[str]:
+    """``command`` run with ``app_root`` read-only: as root, whom file modes do not stop, in a mount namespace of its
+    own where the app root is a read-only bind mount (util-linux ``unshare``, ``mount``); otherwise with the write
+    permission taken off the app root's folders (:func:`writable_again` gives it back)."""
+    if os.geteuid() == 0:
+        remount = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+        namespace = ["unshare", "--mount", "--propagation", "private", "--"]
+        return [*namespace, "sh", "-c", remount, "sh", str(app_root), *command]
+    for folder in folders(app_root):
+        folder.chmod(folder.stat().st_mode & ~0o222)
+    return command
+
+
+def writable_again(app_root: Path) -> None:
+    """Give the owner back the write permission :func:`read_only` took (so the app root can be removed)."""
+    for folder in folders(app_root):
+        folder.chmod(folder.stat().st_mode | 0o200)
+
+
+def folders(root: Path) -> list[Path]:
+    """``root`` and every folder in it."""
+    return [root, *(path for path in root.rglob("*") if path.is_dir())]
+
+
 class Container:
     """The inference server of one deployment, serving from ``app_root`` with ``python``: the interpreter of its
     environment's build, whose folder comes first on ``PATH`` (the image's activated environment)."""
 
-    def __init__(self, app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> None:
+    def __init__(
+        self, app_root: Path, environment: dict[str, str], entry_script: str, python: Path, *, read_only_root: bool
+    ) -> None:
         self.app_root = app_root
+        self.read_only_root = read_only_root
         self.port = reserved_port()
         self.log_path = app_root.parent / f"{app_root.name}.log"
         read_end, self._watchdog = os.pipe()
         env = {name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ}
         env["PATH"] = os.pathsep.join([str(python.parent), *filter(None, [env.get("PATH")])])
         env |= {"AML_APP_ROOT": str(app_root), **environment, "STANDIN_WATCHDOG_FD": str(read_end)}
+        command = [str(python), "-c", LAUNCHER, "--entry_script", entry_script, "--port", str(self.port)]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(python), "-c", LAUNCHER, "--entry_script", entry_script, "--port", str(self.port)],
+                read_only(app_root, command) if read_only_root else command,
                 cwd=app_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -149,13 +181,17 @@ class Container:
                 self.process.wait()
             except ProcessLookupError:
                 pass
+        if self.read_only_root and os.geteuid() != 0:
+            writable_again(self.app_root)
 
 
-def fingerprint(app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> str:
+def fingerprint(
+    app_root: Path, environment: dict[str, str], entry_script: str, python: Path, *, read_only_root: bool = False
+) -> str:
     """What a container would serve, taken before it starts: its environment's build (``python``), the files of
     every folder it is given (the app root, the model's folder: their contents, not their paths) and its other
-    settings."""
-    digest = hashlib.sha256(f"{python}\0{entry_script}".encode())
+    settings (whether its app root is read-only among them)."""
+    digest = hashlib.sha256(f"{python}\0{entry_script}\0{read_only_root}".encode())
     for name, value in sorted({**environment, "AML_APP_ROOT": str(app_root)}.items()):
         digest.update(f"\0{name}=".encode())
         folder = Path(value)
@@ -210,15 +246,24 @@ class ContainerPool:
         self.started = 0
         self._lock = threading.Lock()  # the stand-in's services deploy and delete from their request threads
 
-    def lease(self, app_root: Path, environment: dict[str, str], entry_script: str, python: Path) -> Lease:
-        key = fingerprint(app_root, environment, entry_script, python)
+    def lease(
+        self,
+        app_root: Path,
+        environment: dict[str, str],
+        entry_script: str,
+        python: Path,
+        *,
+        read_only_root: bool = False,
+    ) -> Lease:
+        key = fingerprint(app_root, environment, entry_script, python, read_only_root=read_only_root)
         with self._lock:
             for index, (idle_key, container) in enumerate(self.idle):
                 if idle_key == key and container.running:
                     del self.idle[index]
                     return Lease(container, key, self._release)
             self.started += 1
-        return Lease(Container(app_root, environment, entry_script, python), key, self._release)
+        container = Container(app_root, environment, entry_script, python, read_only_root=read_only_root)
+        return Lease(container, key, self._release)
 
     def _release(self, lease: Lease) -> None:
         container = lease.container

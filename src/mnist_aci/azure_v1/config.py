@@ -97,7 +97,7 @@ def check_config_kind(target: str, deployment_config: Any) -> None:
 
 def inference_config(environment: Any, source_directory: str | Path) -> Any:
     """``InferenceConfig(entry_script="score.py", environment=myenv)`` for the folder made by
-    :func:`~mnist_aci.score_script.stage_scoring_folder` (``score.py`` and its contract)."""
+    :func:`~mnist_aci.score_script.stage_scoring_folder` (``score.py``, ``score_io.py`` and the contract)."""
     from azureml.core.model import InferenceConfig
 
     return InferenceConfig(source_directory=str(source_directory), entry_script=SCORE_PY, environment=environment)

@@ -2,8 +2,8 @@
 
 The tutorial's calls are kept as they are: ``AciWebservice.deploy_configuration(cpu_cores=1,
 memory_gb=1, tags=..., description=...)``, ``InferenceConfig(entry_script="score.py",
-environment=myenv)`` (with a ``source_directory`` that holds ``score.py`` and its contract
-``swagger3.json``), ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
+environment=myenv)`` (with a ``source_directory`` that holds ``score.py``, ``score_io.py`` and the
+contract ``swagger3.json``), ``Model.deploy(workspace=ws, name=..., models=[model], inference_config=...,
 deployment_config=...)`` and ``service.wait_for_deployment(show_output=True)``. Around them: the
 service name is checked before any call, an existing name needs an explicit ``overwrite``, and a
 deployment that fails prints its state, error and log tail, raises one :class:`DeploymentError`
@@ -41,6 +41,15 @@ BUILD_LOG = re.compile(r"More information can be found here: (\S+)")
 CONTRACT_NOTE = (
     "contract: the service's swagger URI with ?version=3 serves score.py's swagger3.json, which score.py's "
     "init() copies into the container's app root (a read-only one would leave Azure ML's generic document)"
+)
+#: What score.py's ``init()`` logs when the app root refused the contract (``UNPUBLISHED`` in score_io.py). Microsoft
+#: documents that the server serves "your own swaggers" placed in ``AML_APP_ROOT`` (azureml-inference-server-http's
+#: changelog, in its package description); whether ACI's or AKS's app root is writable, it does not say.
+CONTRACT_UNPUBLISHED = "the contract stays unpublished"
+CONTRACT_NOT_SERVED = (
+    "contract: not served. The container's app root is read-only, so score.py's init() could not copy "
+    "swagger3.json there, and the service's swagger URI with ?version=3 serves Azure ML's generic document. "
+    "Scoring is not affected; the contract is the swagger3.json beside your score.py."
 )
 
 
@@ -115,7 +124,7 @@ def wait_for_service(
             delete_after_failure(service)
         raise
     if problem is None:
-        log.info("    %s", CONTRACT_NOTE)
+        report_contract(service)
         return service
     report = failure_report(service, sdk_error)
     log.error("Deployment of %s failed: %s\n%s", service.name, problem, report)
@@ -125,6 +134,18 @@ def wait_for_service(
         "Check score.py's init() and the environment; run the local pre-flight (mnist-aci deploy "
         "--target local) to reproduce it on your machine."
     )
+
+
+def report_contract(service: Any) -> None:
+    """Say where the service's contract is served, or, if its log says score.py could not publish it, that it is not."""
+    try:
+        logs = service.get_logs()
+    except Exception:  # the logs are only read to tell: a service that serves stays deployed
+        logs = ""
+    if CONTRACT_UNPUBLISHED in logs:
+        log.warning("    %s", CONTRACT_NOT_SERVED)
+    else:
+        log.info("    %s", CONTRACT_NOTE)
 
 
 def delete_after_failure(service: Any) -> str:

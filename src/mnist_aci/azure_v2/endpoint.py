@@ -2,9 +2,9 @@
 
 A new endpoint is made as Microsoft's v2 examples make one: ``ManagedOnlineEndpoint(name, auth_mode="key")``
 (v2 has no anonymous endpoints), a ``ManagedOnlineDeployment`` named ``blue`` running the same ``score.py``
-(``CodeConfiguration(code=<folder of score.py and its contract>, scoring_script="score.py")``) on an instance
-type, then 100 % of the traffic to ``blue``. A deployment that fails prints its provisioning state, the error
-and the tail of its logs, raises one :class:`DeploymentError` and deletes what it created unless
+(``CodeConfiguration(code=<folder of score.py, score_io.py and the contract>, scoring_script="score.py")``) on
+an instance type, then 100 % of the traffic to ``blue``. A deployment that fails prints its provisioning state,
+the error and the tail of its logs, raises one :class:`DeploymentError` and deletes what it created unless
 ``keep_failed``; Ctrl-C while waiting does the same.
 
 On an existing endpoint, :func:`deploy` rolls the model out blue/green through an accuracy gate
