@@ -168,6 +168,28 @@ def pip_installed(dists, tmp_path_factory) -> Path:
     return venv
 
 
+#: What pip prints when it rejects a release and tries an older one (backtracking), at its first rejection.
+BACKTRACKING = "pip is looking at multiple versions of"
+
+
+def test_pip_resolves_the_wheels_dependencies_without_backtracking(dists, tmp_path):
+    """A user's ``pip install`` of the wheel, with no constraints: the bounds in pyproject.toml let pip settle
+    each dependency at its first candidate (without them it backtracks through OpenTelemetry and
+    azureml-dataprep releases for minutes)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # with the pip Python bundles
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--dry-run", "--report", str(tmp_path / "report")]
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run(
+        [*pip, str(dists["wheel"])], env=env | {"PIP_CACHE_DIR": str(PIP_CACHE)},
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    backtracked = [line for line in done.stdout.splitlines() if BACKTRACKING in line]
+    assert backtracked == [], "\n".join(backtracked)
+
+
 def cloud_config(target: str, request: pytest.FixtureRequest, folder: Path) -> Path:
     """The stand-in's workspace config.json for ``target``: SDK v1's for aci, SDK v2's for endpoint."""
     if target == "aci":
