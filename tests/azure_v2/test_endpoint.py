@@ -715,7 +715,7 @@ def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, c
         (["run", "--instance-type", "Standard_F2s_v2"], "is for --target endpoint only"),
         (["deploy", "--target", "aci", "--min-accuracy", "0.9"], "is for --target endpoint only"),
         (["run", "--target", "endpoint", "--auth"], "always needs a key"),
-        (["run", "--target", "endpoint", "--instance-count", "0"], "at least 1"),
+        (["run", "--target", "endpoint", "--instance-count", "0"], "a whole number from 1 to 50"),
         (["deploy", "--target", "endpoint", "--min-accuracy", "91"], "between 0 and 1"),
         (["delete", "--target", "endpoint"], "needs --service-name"),
         (["deploy", "--target", "endpoint", "--overwrite"], "rolls the model out to it"),

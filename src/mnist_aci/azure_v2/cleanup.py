@@ -165,6 +165,7 @@ def endpoint_report(ml_client: Any, name: str, failure: Failure) -> str:
     from azure.core.exceptions import AzureError
 
     problem = failure.problem
+    state: str | None
     if failure.refused:
         state = "none (refused before it was created)"
     else:
