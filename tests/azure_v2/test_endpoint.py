@@ -780,7 +780,7 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_
 
 
 @pytest.mark.server
-def test_a_refused_endpoint_is_reported_as_such_and_deleted(workspace, ml_client, registered):
+def test_a_refused_endpoint_is_reported_as_never_created_and_not_deleted(workspace, ml_client, registered):
     workspace.standin.server.inject(
         "PUT",
         ARM,
@@ -794,8 +794,11 @@ def test_a_refused_endpoint_is_reported_as_such_and_deleted(workspace, ml_client
     text = str(failed.value)
     assert "unique in the Azure region: choose another name=<endpoint>" in text  # deploy_to's parameter
     assert "get_logs()" not in text  # no deployment was made: no deployment report
+    assert "Nothing to clean up: Azure refused endpoint mnist-ep-taken2, so it was never created." in text
+    assert "endpoint mnist-ep-taken2: provisioning state none (refused before it was created)" in text
+    assert "may still exist and be billed" not in text
     assert workspace.standin.server.calls_to("PUT", DEPLOYMENTS) == []
-    assert len(workspace.standin.server.calls_to("DELETE", ENDPOINTS)) == 1
+    assert workspace.standin.server.calls_to("DELETE", ENDPOINTS) == []
 
 
 @pytest.mark.server

@@ -1,4 +1,4 @@
-"""SDK v2 operations in time: they end whether or not anyone polls, deletes of what is gone, refusals cleaned up.
+"""SDK v2 operations in time: they end whether or not anyone polls; deleting what does not exist.
 
 Through the real azure-ai-ml against the stand-in (``tests/standin``), as :mod:`test_endpoint`, with the same
 fixtures (``tests/azure_v2/conftest.py``).
@@ -11,11 +11,7 @@ import time
 import pytest
 import requests
 from azure.identity import EnvironmentCredential
-from standin.azureml_v2 import ARM
-from standin.server import azure_error
 from support.endpoints import deploy_to
-
-from mnist_aci.errors import DeploymentError
 
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 STATUS = r".*/mfeOperation(sStatus|Results)/[^/]+"
@@ -58,20 +54,3 @@ def test_deleting_an_endpoint_that_does_not_exist_answers_204(workspace, ml_clie
     ml_client.online_endpoints.begin_delete(name="mnist-ep-absent").result()
     (call,) = workspace.standin.server.calls_to("DELETE", ENDPOINTS)
     assert call.status == 204
-
-
-def test_an_endpoint_azure_refuses_on_its_put_is_not_cleaned_up_or_called_billed(workspace, ml_client, registered):
-    workspace.standin.server.inject(
-        "PUT",
-        ARM,
-        ENDPOINTS,
-        lambda request: azure_error(400, "BadArgument", "Endpoint name mnist-ep-taken is already taken in eastus."),
-    )
-    with pytest.raises(DeploymentError, match="Creation of endpoint mnist-ep-taken failed") as failed:
-        deploy_to(ml_client, registered, name="mnist-ep-taken")
-    text = str(failed.value)
-    assert "(BadArgument) Endpoint name mnist-ep-taken is already taken in eastus." in text
-    assert "Nothing to clean up: Azure refused endpoint mnist-ep-taken, so it was never created." in text
-    assert "endpoint mnist-ep-taken: provisioning state none (refused before it was created)" in text
-    assert "may still exist and be billed" not in text
-    assert workspace.standin.server.calls_to("DELETE", ENDPOINTS) == []
