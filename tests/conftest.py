@@ -134,14 +134,18 @@ def standin_session(tmp_path_factory, environment_builds) -> Iterator[AzureStand
 @pytest.fixture
 def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
     """The stand-in, with no calls, faults or containers left from other tests, and its environment set in
-    this process (subprocesses the test starts inherit it): the SDKs reach it instead of Azure."""
+    this process (subprocesses the test starts inherit it): the SDKs reach it instead of Azure. A test that sent a
+    request no route answers fails (a test that sends one on purpose clears ``server.unknown`` once it checked it)."""
     standin_session.reset()
+    standin_session.server.take_unknown()
     for name, value in standin_session.environment().items():
         monkeypatch.setenv(name, value)
     for name in ("MSI_ENDPOINT", "IDENTITY_ENDPOINT"):  # a managed identity would be tried before the principal
         monkeypatch.delenv(name, raising=False)
     yield standin_session
     standin_session.reset()
+    unanswered = [str(call) for call in standin_session.server.take_unknown()]
+    assert not unanswered, f"requests the stand-in has no route for (model them, or say why sent): {unanswered}"
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.azure_v2.service import REQUEST_TIMEOUT_MS
+from mnist_aci.azure_v2.skus import FAMILIES, MAX_REQUEST_TIMEOUT_MS
 from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
 from mnist_aci.errors import OptionError, TargetError
 from mnist_aci.job import JobOptions
@@ -168,3 +170,55 @@ def test_the_seed_is_a_whole_number_of_at_least_zero(value):
     else:
         with pytest.raises(OptionError, match="seed must be a whole number >= 0"):
             JobOptions(seed=value)
+
+
+@given(st.one_of(st.integers(-100, 100), st.booleans(), st.floats(allow_nan=True), st.text(max_size=3)))
+def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count):
+    if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 50:
+        assert EndpointOptions(instance_count=count).instance_count == count
+    else:
+        with pytest.raises(OptionError, match="instance_count must be a whole number from 1 to 50") as refused:
+            EndpointOptions(instance_count=count)
+        assert refused.value.option == "instance_count"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "accepted"),
+    [
+        ("Standard_DS1_v2", True),
+        ("STANDARD_F2S_V2", True),  # Azure's SKU names are case-insensitive
+        ("Standard_E2s_v3", True),
+        ("Standard_ND96isr_H100_v5", True),
+        ("Standard_B2s", False),  # a VM size Azure has, but not for managed online endpoints
+        ("Standard_DS1", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_an_instance_type_is_one_of_the_managed_online_endpoints_skus(instance_type, accepted):
+    if accepted:
+        assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
+    else:
+        with pytest.raises(OptionError, match="instance_type must be a VM size of Microsoft's managed online"):
+            EndpointOptions(instance_type=instance_type)
+
+
+LISTED_SKUS = sorted(sku for skus in FAMILIES.values() for sku, _cores in skus)
+
+
+@given(
+    st.one_of(
+        st.sampled_from(LISTED_SKUS).flatmap(lambda sku: st.sampled_from([sku, sku.upper(), sku.lower(), sku + "x"])),
+        st.text(alphabet="Standard_DSEFLNCVvas0123456789", max_size=20),
+    )
+)
+def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type):
+    if instance_type.lower() in {sku.lower() for sku in LISTED_SKUS}:
+        assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
+    else:
+        with pytest.raises(OptionError, match="instance_type must be a VM size"):
+            EndpointOptions(instance_type=instance_type)
+
+
+def test_the_request_time_out_the_package_asks_for_is_within_azures_180_s():
+    assert 0 < REQUEST_TIMEOUT_MS <= MAX_REQUEST_TIMEOUT_MS == 180_000

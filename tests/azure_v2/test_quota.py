@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from mnist_aci.azure_v2.quota import SKUS, cores_by_family, needs
+from mnist_aci.azure_v2.skus import skips_reservation
 
 ONE_DS1 = ("blue", "Standard_DS1_v2", 1)
 
@@ -30,6 +31,7 @@ ONE_DS1 = ("blue", "Standard_DS1_v2", 1)
         ([("blue", "STANDARD_F16S_V2", 1)], {"standardFSv2Family": 32}),
         ([ONE_DS1, ("green", "Standard_F2s_v2", 1)], {"standardDSv2Family": 2, "standardFSv2Family": 4}),
         ([ONE_DS1, ("green", "Standard_XX", 1)], None),
+        ([("blue", "Standard_NC24ads_A100_v4", 2)], {"standardNCADSA100v4Family": 48}),  # skips the 20 %
     ],
 )
 def test_cores_each_vm_family_needs(deployments, cores):
@@ -39,7 +41,8 @@ def test_cores_each_vm_family_needs(deployments, cores):
 @given(st.sampled_from(sorted(SKUS)), st.integers(min_value=1, max_value=1000), st.integers(1, 1000))
 def test_a_deployment_needs_ceil_1_2_n_times_the_cores_and_a_rollout_holds_two(sku, live, new):
     family, cores = SKUS[sku]
-    needed = {n: ceil(Fraction(6, 5) * n) * cores for n in (live, new)}
+    reserve = 1 if skips_reservation(sku) else Fraction(6, 5)  # some GPU SKUs skip the 20 % (the SKU list)
+    needed = {n: ceil(reserve * n) * cores for n in (live, new)}
     assert cores_by_family([("blue", sku, live)]) == {family: needed[live]}
     assert cores_by_family([("blue", sku, live), ("green", sku, new)]) == {family: needed[live] + needed[new]}
 

@@ -232,6 +232,8 @@ def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, 
 
 #: A value for a flag of each type, unlike any flag's default (a flag with choices takes the last one).
 VALUES: dict[Any, str] = {int: "7", float: "0.25", Path: "elsewhere", None: "other"}
+#: ... except for the flags whose values are checked against a list (one Azure accepts).
+FLAG_VALUES = {"--instance-type": "Standard_F2s_v2"}
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -248,7 +250,7 @@ def flag_arguments(commands: dict[str, argparse.ArgumentParser]) -> dict[str, li
     arguments = {}
     for flag in sorted(known):
         action = shown[flag]  # a flag that no command lists fails here
-        value = list(action.choices)[-1] if action.choices else VALUES[action.type]
+        value = list(action.choices)[-1] if action.choices else FLAG_VALUES.get(flag, VALUES[action.type])
         arguments[flag] = [flag] if action.nargs == 0 else [flag, value]
     return arguments
 

@@ -58,6 +58,7 @@ def test_a_request_no_service_models_is_a_404_kept_for_the_test(azure_standin):
     assert [str(call) for call in azure_standin.server.unknown] == [
         "GET https://example.blob.core.windows.net/nothing?comp=list -> 404"
     ]
+    azure_standin.server.unknown.clear()  # checked: the fixture fails any other test that sends one
 
 
 def test_bearer_tokens_are_checked(azure_standin):
@@ -229,3 +230,20 @@ def test_a_python_this_machine_lacks_is_resolved_for_and_run_on_the_nearest_one_
         check=True,
     )
     assert ran.stdout.split() == [version, "1.17.0"]
+
+
+def test_telemetry_is_accepted_as_application_insights_accepts_it(azure_standin):
+    answer = requests.post("https://westus2-0.in.applicationinsights.azure.com/v2.1/track", json=[{}, {}], timeout=30)
+
+    assert (answer.status_code, answer.json()) == (200, {"itemsReceived": 2, "itemsAccepted": 2, "errors": []})
+    assert azure_standin.telemetry.items == 2
+
+
+def test_the_vm_metadata_address_answers_nothing_as_off_azure(azure_standin):
+    """azure-ai-ml's telemetry asks it whether it runs on an Azure VM; a connection error means "Not in VM"."""
+    with pytest.raises(requests.ConnectionError):
+        requests.get(
+            "http://169.254.169.254/metadata/instance/compute?api-version=2017-12-01&format=json",
+            headers={"Metadata": "True"},
+            timeout=30,
+        )

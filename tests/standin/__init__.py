@@ -24,6 +24,7 @@ from .container import ContainerPool, Lease
 from .environments import EnvironmentBuilds
 from .proxy import Proxy
 from .server import StandInServer
+from .telemetry import Telemetry
 
 __all__ = ["AzureStandIn", "Lease", "running_standin"]
 
@@ -45,6 +46,7 @@ class AzureStandIn:
     pool: ContainerPool = field(default_factory=ContainerPool)
     #: Start the deployments' containers with a read-only app root (:func:`.container.read_only`) until :meth:`reset`.
     read_only_app_root: bool = False
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     def environment(self) -> dict[str, str]:
         """What a process needs in its environment to reach the stand-in instead of Azure."""
@@ -99,6 +101,7 @@ class AzureStandIn:
         self.server.reset()
         self.entra.issued = 0
         self.read_only_app_root = False
+        self.telemetry.items = 0
         for container in self.containers:
             container.stop()
         self.containers.clear()
@@ -123,6 +126,7 @@ def running_standin(workdir: Path, builds: EnvironmentBuilds) -> Iterator[AzureS
         raise
     standin = AzureStandIn(server, proxy, workdir, builds)
     standin.entra.install(server)
+    standin.telemetry.install(server)
     try:
         yield standin
     finally:

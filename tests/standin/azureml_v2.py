@@ -8,10 +8,10 @@ Shaped on Microsoft's recordings of the real service (Azure/azure-sdk-assets, fo
 body the spec refuses gets a 400 and is kept in :attr:`WorkspaceV2.refused`.
 
 Long-running operations answer 201/202 with ``Azure-AsyncOperation`` and ``Location`` (OD[1], OD[17], OD[-2]);
-each GET of the status URL moves the operation one step: ``Updating`` for :attr:`WorkspaceV2.updating_polls`
-polls, then ``Succeeded`` or ``Failed`` (OD[2..4]). The recordings carry no ``Retry-After`` (the SDK then waits
-5-30 s between polls); the stand-in adds ``retry-after-ms`` (read by azure-core's ``get_retry_after``) so tests
-poll every few milliseconds: states move with polls, never with the clock.
+the status URL says ``Updating`` until the operation ends, then ``Succeeded`` or ``Failed`` (OD[2..4]). Operations
+end with time on the stand-in's fast clock (:mod:`.lro`), whether or not anyone polls. The recordings carry no
+``Retry-After`` (the SDK then waits 5-30 s between polls); the stand-in adds ``retry-after-ms`` (read by
+azure-core's ``get_retry_after``) so tests poll every few milliseconds.
 
 A deployment runs the real inference server (:mod:`.container`) from an app root built from the blobs the SDK
 uploaded: the code folder under ``/var/azureml-app/<folder>`` and the model file under
@@ -40,8 +40,10 @@ from werkzeug.wrappers import Request, Response
 
 from . import rest_spec, traffic as routing
 from .aad import Entra
+from .azureml_v2_limits import SKU_CORES, duration_seconds, limit_refusal, reserved_instances
 from .blob import BlobStore
 from .environments import EnvironmentSpec, from_v2, unknown_environment
+from .lro import DURATIONS_S, FastClock, Operation
 from .server import Handler, StandInServer, azure_error, json_response
 
 if TYPE_CHECKING:
@@ -57,17 +59,6 @@ DEFAULT_REQUEST_SETTINGS = {"maxQueueWait": "PT0S", "requestTimeout": "PT5S", "m
 #: their own gateway; the inference server's nginx in Azure ML images allows 100 MB bodies.
 MAX_REQUEST_BYTES = 100 * 1024 * 1024
 CONTAINER_START_TIMEOUT_S = 120.0
-#: VM family and cores of the SKUs the tests deploy and users' reports name (Microsoft Learn, "Managed online
-#: endpoints SKU list": Family Name, numberOfCores; none of them skips the 20 % reservation). Lower case: Azure's
-#: SKU names are case-insensitive (the list spells them in capitals). Other SKUs are not modelled.
-SKU_CORES = {
-    "standard_ds1_v2": ("standardDSv2Family", 1),
-    "standard_ds2_v2": ("standardDSv2Family", 2),
-    "standard_ds3_v2": ("standardDSv2Family", 4),
-    "standard_f2s_v2": ("standardFSv2Family", 2),
-    "standard_f4s_v2": ("standardFSv2Family", 4),
-    "standard_f16s_v2": ("standardFSv2Family", 16),
-}
 #: The storage container of the image build logs (ERROR: ImageBuildFailure: "'azureml' is the name of the blob
 #: container in the storage account").
 IMAGE_LOGS_CONTAINER = "azureml"
@@ -77,32 +68,6 @@ ENDPOINT_NAME = re.compile(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
 
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat()
-
-
-@dataclass
-class Operation:
-    """A long-running operation, moved one step by each poll of its status URL."""
-
-    id: str
-    polls_left: int
-    finish: Callable[[], dict[str, str] | None]
-    status: str = "InProgress"
-    error: dict[str, str] | None = None
-    held: bool = False  # a test holds it: it stays "Updating" until released
-
-    @property
-    def running(self) -> bool:
-        return self.status not in {"Succeeded", "Failed", "Canceled"}
-
-    def poll(self) -> str:
-        if not self.running or self.held:
-            return self.status if not self.running else "Updating"
-        if self.polls_left > 0:
-            self.polls_left -= 1
-            return "Updating"
-        self.error = self.finish()
-        self.status = "Failed" if self.error else "Succeeded"
-        return self.status
 
 
 @dataclass
@@ -148,8 +113,8 @@ class WorkspaceV2:
     resource_group: str = "mnist-rg"
     name: str = "mnist-ws-v2"
     workspace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    #: Status answers that say ``Updating`` before an operation ends (OD[2], OD[3]: two for the endpoint).
-    updating_polls: int = 2
+    #: Azure's time, run fast: operations end when their time has passed on it (:mod:`.lro`).
+    clock: FastClock = field(default_factory=FastClock)
     #: Milliseconds the SDK is told to wait between polls (``retry-after-ms``).
     poll_delay_ms: int = 5
     #: Cores of each VM family's quota (managed online endpoints take ``ceil(1.2 x instances) x the SKU's cores``
@@ -260,17 +225,18 @@ class WorkspaceV2:
             self.next_deployment_error = None
             self.hold_operations = False
             self.core_quota = 24
-            self.updating_polls = 2
         self.router.reset()
         self.mirrors.reset()
+        self.clock.cancel_all()
         self.blob.reset([self.datastore_container, self.code_container])
 
     def release(self) -> None:
         """Let held operations move on (see :attr:`hold_operations`)."""
         with self._lock:
             self.hold_operations = False
-            for operation in self.operations.values():
-                operation.held = False
+            held = list(self.operations.values())
+        for operation in held:
+            operation.release()
 
     def _checked(self, handler: Handler) -> Handler:
         """Refuse unsigned calls (401) and bodies the REST spec refuses (400), as ARM would."""
@@ -300,13 +266,14 @@ class WorkspaceV2:
     # -- long-running operations ---------------------------------------------------------------------------------
 
     def _start_operation(
-        self, prefix: str, finish: Callable[[], dict[str, str] | None]
+        self, prefix: str, finish: Callable[[], dict[str, str] | None], *, kind: str = ""
     ) -> tuple[Operation, dict[str, str]]:
-        """A new operation and the headers of its 201/202 answer (OD[1]: ``Azure-AsyncOperation`` with an
+        """A new operation, ending after its duration (:data:`.lro.DURATIONS_S` of ``kind``, default ``prefix``) on
+        the clock, and the headers of its 201/202 answer (OD[1]: ``Azure-AsyncOperation`` with an
         ``oeidp:``/``odidp:`` id, ``x-ms-async-operation-timeout: PT30M``)."""
-        operation = Operation(f"{prefix}:{self.workspace_id}:{uuid.uuid4()}", self.updating_polls, finish)
-        operation.held = self.hold_operations
+        operation = Operation(f"{prefix}:{self.workspace_id}:{uuid.uuid4()}", finish, held=self.hold_operations)
         self.operations[operation.id] = operation
+        self.clock.call_after(DURATIONS_S[kind or prefix], operation.time_is_up)
         base = (
             f"https://management.azure.com/subscriptions/{self.subscription_id}/providers/"
             f"Microsoft.MachineLearningServices/locations/{REGION}"
@@ -325,7 +292,7 @@ class WorkspaceV2:
             return azure_error(404, "UserError", f"Operation {match['operation']} not found.")
         if match["kind"] == "mfeOperationResults":
             return Response(status=200 if not operation.running else 202)
-        status = operation.poll()
+        status = operation.answer()
         body: dict[str, Any] = {
             "id": request.path,
             "name": match["operation"],
@@ -623,13 +590,14 @@ class WorkspaceV2:
             endpoint.body = body
 
         def finish() -> None:
-            properties.update(
-                provisioningState="Succeeded",
-                scoringUri=f"https://{self.scoring_host(name)}/score",
-                swaggerUri=f"https://{self.scoring_host(name)}/swagger.json",
-                traffic=traffic,
-                mirrorTraffic=mirror,
-            )
+            with self._lock:
+                properties.update(
+                    provisioningState="Succeeded",
+                    scoringUri=f"https://{self.scoring_host(name)}/score",
+                    swaggerUri=f"https://{self.scoring_host(name)}/swagger.json",
+                    traffic=traffic,
+                    mirrorTraffic=mirror,
+                )
 
         endpoint.operation, headers = self._start_operation("oeidp", finish)
         properties["properties"]["AzureAsyncOperationUri"] = headers["Azure-AsyncOperation"]
@@ -637,10 +605,12 @@ class WorkspaceV2:
 
     def delete_endpoint(self, request: Request, match: re.Match[str]) -> Response:
         """OD[-2]: 202, body ``null``, ``Azure-AsyncOperation`` and ``Location`` (``mfeOperationResults``). The
-        endpoint goes with its deployments. While an operation on it runs, 409 (ARM's conflict)."""
+        endpoint goes with its deployments. While an operation on it runs, 409 (ARM's conflict). An endpoint that
+        does not exist: 204, body ``null``, no operation (recording ``online_services/e2etests/test_online_endpoint.py
+        TestOnlineEndpointtest_online_endpoint_mir_e2e.json``, Azure/azure-sdk-assets commit f79c6895)."""
         found = self._endpoint(match)
         if isinstance(found, Response):
-            return found
+            return Response(status=204)
         if self._busy(found):
             return azure_error(
                 409, "Conflict", f"Endpoint {found.name} has an operation in progress; delete it when that ends."
@@ -648,18 +618,20 @@ class WorkspaceV2:
         found.properties["provisioningState"] = "Deleting"
 
         def finish() -> None:
-            for deployment in found.deployments.values():
+            with self._lock:
+                gone = list(found.deployments.values())
+                self.endpoints.pop(found.name, None)
+            for deployment in gone:
                 _stop_replaced_server(deployment)
                 if deployment.container is not None:
                     deployment.container.stop()
-            self.endpoints.pop(found.name, None)
 
         found.operation, accepted = self._accept_delete("oeidp", finish)
         return accepted
 
     def _accept_delete(self, prefix: str, finish: Callable[[], None]) -> tuple[Operation, Response]:
         """A DELETE's answer: 202 ``null`` with ``Azure-AsyncOperation`` and ``Location``, and its operation."""
-        operation, headers = self._start_operation(prefix, finish)
+        operation, headers = self._start_operation(prefix, finish, kind="delete")
         headers["Location"] = headers["Azure-AsyncOperation"].replace(MFE_STATUS, "mfeOperationResults")
         return operation, Response("null", status=202, headers=headers, content_type="application/json")
 
@@ -695,7 +667,8 @@ class WorkspaceV2:
         """OD[17]: 201 ``Creating`` with the service's defaults filled in (``requestSettings`` PT5S / 1,
         ``scaleSettings`` Default, probes); the environment's image is built and the container started now, and the
         last poll waits for it: a build that fails or a server that does not start (``init()`` failed) ends the
-        operation ``Failed``. A lack of quota is refused on the PUT itself (see :meth:`_quota_refusal`)."""
+        operation ``Failed``. A lack of quota is refused on the PUT itself (see :meth:`_quota_refusal`), and so is a
+        SKU outside the list or a limit passed (:func:`.azureml_v2_limits.limit_refusal`)."""
         found = self._endpoint(match)
         if isinstance(found, Response):
             return found
@@ -703,7 +676,9 @@ class WorkspaceV2:
         sent = json.loads(request.get_data())
         sent_properties = sent["properties"]
         count = int(sent.get("sku", {}).get("capacity", 1))
-        refused = self._quota_refusal(found.name, name, sent_properties.get("instanceType"), count)
+        refused = limit_refusal(sent, found.deployments, name) or self._quota_refusal(
+            found.name, name, sent_properties.get("instanceType"), count
+        )
         if refused is not None:
             return refused
         properties = {
@@ -748,7 +723,8 @@ class WorkspaceV2:
         def finish() -> dict[str, str] | None:
             error = failure or self._wait_for_container(deployment)
             _stop_replaced_server(deployment)
-            properties["provisioningState"] = "Failed" if error else "Succeeded"
+            with self._lock:
+                properties["provisioningState"] = "Failed" if error else "Succeeded"
             return error
 
         deployment.operation, headers = self._start_operation("odidp", finish)
@@ -767,10 +743,8 @@ class WorkspaceV2:
         "Manage and increase quotas", "Virtual machine quota allocation for deployment"); the reports agree: one
         Standard_DS3_v2 or Standard_F4s_v2 (4 cores) needs 8, one Standard_F16s_v2 32. Usage counts what the
         family's other deployments hold the same way (a deployment this PUT replaces aside): the reports all show
-        usage 0, so the sources are silent on how Azure counts it. A SKU outside :data:`SKU_CORES` is the
-        stand-in's own 400, not Azure's (the stand-in does not model it)."""
-        if instance_type.lower() not in SKU_CORES:
-            return azure_error(400, "BadArgument", f"The stand-in does not model SKU {instance_type} (SKU_CORES).")
+        usage 0, so the sources are silent on how Azure counts it. The SKU is one of the list
+        (:func:`.azureml_v2_limits.limit_refusal` refused the others first)."""
         family = SKU_CORES[instance_type.lower()][0]
         used = sum(
             _cores_held(d.properties["instanceType"], int(d.body["sku"]["capacity"]))
@@ -882,10 +856,12 @@ class WorkspaceV2:
 
     def delete_deployment(self, request: Request, match: re.Match[str]) -> Response:
         """202 with ``Location`` and ``Azure-AsyncOperation`` (spec: OnlineDeployments_Delete); 409 while an
-        operation on it runs; a deployment with traffic cannot be deleted (400, the service's rule)."""
+        operation on it runs; a deployment with traffic cannot be deleted (400, the service's rule). A deployment
+        that does not exist on an existing endpoint: 204 as for an endpoint (:meth:`delete_endpoint`; no recording
+        shows it for a deployment: the stand-in's own, after the endpoint's); the endpoint missing: 404."""
         found = self._deployment(match)
         if isinstance(found, Response):
-            return found
+            return Response(status=204) if match["endpoint"] in self.endpoints else found
         endpoint, deployment = found
         if deployment.operation is not None and deployment.operation.running:
             return azure_error(409, "Conflict", f"Deployment {deployment.name} has an operation in progress.")
@@ -894,10 +870,11 @@ class WorkspaceV2:
         deployment.properties["provisioningState"] = "Deleting"
 
         def finish() -> None:
+            with self._lock:
+                endpoint.deployments.pop(deployment.name, None)
             _stop_replaced_server(deployment)
             if deployment.container is not None:
                 deployment.container.stop()
-            endpoint.deployments.pop(deployment.name, None)
 
         deployment.operation, accepted = self._accept_delete("odidp", finish)
         return accepted
@@ -968,7 +945,7 @@ class WorkspaceV2:
                 )
             deployment.concurrent += 1
         try:
-            return _relay_with_timeout(request, deployment, _seconds(settings["requestTimeout"]))
+            return _relay_with_timeout(request, deployment, duration_seconds(settings["requestTimeout"]))
         finally:
             with self._lock:
                 deployment.concurrent -= 1
@@ -1030,17 +1007,8 @@ _PROBE = {"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "per
 
 
 def _cores_held(instance_type: str, count: int) -> int:
-    """``ceil(1.2 x count) x the SKU's cores``, in whole numbers."""
-    return -(-6 * count // 5) * SKU_CORES[instance_type.lower()][1]
-
-
-def _seconds(duration: str) -> float:
-    """An ISO 8601 duration of the service (``PT5S``, ``PT1M30S``) in seconds."""
-    parts = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", duration)
-    if parts is None:
-        raise ValueError(f"not a duration: {duration}")
-    hours, minutes, seconds = (float(p) if p else 0.0 for p in parts.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    """``ceil(1.2 x count) x the SKU's cores`` (no 20 % for the SKUs that skip it), in whole numbers."""
+    return reserved_instances(instance_type, count) * SKU_CORES[instance_type.lower()][1]
 
 
 def _content(version: dict[str, Any]) -> tuple[Any, ...]:

@@ -17,6 +17,8 @@ from mitmproxy import http
 UPSTREAM_HOST, _, UPSTREAM_PORT = os.environ["STANDIN_UPSTREAM"].rpartition(":")
 HOST_HEADER = "X-Standin-Host"
 SCHEME_HEADER = "X-Standin-Scheme"
+#: An answer of the stand-in meaning "nothing answers at this address" (``telemetry.UNREACHABLE``).
+UNREACHABLE_HEADER = "X-Standin-Unreachable"
 
 
 def request(flow: http.HTTPFlow) -> None:
@@ -26,3 +28,10 @@ def request(flow: http.HTTPFlow) -> None:
     flow.request.scheme = "http"
     flow.request.host = UPSTREAM_HOST
     flow.request.port = int(UPSTREAM_PORT)
+
+
+def response(flow: http.HTTPFlow) -> None:
+    """An address nothing answers at (the stand-in says so in a header): close the client's connection, as an
+    unreachable host leaves it, instead of relaying an answer."""
+    if flow.response is not None and UNREACHABLE_HEADER in flow.response.headers:
+        flow.kill()

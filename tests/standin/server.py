@@ -127,11 +127,17 @@ class StandInServer:
         return fault
 
     def reset(self) -> None:
-        """Forget the calls and the faults (the routes stay)."""
+        """Forget the calls and the faults (the routes stay; the requests no route answered stay until
+        :meth:`take_unknown`)."""
         with self._lock:
             self.calls.clear()
-            self.unknown.clear()
             self.faults.clear()
+
+    def take_unknown(self) -> list[Call]:
+        """The requests no route answered since the last time, forgotten."""
+        with self._lock:
+            unknown, self.unknown = self.unknown, []
+        return unknown
 
     def calls_to(self, method: str, path: str) -> list[Call]:
         """The calls so far with this method whose path matches ``path`` (a regular expression)."""

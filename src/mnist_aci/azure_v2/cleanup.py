@@ -12,7 +12,7 @@ from ..errors import DeploymentError, ServiceCallError, sdk_message
 from ..tutorial import LOG_TAIL_LINES
 from . import quota
 from .invoke import quiet_poller
-from .operations import RefusedError, StillRunningError, deployment_resource
+from .operations import RefusedError, StillRunningError, deployment_resource, endpoint_resource
 from .service import provisioning_state
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class CleanupError(DeploymentError):
 @dataclass(frozen=True)
 class Undo:
     """A clean-up step: what it does (``label``), how, the command that does it by hand, and the ``resource`` it
-    deletes when that is a deployment (see :func:`~.operations.deployment_resource`)."""
+    deletes (see :func:`~.operations.endpoint_resource`)."""
 
     label: str
     action: Callable[[], object]
@@ -116,6 +116,7 @@ def delete_endpoint_step(ml_client: Any, name: str) -> Undo:
         f"delete endpoint {name}",
         lambda: ml_client.online_endpoints.begin_delete(name=name).result(),
         f"delete it with `az ml online-endpoint delete --name {name}`",
+        endpoint_resource(name),
     )
 
 
@@ -159,14 +160,19 @@ def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callabl
         raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
 
 
-def endpoint_report(ml_client: Any, name: str, problem: str) -> str:
-    """Provisioning state of an endpoint that failed, and what to change."""
+def endpoint_report(ml_client: Any, name: str, failure: Failure) -> str:
+    """Provisioning state of an endpoint that failed (none if Azure refused it), and what to change."""
     from azure.core.exceptions import AzureError
 
-    try:
-        state = provisioning_state(ml_client.online_endpoints.get(name=name))
-    except AzureError as exc:
-        state = f"unknown ({sdk_message(exc)})"
+    problem = failure.problem
+    state: str | None
+    if failure.refused:
+        state = "none (refused before it was created)"
+    else:
+        try:
+            state = provisioning_state(ml_client.online_endpoints.get(name=name))
+        except AzureError as exc:
+            state = f"unknown ({sdk_message(exc)})"
     hint = (
         "Endpoint names are unique in the Azure region: choose another name=<endpoint> if it is taken. Check "
         "that your account may create endpoints in this workspace."

@@ -29,7 +29,7 @@ from ..tutorial import DEFAULT_INSTANCE_TYPE
 from . import assets
 from .cleanup import delete_endpoint_step, deployment_failure, endpoint_report, undo_on_failure
 from .invoke import quiet_poller
-from .operations import create_deployment, set_traffic, wait
+from .operations import create_deployment, endpoint_resource, refused_on_request, set_traffic, wait
 from .rollout import rollout
 from .service import (
     DEPLOYMENT_NAMES,
@@ -82,12 +82,14 @@ def create_endpoint(
             f"Creation of endpoint {name}",
             delete_endpoint,
             keep_failed=keep_failed,
-            report=lambda failure: endpoint_report(ml_client, name, failure.problem),
+            report=lambda failure: endpoint_report(ml_client, name, failure),
         ),
         step(f"Creating endpoint {name} (key auth)"),
         quiet_poller(),
     ):
-        wait(ml_client.online_endpoints.begin_create_or_update(endpoint), f"Endpoint {name}", timeout_sec)
+        with refused_on_request(f"endpoint {name}", endpoint_resource(name)):
+            poller = ml_client.online_endpoints.begin_create_or_update(endpoint)
+        wait(poller, f"Endpoint {name}", timeout_sec)
     with undo_on_failure(
         f"Deployment of endpoint {name}",
         delete_endpoint,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from .._progress import step
@@ -14,19 +16,38 @@ class StillRunningError(DeploymentError):
 
 
 class RefusedError(DeploymentError):
-    """Azure refused to create a deployment outright, on the request itself (a 4xx answer, no operation started,
-    as a lack of quota is: the PUT answers 400): nothing was created, nothing runs or is billed."""
+    """Azure refused to create an endpoint or a deployment outright, on the request itself (a 4xx answer, no
+    operation started, as a lack of quota is: the PUT answers 400): nothing was created, nothing runs or is billed."""
 
-    def __init__(self, endpoint_name: str, name: str, cause: str) -> None:
-        self.what = f"deployment {name}"
-        self.resource = deployment_resource(endpoint_name, name)
+    def __init__(self, what: str, resource: str, cause: str, *, where: str = "") -> None:
+        self.what = what
+        self.resource = resource
         self.cause = cause
-        super().__init__(f"Azure refused deployment {name} of endpoint {endpoint_name}: {cause}")
+        super().__init__(f"Azure refused {what}{where}: {cause}")
+
+
+def endpoint_resource(name: str) -> str:
+    """An endpoint's path under the workspace: what a refusal and a clean-up step are about."""
+    return f"onlineEndpoints/{name}"
 
 
 def deployment_resource(endpoint_name: str, name: str) -> str:
-    """A deployment's path under the workspace: what a refusal and a clean-up step are about."""
-    return f"onlineEndpoints/{endpoint_name}/deployments/{name}"
+    """A deployment's path under the workspace (see :func:`endpoint_resource`)."""
+    return f"{endpoint_resource(endpoint_name)}/deployments/{name}"
+
+
+@contextlib.contextmanager
+def refused_on_request(what: str, resource: str, *, where: str = "") -> Iterator[None]:
+    """A 4xx answer to the request that creates ``resource`` (before any operation started) raises
+    :class:`RefusedError`: Azure created nothing."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        yield
+    except HttpResponseError as exc:
+        if exc.status_code is None or not 400 <= exc.status_code < 500:
+            raise
+        raise RefusedError(what, resource, sdk_message(exc), where=where) from exc
 
 
 def wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
@@ -42,8 +63,7 @@ def wait(poller: Any, what: str, timeout_sec: float | None) -> Any:
 
 def create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None) -> None:
     """Create ``deployment`` and wait; a 4xx answer before any operation started raises :class:`RefusedError`."""
-    from azure.core.exceptions import HttpResponseError
-
+    name, endpoint_name = deployment.name, deployment.endpoint_name
     with (
         step(
             f"Creating deployment {deployment.name} on {deployment.endpoint_name}: "
@@ -52,12 +72,10 @@ def create_deployment(ml_client: Any, deployment: Any, timeout_sec: float | None
         ),
         quiet_poller(),
     ):
-        try:
+        with refused_on_request(
+            f"deployment {name}", deployment_resource(endpoint_name, name), where=f" of endpoint {endpoint_name}"
+        ):
             poller = ml_client.online_deployments.begin_create_or_update(deployment)
-        except HttpResponseError as exc:
-            if exc.status_code is None or not 400 <= exc.status_code < 500:
-                raise
-            raise RefusedError(deployment.endpoint_name, deployment.name, sdk_message(exc)) from exc
         wait(poller, f"Deployment {deployment.name}", timeout_sec)
 
 

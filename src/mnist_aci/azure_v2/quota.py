@@ -11,17 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-#: VM family and cores of the managed online endpoints' SKUs the docs, the tests and users' reports name
-#: (Microsoft Learn, "Managed online endpoints SKU list": Family Name, numberOfCores; none of them skips the 20 %
-#: reservation). Keys in lower case: Azure's SKU names are case-insensitive (the list spells them in capitals).
-SKUS: dict[str, tuple[str, int]] = {
-    "standard_ds1_v2": ("standardDSv2Family", 1),
-    "standard_ds2_v2": ("standardDSv2Family", 2),
-    "standard_ds3_v2": ("standardDSv2Family", 4),
-    "standard_f2s_v2": ("standardFSv2Family", 2),
-    "standard_f4s_v2": ("standardFSv2Family", 4),
-    "standard_f16s_v2": ("standardFSv2Family", 16),
-}
+from .skus import SKUS, skips_reservation
+
+__all__ = ["SKUS", "Held", "cores_by_family", "held", "needs", "reserved_instances"]
 
 #: A deployment as the quota sees it: its name, instance type and instance count.
 Held = tuple[str, str, int]
@@ -32,9 +24,10 @@ def held(deployment: Any) -> Held:
     return deployment.name, deployment.instance_type, deployment.instance_count
 
 
-def reserved_instances(count: int) -> int:
-    """``ceil(1.2 x count)``, in whole numbers: the instances a deployment of ``count`` holds quota for."""
-    return -(-6 * count // 5)
+def reserved_instances(count: int, instance_type: str = "") -> int:
+    """``ceil(1.2 x count)``, in whole numbers: the instances a deployment of ``count`` holds quota for (``count``
+    for the SKUs that skip the 20 % reservation)."""
+    return count if skips_reservation(instance_type) else -(-6 * count // 5)
 
 
 def cores_by_family(deployments: Sequence[Held]) -> dict[str, int] | None:
@@ -45,7 +38,7 @@ def cores_by_family(deployments: Sequence[Held]) -> dict[str, int] | None:
         if sku is None:
             return None
         family, cores = sku
-        totals[family] = totals.get(family, 0) + reserved_instances(count) * cores
+        totals[family] = totals.get(family, 0) + reserved_instances(count, instance_type) * cores
     return totals
 
 
@@ -61,9 +54,11 @@ def needs(deployments: Sequence[Held]) -> str:
 
 
 def _arithmetic(name: str, instance_type: str, count: int) -> str:
-    reserved = reserved_instances(count)
+    reserved = reserved_instances(count, instance_type)
     sku = SKUS.get(instance_type.lower())
     said = f"{name}: {count} x {instance_type}, ceil(1.2 x {count}) = {reserved} instances"
+    if skips_reservation(instance_type):
+        said = f"{name}: {count} x {instance_type} (no 20 % reserve for this SKU) = {reserved} instances"
     if sku is None:
         return f"{said} x the cores of {instance_type}"
     cores = sku[1]

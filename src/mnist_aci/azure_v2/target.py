@@ -14,7 +14,7 @@ from ..model_registry import WorkspaceRegistry
 from ..service import ScoringService, Service
 from ..target_base import Preflight, RunInputs, Target, WorkspaceOptions
 from ..tutorial import DEFAULT_INSTANCE_TYPE
-from . import assets
+from . import assets, skus
 from .workspace import load_ml_client
 
 if TYPE_CHECKING:
@@ -61,11 +61,28 @@ class EndpointOptions(WorkspaceOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.instance_count, bool) or not isinstance(self.instance_count, int) or self.instance_count < 1:
-            raise OptionError("instance_count", f"must be at least 1, got {self.instance_count}")
+        check_instances(self.instance_type, self.instance_count)
         accuracy = self.min_accuracy
         if accuracy is not None and (isinstance(accuracy, bool) or not 0.0 <= accuracy <= 1.0):
             raise OptionError("min_accuracy", f"is an accuracy between 0 and 1, got {self.min_accuracy}")
+
+
+def check_instances(instance_type: object, instance_count: object) -> None:
+    """Refuse what Azure would refuse on the deployment's PUT: a SKU outside the managed online endpoints' list, an
+    instance count outside 1 to :data:`~.skus.MAX_INSTANCES` (:class:`OptionError`)."""
+    if not isinstance(instance_type, str) or not skus.is_managed_sku(instance_type):
+        raise OptionError(
+            "instance_type",
+            f"must be a VM size of Microsoft's managed online endpoints SKU list (e.g. {', '.join(skus.EXAMPLES)}), "
+            f"got {instance_type!r}",
+        )
+    count = instance_count
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= skus.MAX_INSTANCES:
+        raise OptionError(
+            "instance_count",
+            f"must be a whole number from 1 to {skus.MAX_INSTANCES} (Azure's limit of instances per deployment; a "
+            f"support request can raise it), got {count}",
+        )
 
 
 class EndpointTarget(Target[EndpointOptions]):
