@@ -5,6 +5,7 @@ and an updated deployment's server."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -45,14 +46,17 @@ def holding_score_py(hold: Path) -> str:
         SCORE_PY.read_text()
         + f"""
 
-_predict_now = predict
+_predict_now = score_io.predict
 
 
-def predict(images):
+def _held_predict(model, images):
     import pathlib, time
     while pathlib.Path({str(hold)!r}).exists():
         time.sleep(0.01)
-    return _predict_now(images)
+    return _predict_now(model, images)
+
+
+score_io.predict = _held_predict
 """
     )
 
@@ -64,6 +68,7 @@ def deploy_script(ml_client, registered, name: str, script: str, folder: Path, v
     path = folder / "score.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(script)
+    shutil.copy2(SCORE_PY.with_name("score_io.py"), folder)  # what the package's score.py imports; others ignore it
     code = stage_scoring_folder(path, folder / "code")
     deployment = new_deployment("blue", name, model, environment, code, DEFAULT_INSTANCE_TYPE, 1)
     deployment.environment_variables = dict(variables or {})
