@@ -650,13 +650,18 @@ def scored_accuracy(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.full_mnist
-@pytest.mark.parametrize("target", ["aci", "aks"])
+@pytest.mark.parametrize(
+    ("target", "auth"), [("aci", None), ("aks", None), ("aks", "token")], ids=["aci", "aks-key", "aks-token"]
+)
 def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
-    target, azure_v1, full_model_file, mnist_dir, tmp_path
+    target, auth, azure_v1, full_model_file, mnist_dir, tmp_path
 ):
+    """The whole run on full MNIST (ACI; AKS with its default key auth, and with token auth): each took 3-4 min
+    on the 2-core machine (the three: 10.5 min)."""
     register_full_model(azure_v1, full_model_file)
     azure_v1.workspace.aks_computes.add("my-aks")
     extra = ["--compute-target", "my-aks"] if target == "aks" else []
+    extra += ["--auth", auth] if auth else []
 
     result = run_cli(
         ["run", "--target", target, "--config", str(azure_v1.config_file), "--data-dir", str(mnist_dir), *extra],
@@ -665,12 +670,15 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
 
     assert scored_accuracy(result) == "Overall accuracy: 0.9193"
     (sent,) = posted_services(azure_v1)
-    assert sent["authEnabled"] is (target == "aks")
+    key_auth, token_auth = target == "aks" and auth is None, auth == "token"
+    assert (sent["authEnabled"], sent.get("aadAuthEnabled", False)) == (key_auth, token_auth)
     scored = [call for call in azure_v1.standin.server.calls if call.path.endswith("/score")]
     assert len(scored) >= 3  # .npy chunks, the tutorial's JSON samples, the raw HTTP call
     assert {call.status for call in scored} == {200}
     if target == "aks":
-        assert all(call.headers.get("Authorization", "").startswith("Bearer ") for call in scored)
+        route, field = ("token", "accessToken") if token_auth else ("listkeys", "primaryKey")
+        given = {f"Bearer {json.loads(call.answer)[field]}" for call in key_or_token_calls(azure_v1, route)}
+        assert {call.headers.get("Authorization") for call in scored} <= given
     assert "Listening at" in (tmp_path / "outputs" / "service.log").read_text()
     (environment,) = azure_v1.workspace.environments["tutorial-env"]  # registered by the run, pinned to the model
     python = python_minor(runtime_versions()["python"])
