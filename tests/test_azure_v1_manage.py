@@ -98,6 +98,12 @@ def test_an_update_applies_auth_at_once_and_new_models_behind_the_same_scoring_u
         assert sum(container.running for container in azure_v1.standin.containers) == 1  # the old one stopped
         (patched, _) = azure_v1.standin.server.calls_to("PATCH", rf"{MMS}/services/{service.name}")
         assert {"op": "replace", "path": "/authEnabled", "value": True} in patched.json()
+
+        renamed = [{"op": "replace", "path": "/name", "value": "another-name"}]  # Azure ML keeps a service's name
+        headers = workspace._auth_object.get_authentication_header()
+        refused = requests.patch(patched.url, json=renamed, headers=headers, timeout=60)
+        assert (refused.status_code, refused.json()["message"]) == (400, "The request is invalid")
+        assert Webservice(workspace, service.name).name == service.name
     finally:
         delete_service(service)
 

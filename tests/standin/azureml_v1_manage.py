@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import azureml_v1_records as records
 from .azureml_v1 import API, now, signed_in
-from .azureml_v1_services import MMS, Operation, Service, WebservicesV1, bad_request, both_auths_refused
+from .azureml_v1_services import MMS, Operation, Service, WebservicesV1, bad_request
 from .server import azure_error, json_response
 
 #: The parts of a service record whose change starts its container again, from the (re)built image: its
@@ -79,7 +79,9 @@ class ServiceManagement:
         (``replace`` of a record path, ``add`` of ``/properties/<key>``): 202 with ``Operation-Location`` (the spec
         allows 200 too; the SDK then polls the operation in ``wait_for_deployment``). A change of
         :data:`RESTARTING` rebuilds and restarts the container behind the same scoring URI; the rest applies at
-        once. Refused as a create is: both key and token auth, an operation still running (409)."""
+        once. Refused: an operation still running (409, as a create), a patch of a path the record lacks or Azure
+        ML keeps (400 in :func:`.bad_request`'s envelope: Azure's answer to one is not documented). Key and token
+        auth together, which the SDK refuses before sending (aks.py ``_validate_update``), are not checked again."""
         service = self.services._service(match["name"])
         if service is None:
             return azure_error(404, "NotFound", f"No service with name {match['name']} found.")
@@ -89,8 +91,6 @@ class ServiceManagement:
             record, touched = patched(service.record, request.get_json(silent=True))
         except PatchRefused as exc:
             return bad_request("InvalidPatch", str(exc))
-        if record["authEnabled"] and record.get("aadAuthEnabled"):
-            return both_auths_refused()
         restart = bool(touched & RESTARTING)
         if "environmentImageRequest" in touched:
             record["models"] = records.served_models(
