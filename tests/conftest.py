@@ -22,8 +22,6 @@ from support.processes import ADOPTS_ORPHANS, adopt_orphans, note_current_lanes,
 from support.project import ROOT, SCORE_PY
 from support.workers import group_costly_fixtures, shared_temp
 
-from mnist_aci.azure_v1 import registry
-from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.data import load_mnist, load_sample
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.training import load_model, save_model, train_model
@@ -168,31 +166,6 @@ def azure_v1(azure_standin, v1_session, tmp_path) -> Iterator[AzureV1]:
     yield AzureV1(azure_standin, workspace, services, config)
     services.reset()
     workspace.reset()
-
-
-@pytest.fixture
-def workspace(azure_v1):
-    """The stand-in's SDK v1 workspace, loaded by the package from its ``config.json``."""
-    return load_workspace(azure_v1.config_file)
-
-
-@pytest.fixture
-def model(workspace, small_model_file):
-    """The small model, registered in :func:`workspace` as ``sklearn_mnist``."""
-    return registry.register_model(workspace, small_model_file)
-
-
-@pytest.fixture
-def environment(workspace, model):
-    """``tutorial-env`` pinned to :func:`model`'s versions, registered in :func:`workspace`."""
-    return registry.get_or_register_environment(workspace, registry.model_versions(model))
-
-
-@pytest.fixture
-def my_aks(azure_v1) -> str:
-    """``my-aks``: an AKS cluster attached to the workspace as a compute target of that name."""
-    azure_v1.workspace.aks_computes.add("my-aks")
-    return "my-aks"
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
 from azureml.core.webservice import AksWebservice
 from standin.server import azure_error
+from support.azure import MMS, posted_services
 from support.project import NEVER_READY_SCORE_PY, SCORE_PY, load_score_module
 from werkzeug.wrappers import Response
 
@@ -44,8 +45,6 @@ from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
-WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
-MMS = rf"/modelmanagement/v1\.0{WORKSPACE}"
 API_HOST = r"westeurope\.api\.azureml\.ms"
 CRASHING_SCORE_PY = """
 def init():
@@ -72,10 +71,6 @@ def init():
 def run(raw_data):
     return []
 """
-
-
-def posted_services(azure_v1) -> list[dict]:
-    return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
 
 
 def key_or_token_calls(azure_v1, route: str) -> list:

@@ -9,8 +9,8 @@ import pytest
 import requests
 from azureml.core import Model
 from azureml.core.webservice import AciWebservice, AksWebservice, Webservice
-from conftest import SCORE_PY
-from test_azure_v1 import MMS, posted_services
+from support.azure import MMS, posted_services
+from support.project import SCORE_PY
 
 from mnist_aci import deploy_model, predict
 from mnist_aci.azure_v1 import registry
