@@ -652,8 +652,8 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
     target, auth, azure_v1, full_model_file, mnist_dir, tmp_path
 ):
     """The whole run on full MNIST (ACI; AKS with its default key auth, and with token auth). Measured on the 2-core
-    machine under a load average of 15: AKS with keys 84 s, with tokens 44 s, after the full model's training
-    (the fixture shared by every full-MNIST test)."""
+    machine, two runs (load average up to 15): AKS with keys 33-84 s, with tokens 19-44 s, after the full model's
+    training (the fixture every full-MNIST test shares: 3-6 min under that load)."""
     register_full_model(azure_v1, full_model_file)
     azure_v1.workspace.aks_computes.add("my-aks")
     extra = ["--compute-target", "my-aks"] if target == "aks" else []
