@@ -99,7 +99,10 @@ class ServiceManagement:
         # The operation's type and sub-operation for an update are not documented: the stand-in's.
         operation = Operation(str(uuid.uuid4()), "Service", state="Running" if restart else "Succeeded")
         operation.sub_operation = "BuildEnvironment" if restart else "UpdateService"
-        service.record = record | {"updatedTime": now(), "state": "Transitioning" if restart else record["state"]}
+        # In place: the container's watch (:mod:`.v1_limits`) marks this very record Unhealthy if it dies.
+        service.record.update(record, updatedTime=now(), state="Transitioning" if restart else record["state"])
+        with self.services.limits._lock:  # AKS's request queue is made from the record: made again from the new one
+            self.services.limits.queues.pop(record["scoringUri"], None)
         service.operation = operation
         if restart:
             threading.Thread(target=self.restart, args=(service,), name=f"update-{service.name}", daemon=True).start()
