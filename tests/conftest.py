@@ -12,6 +12,7 @@ import pytest
 import sklearn.linear_model  # noqa: F401  # its first import runs lscpu (numpy.testing): at collection, not in a test
 from standin import AzureStandIn, running_standin
 from standin.azureml_v1 import WorkspaceV1
+from standin.azureml_v1_manage import ServiceManagement
 from standin.azureml_v1_services import WebservicesV1
 from standin.azureml_v2 import WorkspaceV2
 from standin.environments import EnvironmentBuilds, locked
@@ -154,6 +155,7 @@ def v1_session(standin_session) -> tuple[WorkspaceV1, WebservicesV1]:
     workspace.install(standin_session.server, standin_session.entra)
     services = WebservicesV1(standin_session, workspace)
     services.install()
+    ServiceManagement(services).install()
     return workspace, services
 
 

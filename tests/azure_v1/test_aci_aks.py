@@ -20,6 +20,7 @@ from azureml.core import Environment
 from azureml.core.conda_dependencies import CondaDependencies
 from azureml.core.webservice import AksWebservice
 from standin.server import azure_error
+from support.azure import MMS, posted_services
 from support.project import NEVER_READY_SCORE_PY, SCORE_PY, load_score_module
 from werkzeug.wrappers import Response
 
@@ -44,8 +45,6 @@ from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
-WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
-MMS = rf"/modelmanagement/v1\.0{WORKSPACE}"
 API_HOST = r"westeurope\.api\.azureml\.ms"
 CRASHING_SCORE_PY = """
 def init():
@@ -72,10 +71,6 @@ def init():
 def run(raw_data):
     return []
 """
-
-
-def posted_services(azure_v1) -> list[dict]:
-    return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
 
 
 def key_or_token_calls(azure_v1, route: str) -> list:
@@ -650,13 +645,19 @@ def scored_accuracy(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.full_mnist
-@pytest.mark.parametrize("target", ["aci", "aks"])
+@pytest.mark.parametrize(
+    ("target", "auth"), [("aci", None), ("aks", None), ("aks", "token")], ids=["aci", "aks-key", "aks-token"]
+)
 def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
-    target, azure_v1, full_model_file, mnist_dir, tmp_path
+    target, auth, azure_v1, full_model_file, mnist_dir, tmp_path
 ):
+    """The whole run on full MNIST (ACI; AKS with its default key auth, and with token auth). Measured on the 2-core
+    machine, two runs (load average up to 15): AKS with keys 33-84 s, with tokens 19-44 s, after the full model's
+    training (the fixture every full-MNIST test shares: 3-6 min under that load)."""
     register_full_model(azure_v1, full_model_file)
     azure_v1.workspace.aks_computes.add("my-aks")
     extra = ["--compute-target", "my-aks"] if target == "aks" else []
+    extra += ["--auth", auth] if auth else []
 
     result = run_cli(
         ["run", "--target", target, "--config", str(azure_v1.config_file), "--data-dir", str(mnist_dir), *extra],
@@ -665,12 +666,15 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
 
     assert scored_accuracy(result) == "Overall accuracy: 0.9193"
     (sent,) = posted_services(azure_v1)
-    assert sent["authEnabled"] is (target == "aks")
+    key_auth, token_auth = target == "aks" and auth is None, auth == "token"
+    assert (sent["authEnabled"], sent.get("aadAuthEnabled", False)) == (key_auth, token_auth)
     scored = [call for call in azure_v1.standin.server.calls if call.path.endswith("/score")]
     assert len(scored) >= 3  # .npy chunks, the tutorial's JSON samples, the raw HTTP call
     assert {call.status for call in scored} == {200}
     if target == "aks":
-        assert all(call.headers.get("Authorization", "").startswith("Bearer ") for call in scored)
+        route, field = ("token", "accessToken") if token_auth else ("listkeys", "primaryKey")
+        given = {f"Bearer {json.loads(call.answer)[field]}" for call in key_or_token_calls(azure_v1, route)}
+        assert {call.headers.get("Authorization") for call in scored} <= given
     assert "Listening at" in (tmp_path / "outputs" / "service.log").read_text()
     (environment,) = azure_v1.workspace.environments["tutorial-env"]  # registered by the run, pinned to the model
     python = python_minor(runtime_versions()["python"])

@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from . import azureml_v1_records as records
 from .aad import Entra
 from .server import Handler, StandInServer, azure_error, json_response
 
@@ -276,10 +277,22 @@ class WorkspaceV1:
         return json_response(200, model)
 
     def list_models(self, request: Request, match: re.Match[str]) -> Response:
-        """Newest first, as the service answers ``count=1`` for the latest version."""
-        found = list(reversed(self.models.get(request.args.get("name", ""), [])))
-        count = request.args.get("count", type=int)
-        return json_response(200, {"value": found[:count] if count else found})
+        """``MLModels_ListQuery`` (``Model(ws, name)`` with ``count=1``, ``Model.list(ws, ...)`` with
+        ``count=255``: ``models_client.py`` ``query``): every model of the workspace, or those passing the filters
+        the SDK sends (``name``, ``framework``, ``runId``, ``tags``, ``properties``, ``latestVersionOnly``), in
+        the spec's ``orderBy`` (default ``CreatedAtDesc``: newest first), a page of ``count`` at a time
+        (:func:`.azureml_v1_records.page`)."""
+        args = request.args
+        wanted = {"name": args.get("name"), "framework": args.get("framework"), "runId": args.get("runId")}
+        found = [
+            model
+            for versions in self.models.values()
+            for model in (versions[-1:] if args.get("latestVersionOnly", "").lower() == "true" else versions)
+            if all(value is None or model.get(key) == value for key, value in wanted.items())
+            and records.matches(model.get("kvTags"), args.get("tags"))
+            and records.matches(model.get("properties"), args.get("properties"))
+        ]
+        return json_response(200, records.page(records.ordered(found, args.get("orderBy"), "CreatedAtDesc"), request))
 
     def get_model(self, request: Request, match: re.Match[str]) -> Response:
         name, _, version = urllib.parse.unquote(match["id"]).partition(":")

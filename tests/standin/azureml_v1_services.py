@@ -33,7 +33,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from . import AzureStandIn
+from . import AzureStandIn, azureml_v1_records as records
 from .azureml_v1 import API, REGION, WORKSPACE_PATH, WorkspaceV1, now, signed_in
 from .container import Lease
 from .environments import from_v1
@@ -95,7 +95,7 @@ class Operation:
 class Service:
     record: dict[str, Any]
     operation: Operation
-    keys: tuple[str, str] = field(default_factory=lambda: (secrets.token_urlsafe(24), secrets.token_urlsafe(24)))
+    keys: tuple[str, str] = field(default_factory=lambda: (records.new_key(), records.new_key()))
     #: The access tokens issued for it (token auth), each with its ``expiryOn`` (seconds since the epoch).
     tokens: dict[str, int] = field(default_factory=dict)
     container: Lease | None = None
@@ -187,20 +187,22 @@ class WebservicesV1:
         if name in self.services and self.services[name].operation.state == "Running":
             return azure_error(409, "Conflict", f"An operation on service {name} is still running.")
         operation = Operation(str(uuid.uuid4()), "Service")
-        service = Service(self.service_record(payload), operation)
+        service = Service(self.service_record(payload), operation, keys=records.initial_keys(payload))
         with self._lock:
             old = self.services.get(name)
             self.services[name] = service
-            self.operations[operation.id] = operation
         if old is not None and old.container is not None:
             old.container.stop()
         threading.Thread(
             target=self.provision_or_fail, args=(service, payload), name=f"deploy-{name}", daemon=True
         ).start()
-        location = (
-            f"https://{REGION}.api.azureml.ms/modelmanagement/v1.0{self.workspace.arm_id}/operations/{operation.id}"
-        )
-        return json_response(202, {}, {"Operation-Location": location})
+        return json_response(202, {}, {"Operation-Location": self.track(operation)})
+
+    def track(self, operation: Operation) -> str:
+        """Keep ``operation`` for ``wait_for_deployment`` (and ``regen_key``) to poll; its ``Operation-Location``."""
+        with self._lock:
+            self.operations[operation.id] = operation
+        return f"https://{REGION}.api.azureml.ms/modelmanagement/v1.0{self.workspace.arm_id}/operations/{operation.id}"
 
     def service_record(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The service as ``Webservice(ws, name)`` reads it; the keys each class requires are all present."""
@@ -227,7 +229,9 @@ class WebservicesV1:
             },
             "scoringUri": None,
             "environmentImageRequest": payload.get("environmentImageRequest"),
-            "models": [],
+            "models": records.served_models(
+                self.workspace, (payload.get("environmentImageRequest") or {}).get("modelIds")
+            ),
         }
         if compute == "ACI":
             record |= {
@@ -304,7 +308,7 @@ class WebservicesV1:
                 "you have service object to fetch the logs.",
             )
             return
-        record["scoringUri"] = self.scoring_uri(record)
+        record["scoringUri"] = record["scoringUri"] or self.scoring_uri(record)  # an update keeps it
         self.finish(service, "Succeeded")
 
     def finish(self, service: Service, state: str, code: str = "", message: str = "") -> None:
@@ -359,7 +363,7 @@ class WebservicesV1:
         service = self._service(match["name"])
         if service is None:
             return azure_error(404, "NotFound", f"No service with name {match['name']} found.")
-        return json_response(200, service.record)
+        return json_response(200, records.expanded(service.record, request))
 
     def get_operation(self, request: Request, match: re.Match[str]) -> Response:
         operation = self.operations.get(match["id"])
@@ -431,11 +435,7 @@ class WebservicesV1:
         operation = Operation(str(uuid.uuid4()), "Delete", state="Succeeded", sub_operation="DeleteService")
         with self._lock:
             self.services.pop(service.name, None)
-            self.operations[operation.id] = operation
-        location = (
-            f"https://{REGION}.api.azureml.ms/modelmanagement/v1.0{self.workspace.arm_id}/operations/{operation.id}"
-        )
-        return json_response(202, {}, {"Operation-Location": location})
+        return json_response(202, {}, {"Operation-Location": self.track(operation)})
 
     # -- the scoring hosts -------------------------------------------------------------------------------------------
 

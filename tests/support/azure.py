@@ -9,6 +9,10 @@ from standin import AzureStandIn
 from standin.azureml_v1 import WorkspaceV1
 from standin.azureml_v1_services import WebservicesV1
 
+WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
+#: The model-management paths of any workspace, as the stand-in's log of calls holds them.
+MMS = rf"/modelmanagement/v1\.0{WORKSPACE}"
+
 
 @dataclass
 class AzureV1:
@@ -18,3 +22,8 @@ class AzureV1:
     workspace: WorkspaceV1
     services: WebservicesV1
     config_file: Path
+
+
+def posted_services(azure_v1: AzureV1) -> list[dict]:
+    """The bodies of the ``POST services`` (deployments) the stand-in received."""
+    return [call.json() for call in azure_v1.standin.server.calls_to("POST", rf"{MMS}/services")]
