@@ -51,16 +51,16 @@ class ModelRegistry(Protocol):
 class WorkspaceAssets(Protocol):
     """An Azure SDK family's module of registered assets (``azure_v1.registry``, ``azure_v2.assets``)."""
 
-    def get_model(self, connection: Any, /) -> Any: ...
+    def get_model(self, workspace: Any, /) -> Any: ...
 
-    def register_model(self, connection: Any, model_path: Path, /, *, properties: dict[str, str]) -> Any: ...
+    def register_model(self, workspace: Any, model_path: Path, /, *, properties: dict[str, str]) -> Any: ...
 
     def model_versions(self, model: Any, /) -> dict[str, str] | None: ...
 
-    def register_environment(self, connection: Any, versions: dict[str, str] | None, /) -> Any: ...
+    def register_environment(self, workspace: Any, versions: dict[str, str] | None, /) -> Any: ...
 
     def get_or_register_environment(
-        self, connection: Any, versions: dict[str, str] | None, /, *, version: str | None
+        self, workspace: Any, versions: dict[str, str] | None, /, *, version: str | None
     ) -> Any: ...
 
 
@@ -68,16 +68,16 @@ class WorkspaceRegistry:
     """An Azure ML workspace as a :class:`ModelRegistry`, through its SDK family's ``assets``; it also chooses
     the environment a model is served with."""
 
-    def __init__(self, connection: Any, assets: WorkspaceAssets) -> None:
-        self.connection = connection
+    def __init__(self, workspace: Any, assets: WorkspaceAssets) -> None:
+        self.workspace = workspace
         self.assets = assets
 
     def latest(self) -> Any:
-        return self.assets.get_model(self.connection)
+        return self.assets.get_model(self.workspace)
 
     def trained_with(self, recipe: dict[str, str]) -> Any | None:
         try:
-            registered = self.assets.get_model(self.connection)
+            registered = self.assets.get_model(self.workspace)
         except ModelNotFoundError:
             log.info("No model sklearn_mnist registered in the workspace: training one", extra=STEP)
             return None
@@ -94,12 +94,12 @@ class WorkspaceRegistry:
 
     def register(self, model_file: Path, properties: dict[str, str]) -> Any:
         with step("Registering the model in the workspace"):
-            return self.assets.register_model(self.connection, model_file, properties=properties)
+            return self.assets.register_model(self.workspace, model_file, properties=properties)
 
     def environment(self, model: Any, *, register: bool, version: str | None) -> Any:
         """``tutorial-env`` for ``model``: a new version pinned to its versions (``register``), else ``version``
         (registered first when the workspace has none)."""
         versions = self.assets.model_versions(model)
         if register:
-            return self.assets.register_environment(self.connection, versions)
-        return self.assets.get_or_register_environment(self.connection, versions, version=version)
+            return self.assets.register_environment(self.workspace, versions)
+        return self.assets.get_or_register_environment(self.workspace, versions, version=version)

@@ -106,7 +106,7 @@ class RunInputs:
     :meth:`Target.connect` gave, and the test set (images, labels), loaded when first called, where the run offers
     it (``mnist-aci deploy`` does; ``run`` does not, its service being deleted at its end)."""
 
-    connection: Any = None
+    workspace: Any = None
     test_set: Callable[[], tuple[Any, Any]] | None = None
 
 
@@ -136,11 +136,12 @@ class Target(ABC, Generic[Options]):
         return f"Azure ML SDK Version:  {sdk_version()}"
 
     def connect(self, config: Path | None, tenant_id: str | None) -> Any:
-        """The workspace handle this target deploys with (default: None, it needs none)."""
+        """The workspace handle this target deploys with: SDK v1's ``Workspace``, SDK v2's ``MLClient`` (default: None,
+        it needs none). Everywhere above the families it is called ``workspace``."""
         return None
 
     @abstractmethod
-    def registry(self, connection: Any, store: Path) -> ModelRegistry:
+    def registry(self, workspace: Any, store: Path) -> ModelRegistry:
         """Where this target's models are registered (``store``: the local model store's folder)."""
 
     def prepare(self, options: Options, run: RunInputs) -> Options:
@@ -157,7 +158,7 @@ class Target(ABC, Generic[Options]):
     def serve_until_stopped(self, service: Service) -> None:
         """Serve until Ctrl-C where the service runs on this machine (default: return at once)."""
 
-    def existing_service(self, connection: Any, name: str) -> ScoringService:
+    def existing_service(self, workspace: Any, name: str) -> ScoringService:
         """A running service by its name (default: by its scoring URI)."""
         from .scoring import ServiceEndpoint
 

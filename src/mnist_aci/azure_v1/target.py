@@ -79,11 +79,11 @@ class AzureV1Target(Target[AzureV1Options]):
         with step("Connecting to the workspace"):
             return load_workspace(config, tenant_id=tenant_id)
 
-    def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
-        return WorkspaceRegistry(connection, registry)
+    def registry(self, workspace: Any, store: Path) -> WorkspaceRegistry:
+        return WorkspaceRegistry(workspace, registry)
 
     def prepare(self, options: AzureV1Options, run: RunInputs) -> AzureV1Options:
-        return replace(options, workspace=run.connection)
+        return replace(options, workspace=run.workspace)
 
     def deploy(
         self,
@@ -120,8 +120,8 @@ class AzureV1Target(Target[AzureV1Options]):
             return aks_config(options.compute_target or "", token_auth_enabled=options.auth == "token")
         return aci_config(auth_enabled=options.auth == "key")
 
-    def existing_service(self, connection: Any, name: str) -> ScoringService:
-        service: ScoringService = get_service(connection, name)
+    def existing_service(self, workspace: Any, name: str) -> ScoringService:
+        service: ScoringService = get_service(workspace, name)
         return service
 
     def delete(self, service: ScoringService) -> None:

@@ -100,7 +100,7 @@ class Undo:
         except AzureError as exc:
             raise CleanupError(self, sdk_message(exc)) from exc
 
-    def outcome(self) -> str:
+    def run_and_report(self) -> str:
         """Run it and say what became of it: a refusal is logged and told, never raised over the error that
         made the clean-up necessary."""
         try:
@@ -140,7 +140,7 @@ def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callabl
         yield
     except KeyboardInterrupt:
         if not keep_failed:
-            log.warning("Interrupted: %s", undo.outcome())
+            log.warning("Interrupted: %s", undo.run_and_report())
         raise
     except (AzureError, DeploymentError, ServiceCallError) as exc:
         refusal = exc if isinstance(exc, RefusedError) else None
@@ -156,7 +156,7 @@ def undo_on_failure(what: str, undo: Undo, *, keep_failed: bool, report: Callabl
                 f"{undo.by_hand} once it has ended."
             )
         elif not keep_failed:
-            cleanup = undo.outcome()
+            cleanup = undo.run_and_report()
         raise DeploymentError(f"{what} failed: {problem}\n{cleanup}\n{details}") from exc
 
 

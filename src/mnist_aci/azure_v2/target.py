@@ -99,22 +99,22 @@ class EndpointTarget(Target[EndpointOptions]):
         with step("Connecting to the workspace"):
             return load_ml_client(config, tenant_id=tenant_id)
 
-    def registry(self, connection: Any, store: Path) -> WorkspaceRegistry:
-        return WorkspaceRegistry(connection, assets)
+    def registry(self, workspace: Any, store: Path) -> WorkspaceRegistry:
+        return WorkspaceRegistry(workspace, assets)
 
-    def rolls_out(self, options: EndpointOptions, connection: Any) -> bool:
+    def rolls_out(self, options: EndpointOptions, workspace: Any) -> bool:
         """Whether deploying ``options`` is the gated rollout onto an existing endpoint (it scores the test set)."""
         from .service import check_endpoint_name, endpoint_exists
 
-        return options.name is not None and endpoint_exists(connection, check_endpoint_name(options.name))
+        return options.name is not None and endpoint_exists(workspace, check_endpoint_name(options.name))
 
     def prepare(self, options: EndpointOptions, run: RunInputs) -> EndpointOptions:
         """The options with the run's ``ml_client`` and, for a rollout onto an existing endpoint, the run's test set
         as ``rollout_data`` (unless given)."""
         data = options.rollout_data
-        if data is None and run.test_set is not None and self.rolls_out(options, run.connection):
+        if data is None and run.test_set is not None and self.rolls_out(options, run.workspace):
             data = run.test_set()
-        return replace(options, ml_client=run.connection, rollout_data=data)
+        return replace(options, ml_client=run.workspace, rollout_data=data)
 
     def deploy(
         self,
@@ -146,10 +146,10 @@ class EndpointTarget(Target[EndpointOptions]):
             min_accuracy=options.min_accuracy,
         )
 
-    def existing_service(self, connection: Any, name: str) -> ScoringService:
+    def existing_service(self, workspace: Any, name: str) -> ScoringService:
         from .service import get_service
 
-        return get_service(connection, name)
+        return get_service(workspace, name)
 
     def delete(self, service: ScoringService) -> None:
         from .service import EndpointService

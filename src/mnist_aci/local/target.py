@@ -82,7 +82,7 @@ class LocalTarget(Target[LocalOptions]):
     options_type = LocalOptions
     serves_here = True
 
-    def registry(self, connection: Any, store: Path) -> StoreRegistry:
+    def registry(self, workspace: Any, store: Path) -> StoreRegistry:
         return StoreRegistry(LocalModelStore(store))
 
     def deploy(
