@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 import gzip
 import shutil
 import sys
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -21,21 +24,24 @@ from mnist_aci.data import (
 )
 from mnist_aci.errors import DataError
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 RNG = np.random.default_rng(0)
 
 
 @pytest.fixture
-def tiny_images():
+def tiny_images() -> np.ndarray:
     return RNG.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
 
 
 @pytest.fixture
-def tiny_labels():
+def tiny_labels() -> np.ndarray:
     return np.array([3, 1, 4, 1, 5], dtype=np.uint8)
 
 
 @pytest.fixture
-def tiny_folder(tmp_path, tiny_images, tiny_labels):
+def tiny_folder(tmp_path: Path, tiny_images: np.ndarray, tiny_labels: np.ndarray) -> Path:
     nested = tmp_path / "https%3A" / "mnist"
     nested.mkdir(parents=True)
     for prefix in ("train", "t10k"):

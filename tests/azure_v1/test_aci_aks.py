@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -42,6 +43,10 @@ from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
 from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
+
+if TYPE_CHECKING:
+    from azureml.core import Model, Workspace
+    from support.azure import AzureV1
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
@@ -75,22 +80,22 @@ def run(raw_data):
 
 
 @pytest.fixture
-def workspace(azure_v1):
+def workspace(azure_v1: AzureV1) -> Workspace:
     return load_workspace(azure_v1.config_file)
 
 
 @pytest.fixture
-def model(workspace, small_model_file):
+def model(workspace: Workspace, small_model_file: Path) -> Model:
     return registry.register_model(workspace, small_model_file)
 
 
 @pytest.fixture
-def environment(workspace, model):
+def environment(workspace: Workspace, model: Model) -> Environment:
     return registry.get_or_register_environment(workspace, registry.model_versions(model))
 
 
 @pytest.fixture
-def my_aks(azure_v1) -> str:
+def my_aks(azure_v1: AzureV1) -> str:
     """``my-aks``: an AKS cluster attached to the workspace as a compute target of that name."""
     azure_v1.workspace.aks_computes.add("my-aks")
     return "my-aks"

@@ -1,3 +1,6 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
@@ -12,14 +15,17 @@ from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
 from mnist_aci.errors import DeploymentError, ServiceNameError
 from mnist_aci.score_script import stage_scoring_folder
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @pytest.fixture
-def workspace():
+def workspace() -> mock.NonCallableMagicMock:
     return mock.create_autospec(Workspace, instance=True)
 
 
 @pytest.fixture
-def service():
+def service() -> mock.NonCallableMagicMock:
     service = mock.create_autospec(AciWebservice, instance=True)
     service.name = "sklearn-mnist-svc-ab12"
     service.state = "Healthy"
@@ -28,7 +34,7 @@ def service():
 
 
 @pytest.fixture
-def model_class(service):
+def model_class(service: mock.NonCallableMagicMock) -> Iterator[mock.MagicMock]:
     model_class = mock.create_autospec(Model)
     model_class.deploy.return_value = service
     with mock.patch("azureml.core.model.Model", model_class):
@@ -36,7 +42,7 @@ def model_class(service):
 
 
 @pytest.fixture
-def webservice_class():
+def webservice_class() -> Iterator[mock.MagicMock]:
     """No service of the name exists yet (Webservice(ws, name) raises WebserviceNotFound)."""
     webservice_class = mock.create_autospec(Webservice)
     webservice_class.side_effect = WebserviceException("WebserviceNotFound: Webservice with name x not found")

@@ -1,7 +1,10 @@
 """The registered model ``sklearn_mnist`` and ``tutorial-env`` on SDK v1: the workspace calls through the real
 azureml-core against the Azure stand-in; the pin rules on environments built here."""
 
+from __future__ import annotations
+
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
@@ -14,9 +17,13 @@ from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundErro
 from mnist_aci.target import WorkspaceRegistry
 from mnist_aci.versions import python_minor, read_versions, runtime_versions
 
+if TYPE_CHECKING:
+    from azureml.core import Workspace
+    from support.azure import AzureV1
+
 
 @pytest.fixture
-def workspace(azure_v1):
+def workspace(azure_v1: AzureV1) -> Workspace:
     return load_workspace(azure_v1.config_file)
 
 

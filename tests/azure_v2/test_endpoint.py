@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -22,10 +23,12 @@ import numpy as np
 import pytest
 import requests
 import yaml
+from azure.ai.ml import MLClient
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+from azure.ai.ml.entities import Environment, Model
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
-from standin.azureml_v2 import ARM
+from standin.azureml_v2 import ARM, WorkspaceV2
 from standin.environments import local_pythons, nearest_python
 from standin.server import azure_error, json_response
 from support.processes import inference_servers, wait_until_gone
@@ -83,20 +86,20 @@ def run(raw_data):
 
 
 @pytest.fixture
-def config_file(workspace_v2, tmp_path):
+def config_file(workspace_v2: WorkspaceV2, tmp_path: Path) -> Path:
     config = tmp_path / "config.json"
     config.write_text(json.dumps(workspace_v2.config()))
     return config
 
 
 @pytest.fixture
-def ml_client(config_file):
+def ml_client(config_file: Path) -> MLClient:
     """The package's own sign-in and ``MLClient.from_config``, against the stand-in."""
     return endpoint_workspace.load_ml_client(config_file)
 
 
 @pytest.fixture
-def workspace(workspace_v2):
+def workspace(workspace_v2: WorkspaceV2) -> Iterator[WorkspaceV2]:
     """The stand-in's workspace; no inference server of a test outlives it."""
     servers_before = inference_servers()
     yield workspace_v2
@@ -106,7 +109,7 @@ def workspace(workspace_v2):
 
 
 @pytest.fixture
-def registered(workspace, ml_client, small_model_file):
+def registered(workspace: WorkspaceV2, ml_client: MLClient, small_model_file: Path) -> tuple[Model, Environment]:
     """The small model registered as SDK v2 registers it, and tutorial-env v2 pinned to it."""
     model = endpoint_assets.register_model(ml_client, small_model_file, properties={"training_data": "test"})
     environment = endpoint_assets.get_or_register_environment(ml_client, endpoint_assets.model_versions(model))

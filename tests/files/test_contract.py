@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -28,6 +29,9 @@ from mnist_aci.local.service import start_local_service
 from mnist_aci.project_files import CONTRACT, packaged_file
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CONTRACT_FILE = ROOT / CONTRACT
 DOCUMENT = json.loads(CONTRACT_FILE.read_text())
@@ -232,7 +236,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def node_id_for_schemathesis(request):
+def node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
     """schemathesis 4.32's lazy schema reads and writes ``item._nodeid``, which pytest 9 no longer has."""
     request.node._nodeid = request.node.nodeid
 
@@ -246,7 +250,7 @@ def contract_schema() -> schemathesis.BaseSchema:
 
 
 @pytest.fixture(scope="module")
-def session():
+def session() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
 

@@ -1,8 +1,11 @@
 """score.py for real, in-process: init() with a model trained in the test, run() on good and bad input."""
 
+from __future__ import annotations
+
 import io
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -14,9 +17,13 @@ from werkzeug.test import EnvironBuilder
 
 from mnist_aci.scoring import npy_body, tutorial_body
 
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import ModuleType
+
 
 @pytest.fixture(scope="module")
-def score(small_model_file):
+def score(small_model_file: Path) -> ModuleType:
     module = load_score_module()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AZUREML_MODEL_DIR", str(small_model_file.parent))

@@ -48,7 +48,7 @@ MARKERS = "\n".join(f"    {lane}: {lane}" for lane in lanes.LANES)
 
 
 @pytest.fixture
-def inner(pytester):
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makeini(f"[pytest]\naddopts = --strict-markers -p no:cacheprovider\nmarkers =\n{MARKERS}\n")
     pytester.syspathinsert(ROOT / "tests")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,9 +16,19 @@ from mnist_aci import scoring
 from mnist_aci.local.service import start_local_service
 from mnist_aci.tutorial import KEY_ENV
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
+    from mnist_aci.local.service import LocalWebservice
+
 
 @pytest.fixture(scope="module")
-def valid_check(live_service, small_model, sample_data):
+def valid_check(
+    live_service: LocalWebservice, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> Callable[[], None]:
     images = sample_data.x_test[:5]
     expected = small_model.predict(images).tolist()
 

@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -31,6 +32,9 @@ from mnist_aci.local.server import THREADS_PER_WORKER, ServerProcess
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 from mnist_aci.workflow import evaluate_service
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 BOUND_S = 60.0
 
@@ -91,7 +95,7 @@ def test_context_manager_stops_everything_even_on_error(small_model_file):
     ],
     ids=lambda param: param[0],
 )
-def bad_model(request, tmp_path, small_model_file):
+def bad_model(request: pytest.FixtureRequest, tmp_path: Path, small_model_file: Path) -> tuple[Path, str]:
     kind, cause = request.param
     target = tmp_path / "sklearn_mnist_model.pkl"
     if kind == "not-a-pickle":
@@ -417,9 +421,9 @@ def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sam
 
 
 @pytest.fixture
-def bare_service(tmp_path):
+def bare_service(tmp_path: Path) -> Iterator[Callable[..., LocalWebservice]]:
     """A LocalWebservice around a plain child process, to drive its stopped/lost decision."""
-    made = []
+    made: list[LocalWebservice] = []
 
     def make(command: list[str], **timeouts: float) -> LocalWebservice:
         read_end, write_end = os.pipe()

@@ -12,7 +12,7 @@ from mnist_aci.versions import read_versions
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path: Path) -> LocalModelStore:
     return LocalModelStore(tmp_path / "store")
 
 
