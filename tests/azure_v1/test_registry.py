@@ -18,6 +18,9 @@ from mnist_aci.target import WorkspaceRegistry
 from mnist_aci.versions import python_minor, read_versions, runtime_versions
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+if TYPE_CHECKING:
     from azureml.core import Workspace
     from support.azure import AzureV1
 
@@ -27,16 +30,18 @@ def workspace(azure_v1: AzureV1) -> Workspace:
     return load_workspace(azure_v1.config_file)
 
 
-def registered_models(azure_v1) -> list[dict]:
+def registered_models(azure_v1: AzureV1) -> list[dict]:
     return [model for versions in azure_v1.workspace.models.values() for model in versions]
 
 
-def test_missing_model_is_a_clear_error(workspace):
+def test_missing_model_is_a_clear_error(workspace: Workspace) -> None:
     with pytest.raises(ModelNotFoundError, match="mnist-aci train"):
         registry.get_model(workspace)
 
 
-def test_register_uses_the_notebooks_tags_description_and_the_versions_record(azure_v1, workspace, small_model_file):
+def test_register_uses_the_notebooks_tags_description_and_the_versions_record(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     registered = registry.register_model(workspace, small_model_file)
 
     (sent,) = registered_models(azure_v1)
@@ -47,7 +52,9 @@ def test_register_uses_the_notebooks_tags_description_and_the_versions_record(az
     assert registry.get_model(workspace).version == registered.version == 1
 
 
-def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(azure_v1, workspace, small_model_file):
+def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     """The SDK v1 registry as prepare_model uses it: nothing to reuse in an empty workspace; the model registered
     for its training data is then reused for that data only, and is the latest."""
     models = WorkspaceRegistry(workspace, registry)
@@ -66,7 +73,9 @@ def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(
     assert len(registered_models(azure_v1)) == 1
 
 
-def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing(azure_v1, workspace):
+def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing(
+    azure_v1: AzureV1, workspace: Workspace
+) -> None:
     versions = runtime_versions()
     registered = registry.get_or_register_environment(workspace, versions)
     fetched = registry.get_or_register_environment(workspace, versions)
@@ -85,7 +94,7 @@ def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing
     assert registry.pinned_versions(fetched)["python"] == python_minor(versions["python"])
 
 
-def test_other_environment_errors_are_not_hidden(azure_v1, workspace):
+def test_other_environment_errors_are_not_hidden(azure_v1: AzureV1, workspace: Workspace) -> None:
     azure_v1.standin.server.inject(
         "GET", r".*\.api\.azureml\.ms", r"/environment/.*", lambda request: Response("Forbidden", status=403)
     )
@@ -94,7 +103,7 @@ def test_other_environment_errors_are_not_hidden(azure_v1, workspace):
     assert azure_v1.workspace.environments == {}
 
 
-def test_built_environment_pins_match_the_model():
+def test_built_environment_pins_match_the_model() -> None:
     versions = runtime_versions()
     environment = registry.build_environment(versions)
     assert environment.name == "tutorial-env"
@@ -104,7 +113,7 @@ def test_built_environment_pins_match_the_model():
     assert pins["scikit-learn"] == versions["scikit-learn"]
 
 
-def test_mismatched_pins_refuse_to_deploy_naming_both_versions():
+def test_mismatched_pins_refuse_to_deploy_naming_both_versions() -> None:
     model_versions = {**runtime_versions(), "scikit-learn": "0.22.1"}
     environment = registry.build_environment(runtime_versions())
     with pytest.raises(VersionMismatchError) as info:
@@ -115,7 +124,7 @@ def test_mismatched_pins_refuse_to_deploy_naming_both_versions():
     assert "tutorial-env" in message
 
 
-def test_unpinned_environment_is_a_mismatch():
+def test_unpinned_environment_is_a_mismatch() -> None:
     from azureml.core.conda_dependencies import CondaDependencies
 
     environment = Environment("tutorial-env")
@@ -124,7 +133,7 @@ def test_unpinned_environment_is_a_mismatch():
         registry.check_environment_pins(environment, runtime_versions())
 
 
-def test_conda_pins_of_the_tutorials_environment_are_read():
+def test_conda_pins_of_the_tutorials_environment_are_read() -> None:
     from azureml.core.conda_dependencies import CondaDependencies
 
     environment = Environment("tutorial-env")
@@ -142,7 +151,7 @@ def test_conda_pins_of_the_tutorials_environment_are_read():
         registry.check_environment_pins(environment, runtime_versions())
 
 
-def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_warning():
+def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_warning() -> None:
     with pytest.warns(MnistAciWarning, match="no versions record"):
         registry.check_environment_pins(registry.build_environment(), None)
     other = registry.build_environment({**runtime_versions(), "numpy": "1.16.0"})
@@ -150,7 +159,7 @@ def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_war
         registry.check_environment_pins(other, None)
 
 
-def test_model_versions_are_read_from_properties():
+def test_model_versions_are_read_from_properties() -> None:
     model = mock.create_autospec(Model, instance=True)
     model.properties = {**runtime_versions(), "other": "x"}
     assert registry.model_versions(model) == runtime_versions()

@@ -31,6 +31,14 @@ from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
+    from mnist_aci.local.service import LocalWebservice
+
+if TYPE_CHECKING:
     from collections.abc import Iterator
 
 CONTRACT_FILE = ROOT / CONTRACT
@@ -49,16 +57,16 @@ def resolve(node: dict) -> dict:
     return found
 
 
-def test_the_contract_is_a_valid_openapi_3_document():
+def test_the_contract_is_a_valid_openapi_3_document() -> None:
     validate(DOCUMENT)
     assert DOCUMENT["openapi"].startswith("3.")
 
 
-def test_the_packaged_contract_is_the_top_level_one():
+def test_the_packaged_contract_is_the_top_level_one() -> None:
     assert packaged_file(CONTRACT).read_bytes() == CONTRACT_FILE.read_bytes()
 
 
-def test_the_contract_states_score_pys_limits_and_content_types():
+def test_the_contract_states_score_pys_limits_and_content_types() -> None:
     body = POST["requestBody"]
     assert body["x-max-body-bytes"] == SCORE.MAX_BODY_BYTES
     assert set(body["content"]) == {SCORE.JSON_TYPE, *SCORE.NPY_TYPES}
@@ -70,7 +78,7 @@ def test_the_contract_states_score_pys_limits_and_content_types():
     assert (labels["maxItems"], labels["items"]["minimum"], labels["items"]["maximum"]) == (SCORE.MAX_ROWS, 0, 9)
 
 
-def test_every_refusal_score_py_can_make_is_a_documented_error_body():
+def test_every_refusal_score_py_can_make_is_a_documented_error_body() -> None:
     refusals = {SCORE.BAD_REQUEST, SCORE.REQUEST_TIMEOUT, SCORE.TOO_LARGE, SCORE.UNSUPPORTED_TYPE}
     documented = {int(code) for code in POST["responses"] if code != "200"}
     assert documented == refusals
@@ -82,13 +90,15 @@ def test_every_refusal_score_py_can_make_is_a_documented_error_body():
                 assert schema["required"] == ["error", "expected"]
 
 
-def test_staging_copies_the_contract_beside_score_py(tmp_path):
+def test_staging_copies_the_contract_beside_score_py(tmp_path: Path) -> None:
     folder = stage_scoring_folder(SCORE_PY, tmp_path / "app")
     assert sorted(path.name for path in folder.iterdir()) == ["score.py", "swagger3.json"]
     assert (folder / CONTRACT).read_bytes() == CONTRACT_FILE.read_bytes()
 
 
-def test_a_script_without_a_contract_is_staged_alone_and_says_so(tmp_path, caplog):
+def test_a_script_without_a_contract_is_staged_alone_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "my_score.py").write_text("def init():\n    pass\n\ndef run(raw_data):\n    return []\n")
@@ -100,7 +110,7 @@ def test_a_script_without_a_contract_is_staged_alone_and_says_so(tmp_path, caplo
 
 
 @pytest.mark.server
-def test_the_server_publishes_the_contract_at_swagger_json(live_service):
+def test_the_server_publishes_the_contract_at_swagger_json(live_service: LocalWebservice) -> None:
     assert live_service.swagger_uri == f"http://{HOST}:{live_service.port}/swagger.json?version=3"
     response = requests.get(live_service.swagger_uri, timeout=30)
     assert response.status_code == 200
@@ -109,8 +119,8 @@ def test_the_server_publishes_the_contract_at_swagger_json(live_service):
 
 @pytest.mark.server
 def test_a_score_py_without_a_contract_is_served_with_the_servers_generic_document(
-    tmp_path, small_model_file, small_model, sample_data
-):
+    tmp_path: Path, small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     alone = tmp_path / "score.py"
     alone.write_bytes(SCORE_PY.read_bytes())
     with start_local_service(small_model_file, alone, name="no-contract") as service:
@@ -202,7 +212,7 @@ def mutated_npy(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=IN_PROCESS_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_npy())
-def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body):
+def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body) -> None:
     """score.py's .npy reader on bodies mutated in header and data: images, or a PayloadError, nothing else."""
     try:
         outcome = SCORE.parse_npy(body)
@@ -263,8 +273,8 @@ def session() -> Iterator[requests.Session]:
 )
 @FUZZED.parametrize()
 def test_fuzzed_requests_get_answers_that_conform_to_the_contract(
-    case, live_service, session, node_id_for_schemathesis
-):
+    case, live_service: LocalWebservice, session: requests.Session, node_id_for_schemathesis: None
+) -> None:
     """No 5xx, no lost connection, every answer as the contract says; a valid JSON body is scored and
     a request that breaks the contract is refused with a 4xx (413 included, which schemathesis' own
     negative_data_rejection check does not count)."""

@@ -96,7 +96,7 @@ def damaged(draw: st.DrawFn, bodies: st.SearchStrategy[bytes]) -> bytes:
     body=b'{"data": [[[' + ROW[1:-1] + b"," + ROW[5:] + b"], 0.5]}", rows_per_slice=2
 )  # a list in a number's place
 @example(body=b'{"data": [[1' + b"0" * 30 + ROW[4:] + b"]}", rows_per_slice=1)  # an integer over 64 bits
-def test_sliced_parse_gives_the_whole_body_parse_images_or_refusal(body, rows_per_slice):
+def test_sliced_parse_gives_the_whole_body_parse_images_or_refusal(body, rows_per_slice: int) -> None:
     with mock.patch.object(score, "ROWS_PER_SLICE", rows_per_slice):
         assert outcome(score.parse_json, body) == outcome(score._parse_whole, body)
 
@@ -114,7 +114,7 @@ def test_sliced_parse_gives_the_whole_body_parse_images_or_refusal(body, rows_pe
     ),
     rows_per_slice=st.integers(1, 3),
 )
-def test_valid_bodies_are_read_by_the_slices_exactly(images, encode, rows_per_slice):
+def test_valid_bodies_are_read_by_the_slices_exactly(images, encode, rows_per_slice: int) -> None:
     body = encode(images)
     with mock.patch.object(score, "ROWS_PER_SLICE", rows_per_slice):
         sliced = score._parse_in_slices(body)

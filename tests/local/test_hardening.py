@@ -17,6 +17,9 @@ from mnist_aci.local.service import start_local_service
 from mnist_aci.tutorial import KEY_ENV
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sklearn.multiclass import OneVsRestClassifier
@@ -38,12 +41,14 @@ def valid_check(
     return check
 
 
-def test_battery_has_at_least_forty_cases():
+def test_battery_has_at_least_forty_cases() -> None:
     assert len(BAD_REQUESTS) >= 40
 
 
 @pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda bad: bad.id)
-def test_bad_request_gets_a_4xx_json_error_and_the_service_keeps_serving(live_service, valid_check, bad: BadRequest):
+def test_bad_request_gets_a_4xx_json_error_and_the_service_keeps_serving(
+    live_service: LocalWebservice, valid_check: Callable[[], None], bad: BadRequest
+) -> None:
     headers = {"Content-Type": bad.content_type} if bad.content_type else {}
     response = requests.request(bad.method, live_service.scoring_uri, data=bad.body, headers=headers, timeout=60)
     assert response.status_code == bad.status, response.text
@@ -53,7 +58,7 @@ def test_bad_request_gets_a_4xx_json_error_and_the_service_keeps_serving(live_se
     valid_check()
 
 
-def test_body_over_the_size_limit_gets_413(live_service, valid_check):
+def test_body_over_the_size_limit_gets_413(live_service: LocalWebservice, valid_check: Callable[[], None]) -> None:
     body = b" " * (100 * 1024 * 1024 + 1)
     response = requests.post(
         live_service.scoring_uri, data=body, headers={"Content-Type": "application/json"}, timeout=60
@@ -63,14 +68,18 @@ def test_body_over_the_size_limit_gets_413(live_service, valid_check):
     valid_check()
 
 
-def test_the_tutorials_full_request_stays_within_the_limits(live_service, small_model, sample_data):
+def test_the_tutorials_full_request_stays_within_the_limits(
+    live_service: LocalWebservice, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     images = np.tile(sample_data.x_test, (10, 1))
     body = scoring.tutorial_body(images)
     assert len(body) < 100 * 1024 * 1024
     np.testing.assert_array_equal(np.asarray(live_service.run(body)), small_model.predict(images))
 
 
-def test_concurrent_clients_get_every_prediction_right(live_service, small_model, sample_data):
+def test_concurrent_clients_get_every_prediction_right(
+    live_service: LocalWebservice, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     """8 clients x 250 requests of 1 to 100 images, JSON and .npy mixed: zero errors, exact labels."""
     images = sample_data.x_test
     expected = small_model.predict(images)
@@ -98,7 +107,9 @@ def test_concurrent_clients_get_every_prediction_right(live_service, small_model
 
 
 @pytest.mark.server
-def test_keys_never_reach_logs_or_errors(small_model_file, sample_data, monkeypatch):
+def test_keys_never_reach_logs_or_errors(
+    small_model_file: Path, sample_data: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "s3cr3t-key-do-not-leak"
     monkeypatch.setenv(KEY_ENV, secret)
     with start_local_service(small_model_file, SCORE_PY, name="secrets") as service:
