@@ -70,7 +70,9 @@ def copy_of_the_package(tmp_path: Path) -> Path:
         ("errors.py", "from . import tutorial", "Layers"),
     ],
 )
-def test_a_forbidden_import_breaks_a_contract(tmp_path: Path, module: str, forbidden_import: str, contract) -> None:
+def test_a_forbidden_import_breaks_a_contract(
+    tmp_path: Path, module: str, forbidden_import: str, contract: str
+) -> None:
     package = copy_of_the_package(tmp_path)
     with (package / module).open("a") as source:
         source.write(f"\n{forbidden_import}  # noqa\n")

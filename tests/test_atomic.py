@@ -39,7 +39,7 @@ def open_mode(folder: Path) -> int:
 
 @settings(deadline=None)  # the disk's speed varies with the machine's load
 @given(umasks)
-def test_every_writer_gives_the_mode_open_gives_under_the_umask(value) -> None:
+def test_every_writer_gives_the_mode_open_gives_under_the_umask(value: int) -> None:
     with tempfile.TemporaryDirectory() as name, umask(value):
         folder = Path(name)
         written = [

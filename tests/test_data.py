@@ -238,7 +238,7 @@ def test_the_sdks_telemetry_noise_goes_to_the_debug_log_not_the_screen(
 ) -> None:
     from azureml.opendatasets import MNIST
 
-    def noisy_failure(*_args, **_kwargs) -> None:
+    def noisy_failure(*_args: object, **_kwargs: object) -> None:
         print("{'infer_column_types': 'False', 'activity': 'download'}")
         print("Upload failed. OSError: <urlopen error>", file=sys.stderr)
         raise OSError("Name or service not known")

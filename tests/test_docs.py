@@ -201,7 +201,7 @@ def with_config_example(sandbox: Path, config: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
-def test_every_block_says_what_it_is(page) -> None:
+def test_every_block_says_what_it_is(page: Path) -> None:
     for block in fenced_blocks(page):
         assert block.info in COMMANDS | CODE | SESSION | NOT_RUN, f"{page}:{block.line}: info string {block.info!r}"
 
@@ -328,7 +328,7 @@ def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch: py
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
-def test_every_relative_link_resolves(page) -> None:
+def test_every_relative_link_resolves(page: Path) -> None:
     text = "\n".join(line for line in page.read_text(encoding="utf-8").splitlines() if not line.startswith("    "))
     for target in (match["target"] for match in LINK.finditer(text)):
         if re.match(r"[a-z]+:", target):

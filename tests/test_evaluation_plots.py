@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -70,8 +71,9 @@ def test_sample_indices_are_distinct_and_reproducible() -> None:
 
 def test_failed_save_leaves_no_partial_file(tmp_path: Path) -> None:
     class Broken(Figure):
-        def savefig(self, *args, **kwargs) -> None:
-            with open(args[0], "wb") as stream:
+        def savefig(self, fname: str | os.PathLike[Any] | IO[Any], *args: object, **kwargs: object) -> None:
+            assert isinstance(fname, str | os.PathLike)  # save_figure saves to a path
+            with open(fname, "wb") as stream:
                 stream.write(b"half")
             raise RuntimeError("disk full")
 

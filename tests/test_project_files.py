@@ -45,7 +45,7 @@ def contents(folder: Path) -> dict[str, bytes | None]:
     depth=st.integers(min_value=0, max_value=2),
 )
 def test_a_failed_write_leaves_the_files_there_before_and_removes_the_rest(
-    call: int, failure, before, depth: int
+    call: int, failure: BaseException, before: set[str], depth: int
 ) -> None:
     with tempfile.TemporaryDirectory() as name:
         root = Path(name)

@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 from unittest import mock
 
 import numpy as np
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 class _Handler(BaseHTTPRequestHandler):
     status = 200
     body = b"[1, 2]"
+    last_headers: ClassVar[dict[str, str]]
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -106,7 +107,7 @@ odd_images = hnp.arrays(
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(images=st.one_of(pixel_images, odd_images, pixel_images.map(lambda images: images[:, ::-1])))
-def test_npy_body_is_byte_for_byte_the_body_np_save_made(images) -> None:
+def test_npy_body_is_byte_for_byte_the_body_np_save_made(images: np.ndarray) -> None:
     assert scoring.npy_body(images) == npy_body_before(images)
 
 

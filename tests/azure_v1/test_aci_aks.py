@@ -41,17 +41,19 @@ from mnist_aci.errors import (
 from mnist_aci.job import JobOptions
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
+from mnist_aci.tutorial import TargetName
 from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from azureml.core import Model, Workspace
+    from azureml.core.webservice import AciWebservice
     from sklearn.multiclass import OneVsRestClassifier
+    from support.azure import AzureV1
 
     from mnist_aci.data import Dataset
-
-if TYPE_CHECKING:
-    from azureml.core import Model, Workspace
-    from support.azure import AzureV1
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
@@ -148,7 +150,9 @@ def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_u
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # this test's temporary folder: only its files
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+    service: AciWebservice = deploy_model(
+        "aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY
+    )
     assert sorted(scratch.iterdir()) == []  # nothing of the SDK's or the package's left there
 
     (sent,) = posted_services(azure_v1)
@@ -245,6 +249,7 @@ def test_the_contract_is_published_only_where_the_server_lacks_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     score = load_score_module()
+    assert score.__file__ is not None
     contract = Path(score.__file__).with_name("swagger3.json")
     app_root = tmp_path / "azureml-app"
     app_root.mkdir()
@@ -349,7 +354,13 @@ def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(
     ids=["init-raises", "imports-what-its-environment-lacks"],
 )
 def test_score_py_crashing_in_init_is_seen_through_get_logs(
-    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment, tmp_path: Path, source, cause: str
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    tmp_path: Path,
+    source: str,
+    cause: str,
 ) -> None:
     script = tmp_path / "score.py"
     script.write_text(source)
@@ -384,7 +395,9 @@ def test_a_wait_that_times_out_says_what_is_known_and_how_to_delete_later(
 # -- environments built as Azure builds them ---------------------------------------------------------------------
 
 
-def deploy_in(workspace: Workspace, model: Model, environment: Environment, tmp_path, script: Path = SCORE_PY):
+def deploy_in(
+    workspace: Workspace, model: Model, environment: Environment, tmp_path: Path, script: Path = SCORE_PY
+) -> AciWebservice:
     """``Model.deploy`` to ACI with ``environment`` and ``script``, as the SDK does it, without the package's checks
     of the environment (what Azure's image build and container then do to it)."""
     source = stage_scoring_folder(script, tmp_path / "source" / "app")
@@ -489,7 +502,7 @@ def test_aks_needs_keys_and_the_package_sends_them(
     sample_data: Dataset,
     my_aks: str,
 ) -> None:
-    service = deploy_model(
+    service: AksWebservice = deploy_model(
         "aks", model, workspace=workspace, environment=environment, deployment_config=aks_config(my_aks)
     )
     try:
@@ -525,7 +538,9 @@ def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_optio
     fixed = aks_config(my_aks, autoscale_enabled=False, num_replicas=2)
     options = JobOptions(target="aks", deployment=AzureV1Options(deployment_config=fixed, environment=environment))
 
-    service = deploy_service(options, model, workspace)  # no compute_target option: the configuration names it
+    service: AksWebservice = deploy_service(
+        options, model, workspace
+    )  # no compute_target option: the configuration names it
     try:
         (sent,) = posted_services(azure_v1)
         assert (sent["computeName"], sent["numReplicas"]) == ("my-aks", 2)
@@ -549,7 +564,9 @@ def test_aks_on_the_sdks_own_defaults_is_autoscaled_and_needs_a_key(
     ``authEnabled``; Azure ML's documented defaults apply (autoscaled, key auth on), and the SDK reads them."""
     config = AksWebservice.deploy_configuration(compute_target_name=my_aks)
 
-    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AksWebservice = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=config
+    )
     try:
         (sent,) = posted_services(azure_v1)
         assert "autoScaler" not in sent
@@ -578,7 +595,9 @@ def test_aks_token_auth_takes_only_unexpired_tokens_of_the_services_token_route(
     """Token auth as azureml-core asks for it: ``get_access_token`` reads the token route's answer, the SDK's own
     ``run`` fetches one, and the scoring front takes a token until it expires, nothing else."""
     config = AksWebservice.deploy_configuration(compute_target_name=my_aks, token_auth_enabled=True, auth_enabled=False)
-    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AksWebservice = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=config
+    )
     try:
         (sent,) = posted_services(azure_v1)
         assert (sent["aadAuthEnabled"], sent["authEnabled"]) == (True, False)
@@ -618,7 +637,9 @@ def test_the_package_scores_a_token_service_renewing_its_token_after_the_refresh
     my_aks: str,
 ) -> None:
     config = aks_config(my_aks, token_auth_enabled=True)
-    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AksWebservice = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=config
+    )
     tokens = rf"{MMS}/services/{service.name}/token"
     try:
         (sent,) = posted_services(azure_v1)
@@ -666,7 +687,7 @@ def test_aks_token_auth_beside_the_default_key_auth_is_refused(
     ],
 )
 def test_a_configuration_for_the_other_target_is_refused_before_any_deployment(
-    azure_v1: AzureV1, workspace: Workspace, model: Model, target: str, config, named: str
+    azure_v1: AzureV1, workspace: Workspace, model: Model, target: TargetName, config: Callable[[], object], named: str
 ) -> None:
     with pytest.raises(OptionError, match=named):
         deploy_service(JobOptions(target=target), model, workspace, deployment_config=config())

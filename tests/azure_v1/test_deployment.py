@@ -16,20 +16,19 @@ from mnist_aci.errors import DeploymentError, ServiceNameError
 from mnist_aci.score_script import stage_scoring_folder
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 
 @pytest.fixture
 def workspace() -> mock.NonCallableMagicMock:
-    return mock.create_autospec(Workspace, instance=True)
+    workspace: mock.NonCallableMagicMock = mock.create_autospec(Workspace, instance=True)
+    return workspace
 
 
 @pytest.fixture
 def service() -> mock.NonCallableMagicMock:
-    service = mock.create_autospec(AciWebservice, instance=True)
+    service: mock.NonCallableMagicMock = mock.create_autospec(AciWebservice, instance=True)
     service.name = "sklearn-mnist-svc-ab12"
     service.state = "Healthy"
     service.error = None

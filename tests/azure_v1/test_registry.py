@@ -20,7 +20,6 @@ from mnist_aci.versions import python_minor, read_versions, runtime_versions
 if TYPE_CHECKING:
     from pathlib import Path
 
-if TYPE_CHECKING:
     from azureml.core import Workspace
     from support.azure import AzureV1
 
@@ -66,7 +65,9 @@ def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(
     registered = models.register(small_model_file, sample)
 
     assert registered.version == 1
-    assert models.trained_with(sample).version == 1
+    trained = models.trained_with(sample)
+    assert trained is not None
+    assert trained.version == 1
     assert models.trained_with({**sample, "training_data": "mnist"}) is None
     assert models.trained_with({**sample, "regularization": "2.0"}) is None
     assert models.latest().version == 1

@@ -12,6 +12,7 @@ from azure.mgmt.core.exceptions import ARMErrorFormat
 from azureml.exceptions import WebserviceException
 from hypothesis import given, strategies as st
 from msrest.exceptions import HttpOperationError
+from msrest.serialization import Deserializer
 
 from mnist_aci.azure_v1.sdk_errors import azure_ml_call, describe, retry_after_s, sdk_status
 from mnist_aci.errors import DeploymentError, WorkspaceError, is_sdk_v1_error, sdk_message
@@ -28,7 +29,7 @@ def http_error(status: int, body: str, headers: dict[str, str]) -> HttpOperation
     response.status_code = status
     response._content = body.encode()
     response.headers.update(headers)
-    return HttpOperationError(deserialize=None, response=response)
+    return HttpOperationError(deserialize=Deserializer(), response=response)
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,7 @@ def http_error(status: int, body: str, headers: dict[str, str]) -> HttpOperation
     ],
 )
 def test_each_answer_is_described_with_its_status_message_and_advice(
-    exc, status: int | None, wait: int | None, said: str, advice: str
+    exc: Exception, status: int | None, wait: int | None, said: str, advice: str
 ) -> None:
     assert sdk_status(exc) == status
     assert retry_after_s(exc) == wait
@@ -84,6 +85,7 @@ class Answer:
 
     reason = "Bad Request"
     status_code = 400
+    request = "PUT https://management.azure.com/"  # HttpResponseError's protocol names it; it never reads it
 
     def __init__(self, body: dict) -> None:
         self.body = json.dumps(body)

@@ -56,7 +56,13 @@ from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_F
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from werkzeug.wrappers import Request, Response
+
+    from mnist_aci.azure_v2.service import EndpointService
     from mnist_aci.data import Dataset
+    from mnist_aci.service import Service
 
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 DEPLOYMENTS = r".*/onlineEndpoints/[^/]+/deployments/[^/]+"
@@ -99,7 +105,8 @@ def config_file(workspace_v2: WorkspaceV2, tmp_path: Path) -> Path:
 @pytest.fixture
 def ml_client(config_file: Path) -> MLClient:
     """The package's own sign-in and ``MLClient.from_config``, against the stand-in."""
-    return endpoint_workspace.load_ml_client(config_file)
+    client: MLClient = endpoint_workspace.load_ml_client(config_file)
+    return client
 
 
 @pytest.fixture
@@ -120,7 +127,7 @@ def registered(workspace: WorkspaceV2, ml_client: MLClient, small_model_file: Pa
     return model, environment
 
 
-def deploy_to(ml_client: MLClient, registered: tuple[Model, Environment], **options):
+def deploy_to(ml_client: MLClient, registered: tuple[Model, Environment], **options: Any) -> Service:
     model, environment = registered
     return deploy_model(
         "endpoint", model, ml_client=ml_client, environment=environment, entry_script=SCORE_PY, **options
@@ -426,7 +433,9 @@ def test_keep_failed_keeps_the_endpoint(
     assert "mnist-ep-kept" in workspace.endpoints
 
 
-def deploy_in(ml_client: MLClient, model, environment, script: Path, name: str, tmp_path: Path):
+def deploy_in(
+    ml_client: MLClient, model: Model, environment: dict[str, Any], script: Path, name: str, tmp_path: Path
+) -> EndpointService:
     """A new endpoint with deployment ``blue`` of ``script`` in ``environment`` (an azure-ai-ml ``Environment`` to
     register), without the package's checks of the environment."""
     from azure.ai.ml.entities import Environment
@@ -481,7 +490,7 @@ def test_an_environment_pinning_an_older_scikit_learn_serves_with_it(
 def interrupt_on_first_poll(workspace: WorkspaceV2, kind: str) -> None:
     """Ctrl-C in the test's main thread while the SDK waits on an operation's first status poll."""
 
-    def answer(request):
+    def answer(request: Request) -> Response:
         _thread.interrupt_main()
         return json_response(200, {"status": "Updating"}, {"retry-after-ms": "5"})
 
@@ -674,9 +683,10 @@ def test_rollout_compares_green_with_the_live_deployment_by_default(
     deploy_to(ml_client, registered, name="mnist-ep-worse")
     images, labels = sample_data.x_test[:300], sample_data.y_test[:300]
     good = rollout.deployment_accuracy
-    scores = {}
+    scores: dict[str, float] = {}
 
-    def accuracy(service, deployment_name, *args):  # green really scored, then made one image worse
+    # green really scored, then made one image worse
+    def accuracy(service: EndpointService, deployment_name: str, *args: np.ndarray) -> float:
         scores[deployment_name] = good(service, deployment_name, *args) - (0.01 if deployment_name == "green" else 0)
         return scores[deployment_name]
 
@@ -718,7 +728,7 @@ def test_connect_reads_the_same_config_json_and_signs_in(workspace: WorkspaceV2,
 
 
 @contextlib.contextmanager
-def signed_in():
+def signed_in() -> Iterator[tuple[mock.MagicMock, mock.MagicMock]]:
     """``DefaultAzureCredential`` and ``MLClient.from_config`` patched (autospec): sign-in failures without Azure."""
     with (
         mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
@@ -765,7 +775,7 @@ def test_score_py_finds_the_model_where_v1_and_v2_place_it(
     score = load_score_module()
     for model_dir in (tmp_path / "v1", tmp_path / "v2"):
         monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
-        score.model = None
+        monkeypatch.setattr(score, "model", None)
         score.init()
         assert callable(score.model.predict)
 
@@ -985,7 +995,7 @@ def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
     original = operations.set_traffic
 
-    def slow_traffic(client, found, shares, timeout_sec):
+    def slow_traffic(client: MLClient, found: object, shares: dict[str, int], timeout_sec: float | None) -> None:
         workspace.hold_operations = True  # green is up; the traffic change then outlives the wait
         return original(client, found, shares, 1)
 

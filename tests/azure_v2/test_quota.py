@@ -32,12 +32,12 @@ ONE_DS1 = ("blue", "Standard_DS1_v2", 1)
         ([ONE_DS1, ("green", "Standard_XX", 1)], None),
     ],
 )
-def test_cores_each_vm_family_needs(deployments, cores) -> None:
+def test_cores_each_vm_family_needs(deployments: list[tuple[str, str, int]], cores: dict[str, int] | None) -> None:
     assert cores_by_family(deployments) == cores
 
 
 @given(st.sampled_from(sorted(SKUS)), st.integers(min_value=1, max_value=1000), st.integers(1, 1000))
-def test_a_deployment_needs_ceil_1_2_n_times_the_cores_and_a_rollout_holds_two(sku, live: int, new: int) -> None:
+def test_a_deployment_needs_ceil_1_2_n_times_the_cores_and_a_rollout_holds_two(sku: str, live: int, new: int) -> None:
     family, cores = SKUS[sku]
     needed = {n: ceil(Fraction(6, 5) * n) * cores for n in (live, new)}
     assert cores_by_family([("blue", sku, live)]) == {family: needed[live]}

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -24,12 +25,14 @@ from support.processes import free_port, inference_servers, wait_until_gone
 from support.project import NEVER_READY_SCORE_PY, ROOT, register_local_model
 
 from mnist_aci import cli, workflow
-from mnist_aci.cli import build_parser, console, main, options_from
+from mnist_aci._console import console
+from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.cli import build_parser, main, options_from
 from mnist_aci.errors import MnistAciWarning, ProjectFilesError
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
 from mnist_aci.targets import TARGET_TABLE
-from mnist_aci.tutorial import LOCAL_TIMEOUT_S
+from mnist_aci.tutorial import LOCAL_TIMEOUT_S, TargetName
 
 if TYPE_CHECKING:
     from mnist_aci.data import Dataset
@@ -258,7 +261,7 @@ def flag_arguments(commands: dict[str, argparse.ArgumentParser]) -> dict[str, li
     return arguments
 
 
-def on_target(command: str, target: str) -> list[str]:
+def on_target(command: str, target: TargetName) -> list[str]:
     """``command`` on ``target``, with what it needs there to run at all."""
     if command in ("evaluate", "delete") and not TARGET_TABLE[target].serves_here:
         return [command, "--target", target, "--service-name", "svc"]
@@ -277,7 +280,9 @@ def act(
     init's writer and each target's service lookup and deletion autospecced (none of them runs)."""
     monkeypatch.chdir(tmp_path)
     recorder = mock.Mock()
-    owners = [(workflow, name) for name in ("run_job", "train_registered", "load_dataset", "connect")]
+    owners: list[tuple[ModuleType | type, str]] = [
+        (workflow, name) for name in ("run_job", "train_registered", "load_dataset", "connect")
+    ]
     owners += [(workflow, "deploy_registered"), (workflow, "evaluate_service"), (cli, "initialise")]
     kinds = {type(target) for target in TARGET_TABLE.values()}
     owners += [(kind, name) for kind in kinds for name in ("existing_service", "delete")]
@@ -288,6 +293,7 @@ def act(
 
     def run(argv: list[str]) -> tuple[Any, str, list[Any]]:
         before = len(recorder.mock_calls)
+        code: int | str | None
         try:
             code = main(argv)
         except SystemExit as stopped:
@@ -335,7 +341,7 @@ def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(
     its usage line and the commands that take it. Each command's usage lists the flags it uses, and only those."""
     commands = subcommands(build_parser())
     flags = flag_arguments(commands)
-    verdicts = {}
+    verdicts: dict[tuple[str, str], tuple[str, str]] = {}
     for command in commands:
         runs = runs_of(act, command)
         verdicts |= {(command, flag): verdict(act, command, given, runs) for flag, given in flags.items()}
@@ -377,7 +383,9 @@ def test_workers_reach_the_local_deployment(args: list[str], workers: int) -> No
 )
 def test_auth_reaches_the_sdk_v1_options(args: list[str], auth: str | None) -> None:
     parser = build_parser()
-    assert options_from(parser, parser.parse_args(args)).target_options.auth == auth
+    options = options_from(parser, parser.parse_args(args)).target_options
+    assert isinstance(options, AzureV1Options)
+    assert options.auth == auth
 
 
 @pytest.mark.server

@@ -31,15 +31,13 @@ from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from sklearn.multiclass import OneVsRestClassifier
 
     from mnist_aci.data import Dataset
     from mnist_aci.local.service import LocalWebservice
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 CONTRACT_FILE = ROOT / CONTRACT
 DOCUMENT = json.loads(CONTRACT_FILE.read_text())
@@ -148,9 +146,11 @@ def npy(array: np.ndarray) -> bytes:
 def data_offset(body: bytes) -> int:
     """Where a .npy file's data starts (after the magic, the header length and the header)."""
     stream = io.BytesIO(body)
-    version = np.lib.format.read_magic(stream)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    read_header(stream)
+    version = np.lib.format.read_magic(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
+    if version == (1, 0):
+        np.lib.format.read_array_header_1_0(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
+    else:
+        np.lib.format.read_array_header_2_0(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
     return stream.tell()
 
 
@@ -212,7 +212,7 @@ def mutated_npy(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=IN_PROCESS_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_npy())
-def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body) -> None:
+def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body: bytes) -> None:
     """score.py's .npy reader on bodies mutated in header and data: images, or a PayloadError, nothing else."""
     try:
         outcome = SCORE.parse_npy(body)
@@ -273,7 +273,7 @@ def session() -> Iterator[requests.Session]:
 )
 @FUZZED.parametrize()
 def test_fuzzed_requests_get_answers_that_conform_to_the_contract(
-    case, live_service: LocalWebservice, session: requests.Session, node_id_for_schemathesis: None
+    case: schemathesis.Case, live_service: LocalWebservice, session: requests.Session, node_id_for_schemathesis: None
 ) -> None:
     """No 5xx, no lost connection, every answer as the contract says; a valid JSON body is scored and
     a request that breaks the contract is refused with a 4xx (413 included, which schemathesis' own
@@ -281,6 +281,7 @@ def test_fuzzed_requests_get_answers_that_conform_to_the_contract(
     response = case.call_and_validate(
         base_url=f"http://{HOST}:{live_service.port}", session=session, checks=CHECKS, timeout=60
     )
+    assert case.meta is not None  # schemathesis sets it on every case it generates
     if case.meta.generation.mode == GenerationMode.NEGATIVE:
         assert 400 <= response.status_code < 500, response.text
     elif case.media_type == SCORE.JSON_TYPE:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
@@ -35,7 +36,8 @@ DEPLOY_CELL = "service = mnist_aci.deploy_service("
 
 
 def committed() -> nbformat.NotebookNode:
-    return nbformat.read(NOTEBOOK, as_version=4)
+    notebook: nbformat.NotebookNode = nbformat.read(NOTEBOOK, as_version=4)
+    return notebook
 
 
 def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
@@ -256,10 +258,12 @@ def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path: Pa
         for index, cell in enumerate(notebook.cells[:deploy_index]):
             client.execute_cell(cell, index)
         started: set[int] = set()
+        kernel = client.km
+        assert isinstance(kernel, AsyncKernelManager)  # nbclient's default kernel manager
 
         def interrupt_once_serving() -> None:
             started.update(server_started_by_the_kernel(before))
-            run_sync(client.km.interrupt_kernel)()
+            run_sync(kernel.interrupt_kernel)()
 
         interrupter = threading.Thread(target=interrupt_once_serving)
         interrupter.start()
@@ -267,7 +271,7 @@ def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path: Pa
             client.execute_cell(notebook.cells[deploy_index], deploy_index)
         interrupter.join()
         assert started
-        assert run_sync(client.km.is_alive)()
+        assert run_sync(kernel.is_alive)()
         assert wait_until_gone(started) == set()
 
 

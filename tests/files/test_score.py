@@ -18,13 +18,13 @@ from werkzeug.test import EnvironBuilder
 from mnist_aci.scoring import npy_body, tutorial_body
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from types import ModuleType
+
     from sklearn.multiclass import OneVsRestClassifier
 
     from mnist_aci.data import Dataset
-
-if TYPE_CHECKING:
-    from pathlib import Path
-    from types import ModuleType
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def score(small_model_file: Path) -> ModuleType:
 
 
 def request(body: bytes, content_type: str | None = "application/json", method: str = "POST") -> Request:
-    headers = {"Content-Type": content_type} if content_type else {}
+    headers = [("Content-Type", content_type)] if content_type else []
     return Request(EnvironBuilder(method=method, data=body, headers=headers).get_environ())
 
 
@@ -116,7 +116,7 @@ def test_bad_requests_get_a_client_error_naming_the_problem(
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=crafted_npy())
-def test_any_npy_header_gets_labels_or_a_client_error_naming_the_problem(score: ModuleType, body) -> None:
+def test_any_npy_header_gets_labels_or_a_client_error_naming_the_problem(score: ModuleType, body: bytes) -> None:
     """Whatever shape and dtype a .npy header claims, and whatever data follows: one label per image, or a 4xx
     whose JSON body gives a reason; never an exception (the server's 500)."""
     answer = score.run(request(body, NPY))
@@ -153,7 +153,9 @@ def test_bad_json_string_called_directly_is_a_client_error(score: ModuleType) ->
     ],
     ids=["tutorial", "indented", "extra-key", "compact"],
 )
-def test_json_is_read_exactly_whatever_its_layout(score: ModuleType, sample_data: Dataset, encode) -> None:
+def test_json_is_read_exactly_whatever_its_layout(
+    score: ModuleType, sample_data: Dataset, encode: Callable[[list[list[float]]], str]
+) -> None:
     images = sample_data.x_test[:250]
     body = encode(images.tolist()).encode()
     np.testing.assert_array_equal(score.parse_json(body), images)
@@ -164,12 +166,15 @@ def test_canonical_json_is_parsed_in_slices_without_a_whole_body_parse(
 ) -> None:
     images = sample_data.x_test[:250]
     body = json.dumps({"data": images.tolist()}).encode()
-    slice_rows = []
+    slice_rows: list[int] = []
     real_slice_rows = score._slice_rows
     monkeypatch.setattr(score, "_loads", None)  # the whole-body parse would fail
-    monkeypatch.setattr(
-        score, "_slice_rows", lambda parser, piece, n: slice_rows.append(n) or real_slice_rows(parser, piece, n)
-    )
+
+    def counted_slice_rows(parser: object, piece: bytes, n: int) -> object:
+        slice_rows.append(n)
+        return real_slice_rows(parser, piece, n)
+
+    monkeypatch.setattr(score, "_slice_rows", counted_slice_rows)
     np.testing.assert_array_equal(score.parse_json(body), images)
     assert slice_rows == [100, 100, 50]
 

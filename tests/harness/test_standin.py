@@ -73,8 +73,8 @@ def test_bearer_tokens_are_checked(azure_standin: AzureStandIn) -> None:
     from werkzeug.wrappers import Request
 
     token = EnvironmentCredential().get_token(MANAGEMENT_SCOPE).token
-    signed = Request(EnvironBuilder(headers={"Authorization": f"Bearer {token}"}).get_environ())
-    forged = Request(EnvironBuilder(headers={"Authorization": "Bearer e30.e30.c2ln"}).get_environ())
+    signed = Request(EnvironBuilder(headers=[("Authorization", f"Bearer {token}")]).get_environ())
+    forged = Request(EnvironBuilder(headers=[("Authorization", "Bearer e30.e30.c2ln")]).get_environ())
 
     assert Entra.refuse_unless_signed_in(signed) is None
     refused = Entra.refuse_unless_signed_in(forged)

@@ -13,14 +13,13 @@ from support.payloads import BAD_REQUESTS, BadRequest
 from support.project import SCORE_PY
 
 from mnist_aci import scoring
+from mnist_aci.errors import ServiceCallError
 from mnist_aci.local.service import start_local_service
 from mnist_aci.tutorial import KEY_ENV
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from sklearn.multiclass import OneVsRestClassifier
 
@@ -116,7 +115,7 @@ def test_keys_never_reach_logs_or_errors(
         service.wait_for_deployment()
         scoring.predict(service, sample_data.x_test[:10])
         scoring.call_http(service.scoring_uri, sample_data.x_test[:1])
-        with pytest.raises(scoring.ServiceCallError) as info:
+        with pytest.raises(ServiceCallError) as info:
             scoring.post(service.scoring_uri, b"{}", scoring.JSON_TYPE, headers=scoring.auth_headers())
         worker_environment = json.dumps(dict(__import__("psutil").Process(service.pid).environ()))
     assert secret not in str(info.value)

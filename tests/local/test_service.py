@@ -34,12 +34,11 @@ from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 from mnist_aci.workflow import evaluate_service
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from sklearn.multiclass import OneVsRestClassifier
 
     from mnist_aci.data import Dataset
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
 
 BOUND_S = 60.0
 
@@ -52,7 +51,8 @@ def test_end_to_end_predictions_equal_the_in_process_model(
     expected = small_model.predict(images)
     service = start_local_service(small_model_file, SCORE_PY, name="e2e")
     try:
-        assert service.state == "Transitioning"
+        state_at_start = service.state
+        assert state_at_start == "Transitioning"
         service.wait_for_deployment(show_output=True)
         assert service.state == "Healthy"
         assert service.scoring_uri.startswith("http://127.0.0.1:")
@@ -252,7 +252,7 @@ module_names = st.lists(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), 
 
 
 @given(hidden=st.sets(st.sampled_from(["pandas", "pyarrow", "numpy", "a"]), max_size=3), name=module_names)
-def test_hidden_modules_refuse_exactly_the_hidden_packages_and_their_submodules(hidden, name) -> None:
+def test_hidden_modules_refuse_exactly_the_hidden_packages_and_their_submodules(hidden: set[str], name: str) -> None:
     finder = HiddenModules(hidden)
     if name.split(".")[0] in hidden:
         with pytest.raises(ModuleNotFoundError, match=HIDDEN_MODULES_ENV) as refused:
@@ -277,7 +277,7 @@ def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file: Path
     service.wait_for_deployment()
     body = scoring.tutorial_body(sample_data.x_test)
 
-    def body_killing_the_server_halfway():  # mid-request by construction, however fast the server is
+    def body_killing_the_server_halfway() -> Iterator[bytes]:  # mid-request by construction, however fast the server is
         yield body[: len(body) // 2]
         os.killpg(service.pid, signal.SIGKILL)
         yield body[len(body) // 2 :]
@@ -285,7 +285,8 @@ def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file: Path
     started = time.monotonic()
     try:
         with pytest.raises(ServiceCallError) as info:
-            service.run(body_killing_the_server_halfway())
+            # a streamed body (requests sends an iterator as it comes), beyond run()'s typed str | bytes
+            service.run(body_killing_the_server_halfway())  # type: ignore[arg-type]
     finally:
         service.delete()
     assert time.monotonic() - started < BOUND_S

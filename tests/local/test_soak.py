@@ -20,6 +20,7 @@ from mnist_aci.local.service import LocalWebservice, start_local_service
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     from sklearn.multiclass import OneVsRestClassifier
 
     from mnist_aci.data import Dataset
@@ -42,7 +43,9 @@ def workers_rss(service: LocalWebservice) -> int:
     return sum(worker.memory_info().rss for worker in psutil.Process(service.pid).children())
 
 
-def soak(service: LocalWebservice, plan: list[tuple[int, int, BadRequest | None]], images, expected) -> Counter:
+def soak(
+    service: LocalWebservice, plan: list[tuple[int, int, BadRequest | None]], images: np.ndarray, expected: list[int]
+) -> Counter:
     """Send ``plan`` (start, size, malformed request or None for a valid one) from CLIENTS threads;
     count the outcomes: "ok", "wrong" (an unexpected answer), "5xx" and "connection error"."""
 

