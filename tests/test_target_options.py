@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Literal
 from unittest import mock
 
 import numpy as np
@@ -25,18 +26,18 @@ numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allo
 
 
 @given(numbers)
-def test_workers_are_a_whole_number_of_at_least_one(workers):
+def test_workers_are_a_whole_number_of_at_least_one(workers: float) -> None:
     if isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1:
         assert LocalOptions(workers=workers).workers == workers
     else:
         with pytest.raises(OptionError) as refused:
-            LocalOptions(workers=workers)
+            LocalOptions(workers=workers)  # type: ignore[arg-type]  # a float: refused at run time, as tested
         assert refused.value.option == "workers"
         assert str(workers) in str(refused.value)
 
 
 @given(numbers)
-def test_min_accuracy_is_an_accuracy(value):
+def test_min_accuracy_is_an_accuracy(value: float) -> None:
     if not isinstance(value, bool) and 0 <= value <= 1:
         assert EndpointOptions(min_accuracy=value).min_accuracy == value
     else:
@@ -45,7 +46,7 @@ def test_min_accuracy_is_an_accuracy(value):
 
 
 @given(st.one_of(st.none(), numbers))
-def test_a_time_out_is_a_positive_number_of_seconds(timeout):
+def test_a_time_out_is_a_positive_number_of_seconds(timeout: float | None) -> None:
     valid = timeout is None or (not isinstance(timeout, bool) and timeout > 0)
     for options_type in (LocalOptions, AzureV1Options, EndpointOptions):
         if valid:
@@ -55,26 +56,29 @@ def test_a_time_out_is_a_positive_number_of_seconds(timeout):
                 options_type(timeout_sec=timeout)
 
 
-def test_options_are_frozen_and_keyword_only():
+def test_options_are_frozen_and_keyword_only() -> None:
     options = LocalOptions(port=8080)
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.port = 9090  # type: ignore[misc]
     with pytest.raises(TypeError):
-        LocalOptions(8080)  # type: ignore[misc]
+        LocalOptions(8080)  # type: ignore[misc, arg-type]
 
 
-def test_every_target_has_options_derived_from_the_shared_ones():
+def test_every_target_has_options_derived_from_the_shared_ones() -> None:
     for name, target in TARGET_TABLE.items():
         assert target.name == name
         assert issubclass(target.options_type, TargetOptions)
         assert {"keep_failed", "timeout_sec"} <= set(target.options_type.field_names())
 
 
-def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration():
+def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration() -> None:
     aci, aks = target_named("aci"), target_named("aks")
+    assert isinstance(aci, AzureV1Target)
+    assert isinstance(aks, AzureV1Target)
+    auths: tuple[Literal["token"] | None, ...] = (None, "token")
     assert aci.deployment_config(AzureV1Options()).auth_enabled is False  # ACI's default: no key
     assert aci.deployment_config(AzureV1Options(auth="key")).auth_enabled is True
-    default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in (None, "token"))
+    default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in auths)
     assert (default.auth_enabled, default.token_auth_enabled) == (True, False)  # AKS's default: keys
     assert (token.auth_enabled, token.token_auth_enabled) == (False, True)
     with pytest.raises(OptionError, match=r"^auth must be key on target='aci' \(token auth is AKS only\), got 'token'"):
@@ -90,16 +94,16 @@ def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration()
         ("local", "colour", "is an option of no target"),
     ],
 )
-def test_an_option_a_target_does_not_take_names_the_targets_that_do(target, option, said):
+def test_an_option_a_target_does_not_take_names_the_targets_that_do(target: str, option: str, said: str) -> None:
     assert not_taken(target_named(target), option) == said
 
 
-def test_an_unknown_target_names_the_known_ones():
+def test_an_unknown_target_names_the_known_ones() -> None:
     with pytest.raises(TargetError, match="Unknown target 'docker': choose one of local, aci, aks, endpoint"):
         target_named("docker")
 
 
-def test_nan_is_no_accuracy():
+def test_nan_is_no_accuracy() -> None:
     with pytest.raises(OptionError):
         EndpointOptions(min_accuracy=math.nan)
 
@@ -155,7 +159,7 @@ def test_the_options_of_every_target_become_the_targets_own():
 
 
 @given(numbers)
-def test_the_regularization_rate_is_a_number_above_zero(value):
+def test_the_regularization_rate_is_a_number_above_zero(value: float) -> None:
     if not isinstance(value, bool) and 0 < value < math.inf:
         assert JobOptions(regularization=value).regularization == value
     else:
@@ -164,7 +168,7 @@ def test_the_regularization_rate_is_a_number_above_zero(value):
 
 
 @given(numbers)
-def test_the_seed_is_a_whole_number_of_at_least_zero(value):
+def test_the_seed_is_a_whole_number_of_at_least_zero(value: float) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         assert JobOptions(seed=value).seed == value
     else:

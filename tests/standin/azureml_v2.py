@@ -248,15 +248,15 @@ class WorkspaceV2:
             if request.method in {"PUT", "POST"} and request.get_data():
                 api_version = request.args.get("api-version", "")
                 body = json.loads(request.get_data())
-                refused, tolerated = rest_spec.problems(request.method, request.path, api_version, body)
+                invalid, tolerated = rest_spec.problems(request.method, request.path, api_version, body)
                 with self._lock:
                     if rest_spec.definition_for(request.method, request.path, api_version):
                         self.checked.append((request.method, request.path, api_version))
-                    if refused:
-                        self.refused.append((request.method, request.path, "; ".join(refused)))
+                    if invalid:
+                        self.refused.append((request.method, request.path, "; ".join(invalid)))
                     self.tolerated += [(request.method, request.path, problem) for problem in tolerated]
-                if refused:
-                    return azure_error(400, "BadRequest", f"The request body is invalid: {'; '.join(refused)}")
+                if invalid:
+                    return azure_error(400, "BadRequest", f"The request body is invalid: {'; '.join(invalid)}")
             with self._lock:
                 return handler(request, match)
 

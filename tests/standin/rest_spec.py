@@ -153,7 +153,8 @@ def problems(method: str, path: str, api_version: str, body: Any) -> tuple[list[
     definition = definition_for(method, path, api_version)
     if definition is None:
         return [], []
-    refused, tolerated = [], []
+    refused: list[str] = []
+    tolerated: list[str] = []
     for error in jsonschema.Draft4Validator(body_schema(api_version, definition)).iter_errors(body):
         where = "/".join(str(part) for part in error.absolute_path) or "(body)"
         message = f"{definition} at {where}: {error.message}"
