@@ -169,7 +169,7 @@ def cli_of(source_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.subprocess
-def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path):
+def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path: Path) -> None:
     package = copy_of_the_package(tmp_path)
     add_the_constant_target(package)
 
@@ -192,7 +192,7 @@ def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_a_new_family_importing_another_breaks_the_contract_without_being_listed(tmp_path):
+def test_a_new_family_importing_another_breaks_the_contract_without_being_listed(tmp_path: Path) -> None:
     package = copy_of_the_package(tmp_path)
     add_the_constant_target(package)
     with (package / "constant" / "target.py").open("a") as source:
@@ -301,7 +301,7 @@ def target_name_comparisons(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("module", ["workflow.py", "cli.py", "targets.py", "deploy.py", "job.py"])
-def test_the_flow_and_the_command_line_never_branch_on_a_target_name(module):
+def test_the_flow_and_the_command_line_never_branch_on_a_target_name(module: str) -> None:
     assert target_name_comparisons(ROOT / "src" / "mnist_aci" / module) == []
 
 

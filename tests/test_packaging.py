@@ -172,7 +172,7 @@ def pip_installed(dists: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
 BACKTRACKING = "pip is looking at multiple versions of"
 
 
-def test_pip_resolves_the_wheels_dependencies_without_backtracking(dists, tmp_path):
+def test_pip_resolves_the_wheels_dependencies_without_backtracking(dists: dict[str, Path], tmp_path: Path) -> None:
     """A user's ``pip install`` of the wheel, with no constraints: the bounds in pyproject.toml let pip settle
     each dependency at its first candidate (without them it backtracks through OpenTelemetry and
     azureml-dataprep releases for minutes)."""

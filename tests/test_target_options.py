@@ -108,7 +108,7 @@ def test_nan_is_no_accuracy() -> None:
         EndpointOptions(min_accuracy=math.nan)
 
 
-def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set_loaded_only_then():
+def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set_loaded_only_then() -> None:
     data = (np.zeros((2, 784)), np.array([3, 7]))
     target = EndpointTarget()
     test_set = mock.Mock(return_value=data)
@@ -127,7 +127,9 @@ def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set
     test_set.assert_called_once_with()
 
 
-def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not_used(caplog):
+def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
     data = (np.zeros((2, 784)), np.array([3, 7]))
     endpoint, local = target_named("endpoint"), target_named("local")
@@ -144,7 +146,7 @@ def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not
     assert "the ACI configuration does not apply to a managed online endpoint" in caplog.text
 
 
-def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_deleted():
+def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_deleted() -> None:
     local = target_named("local")
     found = local.existing_service(None, "http://127.0.0.1:9/score")
     assert found == ServiceEndpoint("http://127.0.0.1:9/score")
@@ -152,7 +154,7 @@ def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_de
         local.delete(found)
 
 
-def test_the_options_of_every_target_become_the_targets_own():
+def test_the_options_of_every_target_become_the_targets_own() -> None:
     options = JobOptions(target="aci", target_options=TargetOptions(timeout_sec=60, keep_failed=True))
     assert options.target_options == AzureV1Options(timeout_sec=60, keep_failed=True)
     assert JobOptions().target_options == LocalOptions()
@@ -177,7 +179,7 @@ def test_the_seed_is_a_whole_number_of_at_least_zero(value: float) -> None:
 
 
 @given(st.one_of(st.integers(-100, 100), st.booleans(), st.floats(allow_nan=True), st.text(max_size=3)))
-def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count):
+def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count: bool | float | int | str) -> None:
     if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 50:
         assert EndpointOptions(instance_count=count).instance_count == count
     else:
@@ -199,7 +201,9 @@ def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count):
         (None, False),
     ],
 )
-def test_an_instance_type_is_one_of_the_managed_online_endpoints_skus(instance_type, accepted):
+def test_an_instance_type_is_one_of_the_managed_online_endpoints_skus(
+    instance_type: str | None, accepted: bool
+) -> None:
     if accepted:
         assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
     else:
@@ -216,7 +220,7 @@ LISTED_SKUS = sorted(sku for skus in FAMILIES.values() for sku, _cores in skus)
         st.text(alphabet="Standard_DSEFLNCVvas0123456789", max_size=20),
     )
 )
-def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type):
+def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type) -> None:
     if instance_type.lower() in {sku.lower() for sku in LISTED_SKUS}:
         assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
     else:
@@ -224,5 +228,5 @@ def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_
             EndpointOptions(instance_type=instance_type)
 
 
-def test_the_request_time_out_the_package_asks_for_is_within_azures_180_s():
+def test_the_request_time_out_the_package_asks_for_is_within_azures_180_s() -> None:
     assert 0 < REQUEST_TIMEOUT_MS <= MAX_REQUEST_TIMEOUT_MS == 180_000

@@ -112,7 +112,7 @@ def test_local_target_refuses_a_model_saved_with_other_versions(store: LocalMode
         deploy_model("local", model, entry_script=SCORE_PY)
 
 
-def test_the_cli_offers_the_targets_of_the_table_by_their_names():
+def test_the_cli_offers_the_targets_of_the_table_by_their_names() -> None:
     from mnist_aci.cli import FLAGS
     from mnist_aci.targets import TARGET_TABLE, by_name
 

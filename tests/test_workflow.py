@@ -97,7 +97,7 @@ def test_evaluation_writes_every_output_when_the_service_answers(sample_data: Da
     assert np.array_equal(result.evaluation.confusion.diagonal(), np.bincount(sample_data.y_test, minlength=10))
 
 
-def test_the_local_target_gets_the_workers_of_the_options():
+def test_the_local_target_gets_the_workers_of_the_options() -> None:
     with mock.patch("mnist_aci.local.service.deploy", autospec=True) as deploy:
         deploy_service(JobOptions(target_options=LocalOptions(workers=3)), mock.sentinel.model)
     assert deploy.call_args.kwargs["workers"] == 3

@@ -85,7 +85,7 @@ def run(raw_data):
 """
 
 
-def key_or_token_calls(azure_v1, route: str) -> list:
+def key_or_token_calls(azure_v1: AzureV1, route: str) -> list:
     """The calls to a service's ``listkeys`` or ``token`` route."""
     return azure_v1.standin.server.calls_to("POST", rf"{MMS}/services/[^/]+/{route}")
 
@@ -244,8 +244,14 @@ def test_the_contract_is_published_only_where_the_server_lacks_it(
 
 @pytest.mark.server
 def test_aci_with_a_read_only_app_root_scores_and_says_the_contract_is_not_served(
-    azure_v1, workspace, model, environment, small_model, sample_data, caplog
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Whether ACI's app root is writable is not documented: with a read-only one, score.py's init() cannot copy
     the contract where the inference server reads it; the service still scores, and the user is told."""
     azure_v1.standin.read_only_app_root = True
@@ -704,7 +710,9 @@ def test_a_deployment_to_an_aks_cluster_never_attached_is_refused_by_azure_ml(
     assert azure_v1.services.services == {}
 
 
-def test_a_configuration_given_twice_is_refused_not_replaced(azure_v1, workspace, model):
+def test_a_configuration_given_twice_is_refused_not_replaced(
+    azure_v1: AzureV1, workspace: Workspace, model: Model
+) -> None:
     options = JobOptions(target="aci", target_options=AzureV1Options(deployment_config=aci_config(memory_gb=0.5)))
     with pytest.raises(OptionError, match="deployment_config was given twice"):
         deploy_service(options, model, workspace, deployment_config=aci_config())
@@ -739,8 +747,8 @@ def scored_accuracy(result: subprocess.CompletedProcess[str]) -> str:
     ("target", "auth"), [("aci", None), ("aks", None), ("aks", "token")], ids=["aci", "aks-key", "aks-token"]
 )
 def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
-    target, auth, azure_v1, full_model_file, mnist_dir, tmp_path
-):
+    target: str, auth: str | None, azure_v1: AzureV1, full_model_file: Path, mnist_dir: Path, tmp_path: Path
+) -> None:
     """The whole run on full MNIST (ACI; AKS with its default key auth, and with token auth). Measured on the 2-core
     machine, two runs (load average up to 15): AKS with keys 33-84 s, with tokens 19-44 s, after the full model's
     training (the fixture every full-MNIST test shares: 3-6 min under that load)."""

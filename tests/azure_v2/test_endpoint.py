@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 
     from mnist_aci.azure_v2.service import EndpointService
     from mnist_aci.data import Dataset
-    from mnist_aci.service import Service
 
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 DEPLOYMENTS = r".*/onlineEndpoints/[^/]+/deployments/[^/]+"
@@ -94,7 +93,9 @@ def run(raw_data):
 """
 
 
-def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(workspace, registered):
+def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(
+    workspace: WorkspaceV2, registered: tuple[Model, Environment]
+) -> None:
     model, _ = registered
     (body,) = sent(workspace, "PUT", r".*/models/sklearn_mnist/versions/1")
     properties = body["properties"]
@@ -194,7 +195,9 @@ def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_tr
 
 
 @pytest.mark.server
-def test_the_states_progress_as_recorded_while_the_operations_run(workspace, ml_client, registered):
+def test_the_states_progress_as_recorded_while_the_operations_run(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-states")
     created = workspace.standin.server.calls_to("PUT", ENDPOINTS)[0]
     answer = json.loads(created.answer)["properties"]
@@ -871,7 +874,9 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(
 
 
 @pytest.mark.server
-def test_a_refused_endpoint_is_reported_as_never_created_and_not_deleted(workspace, ml_client, registered):
+def test_a_refused_endpoint_is_reported_as_never_created_and_not_deleted(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     workspace.standin.server.inject(
         "PUT",
         ARM,

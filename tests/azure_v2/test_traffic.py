@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -26,6 +27,13 @@ from mnist_aci.azure_v2.service import endpoint_exists, get_service
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import npy_body
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import Environment, Model
+    from standin.azureml_v2 import WorkspaceV2
+
+    from mnist_aci.data import Dataset
 
 WAIT_S = 120.0
 #: score.py whose ``run`` answers with the deployment's variable ``MNIST_ACI_GREETING``.
@@ -61,7 +69,9 @@ score_io.predict = _held_predict
     )
 
 
-def deploy_script(ml_client, registered, name: str, script: str, folder: Path, variables=None) -> None:
+def deploy_script(
+    ml_client: MLClient, registered: tuple[Model, Environment], name: str, script: str, folder: Path, variables=None
+) -> None:
     """Deployment ``blue`` of ``script`` on endpoint ``name`` (``variables``: its environment variables), with all
     the traffic: an existing endpoint gets the PUT of an existing deployment."""
     model, environment = registered
@@ -114,7 +124,11 @@ def client():
 
 
 def score_once(
-    client: requests.Session, workspace, name: str, images: np.ndarray, headers: dict[str, str] | None = None
+    client: requests.Session,
+    workspace: WorkspaceV2,
+    name: str,
+    images: np.ndarray,
+    headers: dict[str, str] | None = None,
 ) -> requests.Response:
     """One scoring request to endpoint ``name``, as a client sends it."""
     return client.post(
@@ -129,7 +143,7 @@ def score_once(
     )
 
 
-def add_green(ml_client, registered, name: str, tmp_path: Path) -> None:
+def add_green(ml_client: MLClient, registered: tuple[Model, Environment], name: str, tmp_path: Path) -> None:
     model, environment = registered
     code = stage_scoring_folder(SCORE_PY, tmp_path / "green")
     green = new_deployment("green", name, model, environment, code, DEFAULT_INSTANCE_TYPE, 1)
@@ -138,8 +152,12 @@ def add_green(ml_client, registered, name: str, tmp_path: Path) -> None:
 
 @pytest.mark.server
 def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
-    workspace, ml_client, registered, sample_data, tmp_path
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     """blue takes 2 requests in parallel (1 instance x 1 request, doubled): the gate keeps one of them, never both."""
     hold = tmp_path / "hold"
     deploy_script(ml_client, registered, "mnist-ep-busy-gate", holding_score_py(hold), tmp_path / "blue")
@@ -169,7 +187,14 @@ def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
 
 
 @pytest.mark.server
-def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registered, sample_data, tmp_path, client):
+def test_a_split_sends_each_deployment_its_share(
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+    client,
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-split")
     add_green(ml_client, registered, "mnist-ep-split", tmp_path)
     endpoint = ml_client.online_endpoints.get(name="mnist-ep-split")
@@ -185,8 +210,13 @@ def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registere
 
 @pytest.mark.server
 def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
-    workspace, ml_client, registered, sample_data, tmp_path, client
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+    client,
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-mirror")
     add_green(ml_client, registered, "mnist-ep-mirror", tmp_path)
     endpoint = ml_client.online_endpoints.get(name="mnist-ep-mirror")
@@ -220,7 +250,9 @@ REFUSED_MIRRORS = [
 
 
 @pytest.mark.server
-def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registered, tmp_path):
+def test_mirror_traffic_azure_refuses_is_refused(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-nomirror")
     add_green(ml_client, registered, "mnist-ep-nomirror", tmp_path)
     for mirror, refusal in REFUSED_MIRRORS:
@@ -232,14 +264,16 @@ def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registere
     assert workspace.endpoints["mnist-ep-nomirror"].properties["mirrorTraffic"] == {}
 
 
-def invoke_greeting(ml_client, name: str, folder: Path) -> str:
+def invoke_greeting(ml_client: MLClient, name: str, folder: Path) -> str:
     request = folder / "request.json"
     request.write_text(json.dumps({"data": []}))
     return str(json.loads(ml_client.online_endpoints.invoke(endpoint_name=name, request_file=str(request)))["greeting"])
 
 
 @pytest.mark.server
-def test_a_deployments_environment_variables_reach_its_container(workspace, ml_client, registered, tmp_path):
+def test_a_deployments_environment_variables_reach_its_container(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     variables = {"MNIST_ACI_GREETING": "hello"}
     deploy_script(ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v1", variables)
     assert invoke_greeting(ml_client, "mnist-ep-env", tmp_path) == "hello"
@@ -252,7 +286,9 @@ def test_a_deployments_environment_variables_reach_its_container(workspace, ml_c
 
 
 @pytest.mark.server
-def test_an_updated_deployment_stops_its_old_server_for_the_new_one(workspace, ml_client, registered, tmp_path):
+def test_an_updated_deployment_stops_its_old_server_for_the_new_one(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     deploy_script(
         ml_client, registered, "mnist-ep-update", GREETING_SCORE_PY, tmp_path / "v1", {"MNIST_ACI_GREETING": "hello"}
     )
@@ -282,15 +318,15 @@ def live_deployment_of(per_instance: int | None, instances: int):
     [(None, 1, 2, 1), (1, 1, 2, 1), (1, 2, 4, 2), (2, 1, 4, 2), (4, 3, 24, 2)],
 )
 def test_the_gate_keeps_half_of_the_live_deployments_parallel_requests_at_most(
-    per_instance, instances, parallel, connections
-):
+    per_instance: int | None, instances: int, parallel: int, connections: int
+) -> None:
     live = live_deployment_of(per_instance, instances)
     assert rollout.parallel_requests(live) == parallel
     assert rollout.gate_connections(live) == connections
 
 
 @given(per_instance=st.integers(1, 1000), instances=st.integers(1, 50))
-def test_the_gate_never_takes_the_live_deployments_whole_capacity(per_instance, instances):
+def test_the_gate_never_takes_the_live_deployments_whole_capacity(per_instance: int, instances: int) -> None:
     live = live_deployment_of(per_instance, instances)
     connections = rollout.gate_connections(live)
     assert 1 <= connections <= rollout.parallel_requests(live) // 2

@@ -363,7 +363,7 @@ def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(
     assert not wrong, "\n".join(wrong)
 
 
-def test_each_command_has_only_the_flags_it_uses_each_declared_once():
+def test_each_command_has_only_the_flags_it_uses_each_declared_once() -> None:
     """Every command's parser (its --help) holds exactly the flags whose declaration names it, and no other:
     a flag of other commands is refused after parsing, not attached hidden."""
     assert len({flag.name for flag in cli.FLAGS}) == len(cli.FLAGS)
@@ -374,7 +374,7 @@ def test_each_command_has_only_the_flags_it_uses_each_declared_once():
     assert {command for flag in cli.FLAGS for command in flag.commands} == set(cli.COMMANDS)
 
 
-def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields():
+def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields() -> None:
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Mine(TargetOptions):
         listen_port: int | None = option(None, flag="--port", help="another port", commands=("deploy",))
@@ -385,7 +385,9 @@ def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields():
 
 
 @pytest.mark.parametrize("given", [["--port", "80"], ["--port=80"]])
-def test_a_flag_of_other_commands_is_refused_however_it_is_written(capsys, given):
+def test_a_flag_of_other_commands_is_refused_however_it_is_written(
+    capsys: pytest.CaptureFixture[str], given: list[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(["train", *given])
     assert info.value.code == 2

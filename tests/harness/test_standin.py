@@ -243,14 +243,14 @@ def test_a_python_this_machine_lacks_is_resolved_for_and_run_on_the_nearest_one_
     assert ran.stdout.split() == [version, "1.17.0"]
 
 
-def test_telemetry_is_accepted_as_application_insights_accepts_it(azure_standin):
+def test_telemetry_is_accepted_as_application_insights_accepts_it(azure_standin: AzureStandIn) -> None:
     answer = requests.post("https://westus2-0.in.applicationinsights.azure.com/v2.1/track", json=[{}, {}], timeout=30)
 
     assert (answer.status_code, answer.json()) == (200, {"itemsReceived": 2, "itemsAccepted": 2, "errors": []})
     assert azure_standin.telemetry.items == 2
 
 
-def test_the_vm_metadata_address_answers_nothing_as_off_azure(azure_standin):
+def test_the_vm_metadata_address_answers_nothing_as_off_azure(azure_standin: AzureStandIn) -> None:
     """azure-ai-ml's telemetry asks it whether it runs on an Azure VM; a connection error means "Not in VM"."""
     with pytest.raises(requests.ConnectionError):
         requests.get(
