@@ -27,7 +27,7 @@ GUNICORN_LINE = "[ERROR] Worker (pid:12) was sent SIGKILL! Perhaps out of memory
     ],
     ids=["kubernetes", "gunicorn", "python", "none"],
 )
-def test_memory_exhausted_finds_the_line_that_says_so(log, line) -> None:
+def test_memory_exhausted_finds_the_line_that_says_so(log: str, line: str | None) -> None:
     assert memory_exhausted(log) == line
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.azure_v1.target import AzureV1Options, AzureV1Target
 from mnist_aci.azure_v2.service import REQUEST_TIMEOUT_MS
 from mnist_aci.azure_v2.skus import FAMILIES, MAX_REQUEST_TIMEOUT_MS
 from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
@@ -59,9 +59,9 @@ def test_a_time_out_is_a_positive_number_of_seconds(timeout: float | None) -> No
 def test_options_are_frozen_and_keyword_only() -> None:
     options = LocalOptions(port=8080)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        options.port = 9090  # type: ignore[misc]
+        options.port = 9090  # type: ignore[misc]  # frozen: the refusal tested
     with pytest.raises(TypeError):
-        LocalOptions(8080)  # type: ignore[misc, arg-type]
+        LocalOptions(8080)  # type: ignore[misc, arg-type]  # positional: the refusal tested
 
 
 def test_every_target_has_options_derived_from_the_shared_ones() -> None:
@@ -134,7 +134,9 @@ def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not
     data = (np.zeros((2, 784)), np.array([3, 7]))
     endpoint, local = target_named("endpoint"), target_named("local")
 
-    assert with_given(endpoint, EndpointOptions(), {"rollout_data": data}).rollout_data is data
+    given_data = with_given(endpoint, EndpointOptions(), {"rollout_data": data})
+    assert isinstance(given_data, EndpointOptions)
+    assert given_data.rollout_data is data
     with pytest.raises(OptionError, match="rollout_data was given twice"):
         with_given(endpoint, EndpointOptions(rollout_data=data), {"rollout_data": (data[0], data[1])})
     assert with_given(local, LocalOptions(), {"deployment_config": mock.sentinel.config}) == LocalOptions()
@@ -175,7 +177,7 @@ def test_the_seed_is_a_whole_number_of_at_least_zero(value: float) -> None:
         assert JobOptions(seed=value).seed == value
     else:
         with pytest.raises(OptionError, match="seed must be a whole number >= 0"):
-            JobOptions(seed=value)
+            JobOptions(seed=value)  # type: ignore[arg-type]  # a float: refused at run time, as tested
 
 
 @given(st.one_of(st.integers(-100, 100), st.booleans(), st.floats(allow_nan=True), st.text(max_size=3)))
@@ -184,7 +186,7 @@ def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count: bool | f
         assert EndpointOptions(instance_count=count).instance_count == count
     else:
         with pytest.raises(OptionError, match="instance_count must be a whole number from 1 to 50") as refused:
-            EndpointOptions(instance_count=count)
+            EndpointOptions(instance_count=count)  # type: ignore[arg-type]  # not an int: refused at run time, as tested
         assert refused.value.option == "instance_count"
 
 
@@ -205,10 +207,11 @@ def test_an_instance_type_is_one_of_the_managed_online_endpoints_skus(
     instance_type: str | None, accepted: bool
 ) -> None:
     if accepted:
+        assert instance_type is not None
         assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
     else:
         with pytest.raises(OptionError, match="instance_type must be a VM size of Microsoft's managed online"):
-            EndpointOptions(instance_type=instance_type)
+            EndpointOptions(instance_type=instance_type)  # type: ignore[arg-type]  # None: refused at run time, as tested
 
 
 LISTED_SKUS = sorted(sku for skus in FAMILIES.values() for sku, _cores in skus)
@@ -220,7 +223,7 @@ LISTED_SKUS = sorted(sku for skus in FAMILIES.values() for sku, _cores in skus)
         st.text(alphabet="Standard_DSEFLNCVvas0123456789", max_size=20),
     )
 )
-def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type) -> None:
+def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type: str) -> None:
     if instance_type.lower() in {sku.lower() for sku in LISTED_SKUS}:
         assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
     else:

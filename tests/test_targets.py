@@ -125,7 +125,7 @@ def test_the_cli_offers_the_targets_of_the_table_by_their_names() -> None:
 
 def test_unknown_target_is_refused() -> None:
     with pytest.raises(TargetError, match="choose one of local, aci, aks"):
-        deploy_model("docker", object())  # type: ignore[arg-type]
+        deploy_model("docker", object())
 
 
 @pytest.mark.server

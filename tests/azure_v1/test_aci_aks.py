@@ -42,7 +42,7 @@ from mnist_aci.errors import (
 from mnist_aci.job import JobOptions
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
-from mnist_aci.tutorial import TargetName
+from mnist_aci.targets import TargetName
 from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
 
@@ -256,7 +256,9 @@ def test_aci_with_a_read_only_app_root_scores_and_says_the_contract_is_not_serve
     the contract where the inference server reads it; the service still scores, and the user is told."""
     azure_v1.standin.read_only_app_root = True
     caplog.set_level("INFO", logger="mnist_aci")
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+    service: AciWebservice = deploy_model(
+        "aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY
+    )
 
     (lease,) = azure_v1.standin.containers
     uploaded = lease.container.app_root / "app"  # the source directory the SDK uploaded, as the container runs it

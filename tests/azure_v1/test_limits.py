@@ -20,6 +20,8 @@ from mnist_aci.scoring import tutorial_body
 
 if TYPE_CHECKING:
     from azureml.core import Environment, Model, Workspace
+    from azureml.core.webservice import AciWebservice
+    from azureml.core.webservice.aks import AksServiceDeploymentConfiguration
     from support.azure import AzureV1
 
     from mnist_aci.data import Dataset
@@ -81,7 +83,7 @@ def script(tmp_path: Path, source: str) -> Path:
     return path
 
 
-def aks(my_aks: str, **settings: int):
+def aks(my_aks: str, **settings: int) -> AksServiceDeploymentConfiguration:
     return AksWebservice.deploy_configuration(compute_target_name=my_aks, cpu_cores=1, memory_gb=1, **settings)
 
 
@@ -96,7 +98,7 @@ def test_aci_answers_504_past_its_one_minute_timeout_and_the_package_says_it_can
 ) -> None:
     azure_v1.services.limits.aci_scoring_timeout_s = 1.0  # the stand-in's own setting: ACI's minute, shortened
     slow = script(tmp_path, SLOW_RUN_SCORE_PY.format(seconds=5))
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=slow)
+    service: AciWebservice = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=slow)
     try:
         images = sample_data.x_test[:5]
         assert requests.post(service.scoring_uri, data=tutorial_body(images), timeout=30).status_code == 504
@@ -125,7 +127,7 @@ def test_aks_answers_504_past_scoring_timeout_ms_and_the_package_names_the_setti
 ) -> None:
     slow = script(tmp_path, SLOW_RUN_SCORE_PY.format(seconds=5))
     config = aks(my_aks, scoring_timeout_ms=1000)
-    service = deploy_model(
+    service: AksWebservice = deploy_model(
         "aks", model, workspace=workspace, environment=environment, entry_script=slow, deployment_config=config
     )
     try:
@@ -152,7 +154,7 @@ def test_aks_answers_503_when_its_queue_is_full_and_the_package_says_what_to_rai
     while the first is scored is refused, after the package's own retries."""
     slow = script(tmp_path, SLOW_RUN_SCORE_PY.format(seconds=8))
     config = aks(my_aks, max_request_wait_time=100, autoscale_enabled=False, num_replicas=1)
-    service = deploy_model(
+    service: AksWebservice = deploy_model(
         "aks", model, workspace=workspace, environment=environment, entry_script=slow, deployment_config=config
     )
     body = tutorial_body(sample_data.x_test[:5])
@@ -207,7 +209,7 @@ def test_a_container_over_its_memory_gb_is_killed_and_the_package_says_to_raise_
     tmp_path: Path,
 ) -> None:
     hungry = script(tmp_path, MEMORY_HUNGRY_SCORE_PY)
-    service = deploy_model(
+    service: AciWebservice = deploy_model(
         "aci",
         model,
         workspace=workspace,
@@ -258,7 +260,9 @@ def test_a_container_that_dies_after_starting_makes_the_service_unhealthy(
     tmp_path: Path,
 ) -> None:
     dying = script(tmp_path, DYING_SCORE_PY)
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=dying)
+    service: AciWebservice = deploy_model(
+        "aci", model, workspace=workspace, environment=environment, entry_script=dying
+    )
     try:
         with pytest.raises(ServiceCallError) as failed:
             predict(service, sample_data.x_test[:5])

@@ -23,7 +23,9 @@ from mnist_aci.scoring import tutorial_body
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     from azureml.core import Environment, Workspace
+    from azureml.core.webservice.webservice import WebserviceDeploymentConfiguration
     from sklearn.multiclass import OneVsRestClassifier
     from support.azure import AzureV1
 
@@ -34,13 +36,13 @@ pytestmark = pytest.mark.server
 MINE = ("my-own-primary-key-0123456789", "my-own-secondary-key-0123456789")
 
 
-def status_with(service, images, authorization: str | None) -> int:
+def status_with(service: Webservice, images: np.ndarray, authorization: str | None) -> int:
     """The status of a raw scoring call carrying ``Authorization: authorization`` (none when None)."""
     headers = {"Content-Type": "application/json"} | ({"Authorization": authorization} if authorization else {})
     return requests.post(service.scoring_uri, data=tutorial_body(images), headers=headers, timeout=60).status_code
 
 
-def own_keys_config(target: str, compute: str):
+def own_keys_config(target: str, compute: str) -> WebserviceDeploymentConfiguration:
     if target == "aks":
         return AksWebservice.deploy_configuration(
             compute_target_name=compute, primary_key=MINE[0], secondary_key=MINE[1]
@@ -60,7 +62,9 @@ def test_the_users_own_keys_are_the_services_and_regenerated_keys_replace_them(
     sample_data: Dataset,
 ) -> None:
     config = own_keys_config(target, my_aks)
-    service = deploy_model(target, model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AciWebservice | AksWebservice = deploy_model(
+        target, model, workspace=workspace, environment=environment, deployment_config=config
+    )
     images = sample_data.x_test[:20]
     expected = small_model.predict(images).tolist()
     try:
@@ -97,7 +101,7 @@ def test_an_update_applies_auth_at_once_and_new_models_behind_the_same_scoring_u
     sample_data: Dataset,
     tmp_path: Path,
 ) -> None:
-    service = deploy_model("aci", model, workspace=workspace, environment=environment)
+    service: AciWebservice = deploy_model("aci", model, workspace=workspace, environment=environment)
     images = sample_data.x_test[:20]
     expected = small_model.predict(images).tolist()
     try:

@@ -51,6 +51,7 @@ from mnist_aci.errors import (
     WorkspaceError,
 )
 from mnist_aci.score_script import stage_scoring_folder
+from mnist_aci.scoring import DEFAULT_CONNECTIONS
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
 
@@ -628,8 +629,15 @@ def test_rollout_compares_green_with_the_live_deployment_by_default(
     scores: dict[str, float] = {}
 
     # green really scored, then made one image worse
-    def accuracy(service: EndpointService, deployment_name: str, *args: np.ndarray) -> float:
-        scores[deployment_name] = good(service, deployment_name, *args) - (0.01 if deployment_name == "green" else 0)
+    def accuracy(
+        service: EndpointService,
+        deployment_name: str,
+        images: np.ndarray,
+        labels: np.ndarray,
+        connections: int = DEFAULT_CONNECTIONS,
+    ) -> float:
+        real = good(service, deployment_name, images, labels, connections)
+        scores[deployment_name] = real - (0.01 if deployment_name == "green" else 0)
         return scores[deployment_name]
 
     with mock.patch.object(rollout, "deployment_accuracy", side_effect=accuracy), pytest.raises(RolloutError):

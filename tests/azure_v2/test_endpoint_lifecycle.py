@@ -15,6 +15,8 @@ from azure.identity import EnvironmentCredential
 from support.endpoints import deploy_to
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from azure.ai.ml import MLClient
     from azure.ai.ml.entities import Environment, Model
     from standin.azureml_v2 import WorkspaceV2
@@ -25,7 +27,7 @@ STATUS = r".*/mfeOperation(sStatus|Results)/[^/]+"
 STATE_DEADLINE_S = 30.0
 
 
-def wait_for(condition, what: str) -> None:
+def wait_for(condition: Callable[[], object], what: str) -> None:
     """Wait until ``condition()`` holds (at most :data:`STATE_DEADLINE_S`), else fail saying ``what``."""
     deadline = time.monotonic() + STATE_DEADLINE_S
     while not condition():
@@ -49,6 +51,7 @@ def test_a_delete_nobody_polls_still_ends_and_stops_the_server(
 ) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-unpolled")
     lease = workspace.endpoints["mnist-ep-unpolled"].deployments["blue"].container
+    assert lease is not None
     workspace.standin.server.calls.clear()
     answer = raw_delete(workspace, "onlineEndpoints/mnist-ep-unpolled")
     assert (answer.status_code, answer.json()) == (202, None)

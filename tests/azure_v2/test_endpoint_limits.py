@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 from azure.core.exceptions import HttpResponseError
-from standin.azureml_v2 import Deployment
+from standin.azureml_v2 import Deployment, Endpoint
 from support.endpoints import deploy_to
 from support.project import SCORE_PY
 
@@ -34,7 +34,7 @@ ENDPOINT = "mnist-ep-limits"
 
 
 @pytest.fixture
-def endpoint(workspace: WorkspaceV2, ml_client: MLClient):
+def endpoint(workspace: WorkspaceV2, ml_client: MLClient) -> Endpoint:
     """An endpoint without deployments (no container starts: each PUT below is refused or fails its quota)."""
     ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name=ENDPOINT, auth_mode="key")).result()
     return workspace.endpoints[ENDPOINT]
@@ -43,12 +43,12 @@ def endpoint(workspace: WorkspaceV2, ml_client: MLClient):
 def put_deployment(
     ml_client: MLClient,
     registered: tuple[Model, Environment],
-    tmp_path,
+    tmp_path: Path,
     *,
-    instance_type="Standard_DS1_v2",
-    count=1,
-    timeout_ms=None,
-):
+    instance_type: str = "Standard_DS1_v2",
+    count: int = 1,
+    timeout_ms: int | None = None,
+) -> HttpResponseError:
     """The deployment ``blue`` sent straight through azure-ai-ml (none of the package's checks): Azure's refusal."""
     model, environment = registered
     code = stage_scoring_folder(SCORE_PY, tmp_path / "code")
@@ -62,10 +62,12 @@ def put_deployment(
 
 def refusal_detail(error: HttpResponseError) -> str:
     assert error.status_code == 400
+    assert error.response is not None
     body = json.loads(error.response.text())["error"]
     assert (body["code"], body["message"]) == ("BadRequest", "The request is invalid.")
     (detail,) = body["details"]
-    return detail["code"]
+    code: str = detail["code"]
+    return code
 
 
 @pytest.mark.parametrize(
@@ -83,9 +85,9 @@ def test_azure_refuses_a_sku_off_the_list_and_a_deployment_past_a_limit_on_its_p
     workspace: WorkspaceV2,
     ml_client: MLClient,
     registered: tuple[Model, Environment],
-    endpoint,
+    endpoint: Endpoint,
     tmp_path: Path,
-    options,
+    options: dict[str, Any],
     code: str,
 ) -> None:
     workspace.core_quota = 0  # within the limits, the quota refuses next: no container starts
@@ -94,7 +96,11 @@ def test_azure_refuses_a_sku_off_the_list_and_a_deployment_past_a_limit_on_its_p
 
 
 def test_azure_refuses_a_21st_deployment_on_an_endpoint(
-    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], endpoint, tmp_path: Path
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    endpoint: Endpoint,
+    tmp_path: Path,
 ) -> None:
     template = {
         "properties": {"instanceType": "Standard_DS1_v2", "provisioningState": "Failed"},
@@ -122,7 +128,11 @@ def test_azure_refuses_a_21st_deployment_on_an_endpoint(
     ],
 )
 def test_the_package_refuses_them_before_any_call(
-    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], options, message: str
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    options: dict[str, Any],
+    message: str,
 ) -> None:
     workspace.standin.server.calls.clear()
     with pytest.raises(TargetError) as refused:  # the target's OptionError, with the options it takes

@@ -29,8 +29,10 @@ from mnist_aci.scoring import npy_body
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from azure.ai.ml import MLClient
-    from azure.ai.ml.entities import Environment, Model
+    from azure.ai.ml.entities import Environment, ManagedOnlineDeployment, Model
     from standin.azureml_v2 import WorkspaceV2
 
     from mnist_aci.data import Dataset
@@ -70,7 +72,12 @@ score_io.predict = _held_predict
 
 
 def deploy_script(
-    ml_client: MLClient, registered: tuple[Model, Environment], name: str, script: str, folder: Path, variables=None
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    name: str,
+    script: str,
+    folder: Path,
+    variables: dict[str, str] | None = None,
 ) -> None:
     """Deployment ``blue`` of ``script`` on endpoint ``name`` (``variables``: its environment variables), with all
     the traffic: an existing endpoint gets the PUT of an existing deployment."""
@@ -88,7 +95,7 @@ def deploy_script(
         create_endpoint(ml_client, deployment, timeout_sec=None, keep_failed=False)
 
 
-def wait_until(condition, what: str) -> None:
+def wait_until(condition: Callable[[], object], what: str) -> None:
     """Wait (at most :data:`WAIT_S`) until ``condition()`` holds."""
     deadline = time.monotonic() + WAIT_S
     while not condition():
@@ -101,7 +108,7 @@ def predict_connections() -> int:
     return sum(thread.name.startswith("mnist-aci-predict") for thread in threading.enumerate())
 
 
-def in_thread(target) -> tuple[threading.Thread, dict]:
+def in_thread(target: Callable[[], object]) -> tuple[threading.Thread, dict]:
     """``target()`` run in a thread; its result or exception lands in the dict."""
     outcome: dict = {}
 
@@ -117,7 +124,7 @@ def in_thread(target) -> tuple[threading.Thread, dict]:
 
 
 @pytest.fixture
-def client():
+def client() -> Iterator[requests.Session]:
     """A client's kept-alive connection for scoring requests, closed after the test."""
     with requests.Session() as session:
         yield session
@@ -193,7 +200,7 @@ def test_a_split_sends_each_deployment_its_share(
     registered: tuple[Model, Environment],
     sample_data: Dataset,
     tmp_path: Path,
-    client,
+    client: requests.Session,
 ) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-split")
     add_green(ml_client, registered, "mnist-ep-split", tmp_path)
@@ -215,7 +222,7 @@ def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
     registered: tuple[Model, Environment],
     sample_data: Dataset,
     tmp_path: Path,
-    client,
+    client: requests.Session,
 ) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-mirror")
     add_green(ml_client, registered, "mnist-ep-mirror", tmp_path)
@@ -301,10 +308,12 @@ def test_an_updated_deployment_stops_its_old_server_for_the_new_one(
     )
     assert invoke_greeting(ml_client, "mnist-ep-update", tmp_path) == "bonjour"
     assert first.stopped  # not left running beside the new one
-    assert workspace.endpoints["mnist-ep-update"].deployments["blue"].container.running
+    second = workspace.endpoints["mnist-ep-update"].deployments["blue"].container
+    assert second is not None
+    assert second.running
 
 
-def live_deployment_of(per_instance: int | None, instances: int):
+def live_deployment_of(per_instance: int | None, instances: int) -> ManagedOnlineDeployment:
     from azure.ai.ml.entities import ManagedOnlineDeployment, OnlineRequestSettings
 
     settings = (

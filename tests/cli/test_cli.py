@@ -34,8 +34,8 @@ from mnist_aci.flags import flags_of, option
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
 from mnist_aci.target_base import TargetOptions
-from mnist_aci.targets import TARGET_TABLE
-from mnist_aci.tutorial import LOCAL_TIMEOUT_S, TargetName
+from mnist_aci.targets import TARGET_TABLE, TargetName
+from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 
 if TYPE_CHECKING:
     from mnist_aci.data import Dataset

@@ -12,7 +12,7 @@ import pytest
 from flask import Request
 from hypothesis import HealthCheck, given, settings
 from support.payloads import BAD_REQUESTS, NPY, BadRequest, _npy, crafted_npy
-from support.project import load_score_module
+from support.project import ScoringScript, load_score_module
 from werkzeug.test import EnvironBuilder
 
 from mnist_aci.scoring import npy_body, tutorial_body
@@ -20,7 +20,6 @@ from mnist_aci.scoring import npy_body, tutorial_body
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-    from types import ModuleType
 
     from sklearn.multiclass import OneVsRestClassifier
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="module")
-def score(small_model_file: Path) -> ModuleType:
+def score(small_model_file: Path) -> ScoringScript:
     module = load_score_module()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AZUREML_MODEL_DIR", str(small_model_file.parent))
@@ -41,7 +40,7 @@ def request(body: bytes, content_type: str | None = "application/json", method: 
     return Request(EnvironBuilder(method=method, data=body, headers=headers).get_environ())
 
 
-def test_init_loads_the_model_from_azureml_model_dir(score: ModuleType, small_model: OneVsRestClassifier) -> None:
+def test_init_loads_the_model_from_azureml_model_dir(score: ScoringScript, small_model: OneVsRestClassifier) -> None:
     assert type(score.model) is type(small_model)
     np.testing.assert_array_equal(score.model.estimators_[0].coef_, small_model.estimators_[0].coef_)
 
@@ -54,7 +53,7 @@ def test_init_without_a_model_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_run_with_the_tutorials_json_string(
-    score: ModuleType, small_model: OneVsRestClassifier, sample_data: Dataset
+    score: ScoringScript, small_model: OneVsRestClassifier, sample_data: Dataset
 ) -> None:
     images = sample_data.x_test[:25]
     text = json.dumps({"data": images.tolist()})
@@ -63,7 +62,7 @@ def test_run_with_the_tutorials_json_string(
 
 
 def test_run_with_an_http_json_request(
-    score: ModuleType, small_model: OneVsRestClassifier, sample_data: Dataset
+    score: ScoringScript, small_model: OneVsRestClassifier, sample_data: Dataset
 ) -> None:
     images = sample_data.x_test[:10]
     assert score.run(request(tutorial_body(images))) == small_model.predict(images).tolist()
@@ -71,7 +70,7 @@ def test_run_with_an_http_json_request(
 
 @pytest.mark.parametrize("dtype", ["uint8", "float64", "float32-28x28"])
 def test_run_with_an_npy_request(
-    score: ModuleType, small_model: OneVsRestClassifier, sample_data: Dataset, dtype: str
+    score: ScoringScript, small_model: OneVsRestClassifier, sample_data: Dataset, dtype: str
 ) -> None:
     images = sample_data.x_test[:10]
     if dtype == "uint8":
@@ -90,7 +89,7 @@ def test_run_with_an_npy_request(
 
 @pytest.mark.parametrize("rows", [1, 999, 1000, 1001, 2500])
 def test_requests_of_several_prediction_blocks_get_the_models_labels(
-    score: ModuleType, small_model: OneVsRestClassifier, sample_data: Dataset, rows: int
+    score: ScoringScript, small_model: OneVsRestClassifier, sample_data: Dataset, rows: int
 ) -> None:
     """score.py predicts ROWS_PER_PREDICT images at a time: the labels are still the model's, in order."""
     assert score.ROWS_PER_PREDICT == 1000
@@ -103,7 +102,7 @@ def test_requests_of_several_prediction_blocks_get_the_models_labels(
 @pytest.mark.parametrize("simdjson", ["with simdjson", "without simdjson"])
 @pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda bad: bad.id)
 def test_bad_requests_get_a_client_error_naming_the_problem(
-    score: ModuleType, bad: BadRequest, simdjson: str, monkeypatch: pytest.MonkeyPatch
+    score: ScoringScript, bad: BadRequest, simdjson: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if simdjson == "without simdjson":
         monkeypatch.setattr(score, "simdjson", None)
@@ -116,7 +115,7 @@ def test_bad_requests_get_a_client_error_naming_the_problem(
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=crafted_npy())
-def test_any_npy_header_gets_labels_or_a_client_error_naming_the_problem(score: ModuleType, body: bytes) -> None:
+def test_any_npy_header_gets_labels_or_a_client_error_naming_the_problem(score: ScoringScript, body: bytes) -> None:
     """Whatever shape and dtype a .npy header claims, and whatever data follows: one label per image, or a 4xx
     whose JSON body gives a reason; never an exception (the server's 500)."""
     answer = score.run(request(body, NPY))
@@ -130,7 +129,7 @@ def test_any_npy_header_gets_labels_or_a_client_error_naming_the_problem(score: 
 
 
 def test_body_over_the_size_limit_is_refused_without_reading_it(
-    score: ModuleType, monkeypatch: pytest.MonkeyPatch
+    score: ScoringScript, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(score, "MAX_BODY_BYTES", 1000)
     response = score.run(request(b"x" * 1001))
@@ -138,7 +137,7 @@ def test_body_over_the_size_limit_is_refused_without_reading_it(
     assert "over the limit of 1000" in json.loads(response.get_data())["error"]
 
 
-def test_bad_json_string_called_directly_is_a_client_error(score: ModuleType) -> None:
+def test_bad_json_string_called_directly_is_a_client_error(score: ScoringScript) -> None:
     response = score.run('{"data": 5}')
     assert response.status_code == 400
 
@@ -154,7 +153,7 @@ def test_bad_json_string_called_directly_is_a_client_error(score: ModuleType) ->
     ids=["tutorial", "indented", "extra-key", "compact"],
 )
 def test_json_is_read_exactly_whatever_its_layout(
-    score: ModuleType, sample_data: Dataset, encode: Callable[[list[list[float]]], str]
+    score: ScoringScript, sample_data: Dataset, encode: Callable[[list[list[float]]], str]
 ) -> None:
     images = sample_data.x_test[:250]
     body = encode(images.tolist()).encode()
@@ -162,7 +161,7 @@ def test_json_is_read_exactly_whatever_its_layout(
 
 
 def test_canonical_json_is_parsed_in_slices_without_a_whole_body_parse(
-    score: ModuleType, sample_data: Dataset, monkeypatch: pytest.MonkeyPatch
+    score: ScoringScript, sample_data: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     images = sample_data.x_test[:250]
     body = json.dumps({"data": images.tolist()}).encode()

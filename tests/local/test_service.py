@@ -285,8 +285,8 @@ def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file: Path
     started = time.monotonic()
     try:
         with pytest.raises(ServiceCallError) as info:
-            # a streamed body (requests sends an iterator as it comes), beyond run()'s typed str | bytes
-            service.run(body_killing_the_server_halfway())  # type: ignore[arg-type]
+            streamed = body_killing_the_server_halfway()
+            service.run(streamed)  # type: ignore[arg-type]  # a streamed body, beyond run()'s typed str | bytes
     finally:
         service.delete()
     assert time.monotonic() - started < BOUND_S
