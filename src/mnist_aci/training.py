@@ -10,7 +10,7 @@ Beside every saved model goes its versions record (:mod:`mnist_aci.versions`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import joblib
 import numpy as np
@@ -21,13 +21,16 @@ from .errors import TrainingError
 from .tutorial import DEFAULT_REGULARIZATION, MODEL_FILENAME
 from .versions import runtime_versions, versions_path
 
+if TYPE_CHECKING:
+    from sklearn.multiclass import OneVsRestClassifier
+
 #: From this many training images on, ``n_jobs="auto"`` fits the ten classifiers on every core; below it, in
 #: this process: each worker process imports scikit-learn and receives the data, which costs more than it
 #: saves on small sets (the figures: docs/explanation/performance.md, "Training").
 PARALLEL_MIN_IMAGES = 10_000
 
 
-def build_model(regularization: float = DEFAULT_REGULARIZATION, *, n_jobs: int | None = None) -> Any:
+def build_model(regularization: float = DEFAULT_REGULARIZATION, *, n_jobs: int | None = None) -> OneVsRestClassifier:
     """The tutorial's classifier, unfitted: ``C = 1 / regularization``, liblinear, ``random_state=42``."""
     if not regularization > 0:
         raise TrainingError(f"regularization must be a number > 0. Got {regularization!r} instead.")
@@ -45,7 +48,7 @@ def train_model(
     regularization: float = DEFAULT_REGULARIZATION,
     *,
     n_jobs: int | Literal["auto"] | None = "auto",
-) -> Any:
+) -> OneVsRestClassifier:
     """Fit the tutorial's model on images scaled to 0..1, logging progress while it fits.
 
     ``n_jobs`` fits the ten one-vs-rest classifiers in parallel, as scikit-learn's ``n_jobs`` (``-1``: every
@@ -74,6 +77,6 @@ def save_model(model: Any, folder: str | Path = "outputs") -> Path:
     return target
 
 
-def load_model(model_path: str | Path) -> Any:
+def load_model(model_path: str | Path) -> OneVsRestClassifier:
     """Load a model file (only from a trusted source: unpickling runs code)."""
     return joblib.load(model_path)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import OptionError
 from ..project_files import SCORE_PY
+
+if TYPE_CHECKING:
+    from azureml.core import Environment
+    from azureml.core.model import InferenceConfig
+    from azureml.core.webservice.aci import AciServiceDeploymentConfiguration
+    from azureml.core.webservice.aks import AksServiceDeploymentConfiguration
 
 ACI_TAGS = {"data": "MNIST", "method": "sklearn"}
 ACI_DESCRIPTION = "Predict MNIST with sklearn"
@@ -19,7 +25,7 @@ def aci_config(
     tags: dict[str, str] | None = None,
     description: str = ACI_DESCRIPTION,
     auth_enabled: bool = False,
-) -> Any:
+) -> AciServiceDeploymentConfiguration:
     """``AciWebservice.deploy_configuration`` with the tutorial's 1 core, 1 GB, tags and description.
 
     ``auth_enabled`` is explicit (ACI's default is no key); with it the service needs a Bearer key.
@@ -48,7 +54,7 @@ def aks_config(
     token_auth_enabled: bool = False,
     tags: dict[str, str] | None = None,
     description: str = ACI_DESCRIPTION,
-) -> Any:
+) -> AksServiceDeploymentConfiguration:
     """``AksWebservice.deploy_configuration`` for an existing AKS cluster: autoscaled between
     ``autoscale_min_replicas`` and ``autoscale_max_replicas`` (default 1 and 4), or, with
     ``autoscale_enabled=False``, on a fixed ``num_replicas`` (the SDK refuses the replica bounds then).
@@ -95,7 +101,7 @@ def check_config_kind(target: str, deployment_config: Any) -> None:
         )
 
 
-def inference_config(environment: Any, source_directory: str | Path) -> Any:
+def inference_config(environment: Environment, source_directory: str | Path) -> InferenceConfig:
     """``InferenceConfig(entry_script="score.py", environment=myenv)`` for the folder made by
     :func:`~mnist_aci.score_script.stage_scoring_folder` (``score.py``, ``score_io.py`` and the contract)."""
     from azureml.core.model import InferenceConfig

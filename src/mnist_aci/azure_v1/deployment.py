@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DeploymentError, ServiceNameError, sdk_message
 from ..score_script import resolve_entry_script, stage_scoring_folder
@@ -28,6 +28,10 @@ from ..tutorial import LOG_TAIL_LINES, MODEL_FILENAME
 from . import registry
 from .config import inference_config
 from .sdk_errors import azure_ml_call
+
+if TYPE_CHECKING:
+    from azureml.core import Workspace
+    from azureml.core.webservice import Webservice
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,7 @@ def check_service_name(name: str) -> str:
     return name
 
 
-def service_exists(workspace: Any, name: str) -> bool:
+def service_exists(workspace: Workspace, name: str) -> bool:
     """Whether a web service called ``name`` exists in the workspace."""
     from azureml.core.webservice import Webservice
     from azureml.exceptions import WebserviceException
@@ -105,7 +109,7 @@ def failure_report(service: Any, sdk_error: BaseException | None = None) -> str:
 
 def wait_for_service(
     service: Any, *, show_output: bool = True, timeout_sec: float | None = None, keep_failed: bool = False
-) -> Any:
+) -> Webservice:
     """``service.wait_for_deployment(show_output=True)``; a Failed/Unhealthy end or a time-out raises
     one :class:`DeploymentError` and deletes the service unless ``keep_failed``."""
     from azureml.exceptions import WebserviceException
@@ -162,7 +166,7 @@ def delete_after_failure(service: Any) -> str:
 
 
 def deploy_to_azure(
-    workspace: Any,
+    workspace: Workspace,
     model: Any,
     inference_config: Any,
     deployment_config: Any,
@@ -171,7 +175,7 @@ def deploy_to_azure(
     overwrite: bool = False,
     keep_failed: bool = False,
     timeout_sec: float | None = None,
-) -> Any:
+) -> Webservice:
     """``Model.deploy(...)`` then :func:`wait_for_service`; returns the healthy service."""
     from azureml.core.model import Model
 
@@ -209,7 +213,7 @@ def sdk_scratch_folder() -> Iterator[None]:
             tempfile.tempdir = saved
 
 
-def get_service(workspace: Any, name: str) -> Any:
+def get_service(workspace: Workspace, name: str) -> Webservice:
     """An existing web service by name (``Webservice(ws, name)``)."""
     from azureml.core.webservice import Webservice
 
@@ -232,7 +236,7 @@ def download_model_file(model: Any, folder: str | Path) -> Path:
 def deploy(
     model: Any,
     *,
-    workspace: Any,
+    workspace: Workspace,
     environment: Any,
     deployment_config: Any,
     entry_script: str | Path | None = None,

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import DeploymentError, ModelNotFoundError
 from ..tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_NAME, MODEL_TAGS
@@ -30,8 +30,11 @@ from ..versions import (
 )
 from .sdk_errors import azure_ml_call, describe
 
+if TYPE_CHECKING:
+    from azureml.core import Environment, Model, Workspace
 
-def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None) -> Any:
+
+def get_model(workspace: Workspace, name: str = MODEL_NAME, version: int | None = None) -> Model:
     """``Model(ws, 'sklearn_mnist')``; :class:`ModelNotFoundError` when it is not registered."""
     from azureml.core import Model
     from azureml.exceptions import ModelNotFoundException, WebserviceException
@@ -48,14 +51,14 @@ def get_model(workspace: Any, name: str = MODEL_NAME, version: int | None = None
 
 
 def register_model(
-    workspace: Any,
+    workspace: Workspace,
     model_path: str | Path,
     *,
     name: str = MODEL_NAME,
     tags: dict[str, str] | None = None,
     description: str = MODEL_DESCRIPTION,
     properties: dict[str, str] | None = None,
-) -> Any:
+) -> Model:
     """The notebook's prerequisite cell: ``Model.register(...)`` with its tags and description.
 
     The model file's versions record (and ``properties``) go into the model's properties. ``Model.register``
@@ -97,7 +100,7 @@ def below_current_folder(path: Path) -> Iterator[Path]:
         yield Path(os.path.relpath(copy, here))
 
 
-def build_environment(versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME) -> Any:
+def build_environment(versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME) -> Environment:
     """An environment for score.py, pinned to the versions a model was saved with (default: these)."""
     from azureml.core import Environment
     from azureml.core.conda_dependencies import CondaDependencies
@@ -112,20 +115,20 @@ def build_environment(versions: dict[str, str] | None = None, *, name: str = ENV
 
 
 def register_environment(
-    workspace: Any, versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME
-) -> Any:
+    workspace: Workspace, versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME
+) -> Environment:
     """Register a new version of ``tutorial-env`` pinned to ``versions`` (default: this Python's)."""
     with azure_ml_call(f"Registering environment {name!r}"):
         return build_environment(versions, name=name).register(workspace=workspace)
 
 
 def get_or_register_environment(
-    workspace: Any,
+    workspace: Workspace,
     versions: dict[str, str] | None = None,
     *,
     name: str = ENVIRONMENT_NAME,
     version: str | None = ENVIRONMENT_VERSION,
-) -> Any:
+) -> Environment:
     """``Environment.get(workspace=ws, name="tutorial-env", version="1")``, registering it when absent."""
     from azureml.core import Environment
 
@@ -137,19 +140,19 @@ def get_or_register_environment(
     return register_environment(workspace, versions, name=name)
 
 
-def pinned_versions(environment: Any) -> dict[str, str]:
+def pinned_versions(environment: Environment) -> dict[str, str]:
     """The exact pins of an environment: pip ``name==version`` and conda ``name=version[=build]``."""
     deps = environment.python.conda_dependencies
     return exact_pins([*deps.conda_packages, *deps.pip_packages])
 
 
-def check_environment_pins(environment: Any, model_versions: dict[str, str] | None) -> None:
+def check_environment_pins(environment: Environment, model_versions: dict[str, str] | None) -> None:
     """:func:`~mnist_aci.versions.check_serving_versions` of a model against an Azure ML environment's own pins."""
     where = f"environment {environment.name!r} version {environment.version}"
     check_serving_versions(model_versions, pinned_versions(environment), where)
 
 
-def check_environment_installs(environment: Any) -> None:
+def check_environment_installs(environment: Environment) -> None:
     """Resolve an environment's pip packages for the cloud image (Linux x86_64, the environment's Python)
     before any deployment: a pin the image cannot install fails here in seconds, not after its build."""
     packages = [spec for spec in environment.python.conda_dependencies.pip_packages if not spec.startswith("-")]
@@ -157,6 +160,6 @@ def check_environment_installs(environment: Any) -> None:
     resolve_serving_packages(packages, python)
 
 
-def model_versions(model: Any) -> dict[str, str] | None:
+def model_versions(model: Model) -> dict[str, str] | None:
     """The versions record stored in a registered model's properties (None if absent)."""
     return versions_from_properties(model.properties)

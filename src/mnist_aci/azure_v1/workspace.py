@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import NETWORK_HELP, WorkspaceError, connection_failure, sdk_message
 from ..workspace_config import read_workspace_config
 
+if TYPE_CHECKING:
+    from azureml.core import Workspace
 
-def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = None) -> Any:
+
+def load_workspace(path: str | Path | None = None, *, tenant_id: str | None = None) -> Workspace:
     """``Workspace.from_config(path)``, with the config file checked first.
 
     ``tenant_id`` is for users whose account belongs to several Azure tenants: it logs in

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelNotFoundError, WorkspaceError, sdk_message
 from ..tutorial import ENVIRONMENT_NAME, ENVIRONMENT_VERSION, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_NAME, MODEL_TAGS
@@ -36,17 +36,20 @@ log = logging.getLogger(__name__)
 #: The Azure ML base image of the v2 environment (the one azureml-examples use since 2025).
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import Environment, Model
 
-def get_model(ml_client: Any, name: str = MODEL_NAME, version: str | None = None) -> Any:
+
+def get_model(ml_client: MLClient, name: str = MODEL_NAME, version: str | None = None) -> Model:
     """``ml_client.models.get(name, version)`` (default: the latest active version); :class:`ModelNotFoundError`,
     which says when the model's versions exist but are all archived."""
     from azure.ai.ml.exceptions import ValidationException
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
-        if version is None:
-            return ml_client.models.get(name=name, label="latest")
-        return ml_client.models.get(name=name, version=version)
+        found: Model = ml_client.models.get(name=name, label="latest" if version is None else None, version=version)
+        return found
     except (ResourceNotFoundError, ValidationException) as exc:  # no active version: the SDK's ValidationException
         archived = [] if version else archived_versions(ml_client, name)
         if archived:
@@ -62,7 +65,7 @@ def get_model(ml_client: Any, name: str = MODEL_NAME, version: str | None = None
         ) from exc
 
 
-def archived_versions(ml_client: Any, name: str) -> list[str]:
+def archived_versions(ml_client: MLClient, name: str) -> list[str]:
     """The archived versions of a model, newest first (``models.list(..., list_view_type=ARCHIVED_ONLY)``)."""
     from azure.ai.ml.constants import ListViewType
     from azure.core.exceptions import AzureError
@@ -75,8 +78,8 @@ def archived_versions(ml_client: Any, name: str) -> list[str]:
 
 
 def register_model(
-    ml_client: Any, model_path: str | Path, *, name: str = MODEL_NAME, properties: dict[str, str] | None = None
-) -> Any:
+    ml_client: MLClient, model_path: str | Path, *, name: str = MODEL_NAME, properties: dict[str, str] | None = None
+) -> Model:
     """``ml_client.models.create_or_update(Model(type="custom_model", ...))`` with the tutorial's tags and
     description; the model file's versions record (and ``properties``) go into the model's properties.
 
@@ -104,7 +107,8 @@ def register_model(
         properties={**(read_versions(model_path) or {}), **(properties or {})},
     )
     try:
-        return ml_client.models.create_or_update(model)
+        registered: Model = ml_client.models.create_or_update(model)
+        return registered
     except (ValidationException, HttpResponseError) as exc:
         text = sdk_message(exc)
         if "permission" not in text.lower() and "authoriz" not in text.lower():
@@ -121,7 +125,7 @@ def model_versions(model: Any) -> dict[str, str] | None:
     return versions_from_properties(model.properties)
 
 
-def download_model_file(ml_client: Any, model: Any, folder: str | Path) -> Path:
+def download_model_file(ml_client: MLClient, model: Any, folder: str | Path) -> Path:
     """``ml_client.models.download(...)`` into ``folder``: the path of the model file in it."""
     ml_client.models.download(name=model.name, version=model.version, download_path=str(folder))
     found = sorted(Path(folder).rglob(MODEL_FILENAME))
@@ -145,7 +149,7 @@ def conda_specification(versions: dict[str, str]) -> dict[str, Any]:
 
 def build_environment(
     versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME, version: str | None = None
-) -> Any:
+) -> Environment:
     """A v2 ``Environment`` for score.py on :data:`BASE_IMAGE`, pinned to a model's versions (default: these);
     the pins are first resolved for the image's platform and Python (:class:`EnvironmentSpecError` if they
     cannot be installed there)."""
@@ -163,30 +167,33 @@ def build_environment(
 
 
 def register_environment(
-    ml_client: Any, versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME
-) -> Any:
+    ml_client: MLClient, versions: dict[str, str] | None = None, *, name: str = ENVIRONMENT_NAME
+) -> Environment:
     """Register ``tutorial-env`` pinned to ``versions`` (default: this Python's). As azure-ai-ml does without a
     version: the latest version if it has the same content, else (after the service's 409) the next one."""
-    return ml_client.environments.create_or_update(build_environment(versions, name=name))
+    registered: Environment = ml_client.environments.create_or_update(build_environment(versions, name=name))
+    return registered
 
 
 def get_or_register_environment(
-    ml_client: Any,
+    ml_client: MLClient,
     versions: dict[str, str] | None = None,
     *,
     name: str = ENVIRONMENT_NAME,
     version: str | None = ENVIRONMENT_VERSION,
-) -> Any:
+) -> Environment:
     """``ml_client.environments.get(name, version)`` (None: the latest), registering it pinned when absent."""
     from azure.core.exceptions import ResourceNotFoundError
 
     pinned = build_environment(versions, name=name, version=version)  # resolved for the image: no cloud call yet
+    environment: Environment
     try:
-        if version is None:
-            return ml_client.environments.get(name=name, label="latest")
-        return ml_client.environments.get(name=name, version=version)
+        environment = ml_client.environments.get(
+            name=name, label="latest" if version is None else None, version=version
+        )
     except ResourceNotFoundError:
-        return ml_client.environments.create_or_update(pinned)
+        environment = ml_client.environments.create_or_update(pinned)
+    return environment
 
 
 def pinned_versions(environment: Any) -> dict[str, str]:

@@ -14,10 +14,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NETWORK_HELP, WorkspaceError, connection_failure, sdk_message
 from ..workspace_config import read_workspace_config
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from azure.core.credentials import TokenCredential
 
 #: The scope a credential must give a token for to manage Azure ML resources.
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -28,7 +32,7 @@ LOGIN_HELP = (
 )
 
 
-def azure_credential(tenant_id: str | None = None) -> Any:
+def azure_credential(tenant_id: str | None = None) -> TokenCredential:
     """``DefaultAzureCredential()``; with ``tenant_id``, the Azure CLI's then a browser login on that tenant."""
     from azure.identity import (
         AzureCliCredential,
@@ -93,7 +97,7 @@ def check_credential(credential: Any) -> None:
             raise WorkspaceError(f"No Azure credential could sign in ({sdk_message(exc)}). {LOGIN_HELP}") from exc
 
 
-def load_ml_client(path: str | Path | None = None, *, tenant_id: str | None = None) -> Any:
+def load_ml_client(path: str | Path | None = None, *, tenant_id: str | None = None) -> MLClient:
     """``MLClient.from_config(credential, path=config.json)``, with the file and the login checked first."""
     from azure.ai.ml import MLClient
     from azure.core.exceptions import AzureError
