@@ -26,8 +26,7 @@ def config_file(workspace_v2: WorkspaceV2, tmp_path: Path) -> Path:
 @pytest.fixture
 def ml_client(config_file: Path) -> MLClient:
     """The package's own sign-in and ``MLClient.from_config``, against the stand-in."""
-    client: MLClient = endpoint_workspace.load_ml_client(config_file)
-    return client
+    return endpoint_workspace.load_ml_client(config_file)
 
 
 @pytest.fixture
