@@ -83,7 +83,7 @@ typecheck: $(BIN)/.installed
 check: lint
 	$(BIN)/python -m pytest -m "$(UNIT_LANE)" $(ARGS)
 
-# mypy runs beside the suite: on a clean clone it takes 40 s of one core (no cache yet), which the suite's
+# mypy runs beside the suite: on a clean clone it takes about 20 s of one core (no cache yet), which the suite's
 # waits absorb; make reports either's failure once both have ended.
 test: style $(MITMPROXY)/bin/mitmdump
 	$(MAKE) --no-print-directory -j2 typecheck suite

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sklearn.linear_model  # noqa: F401  # its first import runs lscpu (numpy.testing): at collection, not in a test
@@ -22,10 +23,13 @@ from support.processes import ADOPTS_ORPHANS, adopt_orphans, note_current_lanes,
 from support.project import ROOT, SCORE_PY
 from support.workers import group_costly_fixtures, shared_temp
 
-from mnist_aci.data import load_mnist, load_sample
+from mnist_aci.data import Dataset, load_mnist, load_sample
 from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.training import load_model, save_model, train_model
 from mnist_aci.versions import UV_ENV
+
+if TYPE_CHECKING:
+    from sklearn.multiclass import OneVsRestClassifier
 
 if ADOPTS_ORPHANS:
     adopt_orphans()
@@ -39,7 +43,7 @@ os.environ.setdefault("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Iterator[object]:
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Generator[None, object, object]:
     made = yield
     return [] if made is not None and left_out_of_unit_lane(collector, obj) else made
 
@@ -63,22 +67,22 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def sample_data():
+def sample_data() -> Dataset:
     return load_sample()
 
 
 @pytest.fixture(scope="session")
-def small_model(sample_data):
+def small_model(sample_data: Dataset) -> OneVsRestClassifier:
     return train_model(sample_data.x_train[:2000], sample_data.y_train[:2000])
 
 
 @pytest.fixture(scope="session")
-def small_model_file(small_model, tmp_path_factory) -> Path:
+def small_model_file(small_model: OneVsRestClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_model(small_model, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")
-def live_service(small_model_file) -> Iterator[LocalWebservice]:
+def live_service(small_model_file: Path) -> Iterator[LocalWebservice]:
     """The real inference server with score.py and the small model, on 127.0.0.1."""
     service = start_local_service(small_model_file, SCORE_PY, name="test-live")
     try:
@@ -97,12 +101,12 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def full_data(mnist_dir):
+def full_data(mnist_dir: Path) -> Dataset:
     return load_mnist(mnist_dir)
 
 
 @pytest.fixture(scope="session")
-def full_model_file(full_data, tmp_path_factory) -> Path:
+def full_model_file(full_data: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tutorial's model trained on the 60,000 MNIST training images (about 35-80 s), saved: trained once
     per test run, by the first worker that needs it; the others wait for it and load it."""
     folder = shared_temp(tmp_path_factory) / "full-model"
@@ -114,26 +118,28 @@ def full_model_file(full_data, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def full_model(full_model_file):
+def full_model(full_model_file: Path) -> OneVsRestClassifier:
     """The full model (:func:`full_model_file`), loaded."""
     return load_model(full_model_file)
 
 
 @pytest.fixture(scope="session")
-def environment_builds(tmp_path_factory) -> EnvironmentBuilds:
+def environment_builds(tmp_path_factory: pytest.TempPathFactory) -> EnvironmentBuilds:
     """The Azure stand-in's image builds: one venv per distinct environment, shared by every worker of the run."""
     return EnvironmentBuilds(shared_temp(tmp_path_factory) / "environment-builds")
 
 
 @pytest.fixture(scope="session")
-def standin_session(tmp_path_factory, environment_builds) -> Iterator[AzureStandIn]:
+def standin_session(
+    tmp_path_factory: pytest.TempPathFactory, environment_builds: EnvironmentBuilds
+) -> Iterator[AzureStandIn]:
     """The Azure stand-in (proxy, server, tenant), started once per test worker."""
     with running_standin(tmp_path_factory.mktemp("azure-standin"), environment_builds) as standin:
         yield standin
 
 
 @pytest.fixture
-def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
+def azure_standin(standin_session: AzureStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[AzureStandIn]:
     """The stand-in, with no calls, faults or containers left from other tests, and its environment set in
     this process (subprocesses the test starts inherit it): the SDKs reach it instead of Azure. A test that sent a
     request no route answers fails (a test that sends one on purpose clears ``server.unknown`` once it checked it)."""
@@ -150,7 +156,7 @@ def azure_standin(standin_session, monkeypatch) -> Iterator[AzureStandIn]:
 
 
 @pytest.fixture(scope="session")
-def v1_session(standin_session) -> tuple[WorkspaceV1, WebservicesV1]:
+def v1_session(standin_session: AzureStandIn) -> tuple[WorkspaceV1, WebservicesV1]:
     workspace = WorkspaceV1()
     workspace.install(standin_session.server, standin_session.entra)
     services = WebservicesV1(standin_session, workspace)
@@ -160,7 +166,9 @@ def v1_session(standin_session) -> tuple[WorkspaceV1, WebservicesV1]:
 
 
 @pytest.fixture
-def azure_v1(azure_standin, v1_session, tmp_path) -> Iterator[AzureV1]:
+def azure_v1(
+    azure_standin: AzureStandIn, v1_session: tuple[WorkspaceV1, WebservicesV1], tmp_path: Path
+) -> Iterator[AzureV1]:
     """An empty SDK v1 workspace behind the stand-in, with its ``config.json`` in ``tmp_path``."""
     workspace, services = v1_session
     workspace.reset()
@@ -173,7 +181,7 @@ def azure_v1(azure_standin, v1_session, tmp_path) -> Iterator[AzureV1]:
 
 
 @pytest.fixture(scope="session")
-def workspace_v2_session(standin_session) -> WorkspaceV2:
+def workspace_v2_session(standin_session: AzureStandIn) -> WorkspaceV2:
     """The SDK v2 workspace of the stand-in (management API, blob storage, scoring hosts), installed once."""
     workspace = WorkspaceV2(standin_session)
     workspace.install(standin_session.server)
@@ -181,7 +189,7 @@ def workspace_v2_session(standin_session) -> WorkspaceV2:
 
 
 @pytest.fixture
-def workspace_v2(azure_standin, workspace_v2_session) -> Iterator[WorkspaceV2]:
+def workspace_v2(azure_standin: AzureStandIn, workspace_v2_session: WorkspaceV2) -> Iterator[WorkspaceV2]:
     """The SDK v2 workspace, empty, with the stand-in's environment set (see ``azure_standin``)."""
     workspace_v2_session.reset()
     yield workspace_v2_session

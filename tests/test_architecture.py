@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
@@ -24,6 +25,9 @@ from mnist_aci.local.server import ServerProcess
 from mnist_aci.local.service import LocalWebservice
 from mnist_aci.scoring import ServiceEndpoint
 from mnist_aci.service import ScoringService, Service
+
+if TYPE_CHECKING:
+    from mnist_aci.data import Dataset
 
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 
@@ -66,7 +70,9 @@ def copy_of_the_package(tmp_path: Path) -> Path:
         ("errors.py", "from . import tutorial", LAYERS),
     ],
 )
-def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import, contract):
+def test_a_forbidden_import_breaks_a_contract(
+    tmp_path: Path, module: str, forbidden_import: str, contract: str
+) -> None:
     package = copy_of_the_package(tmp_path)
     with (package / module).open("a") as source:
         source.write(f"\n{forbidden_import}  # noqa\n")
@@ -78,7 +84,9 @@ def test_a_forbidden_import_breaks_a_contract(tmp_path, module, forbidden_import
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize(("family", "other"), [("local", "azure_v1"), ("azure_v1", "azure_v2"), ("azure_v2", "local")])
-def test_a_new_module_in_a_family_is_under_the_contracts_without_being_listed(tmp_path, family, other):
+def test_a_new_module_in_a_family_is_under_the_contracts_without_being_listed(
+    tmp_path: Path, family: str, other: str
+) -> None:
     package = copy_of_the_package(tmp_path)
     (package / family / "newcomer.py").write_text(
         f'"""A module nobody listed."""\n\nfrom ..{other} import __name__ as _\n'
@@ -161,7 +169,7 @@ def cli_of(source_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.subprocess
-def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path):
+def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path: Path) -> None:
     package = copy_of_the_package(tmp_path)
     add_the_constant_target(package)
 
@@ -184,7 +192,7 @@ def test_a_target_is_added_by_one_subpackage_and_one_table_entry(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_a_new_family_importing_another_breaks_the_contract_without_being_listed(tmp_path):
+def test_a_new_family_importing_another_breaks_the_contract_without_being_listed(tmp_path: Path) -> None:
     package = copy_of_the_package(tmp_path)
     add_the_constant_target(package)
     with (package / "constant" / "target.py").open("a") as source:
@@ -196,7 +204,7 @@ def test_a_new_family_importing_another_breaks_the_contract_without_being_listed
 
 
 @pytest.mark.subprocess
-def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
+def test_a_new_module_must_be_placed_in_a_layer(tmp_path: Path) -> None:
     package = copy_of_the_package(tmp_path)
     (package / "stray.py").write_text('"""Not in any layer."""\n')
     result = lint_imports(tmp_path)
@@ -205,7 +213,7 @@ def test_a_new_module_must_be_placed_in_a_layer(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_every_service_class_satisfies_the_protocol(tmp_path):
+def test_every_service_class_satisfies_the_protocol(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
@@ -241,7 +249,7 @@ mnist_aci.delete_service(service)
 
 @pytest.mark.subprocess
 @pytest.mark.server
-def test_the_library_prints_nothing_to_stdout_when_logging_is_not_configured(tmp_path):
+def test_the_library_prints_nothing_to_stdout_when_logging_is_not_configured(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "MNIST_DATA_DIR"}
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(QUIET_USE.format(score=str(SCORE_PY)))],
@@ -257,7 +265,9 @@ def test_the_library_prints_nothing_to_stdout_when_logging_is_not_configured(tmp
     assert "Falling back to the MNIST sample" in result.stderr  # a warning: Python's last-resort handler
 
 
-def test_show_progress_shows_the_progress_lines_on_stdout(capsys, sample_data):
+def test_show_progress_shows_the_progress_lines_on_stdout(
+    capsys: pytest.CaptureFixture[str], sample_data: Dataset
+) -> None:
     handler = mnist_aci.show_progress()
     try:
         assert mnist_aci.show_progress() is handler
@@ -269,7 +279,7 @@ def test_show_progress_shows_the_progress_lines_on_stdout(capsys, sample_data):
     assert "    done in " in out
 
 
-def test_the_public_api_is_all_importable_and_in_the_module_s_table():
+def test_the_public_api_is_all_importable_and_in_the_module_s_table() -> None:
     for name in mnist_aci.__all__:
         assert getattr(mnist_aci, name) is not None
     assert mnist_aci.__version__ == importlib.metadata.version("mnist-aci")
@@ -291,11 +301,11 @@ def target_name_comparisons(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("module", ["workflow.py", "cli.py", "targets.py", "deploy.py", "job.py"])
-def test_the_flow_and_the_command_line_never_branch_on_a_target_name(module):
+def test_the_flow_and_the_command_line_never_branch_on_a_target_name(module: str) -> None:
     assert target_name_comparisons(ROOT / "src" / "mnist_aci" / module) == []
 
 
-def test_a_comparison_with_a_target_name_is_found(tmp_path):
+def test_a_comparison_with_a_target_name_is_found(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text('if options.target == "aks":\n    pass\nok = target in ("local", "x")\n')
     assert target_name_comparisons(sample) == ["options.target == 'aks'", "target in ('local', 'x')"]

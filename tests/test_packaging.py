@@ -28,7 +28,7 @@ TOP_LEVEL = {
 
 
 @pytest.fixture(scope="module")
-def dists(tmp_path_factory) -> dict[str, Path]:
+def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sdist, and the wheel built from it, as ``python -m build`` makes them from a copy of the tree."""
     tree = tmp_path_factory.mktemp("tree") / "mnist-aci"
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -46,7 +46,7 @@ def dists(tmp_path_factory) -> dict[str, Path]:
     return {"sdist": next(out.glob("*.tar.gz")), "wheel": next(out.glob("*.whl"))}
 
 
-def test_the_wheel_carries_the_tutorials_files_and_the_type_information(dists):
+def test_the_wheel_carries_the_tutorials_files_and_the_type_information(dists: dict[str, Path]) -> None:
     with zipfile.ZipFile(dists["wheel"]) as wheel:
         names = set(wheel.namelist())
         for name, source in TOP_LEVEL.items():
@@ -54,7 +54,7 @@ def test_the_wheel_carries_the_tutorials_files_and_the_type_information(dists):
     assert {"mnist_aci/py.typed", "mnist_aci/__init__.pyi", "mnist_aci/cli.py"} <= names
 
 
-def test_the_sdist_carries_the_top_level_files_and_the_packaged_links(dists):
+def test_the_sdist_carries_the_top_level_files_and_the_packaged_links(dists: dict[str, Path]) -> None:
     with tarfile.open(dists["sdist"]) as sdist:
         names = {member.name.split("/", 1)[1] for member in sdist.getmembers() if "/" in member.name}
     assert {SCORE_PY, SCORE_IO, CONTRACT, CONFIG_EXAMPLE, "pyproject.toml", "src/mnist_aci/py.typed"} <= names
@@ -69,7 +69,7 @@ def wheel_metadata(wheel_path: Path) -> list[str]:
         return wheel.read(metadata).decode().splitlines()
 
 
-def test_the_wheel_and_the_sdist_carry_the_license_and_declare_it(dists):
+def test_the_wheel_and_the_sdist_carry_the_license_and_declare_it(dists: dict[str, Path]) -> None:
     license_text = (ROOT / "LICENSE").read_bytes()
     with zipfile.ZipFile(dists["wheel"]) as wheel:
         licenses = [name for name in wheel.namelist() if name.endswith(".dist-info/licenses/LICENSE")]
@@ -84,7 +84,7 @@ def test_the_wheel_and_the_sdist_carry_the_license_and_declare_it(dists):
 
 
 @pytest.fixture(scope="module")
-def installed(dists, tmp_path_factory) -> Path:
+def installed(dists: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with only the wheel installed; its dependencies are this
     environment's (the locked ones), reached through a .pth file, so nothing is downloaded."""
     venv = tmp_path_factory.mktemp("venv")
@@ -111,7 +111,7 @@ def run_installed(venv: Path, args: list[str], cwd: Path) -> subprocess.Complete
 
 @pytest.mark.subprocess
 @pytest.mark.server
-def test_a_user_with_only_the_wheel_can_init_and_run_the_tutorial(installed, tmp_path):
+def test_a_user_with_only_the_wheel_can_init_and_run_the_tutorial(installed: Path, tmp_path: Path) -> None:
     where = subprocess.run(
         [str(installed / "bin" / "python"), "-c", "import mnist_aci; print(mnist_aci.__file__)"],
         cwd=tmp_path, capture_output=True, text=True, check=True,
@@ -151,7 +151,7 @@ def without_uv(venv: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def pip_installed(dists, tmp_path_factory) -> Path:
+def pip_installed(dists: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment with the wheel and its dependencies installed by pip alone, at the versions of
     uv.lock given as pip constraints (the versions this suite tests; pip resolves them without backtracking)."""
     uv = os.environ.get(UV_ENV) or shutil.which("uv")
@@ -172,7 +172,7 @@ def pip_installed(dists, tmp_path_factory) -> Path:
 BACKTRACKING = "pip is looking at multiple versions of"
 
 
-def test_pip_resolves_the_wheels_dependencies_without_backtracking(dists, tmp_path):
+def test_pip_resolves_the_wheels_dependencies_without_backtracking(dists: dict[str, Path], tmp_path: Path) -> None:
     """A user's ``pip install`` of the wheel, with no constraints: the bounds in pyproject.toml let pip settle
     each dependency at its first candidate (without them it backtracks through OpenTelemetry and
     azureml-dataprep releases for minutes)."""
@@ -203,7 +203,9 @@ def cloud_config(target: str, request: pytest.FixtureRequest, folder: Path) -> P
 @pytest.mark.subprocess
 @pytest.mark.server
 @pytest.mark.parametrize("target", ["aci", "endpoint"])
-def test_a_pip_user_without_uv_deploys_to_the_cloud_to_the_end(pip_installed, target, request, tmp_path):
+def test_a_pip_user_without_uv_deploys_to_the_cloud_to_the_end(
+    pip_installed: Path, target: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     config = cloud_config(target, request, tmp_path)  # first: its fixtures set the stand-in's environment
     env = without_uv(pip_installed)
     python = str(pip_installed / "bin" / "python")
@@ -223,7 +225,7 @@ def test_a_pip_user_without_uv_deploys_to_the_cloud_to_the_end(pip_installed, ta
     assert "(deleted)" in result.stdout
 
 
-def test_the_notebook_extra_brings_a_jupyter_front_end_and_a_kernel(dists):
+def test_the_notebook_extra_brings_a_jupyter_front_end_and_a_kernel(dists: dict[str, Path]) -> None:
     lines = wheel_metadata(dists["wheel"])
     assert "Provides-Extra: notebook" in lines
     extra = [line for line in lines if line.startswith("Requires-Dist:") and 'extra == "notebook"' in line]

@@ -44,7 +44,9 @@ def contents(folder: Path) -> dict[str, bytes | None]:
     before=st.sets(st.sampled_from(PROJECT_FILES)),
     depth=st.integers(min_value=0, max_value=2),
 )
-def test_a_failed_write_leaves_the_files_there_before_and_removes_the_rest(call, failure, before, depth):
+def test_a_failed_write_leaves_the_files_there_before_and_removes_the_rest(
+    call: int, failure: BaseException, before: set[str], depth: int
+) -> None:
     with tempfile.TemporaryDirectory() as name:
         root = Path(name)
         (root / "notes.txt").write_text("mine\n")

@@ -27,7 +27,7 @@ GUNICORN_LINE = "[ERROR] Worker (pid:12) was sent SIGKILL! Perhaps out of memory
     ],
     ids=["kubernetes", "gunicorn", "python", "none"],
 )
-def test_memory_exhausted_finds_the_line_that_says_so(log, line):
+def test_memory_exhausted_finds_the_line_that_says_so(log: str, line: str | None) -> None:
     assert memory_exhausted(log) == line
 
 
@@ -39,7 +39,7 @@ def test_memory_exhausted_finds_the_line_that_says_so(log, line):
         ("Error attempting to call webservice, scoring_uri unavailable.", None),
     ],
 )
-def test_the_status_of_an_sdk_run_error_is_read_from_its_text(text, status):
+def test_the_status_of_an_sdk_run_error_is_read_from_its_text(text: str, status: int | None) -> None:
     assert sdk_response_status(RuntimeError(text)) == status
 
 
@@ -47,7 +47,9 @@ def test_the_status_of_an_sdk_run_error_is_read_from_its_text(text, status):
     ("status", "said"),
     [(504, "took longer than its scoring timeout"), (503, "request queue is full")],
 )
-def test_a_refusal_without_a_service_still_says_what_it_means(monkeypatch, status, said):
+def test_a_refusal_without_a_service_still_says_what_it_means(
+    monkeypatch: pytest.MonkeyPatch, status: int, said: str
+) -> None:
     monkeypatch.setattr(scoring, "QUEUE_FULL_RETRY_WAITS_S", (0.0, 0.0, 0.0))
     refusing = type("Refusing", (_Handler,), {"status": status})
     with serving(refusing) as url, pytest.raises(ServiceCallError, match=said) as refused:
@@ -63,7 +65,7 @@ class _QueueFullTwice(_Handler):
         super().do_POST()
 
 
-def test_a_full_queue_is_tried_again_before_it_is_an_error(monkeypatch):
+def test_a_full_queue_is_tried_again_before_it_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scoring, "QUEUE_FULL_RETRY_WAITS_S", (0.0, 0.0, 0.0))
     with serving(_QueueFullTwice) as url:
         assert scoring.post(url, b"{}", scoring.JSON_TYPE) == [1, 2]

@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, ClassVar
 from unittest import mock
 
 import numpy as np
@@ -24,10 +25,14 @@ from mnist_aci.credential import Credential
 from mnist_aci.errors import ServiceCallError
 from mnist_aci.tutorial import KEY_ENV
 
+if TYPE_CHECKING:
+    from mnist_aci.data import Dataset
+
 
 class _Handler(BaseHTTPRequestHandler):
     status = 200
     body = b"[1, 2]"
+    last_headers: ClassVar[dict[str, str]]
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -61,14 +66,14 @@ def fake_server() -> Iterator[tuple[str, type[_Handler]]]:
         yield url, handler
 
 
-def test_npy_body_is_uint8_when_lossless(sample_data):
+def test_npy_body_is_uint8_when_lossless(sample_data: Dataset) -> None:
     body = scoring.npy_body(sample_data.x_test[:10])
     array = np.load(io.BytesIO(body))
     assert array.dtype == np.uint8
     np.testing.assert_array_equal(array / 255.0, sample_data.x_test[:10])
 
 
-def test_npy_body_keeps_floats_that_are_not_pixels_over_255():
+def test_npy_body_keeps_floats_that_are_not_pixels_over_255() -> None:
     images = np.full((2, 784), 0.123456789)
     array = np.load(io.BytesIO(scoring.npy_body(images)))
     assert array.dtype == np.float64
@@ -102,24 +107,24 @@ odd_images = hnp.arrays(
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(images=st.one_of(pixel_images, odd_images, pixel_images.map(lambda images: images[:, ::-1])))
-def test_npy_body_is_byte_for_byte_the_body_np_save_made(images):
+def test_npy_body_is_byte_for_byte_the_body_np_save_made(images: np.ndarray) -> None:
     assert scoring.npy_body(images) == npy_body_before(images)
 
 
-def test_tutorial_body_is_json_of_the_list(sample_data):
+def test_tutorial_body_is_json_of_the_list(sample_data: Dataset) -> None:
     import json
 
     assert json.loads(scoring.tutorial_body(sample_data.x_test[:2])) == {"data": sample_data.x_test[:2].tolist()}
 
 
-def test_tutorial_body_refuses_non_finite_images():
+def test_tutorial_body_refuses_non_finite_images() -> None:
     images = np.zeros((1, 784))
     images[0, 5] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         scoring.tutorial_body(images)
 
 
-def test_auth_headers_precedence(monkeypatch):
+def test_auth_headers_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     service = mock.create_autospec(AksWebservice, instance=True)
     service.auth_enabled = True
     service.get_keys.return_value = ("primary", "secondary")
@@ -134,7 +139,9 @@ def test_auth_headers_precedence(monkeypatch):
     assert scoring.auth_headers(service) == {}
 
 
-def test_a_token_is_fetched_again_once_its_refresh_time_has_passed_and_not_before(monkeypatch):
+def test_a_token_is_fetched_again_once_its_refresh_time_has_passed_and_not_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     now = datetime.datetime.now()
     service = mock.create_autospec(AksWebservice, instance=True)
@@ -155,7 +162,7 @@ def test_a_token_is_fetched_again_once_its_refresh_time_has_passed_and_not_befor
     assert service.get_access_token.call_count == 2
 
 
-def test_call_http_sends_json_and_the_key(fake_server, sample_data):
+def test_call_http_sends_json_and_the_key(fake_server: tuple[str, type[_Handler]], sample_data: Dataset) -> None:
     url, handler = fake_server
     handler.body = b"[7]"
     assert scoring.call_http(url, sample_data.x_test[:1], key="k1") == [7]
@@ -164,7 +171,7 @@ def test_call_http_sends_json_and_the_key(fake_server, sample_data):
 
 
 @pytest.mark.parametrize(("status", "hint"), [(401, "needs a key"), (500, "500"), (502, "502")])
-def test_non_2xx_shows_status_and_body(fake_server, status, hint):
+def test_non_2xx_shows_status_and_body(fake_server: tuple[str, type[_Handler]], status: int, hint: str) -> None:
     url, handler = fake_server
     handler.status, handler.body = status, b'{"message": "boom"}'
     with pytest.raises(ServiceCallError, match=hint) as info:
@@ -174,21 +181,21 @@ def test_non_2xx_shows_status_and_body(fake_server, status, hint):
     assert "hidden-key" not in str(info.value)
 
 
-def test_answer_that_is_not_json_is_an_error(fake_server):
+def test_answer_that_is_not_json_is_an_error(fake_server: tuple[str, type[_Handler]]) -> None:
     url, handler = fake_server
     handler.body = b"<html>"
     with pytest.raises(ServiceCallError, match="not JSON"):
         scoring.post(url, b"{}", scoring.JSON_TYPE)
 
 
-def test_wrong_number_of_labels_is_an_error(fake_server, sample_data):
+def test_wrong_number_of_labels_is_an_error(fake_server: tuple[str, type[_Handler]], sample_data: Dataset) -> None:
     url, handler = fake_server
     handler.body = b"[1, 2]"
     with pytest.raises(ServiceCallError, match="Expected 3 integer labels"):
         scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:3])
 
 
-def test_refused_connection_is_a_clear_error_naming_nothing_the_service_lacks():
+def test_refused_connection_is_a_clear_error_naming_nothing_the_service_lacks() -> None:
     """A service known by its scoring URI alone has no state or log to look at: none is named."""
     url = f"http://127.0.0.1:{free_port()}/score"
     with pytest.raises(ServiceCallError, match="Lost the connection") as lost:
@@ -196,7 +203,7 @@ def test_refused_connection_is_a_clear_error_naming_nothing_the_service_lacks():
     assert str(lost.value) == f"Lost the connection to {url} (ConnectionError). Is a service still running there?"
 
 
-def test_predict_chunks_requests(fake_server, sample_data):
+def test_predict_chunks_requests(fake_server: tuple[str, type[_Handler]], sample_data: Dataset) -> None:
     url, handler = fake_server
     handler.body = b"[0, 0]"
     labels = scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], chunk_rows=2)
@@ -234,7 +241,7 @@ class _EchoHandler(_Handler):
 
 
 @pytest.fixture
-def echo_server(fake_server) -> Iterator[tuple[str, type[_EchoHandler]]]:
+def echo_server(fake_server: tuple[str, type[_Handler]]) -> Iterator[tuple[str, type[_EchoHandler]]]:
     handler = type("Echo", (_EchoHandler,), {"lock": threading.Lock(), "release": threading.Event()})
     with serving(handler) as url:
         yield url, handler
@@ -247,7 +254,9 @@ def labelled_images(count: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("connections", "chunk_rows"), [(1, 3), (2, 1), (3, 4), (5, 100)])
-def test_predict_returns_the_labels_in_order_whatever_the_connections(echo_server, connections, chunk_rows):
+def test_predict_returns_the_labels_in_order_whatever_the_connections(
+    echo_server: tuple[str, type[_EchoHandler]], connections: int, chunk_rows: int
+) -> None:
     url, handler = echo_server
     images = labelled_images(23)
     labels = scoring.predict(scoring.ServiceEndpoint(url), images, chunk_rows=chunk_rows, connections=connections)
@@ -256,7 +265,9 @@ def test_predict_returns_the_labels_in_order_whatever_the_connections(echo_serve
 
 
 @pytest.mark.parametrize("connections", [1, 2])
-def test_predict_stops_sending_after_a_failed_chunk(echo_server, connections):
+def test_predict_stops_sending_after_a_failed_chunk(
+    echo_server: tuple[str, type[_EchoHandler]], connections: int
+) -> None:
     url, handler = echo_server
     handler.fail_at = 2
     with pytest.raises(ServiceCallError, match="500"):
@@ -264,7 +275,9 @@ def test_predict_stops_sending_after_a_failed_chunk(echo_server, connections):
     assert handler.received <= 2 + connections - 1  # up to the failed chunk, and what was already in flight
 
 
-def test_a_failed_chunk_does_not_wait_for_the_chunk_in_flight_on_the_other_connection(echo_server):
+def test_a_failed_chunk_does_not_wait_for_the_chunk_in_flight_on_the_other_connection(
+    echo_server: tuple[str, type[_EchoHandler]],
+) -> None:
     url, handler = echo_server
     handler.fail_at, handler.held_label = 1, 1  # the first request fails; the chunk of label 1 is held
     images = labelled_images(2)
@@ -276,13 +289,13 @@ def test_a_failed_chunk_does_not_wait_for_the_chunk_in_flight_on_the_other_conne
         handler.release.set()
 
 
-def test_predict_refuses_zero_connections(fake_server, sample_data):
+def test_predict_refuses_zero_connections(fake_server: tuple[str, type[_Handler]], sample_data: Dataset) -> None:
     url, _handler = fake_server
     with pytest.raises(ValueError, match="connections must be >= 1"):
         scoring.predict(scoring.ServiceEndpoint(url), sample_data.x_test[:6], connections=0)
 
 
-def test_predict_tutorial_is_the_tutorials_service_run(sample_data):
+def test_predict_tutorial_is_the_tutorials_service_run(sample_data: Dataset) -> None:
     service = mock.create_autospec(AciWebservice, instance=True)
     service.run.return_value = [3, 4]
     labels = scoring.predict_tutorial(service, sample_data.x_test[:2])
@@ -290,7 +303,7 @@ def test_predict_tutorial_is_the_tutorials_service_run(sample_data):
     assert labels.tolist() == [3, 4]
 
 
-def test_predict_tutorial_turns_sdk_errors_into_a_clear_error(sample_data):
+def test_predict_tutorial_turns_sdk_errors_into_a_clear_error(sample_data: Dataset) -> None:
     service = mock.create_autospec(AciWebservice, instance=True)
     service.scoring_uri = "http://service/score"
     service.run.side_effect = WebserviceException("Received bad response from service.\nResponse Code: 502")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Literal
 from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.azure_v1.target import AzureV1Options, AzureV1Target
 from mnist_aci.azure_v2.service import REQUEST_TIMEOUT_MS
 from mnist_aci.azure_v2.skus import FAMILIES, MAX_REQUEST_TIMEOUT_MS
 from mnist_aci.azure_v2.target import EndpointOptions, EndpointTarget
@@ -25,18 +26,18 @@ numbers = st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allo
 
 
 @given(numbers)
-def test_workers_are_a_whole_number_of_at_least_one(workers):
+def test_workers_are_a_whole_number_of_at_least_one(workers: float) -> None:
     if isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1:
         assert LocalOptions(workers=workers).workers == workers
     else:
         with pytest.raises(OptionError) as refused:
-            LocalOptions(workers=workers)
+            LocalOptions(workers=workers)  # type: ignore[arg-type]  # a float: refused at run time, as tested
         assert refused.value.option == "workers"
         assert str(workers) in str(refused.value)
 
 
 @given(numbers)
-def test_min_accuracy_is_an_accuracy(value):
+def test_min_accuracy_is_an_accuracy(value: float) -> None:
     if not isinstance(value, bool) and 0 <= value <= 1:
         assert EndpointOptions(min_accuracy=value).min_accuracy == value
     else:
@@ -45,7 +46,7 @@ def test_min_accuracy_is_an_accuracy(value):
 
 
 @given(st.one_of(st.none(), numbers))
-def test_a_time_out_is_a_positive_number_of_seconds(timeout):
+def test_a_time_out_is_a_positive_number_of_seconds(timeout: float | None) -> None:
     valid = timeout is None or (not isinstance(timeout, bool) and timeout > 0)
     for options_type in (LocalOptions, AzureV1Options, EndpointOptions):
         if valid:
@@ -55,26 +56,29 @@ def test_a_time_out_is_a_positive_number_of_seconds(timeout):
                 options_type(timeout_sec=timeout)
 
 
-def test_options_are_frozen_and_keyword_only():
+def test_options_are_frozen_and_keyword_only() -> None:
     options = LocalOptions(port=8080)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        options.port = 9090  # type: ignore[misc]
+        options.port = 9090  # type: ignore[misc]  # frozen: the refusal tested
     with pytest.raises(TypeError):
-        LocalOptions(8080)  # type: ignore[misc]
+        LocalOptions(8080)  # type: ignore[misc, arg-type]  # positional: the refusal tested
 
 
-def test_every_target_has_options_derived_from_the_shared_ones():
+def test_every_target_has_options_derived_from_the_shared_ones() -> None:
     for name, target in TARGET_TABLE.items():
         assert target.name == name
         assert issubclass(target.options_type, TargetOptions)
         assert {"keep_failed", "timeout_sec"} <= set(target.options_type.field_names())
 
 
-def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration():
+def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration() -> None:
     aci, aks = target_named("aci"), target_named("aks")
+    assert isinstance(aci, AzureV1Target)
+    assert isinstance(aks, AzureV1Target)
+    auths: tuple[Literal["token"] | None, ...] = (None, "token")
     assert aci.deployment_config(AzureV1Options()).auth_enabled is False  # ACI's default: no key
     assert aci.deployment_config(AzureV1Options(auth="key")).auth_enabled is True
-    default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in (None, "token"))
+    default, token = (aks.deployment_config(AzureV1Options(compute_target="k", auth=auth)) for auth in auths)
     assert (default.auth_enabled, default.token_auth_enabled) == (True, False)  # AKS's default: keys
     assert (token.auth_enabled, token.token_auth_enabled) == (False, True)
     with pytest.raises(OptionError, match=r"^auth must be key on target='aci' \(token auth is AKS only\), got 'token'"):
@@ -90,21 +94,21 @@ def test_the_auth_option_picks_the_auth_of_the_sdk_v1_deployment_configuration()
         ("local", "colour", "is an option of no target"),
     ],
 )
-def test_an_option_a_target_does_not_take_names_the_targets_that_do(target, option, said):
+def test_an_option_a_target_does_not_take_names_the_targets_that_do(target: str, option: str, said: str) -> None:
     assert not_taken(target_named(target), option) == said
 
 
-def test_an_unknown_target_names_the_known_ones():
+def test_an_unknown_target_names_the_known_ones() -> None:
     with pytest.raises(TargetError, match="Unknown target 'docker': choose one of local, aci, aks, endpoint"):
         target_named("docker")
 
 
-def test_nan_is_no_accuracy():
+def test_nan_is_no_accuracy() -> None:
     with pytest.raises(OptionError):
         EndpointOptions(min_accuracy=math.nan)
 
 
-def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set_loaded_only_then():
+def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set_loaded_only_then() -> None:
     data = (np.zeros((2, 784)), np.array([3, 7]))
     target = EndpointTarget()
     test_set = mock.Mock(return_value=data)
@@ -123,12 +127,16 @@ def test_the_endpoint_rolls_out_with_its_own_rollout_data_else_the_runs_test_set
     test_set.assert_called_once_with()
 
 
-def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not_used(caplog):
+def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
     data = (np.zeros((2, 784)), np.array([3, 7]))
     endpoint, local = target_named("endpoint"), target_named("local")
 
-    assert with_given(endpoint, EndpointOptions(), {"rollout_data": data}).rollout_data is data
+    given_data = with_given(endpoint, EndpointOptions(), {"rollout_data": data})
+    assert isinstance(given_data, EndpointOptions)
+    assert given_data.rollout_data is data
     with pytest.raises(OptionError, match="rollout_data was given twice"):
         with_given(endpoint, EndpointOptions(rollout_data=data), {"rollout_data": (data[0], data[1])})
     assert with_given(local, LocalOptions(), {"deployment_config": mock.sentinel.config}) == LocalOptions()
@@ -140,7 +148,7 @@ def test_an_option_given_beside_the_targets_options_is_used_refused_twice_or_not
     assert "the ACI configuration does not apply to a managed online endpoint" in caplog.text
 
 
-def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_deleted():
+def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_deleted() -> None:
     local = target_named("local")
     found = local.existing_service(None, "http://127.0.0.1:9/score")
     assert found == ServiceEndpoint("http://127.0.0.1:9/score")
@@ -148,14 +156,14 @@ def test_a_service_known_by_its_scoring_uri_is_found_by_default_and_cannot_be_de
         local.delete(found)
 
 
-def test_the_options_of_every_target_become_the_targets_own():
+def test_the_options_of_every_target_become_the_targets_own() -> None:
     options = JobOptions(target="aci", target_options=TargetOptions(timeout_sec=60, keep_failed=True))
     assert options.target_options == AzureV1Options(timeout_sec=60, keep_failed=True)
     assert JobOptions().target_options == LocalOptions()
 
 
 @given(numbers)
-def test_the_regularization_rate_is_a_number_above_zero(value):
+def test_the_regularization_rate_is_a_number_above_zero(value: float) -> None:
     if not isinstance(value, bool) and 0 < value < math.inf:
         assert JobOptions(regularization=value).regularization == value
     else:
@@ -164,21 +172,21 @@ def test_the_regularization_rate_is_a_number_above_zero(value):
 
 
 @given(numbers)
-def test_the_seed_is_a_whole_number_of_at_least_zero(value):
+def test_the_seed_is_a_whole_number_of_at_least_zero(value: float) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         assert JobOptions(seed=value).seed == value
     else:
         with pytest.raises(OptionError, match="seed must be a whole number >= 0"):
-            JobOptions(seed=value)
+            JobOptions(seed=value)  # type: ignore[arg-type]  # a float: refused at run time, as tested
 
 
 @given(st.one_of(st.integers(-100, 100), st.booleans(), st.floats(allow_nan=True), st.text(max_size=3)))
-def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count):
+def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count: bool | float | int | str) -> None:
     if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 50:
         assert EndpointOptions(instance_count=count).instance_count == count
     else:
         with pytest.raises(OptionError, match="instance_count must be a whole number from 1 to 50") as refused:
-            EndpointOptions(instance_count=count)
+            EndpointOptions(instance_count=count)  # type: ignore[arg-type]  # not an int: refused at run time, as tested
         assert refused.value.option == "instance_count"
 
 
@@ -195,12 +203,15 @@ def test_an_instance_count_is_a_whole_number_from_1_to_azures_50(count):
         (None, False),
     ],
 )
-def test_an_instance_type_is_one_of_the_managed_online_endpoints_skus(instance_type, accepted):
+def test_an_instance_type_is_one_of_the_managed_online_endpoints_skus(
+    instance_type: str | None, accepted: bool
+) -> None:
     if accepted:
+        assert instance_type is not None
         assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
     else:
         with pytest.raises(OptionError, match="instance_type must be a VM size of Microsoft's managed online"):
-            EndpointOptions(instance_type=instance_type)
+            EndpointOptions(instance_type=instance_type)  # type: ignore[arg-type]  # None: refused at run time, as tested
 
 
 LISTED_SKUS = sorted(sku for skus in FAMILIES.values() for sku, _cores in skus)
@@ -212,7 +223,7 @@ LISTED_SKUS = sorted(sku for skus in FAMILIES.values() for sku, _cores in skus)
         st.text(alphabet="Standard_DSEFLNCVvas0123456789", max_size=20),
     )
 )
-def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type):
+def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_type: str) -> None:
     if instance_type.lower() in {sku.lower() for sku in LISTED_SKUS}:
         assert EndpointOptions(instance_type=instance_type).instance_type == instance_type
     else:
@@ -220,5 +231,5 @@ def test_any_text_is_an_instance_type_exactly_when_the_sku_list_has_it(instance_
             EndpointOptions(instance_type=instance_type)
 
 
-def test_the_request_time_out_the_package_asks_for_is_within_azures_180_s():
+def test_the_request_time_out_the_package_asks_for_is_within_azures_180_s() -> None:
     assert 0 < REQUEST_TIMEOUT_MS <= MAX_REQUEST_TIMEOUT_MS == 180_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -16,19 +17,27 @@ from support.project import ROOT, SCORE_PY
 from mnist_aci.azure_v1 import registry
 from mnist_aci.deploy import deploy_model, preflight
 from mnist_aci.errors import DeploymentError, ModelIntegrityError, ModelTypeError, TargetError, VersionMismatchError
-from mnist_aci.local.service import start_local_service
+from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.local.store import LocalModelStore
 from mnist_aci.scoring import tutorial_body
 from mnist_aci.versions import runtime_versions
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
+    from mnist_aci.service import Service
+
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path: Path) -> LocalModelStore:
     return LocalModelStore(tmp_path / "store")
 
 
 @pytest.fixture
-def azure(small_model_file):
+def azure(small_model_file: Path) -> Iterator[mock.Mock]:
     """Workspace, registered model and the SDK calls of a cloud deployment, all autospecced."""
     workspace = mock.create_autospec(Workspace, instance=True)
     model = mock.create_autospec(Model, instance=True)
@@ -56,7 +65,9 @@ def azure(small_model_file):
         )
 
 
-def deploy_to_mocked_aci(azure, preflight_image, *, entry_script=SCORE_PY, **options):
+def deploy_to_mocked_aci(
+    azure: mock.Mock, preflight_image: np.ndarray | None, *, entry_script: Path = SCORE_PY, **options: object
+) -> Service:
     """``deploy_model("aci", ...)`` with the mocked workspace, model and environment of ``azure``."""
     return deploy_model(
         "aci",
@@ -70,9 +81,12 @@ def deploy_to_mocked_aci(azure, preflight_image, *, entry_script=SCORE_PY, **opt
 
 
 @pytest.mark.server
-def test_local_target_serves_a_registered_model(store, small_model_file, small_model, sample_data):
+def test_local_target_serves_a_registered_model(
+    store: LocalModelStore, small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     model = store.register(small_model_file)
     service = deploy_model("local", model, entry_script=SCORE_PY)
+    assert isinstance(service, LocalWebservice)
     try:
         assert service.state == "Healthy"
         pids = service_pids(service)
@@ -83,7 +97,7 @@ def test_local_target_serves_a_registered_model(store, small_model_file, small_m
     assert_fully_stopped(service, pids)
 
 
-def test_local_target_refuses_a_tampered_model(store, small_model_file):
+def test_local_target_refuses_a_tampered_model(store: LocalModelStore, small_model_file: Path) -> None:
     model = store.register(small_model_file)
     model.path.write_bytes(model.path.read_bytes() + b"x")
     before = inference_servers()
@@ -92,13 +106,13 @@ def test_local_target_refuses_a_tampered_model(store, small_model_file):
     assert inference_servers() <= before
 
 
-def test_local_target_refuses_a_model_saved_with_other_versions(store, small_model_file):
+def test_local_target_refuses_a_model_saved_with_other_versions(store: LocalModelStore, small_model_file: Path) -> None:
     model = store.register(small_model_file, properties={"scikit-learn": "0.22.1"})
     with pytest.raises(VersionMismatchError, match=r"scikit-learn: model saved with 0\.22\.1"):
         deploy_model("local", model, entry_script=SCORE_PY)
 
 
-def test_the_cli_offers_the_targets_of_the_table_by_their_names():
+def test_the_cli_offers_the_targets_of_the_table_by_their_names() -> None:
     from mnist_aci.cli import FLAGS
     from mnist_aci.targets import TARGET_TABLE, by_name
 
@@ -109,18 +123,20 @@ def test_the_cli_offers_the_targets_of_the_table_by_their_names():
         by_name(*TARGET_TABLE.values(), TARGET_TABLE["aci"])
 
 
-def test_unknown_target_is_refused():
+def test_unknown_target_is_refused() -> None:
     with pytest.raises(TargetError, match="choose one of local, aci, aks"):
-        deploy_model("docker", object())  # type: ignore[arg-type]
+        deploy_model("docker", object())
 
 
 @pytest.mark.server
-def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, caplog):
+def test_aci_runs_the_preflight_then_the_tutorials_deploy(
+    azure: mock.Mock, sample_data: Dataset, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
     staged = {}
 
-    def record_the_source_folder(**kwargs):
-        staged.update({path.name: path.read_bytes() for path in Path(kwargs["source_directory"]).iterdir()})
+    def record_the_source_folder(*, source_directory: str, **_: object) -> object:
+        staged.update({path.name: path.read_bytes() for path in Path(source_directory).iterdir()})
         return mock.DEFAULT
 
     azure.inference_class.side_effect = record_the_source_folder
@@ -152,7 +168,9 @@ def test_aci_runs_the_preflight_then_the_tutorials_deploy(azure, sample_data, ca
 
 
 @pytest.mark.server
-def test_broken_score_py_fails_the_preflight_before_any_cloud_call(azure, sample_data, tmp_path):
+def test_broken_score_py_fails_the_preflight_before_any_cloud_call(
+    azure: mock.Mock, sample_data: Dataset, tmp_path: Path
+) -> None:
     broken = tmp_path / "score.py"
     broken.write_text("def init():\n    raise RuntimeError('model path wrong')\n\ndef run(raw_data):\n    return []\n")
     before = inference_servers()
@@ -162,7 +180,7 @@ def test_broken_score_py_fails_the_preflight_before_any_cloud_call(azure, sample
     assert wait_until_gone(inference_servers() - before) == set()
 
 
-def test_pin_mismatch_is_refused_before_the_preflight(azure, sample_data):
+def test_pin_mismatch_is_refused_before_the_preflight(azure: mock.Mock, sample_data: Dataset) -> None:
     azure.model.properties = {**runtime_versions(), "numpy": "1.19.5"}
     with pytest.raises(VersionMismatchError, match="numpy: model saved with 1.19.5"):
         deploy_to_mocked_aci(azure, sample_data.x_test[0])
@@ -170,7 +188,7 @@ def test_pin_mismatch_is_refused_before_the_preflight(azure, sample_data):
     azure.model_class.deploy.assert_not_called()
 
 
-def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
+def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure: mock.Mock) -> None:
     with pytest.raises(
         TargetError, match=r"Target 'aci' cannot be deployed: workspace is needed .* It takes: .*workspace"
     ):
@@ -179,7 +197,9 @@ def test_cloud_targets_need_a_workspace_and_aks_a_cluster(azure):
         deploy_model("aks", azure.model, entry_script=SCORE_PY, workspace=azure.workspace, environment=mock.Mock())
 
 
-def test_an_option_of_another_target_is_refused_with_what_the_target_takes(store, small_model_file, azure):
+def test_an_option_of_another_target_is_refused_with_what_the_target_takes(
+    store: LocalModelStore, small_model_file: Path, azure: mock.Mock
+) -> None:
     model = store.register(small_model_file)
     with pytest.raises(
         TargetError,
@@ -195,14 +215,16 @@ def test_an_option_of_another_target_is_refused_with_what_the_target_takes(store
     azure.model_class.deploy.assert_not_called()
 
 
-def test_a_cloud_model_on_the_local_target_is_a_type_error(azure):
+def test_a_cloud_model_on_the_local_target_is_a_type_error(azure: mock.Mock) -> None:
     with pytest.raises(ModelTypeError, match="local store") as info:
         deploy_model("local", azure.model)
     assert isinstance(info.value, TypeError)
 
 
 @pytest.mark.server
-def test_preflight_returns_the_label_of_a_real_image(small_model_file, small_model, sample_data):
+def test_preflight_returns_the_label_of_a_real_image(
+    small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     label = preflight(small_model_file, SCORE_PY, sample_data.x_test[3])
     assert label == small_model.predict(sample_data.x_test[3:4])[0]
 
@@ -228,8 +250,8 @@ def run(raw_data):
 
 @pytest.mark.server
 def test_the_tutorials_own_score_py_serves_json_but_fails_the_npy_preflight(
-    small_model_file, small_model, sample_data, tmp_path
-):
+    small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset, tmp_path: Path
+) -> None:
     script = tmp_path / "score.py"
     script.write_text(TUTORIAL_SCORE_PY)
     with start_local_service(small_model_file, script, name="tutorial-script") as service:

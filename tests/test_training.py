@@ -1,4 +1,7 @@
+from __future__ import annotations
+
 import json
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -14,10 +17,15 @@ from mnist_aci.training import build_model, load_model, save_model, train_model
 from mnist_aci.tutorial import MODEL_FILENAME
 from mnist_aci.versions import read_versions, versions_path
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mnist_aci.data import Dataset
+
 TUTORIAL_ACCURACY = 0.9193
 
 
-def test_model_is_the_tutorials_one_vs_rest_logistic_regression():
+def test_model_is_the_tutorials_one_vs_rest_logistic_regression() -> None:
     model = build_model()
     assert isinstance(model, OneVsRestClassifier)
     inner = model.estimator
@@ -28,17 +36,17 @@ def test_model_is_the_tutorials_one_vs_rest_logistic_regression():
 
 
 @pytest.mark.parametrize("regularization", [0, -1, float("nan")])
-def test_regularization_must_be_positive(regularization):
+def test_regularization_must_be_positive(regularization: float) -> None:
     with pytest.raises(TrainingError, match="regularization must be a number > 0"):
         build_model(regularization)
 
 
-def test_unscaled_images_are_refused(sample_data):
+def test_unscaled_images_are_refused(sample_data: Dataset) -> None:
     with pytest.raises(TrainingError, match="divide the raw pixels by 255"):
         train_model(sample_data.x_train[:100] * 255, sample_data.y_train[:100])
 
 
-def test_training_reports_progress(sample_data, caplog):
+def test_training_reports_progress(sample_data: Dataset, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
     train_model(sample_data.x_train[:500], sample_data.y_train[:500])
     out = caplog.text
@@ -46,7 +54,9 @@ def test_training_reports_progress(sample_data, caplog):
     assert "done in" in out
 
 
-def test_small_sets_are_fitted_in_this_process_and_large_ones_on_every_core(sample_data, monkeypatch):
+def test_small_sets_are_fitted_in_this_process_and_large_ones_on_every_core(
+    sample_data: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
     x, y = sample_data.x_train[:300], sample_data.y_train[:300]
     alone = train_model(x, y)
     assert alone.n_jobs is None
@@ -57,7 +67,9 @@ def test_small_sets_are_fitted_in_this_process_and_large_ones_on_every_core(samp
     np.testing.assert_array_equal(parallel.predict(sample_data.x_test), alone.predict(sample_data.x_test))
 
 
-def test_save_model_writes_the_pickle_and_its_versions_record(small_model, sample_data, tmp_path):
+def test_save_model_writes_the_pickle_and_its_versions_record(
+    small_model: OneVsRestClassifier, sample_data: Dataset, tmp_path: Path
+) -> None:
     path = save_model(small_model, tmp_path)
     assert path == tmp_path / MODEL_FILENAME
     record = json.loads(versions_path(path).read_text())
@@ -69,11 +81,11 @@ def test_save_model_writes_the_pickle_and_its_versions_record(small_model, sampl
     np.testing.assert_array_equal(reloaded.predict(sample_data.x_test), small_model.predict(sample_data.x_test))
 
 
-def test_read_versions_is_none_without_a_record(tmp_path):
+def test_read_versions_is_none_without_a_record(tmp_path: Path) -> None:
     assert read_versions(tmp_path / MODEL_FILENAME) is None
 
 
 @pytest.mark.full_mnist
-def test_full_mnist_reproduces_the_tutorials_accuracy(full_model, full_data):
+def test_full_mnist_reproduces_the_tutorials_accuracy(full_model: OneVsRestClassifier, full_data: Dataset) -> None:
     accuracy = evaluate(full_data.y_test, full_model.predict(full_data.x_test)).accuracy
     assert accuracy == pytest.approx(TUTORIAL_ACCURACY, abs=0.001)

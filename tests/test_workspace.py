@@ -1,8 +1,11 @@
+from __future__ import annotations
+
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import azureml.core
@@ -19,14 +22,19 @@ from mnist_aci.errors import WorkspaceConfigError, WorkspaceError
 from mnist_aci.versions import UV_ENV, sdk_version
 from mnist_aci.workspace_config import config_search_paths, read_workspace_config
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from support.azure import AzureV1
+
 VALID = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
 
 
-def test_sdk_version_is_the_installed_sdk():
+def test_sdk_version_is_the_installed_sdk() -> None:
     assert sdk_version() == azureml.core.VERSION
 
 
-def test_missing_config_lists_every_path_searched_and_points_at_the_example(tmp_path):
+def test_missing_config_lists_every_path_searched_and_points_at_the_example(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceConfigError, match="config.json.example") as info:
         read_workspace_config(tmp_path)
     message = str(info.value)
@@ -35,7 +43,7 @@ def test_missing_config_lists_every_path_searched_and_points_at_the_example(tmp_
     assert str(tmp_path / ".azureml" / "config.json") in message
 
 
-def test_search_order_follows_the_sdk(tmp_path):
+def test_search_order_follows_the_sdk(tmp_path: Path) -> None:
     paths = config_search_paths(tmp_path)
     assert paths[0] == tmp_path.resolve() / ".azureml" / "config.json"
     assert tmp_path.resolve() / "config.json" in paths
@@ -53,20 +61,20 @@ def test_search_order_follows_the_sdk(tmp_path):
         (json.dumps({**VALID, "workspace_name": ""}), "lacks workspace_name"),
     ],
 )
-def test_malformed_config_is_one_clear_error(tmp_path, content, match):
+def test_malformed_config_is_one_clear_error(tmp_path: Path, content: str, match: str) -> None:
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(WorkspaceConfigError, match=match):
         read_workspace_config(tmp_path / "config.json")
 
 
-def test_malformed_config_never_echoes_values(tmp_path):
+def test_malformed_config_never_echoes_values(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"subscription_id": "secret-subscription-id"}))
     with pytest.raises(WorkspaceConfigError) as info:
         read_workspace_config(tmp_path)
     assert "secret-subscription-id" not in str(info.value)
 
 
-def test_load_workspace_opens_the_workspace_of_the_file_found(azure_v1, tmp_path):
+def test_load_workspace_opens_the_workspace_of_the_file_found(azure_v1: AzureV1, tmp_path: Path) -> None:
     """Through the real azureml-core and the Azure stand-in, signed in as the environment's service principal."""
     config = tmp_path / "project" / ".azureml" / "config.json"
     config.parent.mkdir(parents=True)
@@ -79,7 +87,7 @@ def test_load_workspace_opens_the_workspace_of_the_file_found(azure_v1, tmp_path
     assert azure_v1.standin.entra.issued >= 1
 
 
-def test_tenant_id_logs_in_on_that_tenant(tmp_path):
+def test_tenant_id_logs_in_on_that_tenant(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(VALID))
     auth_class = mock.create_autospec(InteractiveLoginAuthentication)
     with (
@@ -91,7 +99,9 @@ def test_tenant_id_logs_in_on_that_tenant(tmp_path):
     from_config.assert_called_once_with(path=str(tmp_path / "config.json"), auth=auth_class.return_value)
 
 
-def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path, capsys):
+def test_a_workspace_that_does_not_exist_is_one_clear_error(
+    azure_v1: AzureV1, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """In Python the tenant is the parameter tenant_id; on the command line, the flag --tenant-id."""
     config = {**azure_v1.workspace.config(), "workspace_name": "no-such-ws"}
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -102,7 +112,7 @@ def test_a_workspace_that_does_not_exist_is_one_clear_error(azure_v1, tmp_path, 
 
 
 @pytest.fixture
-def no_network(azure_v1, monkeypatch):
+def no_network(azure_v1: AzureV1, monkeypatch: pytest.MonkeyPatch) -> AzureV1:
     """The stand-in's service principal and config.json, with every proxy variable pointing at a port nothing
     listens on: each request to Azure fails to connect, as on a machine without network or with a dead proxy."""
     for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
@@ -110,7 +120,7 @@ def no_network(azure_v1, monkeypatch):
     return azure_v1
 
 
-def assert_says_azure_is_unreachable(message):
+def assert_says_azure_is_unreachable(message: str) -> None:
     assert "Could not reach Azure" in message
     assert "Connection refused" in message
     assert "network connection and its proxy settings (HTTPS_PROXY" in message
@@ -119,7 +129,9 @@ def assert_says_azure_is_unreachable(message):
 
 
 @pytest.mark.parametrize("load", [load_workspace, load_ml_client], ids=["sdk-v1", "sdk-v2"])
-def test_no_network_is_said_so_and_not_taken_for_a_login_or_a_name(no_network, load):
+def test_no_network_is_said_so_and_not_taken_for_a_login_or_a_name(
+    no_network: AzureV1, load: Callable[[Path], object]
+) -> None:
     """Through the real SDKs: v1's sign-in lets requests' ProxyError escape, v2's chain of credentials keeps only
     its message; both are reported as Azure out of reach."""
     with pytest.raises(WorkspaceError) as info:
@@ -128,7 +140,9 @@ def test_no_network_is_said_so_and_not_taken_for_a_login_or_a_name(no_network, l
 
 
 @pytest.mark.parametrize("target", ["aci", "endpoint"])
-def test_the_cli_without_network_says_azure_could_not_be_reached(no_network, capsys, target):
+def test_the_cli_without_network_says_azure_could_not_be_reached(
+    no_network: AzureV1, capsys: pytest.CaptureFixture[str], target: str
+) -> None:
     code = main(["delete", "--target", target, "--config", str(no_network.config_file), "--service-name", "svc"])
     err = capsys.readouterr().err
     assert code == 1
@@ -136,7 +150,7 @@ def test_the_cli_without_network_says_azure_could_not_be_reached(no_network, cap
     assert_says_azure_is_unreachable(err)
 
 
-def test_an_unfilled_copy_of_the_example_is_refused_before_any_sdk_call(tmp_path):
+def test_an_unfilled_copy_of_the_example_is_refused_before_any_sdk_call(tmp_path: Path) -> None:
     example = (ROOT / "config.json.example").read_text()
     (tmp_path / "config.json").write_text(example)
     with (
@@ -150,7 +164,7 @@ def test_an_unfilled_copy_of_the_example_is_refused_before_any_sdk_call(tmp_path
     assert "placeholders" in message
 
 
-def test_one_unfilled_field_is_named_alone(tmp_path):
+def test_one_unfilled_field_is_named_alone(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({**VALID, "resource_group": " <my rg> "}))
     with pytest.raises(WorkspaceConfigError, match=r"placeholders for resource_group\. Fill"):
         read_workspace_config(tmp_path / "config.json")
@@ -159,7 +173,9 @@ def test_one_unfilled_field_is_named_alone(tmp_path):
 @pytest.mark.subprocess
 @pytest.mark.parametrize("resolver", ["uv", "pip"])
 @pytest.mark.parametrize("command", ["run --target aci", "run --target endpoint", "train --target aks"])
-def test_an_unfilled_config_is_refused_before_the_resolver_or_the_data(tmp_path, command, resolver):
+def test_an_unfilled_config_is_refused_before_the_resolver_or_the_data(
+    tmp_path: Path, command: str, resolver: str
+) -> None:
     """The example copied unchanged: the fields to fill are named at once, before the environment is resolved
     (a uv that does not exist would fail it; pip would pass it and go on) or any data is loaded."""
     (tmp_path / "config.json").write_text((ROOT / "config.json.example").read_text())

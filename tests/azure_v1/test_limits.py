@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -16,6 +17,14 @@ from mnist_aci.azure_v1.config import aci_config
 from mnist_aci.azure_v1.deployment import delete_service
 from mnist_aci.errors import DeploymentError, ServiceCallError
 from mnist_aci.scoring import tutorial_body
+
+if TYPE_CHECKING:
+    from azureml.core import Environment, Model, Workspace
+    from azureml.core.webservice import AciWebservice
+    from azureml.core.webservice.aks import AksServiceDeploymentConfiguration
+    from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset
 
 #: Each ``run`` takes any body (``rawhttp``), as score.py's does: the package's predict sends ``.npy``.
 SLOW_RUN_SCORE_PY = """
@@ -74,17 +83,22 @@ def script(tmp_path: Path, source: str) -> Path:
     return path
 
 
-def aks(my_aks: str, **settings: int):
+def aks(my_aks: str, **settings: int) -> AksServiceDeploymentConfiguration:
     return AksWebservice.deploy_configuration(compute_target_name=my_aks, cpu_cores=1, memory_gb=1, **settings)
 
 
 @pytest.mark.server
 def test_aci_answers_504_past_its_one_minute_timeout_and_the_package_says_it_cannot_be_raised(
-    azure_v1, workspace, model, environment, sample_data, tmp_path
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     azure_v1.services.limits.aci_scoring_timeout_s = 1.0  # the stand-in's own setting: ACI's minute, shortened
     slow = script(tmp_path, SLOW_RUN_SCORE_PY.format(seconds=5))
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=slow)
+    service: AciWebservice = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=slow)
     try:
         images = sample_data.x_test[:5]
         assert requests.post(service.scoring_uri, data=tutorial_body(images), timeout=30).status_code == 504
@@ -103,11 +117,17 @@ def test_aci_answers_504_past_its_one_minute_timeout_and_the_package_says_it_can
 
 @pytest.mark.server
 def test_aks_answers_504_past_scoring_timeout_ms_and_the_package_names_the_setting(
-    azure_v1, workspace, model, environment, sample_data, tmp_path, my_aks
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    sample_data: Dataset,
+    tmp_path: Path,
+    my_aks: str,
+) -> None:
     slow = script(tmp_path, SLOW_RUN_SCORE_PY.format(seconds=5))
     config = aks(my_aks, scoring_timeout_ms=1000)
-    service = deploy_model(
+    service: AksWebservice = deploy_model(
         "aks", model, workspace=workspace, environment=environment, entry_script=slow, deployment_config=config
     )
     try:
@@ -122,13 +142,19 @@ def test_aks_answers_504_past_scoring_timeout_ms_and_the_package_names_the_setti
 
 @pytest.mark.server
 def test_aks_answers_503_when_its_queue_is_full_and_the_package_says_what_to_raise(
-    azure_v1, workspace, model, environment, sample_data, tmp_path, my_aks
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    sample_data: Dataset,
+    tmp_path: Path,
+    my_aks: str,
+) -> None:
     """One replica taking one request at a time (the defaults), a wait of 100 ms in the queue: a second request
     while the first is scored is refused, after the package's own retries."""
     slow = script(tmp_path, SLOW_RUN_SCORE_PY.format(seconds=8))
     config = aks(my_aks, max_request_wait_time=100, autoscale_enabled=False, num_replicas=1)
-    service = deploy_model(
+    service: AksWebservice = deploy_model(
         "aks", model, workspace=workspace, environment=environment, entry_script=slow, deployment_config=config
     )
     body = tutorial_body(sample_data.x_test[:5])
@@ -156,7 +182,9 @@ def test_aks_answers_503_when_its_queue_is_full_and_the_package_says_what_to_rai
     assert "num_replicas" in message
 
 
-def test_aci_refuses_more_cores_or_memory_than_a_container_group_has(azure_v1, workspace, model, environment):
+def test_aci_refuses_more_cores_or_memory_than_a_container_group_has(
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment
+) -> None:
     with pytest.raises(DeploymentError) as refused:
         deploy_model(
             "aci",
@@ -173,10 +201,15 @@ def test_aci_refuses_more_cores_or_memory_than_a_container_group_has(azure_v1, w
 
 @pytest.mark.server
 def test_a_container_over_its_memory_gb_is_killed_and_the_package_says_to_raise_memory_gb(
-    azure_v1, workspace, model, environment, sample_data, tmp_path
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     hungry = script(tmp_path, MEMORY_HUNGRY_SCORE_PY)
-    service = deploy_model(
+    service: AciWebservice = deploy_model(
         "aci",
         model,
         workspace=workspace,
@@ -199,8 +232,8 @@ def test_a_container_over_its_memory_gb_is_killed_and_the_package_says_to_raise_
 
 @pytest.mark.server
 def test_a_container_out_of_memory_in_init_fails_its_deployment_saying_to_raise_memory_gb(
-    azure_v1, workspace, model, environment, tmp_path
-):
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment, tmp_path: Path
+) -> None:
     hungry = script(tmp_path, MEMORY_HUNGRY_INIT_SCORE_PY)
     with pytest.raises(DeploymentError) as failed:
         deploy_model(
@@ -219,10 +252,17 @@ def test_a_container_out_of_memory_in_init_fails_its_deployment_saying_to_raise_
 
 @pytest.mark.server
 def test_a_container_that_dies_after_starting_makes_the_service_unhealthy(
-    azure_v1, workspace, model, environment, sample_data, tmp_path
-):
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     dying = script(tmp_path, DYING_SCORE_PY)
-    service = deploy_model("aci", model, workspace=workspace, environment=environment, entry_script=dying)
+    service: AciWebservice = deploy_model(
+        "aci", model, workspace=workspace, environment=environment, entry_script=dying
+    )
     try:
         with pytest.raises(ServiceCallError) as failed:
             predict(service, sample_data.x_test[:5])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -19,18 +20,29 @@ from mnist_aci.azure_v1.deployment import delete_service
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+    from azureml.core import Environment, Workspace
+    from azureml.core.webservice.webservice import WebserviceDeploymentConfiguration
+    from sklearn.multiclass import OneVsRestClassifier
+    from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset
+
 pytestmark = pytest.mark.server
 
 MINE = ("my-own-primary-key-0123456789", "my-own-secondary-key-0123456789")
 
 
-def status_with(service, images, authorization: str | None) -> int:
+def status_with(service: Webservice, images: np.ndarray, authorization: str | None) -> int:
     """The status of a raw scoring call carrying ``Authorization: authorization`` (none when None)."""
     headers = {"Content-Type": "application/json"} | ({"Authorization": authorization} if authorization else {})
     return requests.post(service.scoring_uri, data=tutorial_body(images), headers=headers, timeout=60).status_code
 
 
-def own_keys_config(target: str, compute: str):
+def own_keys_config(target: str, compute: str) -> WebserviceDeploymentConfiguration:
     if target == "aks":
         return AksWebservice.deploy_configuration(
             compute_target_name=compute, primary_key=MINE[0], secondary_key=MINE[1]
@@ -40,10 +52,19 @@ def own_keys_config(target: str, compute: str):
 
 @pytest.mark.parametrize("target", ["aci", "aks"])
 def test_the_users_own_keys_are_the_services_and_regenerated_keys_replace_them(
-    target, azure_v1, workspace, model, environment, my_aks, small_model, sample_data
-):
+    target: str,
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    my_aks: str,
+    small_model: OneVsRestClassifier,
+    sample_data: Dataset,
+) -> None:
     config = own_keys_config(target, my_aks)
-    service = deploy_model(target, model, workspace=workspace, environment=environment, deployment_config=config)
+    service: AciWebservice | AksWebservice = deploy_model(
+        target, model, workspace=workspace, environment=environment, deployment_config=config
+    )
     images = sample_data.x_test[:20]
     expected = small_model.predict(images).tolist()
     try:
@@ -71,9 +92,16 @@ def test_the_users_own_keys_are_the_services_and_regenerated_keys_replace_them(
 
 
 def test_an_update_applies_auth_at_once_and_new_models_behind_the_same_scoring_uri(
-    azure_v1, workspace, model, environment, small_model, small_model_file, sample_data, tmp_path
-):
-    service = deploy_model("aci", model, workspace=workspace, environment=environment)
+    azure_v1: AzureV1,
+    workspace: Workspace,
+    model: Model,
+    environment: Environment,
+    small_model: OneVsRestClassifier,
+    small_model_file: Path,
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
+    service: AciWebservice = deploy_model("aci", model, workspace=workspace, environment=environment)
     images = sample_data.x_test[:20]
     expected = small_model.predict(images).tolist()
     try:
@@ -109,8 +137,8 @@ def test_an_update_applies_auth_at_once_and_new_models_behind_the_same_scoring_u
 
 
 def test_the_troubleshooting_pages_first_steps_list_the_workspaces_services_and_their_models(
-    azure_v1, workspace, model, environment
-):
+    azure_v1: AzureV1, workspace: Workspace, model: Model, environment: Environment
+) -> None:
     """Microsoft's v1 troubleshooting page starts with ``ws.webservices`` and a service's ``get_logs()``."""
     service = deploy_model("aci", model, workspace=workspace, environment=environment)
     try:
@@ -133,7 +161,9 @@ def test_the_troubleshooting_pages_first_steps_list_the_workspaces_services_and_
     assert workspace.webservices == {}
 
 
-def test_model_list_lists_every_model_newest_first_with_the_sdks_filters(azure_v1, workspace, small_model_file):
+def test_model_list_lists_every_model_newest_first_with_the_sdks_filters(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     first = registry.register_model(workspace, small_model_file)
     other = registry.register_model(workspace, small_model_file, name="other_model", tags={"kind": "other"})
     second = registry.register_model(workspace, small_model_file)
@@ -147,7 +177,9 @@ def test_model_list_lists_every_model_newest_first_with_the_sdks_filters(azure_v
     assert Model.list(workspace, name="nothing_of_that_name") == []
 
 
-def test_model_list_follows_the_pages_of_the_service(azure_v1, workspace, small_model_file):
+def test_model_list_follows_the_pages_of_the_service(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     """Pages of ``count`` models: ``Model.list`` sends the ``$skipToken`` of each ``nextLink`` back. One model is
     registered through the SDK, 21 more versions of it put in the stand-in's store directly (registering 22 through
     the SDK takes half a minute)."""

@@ -1,7 +1,10 @@
 """The registered model ``sklearn_mnist`` and ``tutorial-env`` on SDK v1: the workspace calls through the real
 azureml-core against the Azure stand-in; the pin rules on environments built here."""
 
+from __future__ import annotations
+
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
@@ -14,22 +17,30 @@ from mnist_aci.errors import DeploymentError, MnistAciWarning, ModelNotFoundErro
 from mnist_aci.model_registry import WorkspaceRegistry
 from mnist_aci.versions import python_minor, read_versions, runtime_versions
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from azureml.core import Workspace
+    from support.azure import AzureV1
+
 
 @pytest.fixture
-def workspace(azure_v1):
+def workspace(azure_v1: AzureV1) -> Workspace:
     return load_workspace(azure_v1.config_file)
 
 
-def registered_models(azure_v1) -> list[dict]:
+def registered_models(azure_v1: AzureV1) -> list[dict]:
     return [model for versions in azure_v1.workspace.models.values() for model in versions]
 
 
-def test_missing_model_is_a_clear_error(workspace):
+def test_missing_model_is_a_clear_error(workspace: Workspace) -> None:
     with pytest.raises(ModelNotFoundError, match="mnist-aci train"):
         registry.get_model(workspace)
 
 
-def test_register_uses_the_notebooks_tags_description_and_the_versions_record(azure_v1, workspace, small_model_file):
+def test_register_uses_the_notebooks_tags_description_and_the_versions_record(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     registered = registry.register_model(workspace, small_model_file)
 
     (sent,) = registered_models(azure_v1)
@@ -40,7 +51,9 @@ def test_register_uses_the_notebooks_tags_description_and_the_versions_record(az
     assert registry.get_model(workspace).version == registered.version == 1
 
 
-def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(azure_v1, workspace, small_model_file):
+def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(
+    azure_v1: AzureV1, workspace: Workspace, small_model_file: Path
+) -> None:
     """The SDK v1 registry as prepare_model uses it: nothing to reuse in an empty workspace; the model registered
     for its training data is then reused for that data only, and is the latest."""
     models = WorkspaceRegistry(workspace, registry)
@@ -52,14 +65,18 @@ def test_the_workspace_registry_finds_a_model_only_once_registered_for_its_data(
     registered = models.register(small_model_file, sample)
 
     assert registered.version == 1
-    assert models.trained_with(sample).version == 1
+    trained = models.trained_with(sample)
+    assert trained is not None
+    assert trained.version == 1
     assert models.trained_with({**sample, "training_data": "mnist"}) is None
     assert models.trained_with({**sample, "regularization": "2.0"}) is None
     assert models.latest().version == 1
     assert len(registered_models(azure_v1)) == 1
 
 
-def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing(azure_v1, workspace):
+def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing(
+    azure_v1: AzureV1, workspace: Workspace
+) -> None:
     versions = runtime_versions()
     registered = registry.get_or_register_environment(workspace, versions)
     fetched = registry.get_or_register_environment(workspace, versions)
@@ -78,7 +95,7 @@ def test_environment_is_fetched_as_the_tutorial_does_and_registered_when_missing
     assert registry.pinned_versions(fetched)["python"] == python_minor(versions["python"])
 
 
-def test_other_environment_errors_are_not_hidden(azure_v1, workspace):
+def test_other_environment_errors_are_not_hidden(azure_v1: AzureV1, workspace: Workspace) -> None:
     azure_v1.standin.server.inject(
         "GET", r".*\.api\.azureml\.ms", r"/environment/.*", lambda request: Response("Forbidden", status=403)
     )
@@ -87,7 +104,7 @@ def test_other_environment_errors_are_not_hidden(azure_v1, workspace):
     assert azure_v1.workspace.environments == {}
 
 
-def test_built_environment_pins_match_the_model():
+def test_built_environment_pins_match_the_model() -> None:
     versions = runtime_versions()
     environment = registry.build_environment(versions)
     assert environment.name == "tutorial-env"
@@ -97,7 +114,7 @@ def test_built_environment_pins_match_the_model():
     assert pins["scikit-learn"] == versions["scikit-learn"]
 
 
-def test_mismatched_pins_refuse_to_deploy_naming_both_versions():
+def test_mismatched_pins_refuse_to_deploy_naming_both_versions() -> None:
     model_versions = {**runtime_versions(), "scikit-learn": "0.22.1"}
     environment = registry.build_environment(runtime_versions())
     with pytest.raises(VersionMismatchError) as info:
@@ -108,7 +125,7 @@ def test_mismatched_pins_refuse_to_deploy_naming_both_versions():
     assert "tutorial-env" in message
 
 
-def test_unpinned_environment_is_a_mismatch():
+def test_unpinned_environment_is_a_mismatch() -> None:
     from azureml.core.conda_dependencies import CondaDependencies
 
     environment = Environment("tutorial-env")
@@ -117,7 +134,7 @@ def test_unpinned_environment_is_a_mismatch():
         registry.check_environment_pins(environment, runtime_versions())
 
 
-def test_conda_pins_of_the_tutorials_environment_are_read():
+def test_conda_pins_of_the_tutorials_environment_are_read() -> None:
     from azureml.core.conda_dependencies import CondaDependencies
 
     environment = Environment("tutorial-env")
@@ -135,7 +152,7 @@ def test_conda_pins_of_the_tutorials_environment_are_read():
         registry.check_environment_pins(environment, runtime_versions())
 
 
-def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_warning():
+def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_warning() -> None:
     with pytest.warns(MnistAciWarning, match="no versions record"):
         registry.check_environment_pins(registry.build_environment(), None)
     other = registry.build_environment({**runtime_versions(), "numpy": "1.16.0"})
@@ -143,7 +160,7 @@ def test_model_without_a_record_is_checked_against_what_loads_it_here_with_a_war
         registry.check_environment_pins(other, None)
 
 
-def test_model_versions_are_read_from_properties():
+def test_model_versions_are_read_from_properties() -> None:
     model = mock.create_autospec(Model, instance=True)
     model.properties = {**runtime_versions(), "other": "x"}
     assert registry.model_versions(model) == runtime_versions()

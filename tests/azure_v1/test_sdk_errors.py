@@ -12,6 +12,7 @@ from azure.mgmt.core.exceptions import ARMErrorFormat
 from azureml.exceptions import WebserviceException
 from hypothesis import given, strategies as st
 from msrest.exceptions import HttpOperationError
+from msrest.serialization import Deserializer
 
 from mnist_aci.azure_v1.sdk_errors import azure_ml_call, describe, retry_after_s, sdk_status
 from mnist_aci.errors import DeploymentError, WorkspaceError, is_sdk_v1_error, sdk_message
@@ -28,7 +29,7 @@ def http_error(status: int, body: str, headers: dict[str, str]) -> HttpOperation
     response.status_code = status
     response._content = body.encode()
     response.headers.update(headers)
-    return HttpOperationError(deserialize=None, response=response)
+    return HttpOperationError(deserialize=Deserializer(), response=response)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +49,9 @@ def http_error(status: int, body: str, headers: dict[str, str]) -> HttpOperation
         (WebserviceException("No status here at all"), None, None, "No status here at all", "names in the command"),
     ],
 )
-def test_each_answer_is_described_with_its_status_message_and_advice(exc, status, wait, said, advice):
+def test_each_answer_is_described_with_its_status_message_and_advice(
+    exc: Exception, status: int | None, wait: int | None, said: str, advice: str
+) -> None:
     assert sdk_status(exc) == status
     assert retry_after_s(exc) == wait
     message = describe("Doing it", exc)
@@ -58,14 +61,14 @@ def test_each_answer_is_described_with_its_status_message_and_advice(exc, status
 
 
 @given(st.text(), st.integers(min_value=100, max_value=599))
-def test_any_text_gives_one_message_naming_the_action(text, status):
+def test_any_text_gives_one_message_naming_the_action(text: str, status: int) -> None:
     for exc in (WebserviceException(text), http_error(status, text, {})):
         message = describe("Looking up model 'sklearn_mnist'", exc)
         assert message.startswith("Looking up model 'sklearn_mnist' failed. ")
         assert len(message.splitlines()) >= 2
 
 
-def test_only_sdk_errors_are_translated():
+def test_only_sdk_errors_are_translated() -> None:
     with (
         pytest.raises(WorkspaceError, match="Opening failed. Azure ML answered 409"),
         azure_ml_call("Opening", WorkspaceError),
@@ -82,6 +85,7 @@ class Answer:
 
     reason = "Bad Request"
     status_code = 400
+    request = "PUT https://management.azure.com/"  # HttpResponseError's protocol names it; it never reads it
 
     def __init__(self, body: dict) -> None:
         self.body = json.dumps(body)
@@ -118,7 +122,7 @@ QUOTA_DETAIL = "InferencingClient HttpRequest error, error detail: " + json.dump
 )
 
 
-def test_an_sdk_v2_refusal_is_told_with_the_cause_its_details_carry():
+def test_an_sdk_v2_refusal_is_told_with_the_cause_its_details_carry() -> None:
     exc = refusal(QUOTA_DETAIL)
     assert str(exc).splitlines()[0] == "(BadRequest) The request is invalid."  # all the first line says
     assert sdk_message(exc) == (
@@ -127,7 +131,7 @@ def test_an_sdk_v2_refusal_is_told_with_the_cause_its_details_carry():
 
 
 @given(st.text(max_size=300))
-def test_any_detail_of_an_sdk_v2_error_reaches_the_message(detail):
+def test_any_detail_of_an_sdk_v2_error_reaches_the_message(detail: str) -> None:
     message = sdk_message(refusal(detail))
     assert message.startswith("(BadRequest) The request is invalid. (InferencingClientCreateDeploymentFailed) ")
     if "{" not in detail:  # no validation problem in it: the detail as Azure wrote it

@@ -15,17 +15,21 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
 import pytest
 import requests
 import yaml
+from azure.ai.ml import MLClient
 from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+from azure.ai.ml.entities import Environment, Model
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import EnvironmentCredential
-from standin.azureml_v2 import ARM
+from standin.azureml_v2 import ARM, WorkspaceV2
 from standin.environments import local_pythons, nearest_python
 from standin.server import azure_error, json_response
 from support.endpoints import deploy_to, deployments, primary_key, scoring_bodies, sent, traffic
@@ -47,8 +51,17 @@ from mnist_aci.errors import (
     WorkspaceError,
 )
 from mnist_aci.score_script import stage_scoring_folder
+from mnist_aci.scoring import DEFAULT_CONNECTIONS
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE, MODEL_DESCRIPTION, MODEL_FILENAME, MODEL_TAGS
 from mnist_aci.versions import python_minor, resolve_serving_packages, runtime_versions, serving_pip_packages
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from werkzeug.wrappers import Request, Response
+
+    from mnist_aci.azure_v2.service import EndpointService
+    from mnist_aci.data import Dataset
 
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 DEPLOYMENTS = r".*/onlineEndpoints/[^/]+/deployments/[^/]+"
@@ -81,7 +94,9 @@ def run(raw_data):
 """
 
 
-def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(workspace, registered):
+def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versions(
+    workspace: WorkspaceV2, registered: tuple[Model, Environment]
+) -> None:
     model, _ = registered
     (body,) = sent(workspace, "PUT", r".*/models/sklearn_mnist/versions/1")
     properties = body["properties"]
@@ -95,7 +110,9 @@ def test_model_is_registered_as_a_custom_model_with_the_tutorials_tags_and_versi
     assert endpoint_assets.model_versions(model) == runtime_versions()
 
 
-def test_environment_pins_the_models_python_minor_and_packages_on_the_base_image(workspace, registered):
+def test_environment_pins_the_models_python_minor_and_packages_on_the_base_image(
+    workspace: WorkspaceV2, registered: tuple[Model, Environment]
+) -> None:
     _, environment = registered
     (body,) = sent(workspace, "PUT", r".*/environments/tutorial-env/versions/1")
     assert body["properties"]["image"] == endpoint_assets.BASE_IMAGE
@@ -109,7 +126,9 @@ def test_environment_pins_the_models_python_minor_and_packages_on_the_base_image
     assert endpoint_assets.pinned_versions(environment)["scikit-learn"] == versions["scikit-learn"]
 
 
-def test_an_uninstallable_pin_fails_in_seconds_before_any_cloud_call(workspace, ml_client):
+def test_an_uninstallable_pin_fails_in_seconds_before_any_cloud_call(
+    workspace: WorkspaceV2, ml_client: MLClient
+) -> None:
     calls_before = len(workspace.standin.server.calls)
     versions = {**runtime_versions(), "scikit-learn": "0.20.0"}  # no wheel for Python 3.11 on Linux
     with pytest.raises(EnvironmentSpecError, match=r"cannot be installed on the cloud image \(Linux x86_64, Python"):
@@ -119,21 +138,25 @@ def test_an_uninstallable_pin_fails_in_seconds_before_any_cloud_call(workspace, 
 
 
 @pytest.mark.subprocess
-def test_the_pins_are_resolved_for_the_images_python_not_this_ones():
+def test_the_pins_are_resolved_for_the_images_python_not_this_ones() -> None:
     # numpy 1.26 has wheels for Python 3.12 on Linux, none for 3.13: only the target's Python decides
     resolve_serving_packages(["numpy==1.26.4"], "3.12.1")
     with pytest.raises(EnvironmentSpecError, match=r"Python 3\.13"):
         resolve_serving_packages(["numpy==1.26.4"], "3.13.0")
 
 
-def test_registering_changed_pins_gets_the_next_version_as_the_service_answers(workspace, ml_client, registered):
+def test_registering_changed_pins_gets_the_next_version_as_the_service_answers(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     other = endpoint_assets.register_environment(ml_client, {**runtime_versions(), "joblib": "1.4.2"})
     assert other.version == "2"
     statuses = [call.status for call in workspace.standin.server.calls_to("PUT", r".*/environments/tutorial-env/.*")]
     assert statuses == [201, 409, 201]  # the SDK tries the latest version first; the service refuses to change it
 
 
-def test_an_existing_environment_with_other_pins_is_refused_before_any_deployment(workspace, ml_client, registered):
+def test_an_existing_environment_with_other_pins_is_refused_before_any_deployment(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     model, _ = registered
     other = endpoint_assets.register_environment(ml_client, {**runtime_versions(), "joblib": "1.4.2"})
     with pytest.raises(VersionMismatchError, match=r"joblib: model saved with .*, serving with 1\.4\.2"):
@@ -143,8 +166,8 @@ def test_an_existing_environment_with_other_pins_is_refused_before_any_deploymen
 
 @pytest.mark.server
 def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_traffic(
-    workspace, ml_client, registered, sample_data
-):
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     model, environment = registered
     service = deploy_to(ml_client, registered, name="mnist-ep-test", preflight_image=sample_data.x_test[0])
     first = sent(workspace, "PUT", ENDPOINTS)[0]
@@ -173,7 +196,9 @@ def test_new_endpoint_gets_key_auth_a_blue_deployment_of_score_py_and_all_the_tr
 
 
 @pytest.mark.server
-def test_the_states_progress_as_recorded_while_the_operations_run(workspace, ml_client, registered):
+def test_the_states_progress_as_recorded_while_the_operations_run(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-states")
     created = workspace.standin.server.calls_to("PUT", ENDPOINTS)[0]
     answer = json.loads(created.answer)["properties"]
@@ -199,7 +224,9 @@ def test_the_states_progress_as_recorded_while_the_operations_run(workspace, ml_
 
 
 @pytest.mark.server
-def test_the_deployment_asks_for_the_request_settings_the_package_needs(workspace, ml_client, registered):
+def test_the_deployment_asks_for_the_request_settings_the_package_needs(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-settings")
     (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
     assert deployment["properties"]["requestSettings"]["requestTimeout"] == "PT30S"
@@ -207,7 +234,9 @@ def test_the_deployment_asks_for_the_request_settings_the_package_needs(workspac
 
 
 @pytest.mark.server
-def test_the_tutorials_whole_test_set_call_goes_in_bounded_requests(workspace, ml_client, registered, sample_data):
+def test_the_tutorials_whole_test_set_call_goes_in_bounded_requests(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     service = deploy_to(ml_client, registered, name="mnist-ep-whole")
     images = np.concatenate([sample_data.x_test] * 3)[:2500]  # the sample has 1,000 test images
     before = len(scoring_bodies(workspace))
@@ -219,7 +248,9 @@ def test_the_tutorials_whole_test_set_call_goes_in_bounded_requests(workspace, m
 
 
 @pytest.mark.server
-def test_scoring_needs_the_key_which_is_never_shown(workspace, ml_client, registered, sample_data):
+def test_scoring_needs_the_key_which_is_never_shown(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     service = deploy_to(ml_client, registered)
     with pytest.raises(ServiceCallError, match="401") as refused:
         predict(service, sample_data.x_test[:2], key="wrong")
@@ -230,8 +261,13 @@ def test_scoring_needs_the_key_which_is_never_shown(workspace, ml_client, regist
 
 @pytest.mark.server
 def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(
-    workspace, ml_client, registered, sample_data, tmp_path, monkeypatch
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     service = deploy_to(ml_client, registered)
     body = json.dumps({"data": sample_data.x_test[:3].tolist()})
     own_temp = tmp_path / "temp"  # the machine's temporary folder is shared with the other test workers' invokes
@@ -254,8 +290,13 @@ def test_invoke_leaves_no_key_or_deployment_in_the_sdks_shared_headers(
     ],
 )
 def test_a_refused_request_is_the_models_status_and_message_on_run_predict_and_call_http(
-    workspace, ml_client, registered, body, status, message
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    body: str,
+    status: int,
+    message: str,
+) -> None:
     service = deploy_to(ml_client, registered)
     with pytest.raises(ServiceCallError, match=f"the model answered {status}") as refused:
         service.run(body)
@@ -270,14 +311,16 @@ def test_a_refused_request_is_the_models_status_and_message_on_run_predict_and_c
     assert by_http.value.status == status
 
 
-def test_a_body_that_is_not_json_is_refused_before_it_is_sent(workspace, ml_client):
+def test_a_body_that_is_not_json_is_refused_before_it_is_sent(workspace: WorkspaceV2, ml_client: MLClient) -> None:
     with pytest.raises(ServiceCallError, match="not JSON.*sends JSON only"):
         invoke(ml_client, "mnist-ep-none", b"\x93NUMPY")
     assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
 
 
 @pytest.mark.server
-def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml_client, registered, sample_data):
+def test_past_the_deployments_concurrency_the_endpoint_answers_429(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     service = deploy_to(ml_client, registered, name="mnist-ep-busy")
     (blue,) = workspace.endpoints["mnist-ep-busy"].deployments.values()
     blue.concurrent = 2  # in flight: the limit (2 x 1 request per instance x 1 instance)
@@ -289,7 +332,9 @@ def test_past_the_deployments_concurrency_the_endpoint_answers_429(workspace, ml
 
 
 @pytest.mark.server
-def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered):
+def test_instance_type_and_count_are_passed_on(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, instance_type="Standard_F2s_v2", instance_count=2)
     (deployment,) = sent(workspace, "PUT", DEPLOYMENTS)
     assert (deployment["properties"]["instanceType"], deployment["sku"]["capacity"]) == ("Standard_F2s_v2", 2)
@@ -304,8 +349,8 @@ def test_instance_type_and_count_are_passed_on(workspace, ml_client, registered)
     ],
 )
 def test_failed_deployment_reports_state_and_logs_and_deletes_the_endpoint(
-    workspace, ml_client, registered, message, hint
-):
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], message: str, hint: str
+) -> None:
     workspace.next_deployment_error = {"code": "BadArgument", "message": message}
     with pytest.raises(DeploymentError, match="failed") as failed:
         deploy_to(ml_client, registered, name="mnist-ep-fail")
@@ -321,7 +366,9 @@ def test_failed_deployment_reports_state_and_logs_and_deletes_the_endpoint(
 
 
 @pytest.mark.server
-def test_keep_failed_keeps_the_endpoint(workspace, ml_client, registered):
+def test_keep_failed_keeps_the_endpoint(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     with pytest.raises(DeploymentError, match="kept for inspection"):
         deploy_to(ml_client, registered, name="mnist-ep-kept", keep_failed=True)
@@ -329,7 +376,9 @@ def test_keep_failed_keeps_the_endpoint(workspace, ml_client, registered):
     assert "mnist-ep-kept" in workspace.endpoints
 
 
-def deploy_in(ml_client, model, environment, script: Path, name: str, tmp_path: Path):
+def deploy_in(
+    ml_client: MLClient, model: Model, environment: dict[str, Any], script: Path, name: str, tmp_path: Path
+) -> EndpointService:
     """A new endpoint with deployment ``blue`` of ``script`` in ``environment`` (an azure-ai-ml ``Environment`` to
     register), without the package's checks of the environment."""
     from azure.ai.ml.entities import Environment
@@ -341,8 +390,8 @@ def deploy_in(ml_client, model, environment, script: Path, name: str, tmp_path: 
 
 
 def test_an_environment_pinning_a_release_that_does_not_exist_fails_its_image_build(
-    workspace, ml_client, registered, tmp_path
-):
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     conda = {"dependencies": ["python=3.11", {"pip": ["azureml-inference-server-http", "scikit-learn==9.9.9"]}]}
     environment = {"image": endpoint_assets.BASE_IMAGE, "conda_file": conda}
 
@@ -359,7 +408,9 @@ def test_an_environment_pinning_a_release_that_does_not_exist_fails_its_image_bu
 
 
 @pytest.mark.server
-def test_an_environment_pinning_an_older_scikit_learn_serves_with_it(workspace, ml_client, registered, tmp_path):
+def test_an_environment_pinning_an_older_scikit_learn_serves_with_it(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     """Microsoft's example: Python 3.9 with scikit-learn 1.2.2, not this machine's; the container runs on Python
     3.9 where this machine has it, else on the nearest Python here."""
     script = tmp_path / "score.py"
@@ -379,10 +430,10 @@ def test_an_environment_pinning_an_older_scikit_learn_serves_with_it(workspace, 
     assert f"score.py: scikit-learn 1.2.2 on Python {answer['python']}" in logs
 
 
-def interrupt_on_first_poll(workspace, kind: str) -> None:
+def interrupt_on_first_poll(workspace: WorkspaceV2, kind: str) -> None:
     """Ctrl-C in the test's main thread while the SDK waits on an operation's first status poll."""
 
-    def answer(request):
+    def answer(request: Request) -> Response:
         _thread.interrupt_main()
         return json_response(200, {"status": "Updating"}, {"retry-after-ms": "5"})
 
@@ -390,7 +441,9 @@ def interrupt_on_first_poll(workspace, kind: str) -> None:
 
 
 @pytest.mark.server
-def test_ctrl_c_while_waiting_deletes_the_endpoint_or_says_how_to(workspace, ml_client, registered):
+def test_ctrl_c_while_waiting_deletes_the_endpoint_or_says_how_to(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     interrupt_on_first_poll(workspace, "odidp")
     with pytest.raises(KeyboardInterrupt):
         deploy_to(ml_client, registered, name="mnist-ep-ctrlc")
@@ -400,7 +453,9 @@ def test_ctrl_c_while_waiting_deletes_the_endpoint_or_says_how_to(workspace, ml_
 
 
 @pytest.mark.server
-def test_a_time_out_says_what_is_known_and_does_not_delete_while_azure_is_busy(workspace, ml_client, registered):
+def test_a_time_out_says_what_is_known_and_does_not_delete_while_azure_is_busy(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-slow")
     workspace.standin.server.calls.clear()
     workspace.hold_operations = True
@@ -415,21 +470,31 @@ def test_a_time_out_says_what_is_known_and_does_not_delete_while_azure_is_busy(w
 
 
 @pytest.mark.server
-def test_an_existing_endpoint_is_not_replaced_without_a_rollout(workspace, ml_client, registered):
+def test_an_existing_endpoint_is_not_replaced_without_a_rollout(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-taken")
     with pytest.raises(ServiceNameError, match="already exists.*--service-name mnist-ep-taken"):
         deploy_to(ml_client, registered, name="mnist-ep-taken")
 
 
 @pytest.mark.parametrize("name", ["ab", "1endpoint", "end_point", "x" * 33, "trailing-", "two--dashes"])
-def test_invalid_endpoint_names_are_refused_before_any_call(workspace, ml_client, registered, name):
+def test_invalid_endpoint_names_are_refused_before_any_call(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], name: str
+) -> None:
     with pytest.raises(ServiceNameError, match="Invalid endpoint name"):
         deploy_to(ml_client, registered, name=name)
     assert [call for call in workspace.standin.server.calls if "/onlineEndpoints" in call.path] == []
 
 
 @pytest.mark.server
-def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_client, registered, sample_data, caplog):
+def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-roll")
     caplog.set_level("INFO", logger="mnist_aci")
     data = (sample_data.x_test[:300], sample_data.y_test[:300])
@@ -447,7 +512,7 @@ def test_rollout_shifts_traffic_to_green_when_it_passes_the_gate(workspace, ml_c
     assert predict(service, data[0]).shape == (300,)
 
 
-def refused_deployment_puts(workspace) -> list[str]:
+def refused_deployment_puts(workspace: WorkspaceV2) -> list[str]:
     """The deployments whose PUT Azure refused on the request itself (a 400: nothing was created)."""
     return [
         call.path.rsplit("/", 1)[1]
@@ -485,8 +550,14 @@ def assert_told_as_a_refusal(text: str, instance_type: str) -> None:
     ],
 )
 def test_a_deployment_beyond_the_quota_is_refused_with_its_cause_and_the_endpoint_deleted(
-    workspace, ml_client, registered, instance_type, count, core_quota, needs
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    instance_type: str,
+    count: int,
+    core_quota: int,
+    needs: str,
+) -> None:
     workspace.core_quota = core_quota  # cores of each VM family: one core short
     with pytest.raises(DeploymentError, match="Deployment of endpoint mnist-ep-noquota failed") as failed:
         deploy_to(ml_client, registered, name="mnist-ep-noquota", instance_type=instance_type, instance_count=count)
@@ -502,8 +573,12 @@ def test_a_deployment_beyond_the_quota_is_refused_with_its_cause_and_the_endpoin
 
 @pytest.mark.server
 def test_a_rollout_needs_the_cores_of_both_deployments_and_is_refused_below_them(
-    workspace, ml_client, registered, sample_data, caplog
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     workspace.core_quota = 7  # blue holds ceil(1.2 x 1) x 2 = 4 cores; green needs 4 more
     options = {"name": "mnist-ep-quota", "instance_type": "Standard_F2s_v2"}
     deploy_to(ml_client, registered, **options)
@@ -532,7 +607,9 @@ def test_a_rollout_needs_the_cores_of_both_deployments_and_is_refused_below_them
 
 
 @pytest.mark.server
-def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(workspace, ml_client, registered, sample_data):
+def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-gate")
     data = (sample_data.x_test[:300], sample_data.y_test[:300])
     with pytest.raises(RolloutError, match=r"green scored 0\.\d+, below the gate of 1\.0000") as refused:
@@ -543,14 +620,24 @@ def test_rollout_refused_by_the_gate_deletes_green_and_keeps_the_traffic(workspa
 
 
 @pytest.mark.server
-def test_rollout_compares_green_with_the_live_deployment_by_default(workspace, ml_client, registered, sample_data):
+def test_rollout_compares_green_with_the_live_deployment_by_default(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-worse")
     images, labels = sample_data.x_test[:300], sample_data.y_test[:300]
     good = rollout.deployment_accuracy
-    scores = {}
+    scores: dict[str, float] = {}
 
-    def accuracy(service, deployment_name, *args):  # green really scored, then made one image worse
-        scores[deployment_name] = good(service, deployment_name, *args) - (0.01 if deployment_name == "green" else 0)
+    # green really scored, then made one image worse
+    def accuracy(
+        service: EndpointService,
+        deployment_name: str,
+        images: np.ndarray,
+        labels: np.ndarray,
+        connections: int = DEFAULT_CONNECTIONS,
+    ) -> float:
+        real = good(service, deployment_name, images, labels, connections)
+        scores[deployment_name] = real - (0.01 if deployment_name == "green" else 0)
         return scores[deployment_name]
 
     with mock.patch.object(rollout, "deployment_accuracy", side_effect=accuracy), pytest.raises(RolloutError):
@@ -560,7 +647,9 @@ def test_rollout_compares_green_with_the_live_deployment_by_default(workspace, m
 
 
 @pytest.mark.server
-def test_a_failed_green_leaves_blue_and_its_traffic(workspace, ml_client, registered, sample_data):
+def test_a_failed_green_leaves_blue_and_its_traffic(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-green")
     workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     with pytest.raises(DeploymentError, match="Rollout of deployment green failed"):
@@ -578,7 +667,7 @@ def test_a_failed_green_leaves_blue_and_its_traffic(workspace, ml_client, regist
     assert deployments(workspace, "mnist-ep-green") == ["blue"]
 
 
-def test_connect_reads_the_same_config_json_and_signs_in(workspace, config_file):
+def test_connect_reads_the_same_config_json_and_signs_in(workspace: WorkspaceV2, config_file: Path) -> None:
     client = endpoint_workspace.load_ml_client(config_file)
     assert (client.subscription_id, client.resource_group_name, client.workspace_name) == (
         workspace.subscription_id,
@@ -589,7 +678,7 @@ def test_connect_reads_the_same_config_json_and_signs_in(workspace, config_file)
 
 
 @contextlib.contextmanager
-def signed_in():
+def signed_in() -> Iterator[tuple[mock.MagicMock, mock.MagicMock]]:
     """``DefaultAzureCredential`` and ``MLClient.from_config`` patched (autospec): sign-in failures without Azure."""
     with (
         mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
@@ -598,7 +687,7 @@ def signed_in():
         yield credential_class, from_config_mock
 
 
-def test_no_login_is_one_error_saying_how_to_log_in(tmp_path):
+def test_no_login_is_one_error_saying_how_to_log_in(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"subscription_id": "s", "resource_group": "r", "workspace_name": "w"}))
     with signed_in() as (credential_class, from_config):
@@ -608,7 +697,7 @@ def test_no_login_is_one_error_saying_how_to_log_in(tmp_path):
     from_config.assert_not_called()
 
 
-def test_tenant_id_logs_in_on_that_tenant(tmp_path):
+def test_tenant_id_logs_in_on_that_tenant(tmp_path: Path) -> None:
     with (
         mock.patch("azure.identity.AzureCliCredential", autospec=True) as cli_login,
         mock.patch("azure.identity.InteractiveBrowserCredential", autospec=True) as browser_login,
@@ -618,7 +707,7 @@ def test_tenant_id_logs_in_on_that_tenant(tmp_path):
     browser_login.assert_called_once_with(tenant_id="tenant-1")
 
 
-def test_missing_config_is_refused_before_any_login(tmp_path):
+def test_missing_config_is_refused_before_any_login(tmp_path: Path) -> None:
     with (
         mock.patch("azure.identity.DefaultAzureCredential", autospec=True) as credential_class,
         pytest.raises(WorkspaceConfigError, match="No workspace config.json found"),
@@ -627,32 +716,36 @@ def test_missing_config_is_refused_before_any_login(tmp_path):
     credential_class.assert_not_called()
 
 
-def test_score_py_finds_the_model_where_v1_and_v2_place_it(tmp_path, small_model_file, monkeypatch):
+def test_score_py_finds_the_model_where_v1_and_v2_place_it(
+    tmp_path: Path, small_model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for layout in (tmp_path / "v1", tmp_path / "v2" / "model"):
         layout.mkdir(parents=True)
         (layout / MODEL_FILENAME).write_bytes(small_model_file.read_bytes())
     score = load_score_module()
     for model_dir in (tmp_path / "v1", tmp_path / "v2"):
         monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
-        score.model = None
+        monkeypatch.setattr(score, "model", None)
         score.init()
         assert callable(score.model.predict)
 
 
-def test_a_model_whose_versions_are_all_archived_is_said_so(workspace, ml_client, registered):
+def test_a_model_whose_versions_are_all_archived_is_said_so(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     workspace.archive("sklearn_mnist")
     with pytest.raises(ModelNotFoundError, match=r"Every version of model 'sklearn_mnist' .* is archived \(1\)"):
         endpoint_assets.get_model(ml_client)
 
 
-def test_no_model_at_all_is_a_model_not_found_error(workspace, ml_client):
+def test_no_model_at_all_is_a_model_not_found_error(workspace: WorkspaceV2, ml_client: MLClient) -> None:
     with pytest.raises(ModelNotFoundError, match="No model 'sklearn_mnist' is registered"):
         endpoint_assets.get_model(ml_client)
 
 
 def test_without_the_storage_role_the_upload_is_refused_with_what_to_ask_for(
-    workspace, ml_client, small_model_file, caplog
-):
+    workspace: WorkspaceV2, ml_client: MLClient, small_model_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("INFO", logger="mnist_aci")
     workspace.blob.data_role = False
     with pytest.raises(WorkspaceError, match="Storage Blob Data Contributor role"):
@@ -661,7 +754,12 @@ def test_without_the_storage_role_the_upload_is_refused_with_what_to_ask_for(
 
 
 @pytest.mark.server
-def test_the_pollers_dots_stay_off_stdout(workspace, ml_client, registered, capfd):
+def test_the_pollers_dots_stay_off_stdout(
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-dots")
     printed = capfd.readouterr().out
     assert not re.search(r"(^|[^.])\.{1,3}($|[^.])", printed.replace("...", "")), printed
@@ -682,7 +780,9 @@ def run_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, config_file, tmp_path, request):
+def test_cli_run_target_endpoint_does_the_whole_tutorial(
+    workspace: WorkspaceV2, ml_client: MLClient, config_file: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """``mnist-aci run --target endpoint`` as a user runs it; on full MNIST (MNIST_DATA_DIR) with the full model
     registered first (trained once per test run), so the run reuses it and scores the 10,000 test images."""
     folder = os.environ.get("MNIST_DATA_DIR")
@@ -725,7 +825,7 @@ def test_cli_run_target_endpoint_does_the_whole_tutorial(workspace, ml_client, c
         ),
     ],
 )
-def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
+def test_cli_endpoint_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         cli.main(argv)
     assert stopped.value.code == 2
@@ -734,7 +834,9 @@ def test_cli_endpoint_usage_errors_exit_2(argv, message, capsys):
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_file, tmp_path, capsys):
+def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(
+    workspace: WorkspaceV2, config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The phases in this process (``cli.main``); the two rollouts, refused then accepted, as subprocesses."""
     workspace_flags = ["--target", "endpoint", "--config", str(config_file)]
     common = [*workspace_flags, "--dataset", "sample", "--no-download"]
@@ -780,7 +882,9 @@ def test_cli_phases_train_deploy_evaluate_roll_out_and_delete(workspace, config_
 
 
 @pytest.mark.server
-def test_a_refused_endpoint_is_reported_as_never_created_and_not_deleted(workspace, ml_client, registered):
+def test_a_refused_endpoint_is_reported_as_never_created_and_not_deleted(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     workspace.standin.server.inject(
         "PUT",
         ARM,
@@ -802,7 +906,9 @@ def test_a_refused_endpoint_is_reported_as_never_created_and_not_deleted(workspa
 
 
 @pytest.mark.server
-def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(workspace, ml_client, registered):
+def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     workspace.next_deployment_error = {"code": "ResourceNotReady", "message": "crashed"}
     workspace.standin.server.inject(
         "DELETE", ARM, ENDPOINTS, lambda request: azure_error(409, "Conflict", "Conflict: operation running")
@@ -818,8 +924,8 @@ def test_a_clean_up_that_fails_says_so_and_how_to_finish_it(workspace, ml_client
 
 @pytest.mark.server
 def test_a_failed_traffic_shift_keeps_both_deployments_and_says_where_traffic_stands(
-    workspace, ml_client, registered, sample_data
-):
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-shift")
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
     shifts = workspace.standin.server.inject(
@@ -835,12 +941,14 @@ def test_a_failed_traffic_shift_keeps_both_deployments_and_says_where_traffic_st
 
 
 @pytest.mark.server
-def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(workspace, ml_client, registered, sample_data):
+def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-late")
     data = (sample_data.x_test[:100], sample_data.y_test[:100])
     original = operations.set_traffic
 
-    def slow_traffic(client, found, shares, timeout_sec):
+    def slow_traffic(client: MLClient, found: object, shares: dict[str, int], timeout_sec: float | None) -> None:
         workspace.hold_operations = True  # green is up; the traffic change then outlives the wait
         return original(client, found, shares, 1)
 
@@ -858,8 +966,8 @@ def test_a_traffic_shift_that_times_out_says_the_change_is_under_way(workspace, 
 
 @pytest.mark.server
 def test_a_scoring_failure_during_the_rollout_deletes_green_and_keeps_the_traffic(
-    workspace, ml_client, registered, sample_data
-):
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], sample_data: Dataset
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-keys")
     workspace.standin.server.inject(
         "POST", ARM, ENDPOINTS + "/listKeys", lambda request: azure_error(403, "AuthorizationFailed", "Forbidden")
@@ -871,7 +979,7 @@ def test_a_scoring_failure_during_the_rollout_deletes_green_and_keeps_the_traffi
     assert traffic(workspace, "mnist-ep-keys") == {"blue": 100}
 
 
-def test_a_body_the_rest_spec_refuses_is_a_400_and_is_recorded(workspace):
+def test_a_body_the_rest_spec_refuses_is_a_400_and_is_recorded(workspace: WorkspaceV2) -> None:
     token = EnvironmentCredential().get_token(endpoint_workspace.ARM_SCOPE).token
     url = f"https://management.azure.com{workspace.arm_id}/onlineEndpoints/mnist-ep-bad?api-version=2022-02-01-preview"
     answer = requests.put(

@@ -7,11 +7,19 @@ fixtures (``tests/azure_v2/conftest.py``).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 from azure.identity import EnvironmentCredential
 from support.endpoints import deploy_to
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import Environment, Model
+    from standin.azureml_v2 import WorkspaceV2
 
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 STATUS = r".*/mfeOperation(sStatus|Results)/[^/]+"
@@ -19,7 +27,7 @@ STATUS = r".*/mfeOperation(sStatus|Results)/[^/]+"
 STATE_DEADLINE_S = 30.0
 
 
-def wait_for(condition, what: str) -> None:
+def wait_for(condition: Callable[[], object], what: str) -> None:
     """Wait until ``condition()`` holds (at most :data:`STATE_DEADLINE_S`), else fail saying ``what``."""
     deadline = time.monotonic() + STATE_DEADLINE_S
     while not condition():
@@ -27,7 +35,7 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.01)
 
 
-def raw_delete(workspace, path: str) -> requests.Response:
+def raw_delete(workspace: WorkspaceV2, path: str) -> requests.Response:
     """A DELETE sent as a script would send it (through the stand-in's proxy, signed), whose operation nobody polls."""
     token = EnvironmentCredential().get_token("https://management.azure.com/.default").token
     return requests.delete(
@@ -38,9 +46,12 @@ def raw_delete(workspace, path: str) -> requests.Response:
 
 
 @pytest.mark.server
-def test_a_delete_nobody_polls_still_ends_and_stops_the_server(workspace, ml_client, registered):
+def test_a_delete_nobody_polls_still_ends_and_stops_the_server(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment]
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-unpolled")
     lease = workspace.endpoints["mnist-ep-unpolled"].deployments["blue"].container
+    assert lease is not None
     workspace.standin.server.calls.clear()
     answer = raw_delete(workspace, "onlineEndpoints/mnist-ep-unpolled")
     assert (answer.status_code, answer.json()) == (202, None)
@@ -50,7 +61,7 @@ def test_a_delete_nobody_polls_still_ends_and_stops_the_server(workspace, ml_cli
     assert workspace.standin.server.calls_to("GET", STATUS) == []
 
 
-def test_deleting_an_endpoint_that_does_not_exist_answers_204(workspace, ml_client):
+def test_deleting_an_endpoint_that_does_not_exist_answers_204(workspace: WorkspaceV2, ml_client: MLClient) -> None:
     ml_client.online_endpoints.begin_delete(name="mnist-ep-absent").result()
     (call,) = workspace.standin.server.calls_to("DELETE", ENDPOINTS)
     assert call.status == 204

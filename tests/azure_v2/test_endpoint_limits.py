@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from azure.ai.ml.entities import ManagedOnlineEndpoint
 from azure.core.exceptions import HttpResponseError
-from standin.azureml_v2 import Deployment
+from standin.azureml_v2 import Deployment, Endpoint
 from support.endpoints import deploy_to
 from support.project import SCORE_PY
 
@@ -22,17 +23,32 @@ from mnist_aci.azure_v2.endpoint import new_deployment
 from mnist_aci.errors import TargetError
 from mnist_aci.score_script import stage_scoring_folder
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import Environment, Model
+    from standin.azureml_v2 import WorkspaceV2
+
 ENDPOINT = "mnist-ep-limits"
 
 
 @pytest.fixture
-def endpoint(workspace, ml_client):
+def endpoint(workspace: WorkspaceV2, ml_client: MLClient) -> Endpoint:
     """An endpoint without deployments (no container starts: each PUT below is refused or fails its quota)."""
     ml_client.online_endpoints.begin_create_or_update(ManagedOnlineEndpoint(name=ENDPOINT, auth_mode="key")).result()
     return workspace.endpoints[ENDPOINT]
 
 
-def put_deployment(ml_client, registered, tmp_path, *, instance_type="Standard_DS1_v2", count=1, timeout_ms=None):
+def put_deployment(
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    tmp_path: Path,
+    *,
+    instance_type: str = "Standard_DS1_v2",
+    count: int = 1,
+    timeout_ms: int | None = None,
+) -> HttpResponseError:
     """The deployment ``blue`` sent straight through azure-ai-ml (none of the package's checks): Azure's refusal."""
     model, environment = registered
     code = stage_scoring_folder(SCORE_PY, tmp_path / "code")
@@ -46,10 +62,12 @@ def put_deployment(ml_client, registered, tmp_path, *, instance_type="Standard_D
 
 def refusal_detail(error: HttpResponseError) -> str:
     assert error.status_code == 400
+    assert error.response is not None
     body = json.loads(error.response.text())["error"]
     assert (body["code"], body["message"]) == ("BadRequest", "The request is invalid.")
     (detail,) = body["details"]
-    return detail["code"]
+    code: str = detail["code"]
+    return code
 
 
 @pytest.mark.parametrize(
@@ -64,14 +82,26 @@ def refusal_detail(error: HttpResponseError) -> str:
     ],
 )
 def test_azure_refuses_a_sku_off_the_list_and_a_deployment_past_a_limit_on_its_put(
-    workspace, ml_client, registered, endpoint, tmp_path, options, code
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    endpoint: Endpoint,
+    tmp_path: Path,
+    options: dict[str, Any],
+    code: str,
+) -> None:
     workspace.core_quota = 0  # within the limits, the quota refuses next: no container starts
     assert refusal_detail(put_deployment(ml_client, registered, tmp_path, **options)) == code
     assert endpoint.deployments == {}
 
 
-def test_azure_refuses_a_21st_deployment_on_an_endpoint(workspace, ml_client, registered, endpoint, tmp_path):
+def test_azure_refuses_a_21st_deployment_on_an_endpoint(
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    endpoint: Endpoint,
+    tmp_path: Path,
+) -> None:
     template = {
         "properties": {"instanceType": "Standard_DS1_v2", "provisioningState": "Failed"},
         "sku": {"capacity": 1},
@@ -97,7 +127,13 @@ def test_azure_refuses_a_21st_deployment_on_an_endpoint(workspace, ml_client, re
         ),
     ],
 )
-def test_the_package_refuses_them_before_any_call(workspace, ml_client, registered, options, message):
+def test_the_package_refuses_them_before_any_call(
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    options: dict[str, Any],
+    message: str,
+) -> None:
     workspace.standin.server.calls.clear()
     with pytest.raises(TargetError) as refused:  # the target's OptionError, with the options it takes
         deploy_to(ml_client, registered, name=ENDPOINT, **options)
@@ -112,7 +148,9 @@ def test_the_package_refuses_them_before_any_call(workspace, ml_client, register
         (["--instance-count", "51"], "--instance-count must be a whole number from 1 to 50"),
     ],
 )
-def test_the_cli_says_which_flag_azure_would_refuse(capsys, flags, said):
+def test_the_cli_says_which_flag_azure_would_refuse(
+    capsys: pytest.CaptureFixture[str], flags: list[str], said: str
+) -> None:
     with pytest.raises(SystemExit) as stopped:
         cli.main(["deploy", "--target", "endpoint", *flags])
     assert stopped.value.code == 2

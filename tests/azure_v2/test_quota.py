@@ -34,12 +34,12 @@ ONE_DS1 = ("blue", "Standard_DS1_v2", 1)
         ([("blue", "Standard_NC24ads_A100_v4", 2)], {"standardNCADSA100v4Family": 48}),  # skips the 20 %
     ],
 )
-def test_cores_each_vm_family_needs(deployments, cores):
+def test_cores_each_vm_family_needs(deployments: list[tuple[str, str, int]], cores: dict[str, int] | None) -> None:
     assert cores_by_family(deployments) == cores
 
 
 @given(st.sampled_from(sorted(SKUS)), st.integers(min_value=1, max_value=1000), st.integers(1, 1000))
-def test_a_deployment_needs_ceil_1_2_n_times_the_cores_and_a_rollout_holds_two(sku, live, new):
+def test_a_deployment_needs_ceil_1_2_n_times_the_cores_and_a_rollout_holds_two(sku: str, live: int, new: int) -> None:
     family, cores = SKUS[sku]
     reserve = 1 if skips_reservation(sku) else Fraction(6, 5)  # some GPU SKUs skip the 20 % (the SKU list)
     needed = {n: ceil(reserve * n) * cores for n in (live, new)}
@@ -47,7 +47,7 @@ def test_a_deployment_needs_ceil_1_2_n_times_the_cores_and_a_rollout_holds_two(s
     assert cores_by_family([("blue", sku, live), ("green", sku, new)]) == {family: needed[live] + needed[new]}
 
 
-def test_needs_says_the_total_and_the_arithmetic_of_each_deployment():
+def test_needs_says_the_total_and_the_arithmetic_of_each_deployment() -> None:
     assert needs([ONE_DS1, ("green", "Standard_F2s_v2", 2)]) == (
         "2 cores of the standardDSv2Family quota and 6 cores of the standardFSv2Family quota (blue: 1 x "
         "Standard_DS1_v2, ceil(1.2 x 1) = 2 instances x 1 core = 2; green: 2 x Standard_F2s_v2, ceil(1.2 x 2) = 3 "

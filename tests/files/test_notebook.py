@@ -9,9 +9,11 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
@@ -21,13 +23,21 @@ from support.project import ROOT, register_local_model
 import mnist_aci
 from mnist_aci.evaluation import evaluate
 
+if TYPE_CHECKING:
+    from sklearn.multiclass import OneVsRestClassifier
+    from standin.azureml_v2 import WorkspaceV2
+    from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset
+
 NOTEBOOK = ROOT / "notebooks" / "img-classification-part2-deploy.ipynb"
 MAX_CELL_LINES = 6
 DEPLOY_CELL = "service = mnist_aci.deploy_service("
 
 
 def committed() -> nbformat.NotebookNode:
-    return nbformat.read(NOTEBOOK, as_version=4)
+    notebook: nbformat.NotebookNode = nbformat.read(NOTEBOOK, as_version=4)
+    return notebook
 
 
 def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
@@ -67,14 +77,14 @@ def execute(notebook: nbformat.NotebookNode, folder: Path, timeout: int = 900) -
     return client.execute()
 
 
-def test_parameters_cell_is_tagged_and_defaults_to_the_local_target():
+def test_parameters_cell_is_tagged_and_defaults_to_the_local_target() -> None:
     cell = next(cell for cell in code_cells(committed()) if "parameters" in cell.metadata.get("tags", []))
     namespace: dict[str, object] = {}
     exec(cell.source, namespace)
     assert namespace["target"] == "local"
 
 
-def test_notebook_holds_no_logic():
+def test_notebook_holds_no_logic() -> None:
     for cell in code_cells(committed()):
         tree = ast.parse(python_of(cell))
         forbidden = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.Lambda)
@@ -85,7 +95,7 @@ def test_notebook_holds_no_logic():
         assert "%%writefile" not in cell.source
 
 
-def test_committed_outputs_show_a_real_run():
+def test_committed_outputs_show_a_real_run() -> None:
     notebook = committed()
     text = stream_text(notebook)
     assert "Overall accuracy: 0.9193" in text
@@ -104,7 +114,7 @@ def test_committed_outputs_show_a_real_run():
 ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/[\w.-]+/")
 
 
-def test_committed_outputs_show_no_paths_of_the_machine_that_ran_them():
+def test_committed_outputs_show_no_paths_of_the_machine_that_ran_them() -> None:
     notebook = committed()
     texts = [stream_text(notebook)]
     texts += [
@@ -117,7 +127,7 @@ def test_committed_outputs_show_no_paths_of_the_machine_that_ran_them():
 
 
 @pytest.mark.full_mnist
-def test_committed_outputs_match_what_the_library_computes(full_model, full_data):
+def test_committed_outputs_match_what_the_library_computes(full_model: OneVsRestClassifier, full_data: Dataset) -> None:
     """Fails when the committed outputs are stale: the printed matrix and accuracy must be today's."""
     evaluation = evaluate(full_data.y_test, full_model.predict(full_data.x_test))
     assert evaluation.report() in stream_text(committed())
@@ -125,7 +135,7 @@ def test_committed_outputs_match_what_the_library_computes(full_model, full_data
 
 @pytest.mark.kernel
 @pytest.mark.server
-def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path, request):
+def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Started in the project's ``notebooks/`` folder, as Jupyter starts it, with the tutorial's model from part 1
     registered at the project's root (``make run``): the notebook reuses it, and keeps no store of its own."""
     before = inference_servers()
@@ -155,7 +165,9 @@ def test_notebook_runs_top_to_bottom_on_the_local_target(tmp_path, request):
 
 @pytest.mark.kernel
 @pytest.mark.server
-def test_notebook_runs_with_target_aci_through_the_real_sdk(azure_v1, tmp_path, request):
+def test_notebook_runs_with_target_aci_through_the_real_sdk(
+    azure_v1: AzureV1, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """SDK v1 in a real kernel: the real azureml-core against the Azure stand-in (only the network replaced)."""
     data_dir = os.environ.get("MNIST_DATA_DIR")
     parameters: dict[str, object] = {"target": "aci", "config": str(azure_v1.config_file), "dataset": "sample"}
@@ -175,7 +187,7 @@ def test_notebook_runs_with_target_aci_through_the_real_sdk(azure_v1, tmp_path, 
 
 @pytest.mark.kernel
 @pytest.mark.server
-def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspace_v2):
+def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path: Path, workspace_v2: WorkspaceV2) -> None:
     """SDK v2 in a real kernel: the real azure-ai-ml against the Azure stand-in (the kernel inherits its
     environment), whose deployment runs the real inference server."""
     before = inference_servers()
@@ -196,7 +208,9 @@ def test_notebook_runs_with_target_endpoint_and_no_other_edit(tmp_path, workspac
 
 @pytest.mark.kernel
 @pytest.mark.server
-def test_failing_cell_leaves_no_server_and_no_folder_behind_once_the_kernel_stops(tmp_path, monkeypatch):
+def test_failing_cell_leaves_no_server_and_no_folder_behind_once_the_kernel_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = inference_servers()
     kernel_tmp = tmp_path / "kernel-tmp"
     kernel_tmp.mkdir()
@@ -232,7 +246,7 @@ def server_started_by_the_kernel(before: set[int]) -> set[int]:
 
 @pytest.mark.kernel
 @pytest.mark.server
-def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
+def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path: Path) -> None:
     """A real interrupt (Kernel > Interrupt) while the deploy cell waits: the kernel lives on, the server goes."""
     before = inference_servers()
     slow = tmp_path / "slow_score.py"
@@ -244,10 +258,12 @@ def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
         for index, cell in enumerate(notebook.cells[:deploy_index]):
             client.execute_cell(cell, index)
         started: set[int] = set()
+        kernel = client.km
+        assert isinstance(kernel, AsyncKernelManager)  # nbclient's default kernel manager
 
         def interrupt_once_serving() -> None:
             started.update(server_started_by_the_kernel(before))
-            run_sync(client.km.interrupt_kernel)()
+            run_sync(kernel.interrupt_kernel)()
 
         interrupter = threading.Thread(target=interrupt_once_serving)
         interrupter.start()
@@ -255,11 +271,11 @@ def test_kernel_interrupt_during_deployment_leaves_no_server_behind(tmp_path):
             client.execute_cell(notebook.cells[deploy_index], deploy_index)
         interrupter.join()
         assert started
-        assert run_sync(client.km.is_alive)()
+        assert run_sync(kernel.is_alive)()
         assert wait_until_gone(started) == set()
 
 
-def test_notebook_uses_only_the_public_api():
+def test_notebook_uses_only_the_public_api() -> None:
     used = set()
     for cell in code_cells(committed()):
         for node in ast.walk(ast.parse(python_of(cell))):

@@ -4,6 +4,7 @@ the whole-body parse (bit for bit) or the very same refusal (status and message)
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import numpy as np
@@ -11,6 +12,9 @@ import orjson
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 from support.project import load_score_module
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 score = load_score_module()
 
@@ -43,7 +47,7 @@ ROW = b"[" + b"0.5," * 783 + b"0.5]"
 ODD_BYTES = [b"[", b"]", b",", b'"', b"{", b"}", b":", b" ", b"\x0c", b"\x0b", b"\x00", b"0", b"-", b"e", b".", b"\xff"]
 
 
-def outcome(parse, body: bytes) -> tuple[object, ...]:
+def outcome(parse: Callable[[bytes], np.ndarray], body: bytes) -> tuple[object, ...]:
     """What a parse makes of a body: the images' exact bytes, or the refusal's status and message."""
     try:
         images = parse(body)
@@ -96,7 +100,7 @@ def damaged(draw: st.DrawFn, bodies: st.SearchStrategy[bytes]) -> bytes:
     body=b'{"data": [[[' + ROW[1:-1] + b"," + ROW[5:] + b"], 0.5]}", rows_per_slice=2
 )  # a list in a number's place
 @example(body=b'{"data": [[1' + b"0" * 30 + ROW[4:] + b"]}", rows_per_slice=1)  # an integer over 64 bits
-def test_sliced_parse_gives_the_whole_body_parse_images_or_refusal(body, rows_per_slice):
+def test_sliced_parse_gives_the_whole_body_parse_images_or_refusal(body: bytes, rows_per_slice: int) -> None:
     with mock.patch.object(score, "ROWS_PER_SLICE", rows_per_slice):
         assert outcome(score.parse_json, body) == outcome(score._parse_whole, body)
 
@@ -114,7 +118,9 @@ def test_sliced_parse_gives_the_whole_body_parse_images_or_refusal(body, rows_pe
     ),
     rows_per_slice=st.integers(1, 3),
 )
-def test_valid_bodies_are_read_by_the_slices_exactly(images, encode, rows_per_slice):
+def test_valid_bodies_are_read_by_the_slices_exactly(
+    images: np.ndarray, encode: Callable[[np.ndarray], bytes], rows_per_slice: int
+) -> None:
     body = encode(images)
     with mock.patch.object(score, "ROWS_PER_SLICE", rows_per_slice):
         sliced = score._parse_in_slices(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -15,6 +16,13 @@ from mnist_aci.local.service import start_local_service
 from mnist_aci.project_files import CONTRACT, SCORE_IO, SCORE_SIBLINGS, write_project_files
 from mnist_aci.score_script import stage_scoring_folder
 from mnist_aci.scoring import tutorial_body
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
 
 #: One screen of an editor or a notebook's code cell.
 SCREEN_LINES = 50
@@ -30,7 +38,7 @@ TUTORIAL_COMMENTS = (
 TUTORIAL_SCORE_PY = "import os\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n"
 
 
-def test_score_py_is_the_tutorials_init_and_run_on_one_screen_with_its_comments():
+def test_score_py_is_the_tutorials_init_and_run_on_one_screen_with_its_comments() -> None:
     text = SCORE_PY.read_text()
     functions = [node for node in ast.parse(text).body if isinstance(node, ast.FunctionDef)]
     assert [function.name for function in functions] == ["init", "run"]
@@ -40,7 +48,7 @@ def test_score_py_is_the_tutorials_init_and_run_on_one_screen_with_its_comments(
         assert comment in text
 
 
-def test_the_folder_mnist_aci_init_writes_is_staged_whole(tmp_path):
+def test_the_folder_mnist_aci_init_writes_is_staged_whole(tmp_path: Path) -> None:
     project = tmp_path / "project"
     write_project_files(project)
     staged = stage_scoring_folder(project / "score.py", tmp_path / "app")
@@ -49,7 +57,7 @@ def test_the_folder_mnist_aci_init_writes_is_staged_whole(tmp_path):
         assert (staged / name).read_bytes() == (ROOT / name).read_bytes()
 
 
-def test_a_score_py_importing_score_io_without_it_beside_is_refused_before_staging(tmp_path):
+def test_a_score_py_importing_score_io_without_it_beside_is_refused_before_staging(tmp_path: Path) -> None:
     alone = tmp_path / "mine" / "score.py"
     alone.parent.mkdir()
     shutil.copy(SCORE_PY, alone)
@@ -59,7 +67,7 @@ def test_a_score_py_importing_score_io_without_it_beside_is_refused_before_stagi
     assert not (tmp_path / "app").exists()
 
 
-def test_a_score_py_without_score_io_that_does_not_import_it_is_staged_alone(tmp_path):
+def test_a_score_py_without_score_io_that_does_not_import_it_is_staged_alone(tmp_path: Path) -> None:
     tutorial = tmp_path / "tutorial" / "score.py"
     tutorial.parent.mkdir()
     tutorial.write_text(TUTORIAL_SCORE_PY)
@@ -68,7 +76,9 @@ def test_a_score_py_without_score_io_that_does_not_import_it_is_staged_alone(tmp
 
 
 @pytest.mark.server
-def test_the_local_target_serves_the_folder_mnist_aci_init_wrote(tmp_path, small_model_file, small_model, sample_data):
+def test_the_local_target_serves_the_folder_mnist_aci_init_wrote(
+    tmp_path: Path, small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     project = tmp_path / "project"
     write_project_files(project)
     with start_local_service(small_model_file, project / "score.py", name="init-folder") as service:

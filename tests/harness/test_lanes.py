@@ -8,10 +8,14 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from typing import TYPE_CHECKING
 
 import pytest
 from support import lanes
 from support.project import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytest_plugins = ["pytester"]
 
@@ -48,14 +52,14 @@ MARKERS = "\n".join(f"    {lane}: {lane}" for lane in lanes.LANES)
 
 
 @pytest.fixture
-def inner(pytester):
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(INNER_CONFTEST)
     pytester.makeini(f"[pytest]\naddopts = --strict-markers -p no:cacheprovider\nmarkers =\n{MARKERS}\n")
     pytester.syspathinsert(ROOT / "tests")
     return pytester
 
 
-def test_a_unit_test_that_starts_a_process_fails_and_the_process_is_not_started(inner):
+def test_a_unit_test_that_starts_a_process_fails_and_the_process_is_not_started(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_inner="""
         import os, subprocess, sys
@@ -75,7 +79,7 @@ def test_a_unit_test_that_starts_a_process_fails_and_the_process_is_not_started(
     assert not list(inner.path.rglob("ran"))
 
 
-def test_a_unit_test_that_swallows_the_refusal_still_fails(inner):
+def test_a_unit_test_that_swallows_the_refusal_still_fails(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_inner="""
         import subprocess
@@ -92,7 +96,7 @@ def test_a_unit_test_that_swallows_the_refusal_still_fails(inner):
     result.stdout.fnmatch_lines(["*test_swallows started 1 process(es) (first: true) but is in no process lane*"])
 
 
-def test_a_lane_fixture_marks_the_tests_using_it_even_through_another_fixture(inner):
+def test_a_lane_fixture_marks_the_tests_using_it_even_through_another_fixture(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_inner="""
         def test_direct(standin_session):
@@ -113,7 +117,7 @@ def test_a_lane_fixture_marks_the_tests_using_it_even_through_another_fixture(in
 
 
 @pytest.mark.subprocess
-def test_a_marked_test_that_starts_the_server_unsaid_fails(inner):
+def test_a_marked_test_that_starts_the_server_unsaid_fails(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_inner="""
         import subprocess, sys
@@ -133,7 +137,7 @@ def test_a_marked_test_that_starts_the_server_unsaid_fails(inner):
     result.stdout.fnmatch_lines(["*test_serves_unsaid started the inference server but is not marked server*"])
 
 
-def test_an_unknown_marker_is_an_error(inner):
+def test_an_unknown_marker_is_an_error(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_inner="""
         import pytest
@@ -148,7 +152,7 @@ def test_an_unknown_marker_is_an_error(inner):
     result.stdout.fnmatch_lines(["*'sever' not found in `markers` configuration option*"])
 
 
-def test_the_lanes_are_the_registered_markers_and_make_check_runs_the_unit_lane():
+def test_the_lanes_are_the_registered_markers_and_make_check_runs_the_unit_lane() -> None:
     pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     registered = [marker.split(":")[0] for marker in pytest_options["markers"]]
     assert registered == list(lanes.LANES)
@@ -160,7 +164,7 @@ def test_the_lanes_are_the_registered_markers_and_make_check_runs_the_unit_lane(
 
 
 @pytest.mark.subprocess
-def test_make_test_stress_without_stress_ng_says_how_to_install_it_and_installs_nothing(tmp_path):
+def test_make_test_stress_without_stress_ng_says_how_to_install_it_and_installs_nothing(tmp_path: Path) -> None:
     """No stress-ng on PATH, and an apt-get there that records being called: make stops before its other steps."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -197,7 +201,7 @@ def third_party_imports() -> list[str]:
 
 
 @pytest.mark.subprocess
-def test_the_suite_is_collected_where_linux_s_prctl_is_missing():
+def test_the_suite_is_collected_where_linux_s_prctl_is_missing() -> None:
     """On macOS the suite must start. Collected here with ``sys.platform`` set to ``darwin`` and no ``prctl``:
     the modules of other distributions are imported first (some pick their platform's code at import, which
     is not there on Linux); the project's own modules (conftest, the stand-in, the tests, the package) are

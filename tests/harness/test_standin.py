@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -19,10 +20,14 @@ from support.project import SCORE_PY
 from mnist_aci.azure_v2.assets import BASE_IMAGE, conda_specification
 from mnist_aci.versions import runtime_versions
 
+if TYPE_CHECKING:
+    from standin import AzureStandIn
+    from standin.environments import EnvironmentBuilds
+
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 
 
-def test_azure_identity_signs_in_with_the_service_principal_of_the_environment(azure_standin):
+def test_azure_identity_signs_in_with_the_service_principal_of_the_environment(azure_standin: AzureStandIn) -> None:
     token = EnvironmentCredential().get_token(MANAGEMENT_SCOPE)
 
     assert token.token
@@ -32,7 +37,7 @@ def test_azure_identity_signs_in_with_the_service_principal_of_the_environment(a
     )
 
 
-def test_azureml_core_signs_in_with_a_service_principal(azure_standin):
+def test_azureml_core_signs_in_with_a_service_principal(azure_standin: AzureStandIn) -> None:
     principal = azure_standin.entra.principal
     auth = ServicePrincipalAuthentication(principal.tenant_id, principal.client_id, principal.client_secret)
 
@@ -42,7 +47,9 @@ def test_azureml_core_signs_in_with_a_service_principal(azure_standin):
     assert azure_standin.entra.issued >= 1
 
 
-def test_a_wrong_secret_is_refused_as_entra_refuses_it(azure_standin, monkeypatch):
+def test_a_wrong_secret_is_refused_as_entra_refuses_it(
+    azure_standin: AzureStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-the-secret")
 
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
@@ -50,7 +57,7 @@ def test_a_wrong_secret_is_refused_as_entra_refuses_it(azure_standin, monkeypatc
     assert azure_standin.entra.issued == 0
 
 
-def test_a_request_no_service_models_is_a_404_kept_for_the_test(azure_standin):
+def test_a_request_no_service_models_is_a_404_kept_for_the_test(azure_standin: AzureStandIn) -> None:
     answer = requests.get("https://example.blob.core.windows.net/nothing?comp=list", timeout=30)
 
     assert answer.status_code == 404
@@ -61,14 +68,14 @@ def test_a_request_no_service_models_is_a_404_kept_for_the_test(azure_standin):
     azure_standin.server.unknown.clear()  # checked: the fixture fails any other test that sends one
 
 
-def test_bearer_tokens_are_checked(azure_standin):
+def test_bearer_tokens_are_checked(azure_standin: AzureStandIn) -> None:
     from standin.aad import Entra
     from werkzeug.test import EnvironBuilder
     from werkzeug.wrappers import Request
 
     token = EnvironmentCredential().get_token(MANAGEMENT_SCOPE).token
-    signed = Request(EnvironBuilder(headers={"Authorization": f"Bearer {token}"}).get_environ())
-    forged = Request(EnvironBuilder(headers={"Authorization": "Bearer e30.e30.c2ln"}).get_environ())
+    signed = Request(EnvironBuilder(headers=[("Authorization", f"Bearer {token}")]).get_environ())
+    forged = Request(EnvironBuilder(headers=[("Authorization", "Bearer e30.e30.c2ln")]).get_environ())
 
     assert Entra.refuse_unless_signed_in(signed) is None
     refused = Entra.refuse_unless_signed_in(forged)
@@ -88,7 +95,7 @@ def app_root_with(folder: Path, script: Path, model_file: Path) -> tuple[Path, d
 
 
 @pytest.fixture(scope="module")
-def serving_python(environment_builds) -> Path:
+def serving_python(environment_builds: EnvironmentBuilds) -> Path:
     """The package's v2 environment (pinned to this machine's versions), built as the stand-in builds it: its venv's
     Python."""
     spec = from_conda(conda_specification(runtime_versions()), title="tutorial-env", base_image=BASE_IMAGE)
@@ -99,8 +106,8 @@ def serving_python(environment_builds) -> Path:
 
 @pytest.mark.server
 def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(
-    tmp_path, small_model_file, serving_python
-):
+    tmp_path: Path, small_model_file: Path, serving_python: Path
+) -> None:
     pool = ContainerPool()
     try:
         first = pool.lease(*app_root_with(tmp_path / "a", SCORE_PY, small_model_file), "score.py", serving_python)
@@ -135,7 +142,7 @@ def test_deployments_of_the_same_files_share_one_server_and_see_their_own_log(
     assert not first.container.running
 
 
-def test_a_container_in_another_environments_build_is_another_container(tmp_path, small_model_file):
+def test_a_container_in_another_environments_build_is_another_container(tmp_path: Path, small_model_file: Path) -> None:
     app_root, environment = app_root_with(tmp_path, SCORE_PY, small_model_file)
     one, other = (Path(f"/builds/{key}/venv/bin/python") for key in ("a", "b"))
 
@@ -155,11 +162,11 @@ def test_a_container_in_another_environments_build_is_another_container(tmp_path
         ("matplotlib-base", "matplotlib"),
     ],
 )
-def test_conda_match_specs_become_pypi_requirements(spec, requirement):
+def test_conda_match_specs_become_pypi_requirements(spec: str, requirement: str) -> None:
     assert conda_requirement(spec)[1] == requirement
 
 
-def test_an_environment_is_read_as_its_image_build_reads_it():
+def test_an_environment_is_read_as_its_image_build_reads_it() -> None:
     """SDK v1's tutorial-env of part 1, as ``Environment._serialize_to_dict`` sends it (``CondaDependencies.create``
     with its default Python and index options)."""
     spec = from_v1(
@@ -193,14 +200,16 @@ def test_an_environment_is_read_as_its_image_build_reads_it():
     assert user_managed.glibc_minor == 28  # an image of unknown release: manylinux_2_28
 
 
-def test_a_container_runs_on_the_environments_python_else_the_nearest_here():
+def test_a_container_runs_on_the_environments_python_else_the_nearest_here() -> None:
     assert nearest_python((3, 9), [(3, 8), (3, 9), (3, 11)]) == (3, 9)
     assert nearest_python((3, 9), [(3, 11)]) == (3, 11)  # a machine with one Python
     assert nearest_python((3, 10), [(3, 9), (3, 11)]) == (3, 11)  # a tie: the newer
     assert nearest_python((3, 7), [(3, 6), (3, 11), (3, 12)]) == (3, 6)
 
 
-def test_a_conda_only_package_fails_the_build_saying_it_is_beyond_the_standin(environment_builds):
+def test_a_conda_only_package_fails_the_build_saying_it_is_beyond_the_standin(
+    environment_builds: EnvironmentBuilds,
+) -> None:
     spec = from_conda({"dependencies": ["python=3.11", "libgcc-ng=13.2.0"]}, title="conda-env", base_image=BASE_IMAGE)
 
     build = environment_builds.build(spec)
@@ -211,7 +220,9 @@ def test_a_conda_only_package_fails_the_build_saying_it_is_beyond_the_standin(en
     assert "a limitation of the stand-in, not Azure's verdict" in build.log
 
 
-def test_a_python_this_machine_lacks_is_resolved_for_and_run_on_the_nearest_one_here(environment_builds):
+def test_a_python_this_machine_lacks_is_resolved_for_and_run_on_the_nearest_one_here(
+    environment_builds: EnvironmentBuilds,
+) -> None:
     pythons = local_pythons()
     if (3, 14) in pythons:
         pytest.skip("this machine has Python 3.14")
@@ -232,14 +243,14 @@ def test_a_python_this_machine_lacks_is_resolved_for_and_run_on_the_nearest_one_
     assert ran.stdout.split() == [version, "1.17.0"]
 
 
-def test_telemetry_is_accepted_as_application_insights_accepts_it(azure_standin):
+def test_telemetry_is_accepted_as_application_insights_accepts_it(azure_standin: AzureStandIn) -> None:
     answer = requests.post("https://westus2-0.in.applicationinsights.azure.com/v2.1/track", json=[{}, {}], timeout=30)
 
     assert (answer.status_code, answer.json()) == (200, {"itemsReceived": 2, "itemsAccepted": 2, "errors": []})
     assert azure_standin.telemetry.items == 2
 
 
-def test_the_vm_metadata_address_answers_nothing_as_off_azure(azure_standin):
+def test_the_vm_metadata_address_answers_nothing_as_off_azure(azure_standin: AzureStandIn) -> None:
     """azure-ai-ml's telemetry asks it whether it runs on an Azure VM; a connection error means "Not in VM"."""
     with pytest.raises(requests.ConnectionError):
         requests.get(

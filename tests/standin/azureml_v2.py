@@ -82,7 +82,8 @@ class Resource:
 
     @property
     def properties(self) -> dict[str, Any]:
-        return self.body["properties"]  # type: ignore[no-any-return]
+        properties: dict[str, Any] = self.body["properties"]
+        return properties
 
 
 @dataclass
@@ -248,15 +249,15 @@ class WorkspaceV2:
             if request.method in {"PUT", "POST"} and request.get_data():
                 api_version = request.args.get("api-version", "")
                 body = json.loads(request.get_data())
-                refused, tolerated = rest_spec.problems(request.method, request.path, api_version, body)
+                invalid, tolerated = rest_spec.problems(request.method, request.path, api_version, body)
                 with self._lock:
                     if rest_spec.definition_for(request.method, request.path, api_version):
                         self.checked.append((request.method, request.path, api_version))
-                    if refused:
-                        self.refused.append((request.method, request.path, "; ".join(refused)))
+                    if invalid:
+                        self.refused.append((request.method, request.path, "; ".join(invalid)))
                     self.tolerated += [(request.method, request.path, problem) for problem in tolerated]
-                if refused:
-                    return azure_error(400, "BadRequest", f"The request body is invalid: {'; '.join(refused)}")
+                if invalid:
+                    return azure_error(400, "BadRequest", f"The request body is invalid: {'; '.join(invalid)}")
             with self._lock:
                 return handler(request, match)
 
@@ -835,11 +836,11 @@ class WorkspaceV2:
         return self.standin.start_container(app_root, environment, environment["AZUREML_ENTRY_SCRIPT"], python)
 
     def _code_version(self, arm_id: str) -> dict[str, Any]:
-        _, name, number = re.fullmatch(r".*/codes/([^/]+)/versions/([^/]+)", arm_id, re.I).group(0, 1, 2)  # type: ignore[union-attr]
+        _, name, number = re.fullmatch(r".*/codes/([^/]+)/versions/([^/]+)", arm_id, re.I).group(0, 1, 2)  # type: ignore[union-attr]  # the SDK sends ARM ids of this form; another fails here
         return self.codes[name][number]
 
     def _model_version(self, arm_id: str) -> tuple[str, str, str]:
-        name, number = re.fullmatch(r".*/models/([^/]+)/versions/([^/]+)", arm_id, re.I).group(1, 2)  # type: ignore[union-attr]
+        name, number = re.fullmatch(r".*/models/([^/]+)/versions/([^/]+)", arm_id, re.I).group(1, 2)  # type: ignore[union-attr]  # the SDK sends ARM ids of this form; another fails here
         version = next(v for v in self.models[name] if v["name"] == number)
         return name, number, unquote(version["properties"]["modelUri"])
 

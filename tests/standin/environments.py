@@ -62,7 +62,7 @@ INSTALLER_TOOLS = ("pip", "setuptools", "wheel")
 #: 2.35, noble 2.39), read from an Azure ML base image's name (``openmpi4.1.0-ubuntu22.04``).
 UBUNTU_GLIBC = {"16.04": 23, "18.04": 27, "20.04": 31, "22.04": 35, "24.04": 39}
 #: The manylinux_2_N levels ``uv pip compile --python-platform`` knows (uv 0.13: 2_17, 2_28, 2_31 to 2_40).
-UV_GLIBC_LEVELS = (17, 28, *range(31, 41))
+UV_GLIBC_LEVELS: tuple[int, ...] = (17, 28, *range(31, 41))
 #: An image whose Ubuntu release is not in its name: PEP 600's manylinux_2_28 (AlmaLinux 8 and later).
 UNKNOWN_IMAGE_GLIBC = 28
 #: The Python of a conda specification that pins none: conda takes its newest; the stand-in, the one running it.

@@ -38,7 +38,8 @@ KNOWN_DEVIATIONS = {("2022-02-01-preview", "properties", "'publicNetworkAccess' 
 
 @functools.cache
 def _definitions(file: str) -> dict[str, Any]:
-    return json.loads((SPEC / file).read_text())["definitions"]  # type: ignore[no-any-return]
+    definitions: dict[str, Any] = json.loads((SPEC / file).read_text())["definitions"]
+    return definitions
 
 
 def _target(file: str, ref: str) -> tuple[str, str]:
@@ -153,7 +154,8 @@ def problems(method: str, path: str, api_version: str, body: Any) -> tuple[list[
     definition = definition_for(method, path, api_version)
     if definition is None:
         return [], []
-    refused, tolerated = [], []
+    refused: list[str] = []
+    tolerated: list[str] = []
     for error in jsonschema.Draft4Validator(body_schema(api_version, definition)).iter_errors(body):
         where = "/".join(str(part) for part in error.absolute_path) or "(body)"
         message = f"{definition} at {where}: {error.message}"

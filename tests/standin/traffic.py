@@ -30,7 +30,7 @@ SEED = 20240501
 
 def shares(sent: dict[str, object] | None) -> dict[str, int]:
     """A traffic map as the service keeps it: whole percentages, the zero shares left out (OD[5])."""
-    return {name: int(share) for name, share in (sent or {}).items() if int(share)}  # type: ignore[call-overload]
+    return {name: int(share) for name, share in (sent or {}).items() if int(share)}  # type: ignore[call-overload]  # the shares are JSON numbers
 
 
 def mirror_refusal(traffic: dict[str, int], mirror: dict[str, int], deployments: Iterable[str]) -> str | None:

@@ -33,9 +33,10 @@ def npy_with_header(
 ) -> bytes:
     """A .npy body of format ``version`` (1, 2; 3 for a header outside latin-1) whose header claims ``shape`` and
     ``dtype``, then ``data``, whatever it holds: np.save writes only headers that match their array."""
-    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": fortran_order, "shape": shape}
+    descr = np.lib.format.dtype_to_descr(dtype)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
+    header = {"descr": descr, "fortran_order": fortran_order, "shape": shape}
     text = repr(header).encode("utf-8" if version == 3 else "latin-1")
-    magic, length = np.lib.format.magic(version, 0), "<H" if version == 1 else "<I"
+    magic, length = np.lib.format.MAGIC_PREFIX + bytes([version, 0]), "<H" if version == 1 else "<I"
     text += b" " * (-(len(magic) + struct.calcsize(length) + len(text) + 1) % 64) + b"\n"  # as numpy pads it
     return magic + struct.pack(length, len(text)) + text + data
 
@@ -196,6 +197,7 @@ def crafted_npy(draw: st.DrawFn) -> bytes:
         size = draw(st.integers(0, 64))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     data = bytes(size) if draw(st.booleans()) else rng.bytes(size)  # zeros are valid uint8 and float pixels
-    latin = all(ord(character) < 256 for character in repr(np.lib.format.dtype_to_descr(dtype)))
+    descr = np.lib.format.dtype_to_descr(dtype)  # type: ignore[no-untyped-call]  # numpy 1.26's stub is untyped
+    latin = all(ord(character) < 256 for character in repr(descr))
     version = draw(st.sampled_from([1, 2, 3] if latin else [3]))
     return npy_with_header(shape, dtype, data, fortran_order=draw(st.booleans()), version=version)

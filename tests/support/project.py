@@ -26,6 +26,8 @@ class ScoringScript:
     the code that uses it reads it."""
 
     __slots__ = ("_owners", "_script")
+    _owners: dict[str, ModuleType]
+    _script: ModuleType
 
     def __init__(self, script: ModuleType) -> None:
         helpers = script.score_io
