@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 from mnist_aci import call_http, deploy_model, predict, predict_tutorial, service_key
 from mnist_aci.azure_v1 import registry
 from mnist_aci.azure_v1.config import aci_config, aks_config, inference_config
-from mnist_aci.azure_v1.deployment import CONTRACT_NOT_SERVED, CONTRACT_NOTE, delete_service, deploy_to_azure
+from mnist_aci.azure_v1.deployment import CONTRACT_NOT_SERVED, CONTRACT_NOTE, delete_service, deploy_and_wait
 from mnist_aci.azure_v1.target import AzureV1Options
 from mnist_aci.azure_v1.workspace import load_workspace
 from mnist_aci.errors import (
@@ -409,7 +409,7 @@ def deploy_in(
     """``Model.deploy`` to ACI with ``environment`` and ``script``, as the SDK does it, without the package's checks
     of the environment (what Azure's image build and container then do to it)."""
     source = stage_scoring_folder(script, tmp_path / "source" / "app")
-    return deploy_to_azure(workspace, model, inference_config(environment, source), aci_config())
+    return deploy_and_wait(workspace, model, inference_config(environment, source), aci_config())
 
 
 def test_microsofts_part_1_environment_fails_its_image_build_naming_scikit_learn(

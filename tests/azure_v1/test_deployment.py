@@ -112,7 +112,7 @@ def test_invalid_service_names_are_refused_before_any_call(
     name: str, workspace: mock.NonCallableMagicMock, model_class: mock.MagicMock, webservice_class: mock.MagicMock
 ) -> None:
     with pytest.raises(ServiceNameError, match="3-32 characters"):
-        deployment.deploy_to_azure(workspace, mock.sentinel.model, mock.sentinel.ic, mock.sentinel.dc, name=name)
+        deployment.deploy_and_wait(workspace, mock.sentinel.model, mock.sentinel.ic, mock.sentinel.dc, name=name)
     model_class.deploy.assert_not_called()
     webservice_class.assert_not_called()
 
@@ -127,10 +127,10 @@ def test_existing_name_needs_overwrite(
 ) -> None:
     webservice_class.side_effect = None
     with pytest.raises(ServiceNameError, match="already exists.*overwrite=True") as refused:
-        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
+        deployment.deploy_and_wait(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
     assert "--overwrite" not in str(refused.value)  # the CLI says --overwrite where the library says overwrite=True
     model_class.deploy.assert_not_called()
-    deployment.deploy_to_azure(
+    deployment.deploy_and_wait(
         workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12", overwrite=True
     )
     assert model_class.deploy.call_args.kwargs["overwrite"] is True
@@ -146,7 +146,7 @@ def test_unhealthy_end_without_exception_is_a_failure_too(
     service.state = "Unhealthy"
     service.get_logs.return_value = "replica 1 of 1 not ready"
     with pytest.raises(DeploymentError, match="it ended Unhealthy"):
-        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
+        deployment.deploy_and_wait(workspace, mock.sentinel.model, None, None, name="sklearn-mnist-svc-ab12")
     service.delete.assert_called_once_with()
 
 
@@ -162,7 +162,7 @@ def test_timeout_keeps_the_service_when_asked(
     service.state = "Transitioning"
     service.get_logs.side_effect = WebserviceException("no logs yet")
     with pytest.raises(DeploymentError, match="not ready after 60 s.*kept for inspection") as info:
-        deployment.deploy_to_azure(
+        deployment.deploy_and_wait(
             workspace, mock.sentinel.model, None, None, name="abc", keep_failed=True, timeout_sec=60
         )
     assert "logs unavailable" in str(info.value)
@@ -193,5 +193,5 @@ def test_ctrl_c_while_waiting_deletes_the_half_made_service(
 ) -> None:
     service.wait_for_deployment.side_effect = KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        deployment.deploy_to_azure(workspace, mock.sentinel.model, None, None, name="abc", keep_failed=keep_failed)
+        deployment.deploy_and_wait(workspace, mock.sentinel.model, None, None, name="abc", keep_failed=keep_failed)
     assert service.delete.call_count == (0 if keep_failed else 1)

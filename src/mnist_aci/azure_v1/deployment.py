@@ -165,7 +165,7 @@ def delete_after_failure(service: Any) -> str:
     return "The half-made service was deleted."
 
 
-def deploy_to_azure(
+def deploy_and_wait(
     workspace: Workspace,
     model: Any,
     inference_config: Any,
@@ -259,7 +259,7 @@ def deploy(
         with tempfile.TemporaryDirectory(prefix="mnist-aci-model-") as folder:
             preflight(download_model_file(model, folder), script)
     with tempfile.TemporaryDirectory(prefix="mnist-aci-source-") as folder:
-        service: Service = deploy_to_azure(
+        service: Service = deploy_and_wait(
             workspace,
             model,
             inference_config(environment, stage_scoring_folder(script, Path(folder) / "app")),
