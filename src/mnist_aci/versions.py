@@ -83,13 +83,16 @@ def resolver_command(python_version: str) -> list[str]:
     """The command that resolves requirements (one per line on stdin) for Linux x86_64 and ``python_version``
     as the cloud image will, from wheels only (a source build is what fails late on the image): ``uv pip
     compile`` (``$MNIST_ACI_UV``, else the ``uv`` on PATH), else this Python's ``pip install --dry-run`` given
-    every platform tag of :func:`image_platforms` (pip matches each ``--platform`` literally)."""
+    every platform tag of :func:`image_platforms` (pip matches each ``--platform`` literally). uv is told never to
+    download an interpreter: it resolves for ``python_version`` without one (otherwise it fetches a CPython build
+    of that version first when this machine has none)."""
     uv = os.environ.get(UV_ENV) or shutil.which("uv")
     if uv:
         return [
             uv,
             "pip",
             "compile",
+            "--no-python-downloads",
             "--python-platform",
             f"x86_64-manylinux_2_{IMAGE_GLIBC_MINOR}",
             "--python-version",

@@ -1,4 +1,4 @@
-"""What azure-ai-ml sends beside the service in a Jupyter kernel: its telemetry, and the VM metadata address.
+"""What the SDKs send beside the service: their telemetry, and (azure-ai-ml in a kernel) the VM metadata address.
 
 In a notebook kernel (``in_jupyter_notebook()``), ``MLClient`` turns on Azure Monitor's OpenTelemetry distro
 (azure-ai-ml 1.35.2, ``azure/ai/ml/_telemetry/logging_handler.py`` ``configure_appinsights_logging``; off outside a
@@ -9,6 +9,10 @@ distro then:
   /v2.1/track``, a JSON list of items, answered 200 with ``{"itemsReceived", "itemsAccepted", "errors"}``
   (``azure/monitor/opentelemetry/exporter/_generated``: ``track``, ``TrackResponse``). The stand-in accepts every
   item and keeps their count (:attr:`Telemetry.items`);
+- (azureml-core, SDK v1, in any process that uses it) posts its usage events through the ``applicationinsights``
+  package to that package's default endpoint, ``POST https://dc.services.visualstudio.com/v2/track``
+  (``applicationinsights/channel/SenderBase.py``: ``DEFAULT_ENDPOINT_URL``), also a JSON list of items; the
+  sender reads only a 2xx status (``SenderBase.send``), answered as above;
 - asks the Azure Instance Metadata Service at ``http://169.254.169.254/metadata/instance/compute`` whether it runs
   on an Azure VM (``exporter/statsbeat/_statsbeat_metrics.py`` ``_get_azure_compute_metadata``, and OpenTelemetry's
   Azure VM resource detector). IMDS answers only from inside an Azure VM (Microsoft Learn, "Azure Instance
@@ -30,7 +34,7 @@ from .server import StandInServer, json_response
 
 #: The header of an answer the proxy turns into a closed connection (an address nothing answers at).
 UNREACHABLE = "X-Standin-Unreachable"
-INGESTION = r"[a-z0-9-]+\.in\.applicationinsights\.azure\.com"
+INGESTION = r"[a-z0-9-]+\.in\.applicationinsights\.azure\.com|dc\.services\.visualstudio\.com"
 IMDS = r"169\.254\.169\.254"
 
 
