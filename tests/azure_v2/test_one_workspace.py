@@ -28,7 +28,8 @@ ENVIRONMENT_VERSIONS = rf".*/environments/{ENVIRONMENT_NAME}/versions/[^/]+"
 
 def register_tutorial_env_with_v1(azure_v1, model_file, folder: Path, **other_pins: str) -> None:
     """What ``mnist-aci run --target aci`` registers first: the model and ``tutorial-env`` version 1, by SDK v1,
-    pinned to the model's versions (or to ``other_pins``: a model trained elsewhere). Signed in with the v1 routes' own ``config.json`` (see docs/explanation/standin.md)."""
+    pinned to the model's versions (or to ``other_pins``: a model trained elsewhere). Signed in with the v1
+    routes' own ``config.json`` (see docs/explanation/standin.md)."""
     config = folder / "v1" / "config.json"
     config.parent.mkdir()
     config.write_text(json.dumps(azure_v1.workspace.config()), encoding="utf-8")
@@ -81,5 +82,6 @@ def test_a_v1_environment_pinned_to_other_versions_is_refused_with_what_to_do(
 
     message = str(refused.value)
     assert f"environment {ENVIRONMENT_NAME!r} version 1" in message
-    assert "numpy" in message and "--register-environment" in message
+    assert "numpy" in message
+    assert "--register-environment" in message
     assert sent(workspace, "PUT", ENDPOINTS) == []  # refused before anything was created

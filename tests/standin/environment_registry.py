@@ -3,7 +3,8 @@
 On Azure, SDK v1 (azureml-core) and SDK v2 (azure-ai-ml) see the same environment versions of a workspace:
 ``tutorial-env`` version 1 registered by the v1 tutorial is the version 1 that ``ml_client.environments.get``
 returns (Microsoft Learn, "Upgrade to v2", how-to-migrate-from-v1: "new v2 projects can reuse ... existing
-assets like models and environments created using v1"). Each version is kept in both wire shapes, the other one translated when it is written:
+assets like models and environments created using v1"). Each version is kept in both wire shapes, the other
+one translated when it is written:
 
 - v1, the definition the ``/environment/v1.0/.../environments/<name>/versions/<v>`` routes answer, as
   azureml-core's ``Environment._deserialize_and_add_to_object`` reads it (``azureml/core/environment.py``):
