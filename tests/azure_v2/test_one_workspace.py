@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support.endpoints import sent
@@ -22,11 +23,18 @@ from mnist_aci.azure_v2 import assets as endpoint_assets
 from mnist_aci.errors import VersionMismatchError
 from mnist_aci.tutorial import ENVIRONMENT_NAME
 
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+    from standin.azureml_v2 import WorkspaceV2
+    from support.azure import AzureV1
+
+    from mnist_aci.data import Dataset
+
 ENDPOINTS = r".*/onlineEndpoints/[^/]+"
 ENVIRONMENT_VERSIONS = rf".*/environments/{ENVIRONMENT_NAME}/versions/[^/]+"
 
 
-def register_tutorial_env_with_v1(azure_v1, model_file, folder: Path, **other_pins: str) -> None:
+def register_tutorial_env_with_v1(azure_v1: AzureV1, model_file: Path, folder: Path, **other_pins: str) -> None:
     """What ``mnist-aci run --target aci`` registers first: the model and ``tutorial-env`` version 1, by SDK v1,
     pinned to the model's versions (or to ``other_pins``: a model trained elsewhere). Signed in with the v1
     routes' own ``config.json`` (see docs/explanation/standin.md)."""
@@ -41,8 +49,13 @@ def register_tutorial_env_with_v1(azure_v1, model_file, folder: Path, **other_pi
 
 @pytest.mark.server
 def test_endpoint_deploys_with_the_tutorial_env_the_v1_tutorial_registered(
-    azure_v1, workspace, ml_client, small_model_file, sample_data, tmp_path
-):
+    azure_v1: AzureV1,
+    workspace: WorkspaceV2,
+    ml_client: MLClient,
+    small_model_file: Path,
+    sample_data: Dataset,
+    tmp_path: Path,
+) -> None:
     register_tutorial_env_with_v1(azure_v1, small_model_file, tmp_path)
     model = endpoint_assets.register_model(ml_client, small_model_file)
 
@@ -58,7 +71,9 @@ def test_endpoint_deploys_with_the_tutorial_env_the_v1_tutorial_registered(
     service.delete()
 
 
-def test_the_v1_environment_reads_in_v2_as_v1_wrote_it(azure_v1, workspace, ml_client, small_model_file, tmp_path):
+def test_the_v1_environment_reads_in_v2_as_v1_wrote_it(
+    azure_v1: AzureV1, workspace: WorkspaceV2, ml_client: MLClient, small_model_file: Path, tmp_path: Path
+) -> None:
     register_tutorial_env_with_v1(azure_v1, small_model_file, tmp_path)
     model = endpoint_assets.register_model(ml_client, small_model_file)
 
@@ -72,8 +87,8 @@ def test_the_v1_environment_reads_in_v2_as_v1_wrote_it(azure_v1, workspace, ml_c
 
 
 def test_a_v1_environment_pinned_to_other_versions_is_refused_with_what_to_do(
-    azure_v1, workspace, ml_client, small_model_file, tmp_path
-):
+    azure_v1: AzureV1, workspace: WorkspaceV2, ml_client: MLClient, small_model_file: Path, tmp_path: Path
+) -> None:
     register_tutorial_env_with_v1(azure_v1, small_model_file, tmp_path, numpy="1.26.0")
     model = endpoint_assets.register_model(ml_client, small_model_file)
 

@@ -492,8 +492,7 @@ class WorkspaceV2:
             versions[:] = [v for v in versions if v["name"] != number] + [version]
         elif kind == "environments":
             definition = v1_definition_of_v2(name, number, properties)
-            created = version["systemData"]["createdAt"]
-            self.standin.environments.add(EnvironmentVersion(name, number, definition, properties, "v2", created))
+            self.standin.environments.add(EnvironmentVersion(name, number, definition, properties, "v2", now()))
         else:
             self.codes.setdefault(name, {})[number] = version
         return json_response(201 if not existing else 200, version, {"Location": request.url})
