@@ -157,7 +157,7 @@ def azure_standin(standin_session: AzureStandIn, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture(scope="session")
 def v1_session(standin_session: AzureStandIn) -> tuple[WorkspaceV1, WebservicesV1]:
-    workspace = WorkspaceV1()
+    workspace = WorkspaceV1(registry=standin_session.environments)
     workspace.install(standin_session.server, standin_session.entra)
     services = WebservicesV1(standin_session, workspace)
     services.install()

@@ -21,6 +21,7 @@ import certifi
 
 from .aad import Entra
 from .container import ContainerPool, Lease
+from .environment_registry import EnvironmentRegistry
 from .environments import EnvironmentBuilds
 from .proxy import Proxy
 from .server import StandInServer
@@ -47,6 +48,9 @@ class AzureStandIn:
     #: Start the deployments' containers with a read-only app root (:func:`.container.read_only`) until :meth:`reset`.
     read_only_app_root: bool = False
     telemetry: Telemetry = field(default_factory=Telemetry)
+    #: The workspace's environments, one registry behind both SDK families' routes (on Azure, v1 and v2 see the
+    #: same environment versions): what the v1 tutorial registered, ``--target endpoint`` finds.
+    environments: EnvironmentRegistry = field(default_factory=EnvironmentRegistry)
 
     def environment(self) -> dict[str, str]:
         """What a process needs in its environment to reach the stand-in instead of Azure."""

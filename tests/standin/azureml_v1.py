@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import azureml_v1_records as records
 from .aad import Entra
+from .environment_registry import EnvironmentRegistry, EnvironmentVersion, v2_properties_of_v1
 from .server import Handler, StandInServer, azure_error, json_response
 
 ARM = r"management\.azure\.com"
@@ -42,7 +43,8 @@ class WorkspaceV1:
     blobs: dict[str, bytes] = field(default_factory=dict)
     assets: dict[str, dict[str, Any]] = field(default_factory=dict)
     models: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    environments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The workspace's environments, shared with SDK v2's routes (:mod:`.environment_registry`).
+    registry: EnvironmentRegistry = field(default_factory=EnvironmentRegistry)
     #: The AKS clusters attached to the workspace as compute targets, by compute name (the ``computeName`` a
     #: deployment names). A test attaches the ones it deploys to; attaching through the SDK is not modelled.
     aks_computes: set[str] = field(default_factory=set)
@@ -54,10 +56,16 @@ class WorkspaceV1:
             f"/providers/Microsoft.MachineLearningServices/workspaces/{self.name}"
         )
 
+    @property
+    def environments(self) -> dict[str, list[dict[str, Any]]]:
+        """Each environment's versions as the v1 routes answer them, oldest first."""
+        return {name: [entry.v1 for entry in self.registry.versions(name)] for name in self.registry.names()}
+
     def reset(self) -> None:
         """An empty workspace again: no blobs, assets, models, environments or attached AKS clusters."""
-        for store in (self.blobs, self.assets, self.models, self.environments, self.aks_computes):
+        for store in (self.blobs, self.assets, self.models, self.aks_computes):
             store.clear()
+        self.registry.clear()
 
     def config(self) -> dict[str, str]:
         """The workspace's ``config.json``, as the portal downloads it."""
@@ -317,10 +325,9 @@ class WorkspaceV1:
         reads it."""
         name = urllib.parse.unquote(match["name"])
         body = request.get_json()
-        versions = self.environments.setdefault(name, [])
         stored = {
             "name": name,
-            "version": str(len(versions) + 1),
+            "version": self.registry.next_version(name),
             "python": body["python"],
             "environmentVariables": body.get("EnvironmentVariables") or {},
             "docker": body.get("Docker") or {},
@@ -328,12 +335,13 @@ class WorkspaceV1:
             "r": body.get("r"),
             "inferencingStackVersion": body.get("InferencingStackVersion"),
         }
-        versions.append(stored)
+        entry = EnvironmentVersion(name, stored["version"], stored, v2_properties_of_v1(stored), "v1", now())
+        self.registry.add(entry)
         return json_response(200, stored)
 
     def get_environment(self, request: Request, match: re.Match[str]) -> Response:
         name = urllib.parse.unquote(match["name"])
-        versions = self.environments.get(name, [])
+        versions = [entry.v1 for entry in self.registry.versions(name)]
         wanted = match["version"]
         found = [env for env in versions if wanted is None or env["version"] == wanted]
         if not found:

@@ -42,6 +42,7 @@ from . import rest_spec, traffic as routing
 from .aad import Entra
 from .azureml_v2_limits import SKU_CORES, duration_seconds, limit_refusal, reserved_instances
 from .blob import BlobStore
+from .environment_registry import EnvironmentVersion, v1_definition_of_v2
 from .environments import EnvironmentSpec, from_v2, unknown_environment
 from .lro import DURATIONS_S, FastClock, Operation
 from .server import Handler, StandInServer, azure_error, json_response
@@ -127,7 +128,6 @@ class WorkspaceV2:
     #: Hold every new operation in ``Updating`` until :meth:`release` (a time-out test).
     hold_operations: bool = False
     models: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    environments: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     codes: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
@@ -216,7 +216,7 @@ class WorkspaceV2:
         """Forget every asset, endpoint and operation (between tests)."""
         with self._lock:
             self.models.clear()
-            self.environments.clear()
+            self.standin.environments.clear()
             self.codes.clear()
             self.endpoints.clear()
             self.operations.clear()
@@ -381,8 +381,20 @@ class WorkspaceV2:
     def _versions(self, kind: str, name: str) -> list[dict[str, Any]]:
         if kind == "models":
             return self.models.get(name, [])
-        store = self.environments if kind == "environments" else self.codes
-        return list(store.get(name, {}).values())
+        if kind == "environments":
+            return [self._environment_resource(entry) for entry in self.standin.environments.versions(name)]
+        return list(self.codes.get(name, {}).values())
+
+    def _environment_resource(self, entry: EnvironmentVersion) -> dict[str, Any]:
+        """The ARM ``EnvironmentVersion`` of a version of the workspace's environments, whichever SDK wrote it
+        (:mod:`.environment_registry`)."""
+        return {
+            "id": f"{self.arm_id}/environments/{entry.name}/versions/{entry.version}",
+            "name": entry.version,
+            "type": "Microsoft.MachineLearningServices/workspaces/environments/versions",
+            "properties": entry.v2_properties,
+            "systemData": {"createdAt": entry.created_at, "createdBy": "standin", "lastModifiedAt": entry.created_at},
+        }
 
     def get_container(self, request: Request, match: re.Match[str]) -> Response:
         """An asset's container: ``latestVersion`` and ``nextVersion`` (SDK: ``_utils/_asset_utils.py``
@@ -478,8 +490,11 @@ class WorkspaceV2:
         if kind == "models":
             versions = self.models.setdefault(name, [])
             versions[:] = [v for v in versions if v["name"] != number] + [version]
+        elif kind == "environments":
+            definition = v1_definition_of_v2(name, number, properties)
+            self.standin.environments.add(EnvironmentVersion(name, number, definition, properties, "v2", now()))
         else:
-            (self.environments if kind == "environments" else self.codes).setdefault(name, {})[number] = version
+            self.codes.setdefault(name, {})[number] = version
         return json_response(201 if not existing else 200, version, {"Location": request.url})
 
     def archive(self, model: str) -> None:
@@ -787,10 +802,10 @@ class WorkspaceV2:
     def _environment_spec(self, environment_id: str | None) -> EnvironmentSpec:
         """What the image build is given: the environment version ``environmentId`` names in this workspace."""
         found = re.fullmatch(r".*/environments/([^/]+)/versions/([^/]+)", environment_id or "", re.I)
-        version = self.environments.get(found[1], {}).get(found[2]) if found else None
+        version = self.standin.environments.get(found[1], found[2]) if found else None
         if found is None or version is None:
             return unknown_environment(str(environment_id))
-        return from_v2(found[1], found[2], version["properties"])
+        return from_v2(found[1], found[2], version.v2_properties)
 
     def _image_build_failure(self, deployment: Deployment, build_log: str) -> dict[str, str]:
         """The deployment's error after a failed image build; its log kept for ``getLogs`` and in the workspace's
