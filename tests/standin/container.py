@@ -208,11 +208,15 @@ class Lease:
     """A deployment's use of a container: what the stand-in's services hold. Stopping it ends that use; the
     deployment sees a stopped server, its own log lines and the container's start-up lines."""
 
-    def __init__(self, container: Container, key: str, release: Callable[[Lease], None]) -> None:
+    def __init__(
+        self, container: Container, key: str, release: Callable[[Lease], None], *, reused: bool = False
+    ) -> None:
         self.container = container
         self.key = key
         self._release = release
-        self._log_from = container.log_size()
+        #: Where this deployment's lines begin: the whole log of a container started for it (one that crashes at
+        #: once has written its error before the lease is made), what follows so far of a reused one.
+        self._log_from = container.log_size() if reused else 0
         self.stopped = False
 
     @property
@@ -260,7 +264,7 @@ class ContainerPool:
             for index, (idle_key, container) in enumerate(self.idle):
                 if idle_key == key and container.running:
                     del self.idle[index]
-                    return Lease(container, key, self._release)
+                    return Lease(container, key, self._release, reused=True)
             self.started += 1
         container = Container(app_root, environment, entry_script, python, read_only_root=read_only_root)
         return Lease(container, key, self._release)
