@@ -17,7 +17,7 @@ from .errors import DeploymentError, MnistAciError, OptionError, TargetError
 from .local.service import start_local_service
 from .scoring import predict, tutorial_body
 from .service import Service
-from .target_base import Preflight
+from .target_base import Preflight, Target, TargetOptions
 from .targets import TargetName, not_taken, target_named
 from .tutorial import LOG_TAIL_LINES
 
@@ -97,12 +97,24 @@ def deploy_model(
         if unknown:
             raise OptionError(unknown[0], not_taken(chosen, unknown[0]))
         settings = chosen.options_type(**options)
-        chosen.check(settings)
-        return chosen.deploy(
-            model,
-            settings,
-            entry_script=None if entry_script is None else Path(entry_script),
-            preflight=None if preflight_image is None else preflight_check(preflight_image, settings.timeout_sec),
-        )
+        return deploy_checked(chosen, model, settings, entry_script, preflight_image)
     except OptionError as exc:
         raise TargetError(f"Target {target!r} cannot be deployed: {exc} It takes: {', '.join(takes)}.") from exc
+
+
+def deploy_checked(
+    target: Target[Any],
+    model: Any,
+    settings: TargetOptions,
+    entry_script: str | Path | None,
+    preflight_image: np.ndarray | None,
+) -> Service:
+    """Check ``settings``, then deploy ``model`` with them, after the pre-flight on ``preflight_image`` if one is
+    given: what :func:`deploy_model` and :func:`~mnist_aci.workflow.deploy_service` share."""
+    target.check(settings)
+    return target.deploy(
+        model,
+        settings,
+        entry_script=None if entry_script is None else Path(entry_script),
+        preflight=None if preflight_image is None else preflight_check(preflight_image, settings.timeout_sec),
+    )

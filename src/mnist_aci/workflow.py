@@ -15,7 +15,7 @@ from typing import Any
 from . import _atomic, scoring
 from ._progress import STEP, step
 from .data import Dataset, resolve_dataset
-from .deploy import preflight_check
+from .deploy import deploy_checked
 from .errors import ModelNotFoundError, user_message
 from .evaluation import evaluate
 from .job import JobOptions, JobResult
@@ -131,14 +131,8 @@ def deploy_prepared(
     """:func:`deploy_service`, the target's options completed with what the ``run`` holds."""
     target = target_named(options.target)
     settings = target.prepare(with_given(target, options.target_options, given or {}), run)
-    target.check(settings)
-    run_preflight = options.preflight and preflight_image is not None and not target.serves_here
-    return target.deploy(
-        model,
-        settings,
-        entry_script=options.entry_script,
-        preflight=preflight_check(preflight_image, settings.timeout_sec) if run_preflight else None,
-    )
+    run_preflight = options.preflight and not target.serves_here
+    return deploy_checked(target, model, settings, options.entry_script, preflight_image if run_preflight else None)
 
 
 def deploy_registered(options: JobOptions) -> Service:
